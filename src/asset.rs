@@ -1,0 +1,322 @@
+//! Code assets: a function's or layer's code directory (or the output of its
+//! build command) zipped deterministically and named by its sha256.
+//!
+//! Entries are sorted, timestamps fixed at 1980-01-01 and permissions
+//! normalised, so the same files always give the same bytes and hash.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::kinds::AssetRef;
+use crate::spec::{Environment, Project, ResourceDef, Unit};
+use crate::yaml::Node;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+/// A zipped code directory.
+#[derive(Clone, Debug)]
+pub struct Asset {
+    pub unit: String,
+    pub resource: String,
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+    pub files: usize,
+}
+
+impl Asset {
+    pub fn reference(&self) -> AssetRef {
+        AssetRef {
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+/// Assets by (unit, resource).
+pub type Assets = BTreeMap<(String, String), Asset>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssetError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} leads outside the project ({target}); code directories may only hold files of the project")]
+    OutsideProject { path: String, target: String },
+    #[error("{path} is a symlink loop; remove the link")]
+    Loop { path: String },
+    #[error("cannot write the zip: {0}")]
+    Zip(#[from] zip::result::ZipError),
+}
+
+/// Names never shipped: caches and editor or VCS litter.
+fn ignored(name: &str) -> bool {
+    matches!(name, "__pycache__" | ".git" | ".DS_Store" | ".pytest_cache" | ".mypy_cache")
+        || name.ends_with(".pyc")
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+}
+
+/// Files under `dir` as (path in the zip, file on disk, executable), sorted.
+/// Symlinks are followed when they stay inside `root`.
+fn collect(dir: &Path, root: &Path) -> Result<Vec<(String, PathBuf, bool)>, AssetError> {
+    fn walk(
+        dir: &Path,
+        prefix: &str,
+        root: &Path,
+        ancestors: &mut BTreeSet<PathBuf>,
+        out: &mut Vec<(String, PathBuf, bool)>,
+    ) -> Result<(), AssetError> {
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| AssetError::Io { path, source }
+        };
+        let canonical = dir.canonicalize().map_err(io(dir))?;
+        if !ancestors.insert(canonical.clone()) {
+            return Err(AssetError::Loop {
+                path: dir.display().to_string(),
+            });
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io(dir))?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| !ignored(name))
+            .collect();
+        entries.sort();
+        for name in entries {
+            let path = dir.join(&name);
+            let target = path.canonicalize().map_err(io(&path))?;
+            if !target.starts_with(root) {
+                return Err(AssetError::OutsideProject {
+                    path: path.display().to_string(),
+                    target: target.display().to_string(),
+                });
+            }
+            let meta = std::fs::metadata(&target).map_err(io(&path))?;
+            let zip_name = format!("{prefix}{name}");
+            if meta.is_dir() {
+                walk(&path, &format!("{zip_name}/"), root, ancestors, out)?;
+            } else if meta.is_file() {
+                out.push((zip_name, target, is_executable(&meta)));
+            }
+        }
+        ancestors.remove(&canonical);
+        Ok(())
+    }
+    let root = root.canonicalize().map_err(|source| AssetError::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    walk(dir, "", &root, &mut BTreeSet::new(), &mut out)?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Zips `dir` deterministically; returns the bytes and the number of files.
+pub fn zip_dir(dir: &Path, root: &Path) -> Result<(Vec<u8>, usize), AssetError> {
+    let files = collect(dir, root)?;
+    let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, path, executable) in &files {
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .last_modified_time(DateTime::default())
+            .unix_permissions(if *executable { 0o755 } else { 0o644 });
+        writer.start_file(name.as_str(), options)?;
+        let content = std::fs::read(path).map_err(|source| AssetError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        writer.write_all(&content).map_err(|source| AssetError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    let bytes = writer.finish()?.into_inner();
+    Ok((bytes, files.len()))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where a resource's code is and how it is built, read from its spec.
+struct CodeSpec<'a> {
+    dir: PathBuf,
+    code_node: &'a Node,
+    build: Option<String>,
+}
+
+fn code_spec<'a>(unit: &Unit, resource: &'a ResourceDef, root: &Path) -> Result<Option<CodeSpec<'a>>, Diagnostic> {
+    if !resource.kind.has_code() {
+        return Ok(None);
+    }
+    let Some(code_node) = resource.body.get("code") else {
+        return Ok(None);
+    };
+    let error = |message: String| Diagnostic::new(&unit.file, code_node.span, message);
+    let Some(code) = code_node.as_str() else {
+        return Err(error("`code` must be a folder path relative to the unit".into()));
+    };
+    if code.contains("${") {
+        return Err(error("`code` must be a literal folder path, not a reference".into()));
+    }
+    let dir = unit.dir.join(code);
+    let inside = match (dir.canonicalize(), root.canonicalize()) {
+        (Ok(dir), Ok(root)) => dir.starts_with(root),
+        _ => {
+            return Err(error(format!("code folder `{code}` does not exist"))
+                .with_help(format!("create {} or fix the path", dir.display())));
+        }
+    };
+    if !inside {
+        return Err(error(format!("code folder `{code}` is outside the project"))
+            .with_help("keep code inside the project so a clean checkout rebuilds the same asset"));
+    }
+    if !dir.is_dir() {
+        return Err(error(format!("code `{code}` is not a folder")));
+    }
+    let build = resource.body.get("build").and_then(Node::as_str).map(str::to_string);
+    Ok(Some(CodeSpec { dir, code_node, build }))
+}
+
+/// Runs a build command in the code folder; its output folder is what gets zipped.
+/// Cached by the hash of the inputs and the command.
+fn run_build(spec: &CodeSpec<'_>, unit: &Unit, resource: &str, root: &Path) -> Result<PathBuf, Diagnostic> {
+    let error = |message: String| Diagnostic::new(&unit.file, spec.code_node.span, message);
+    let command = spec.build.clone().unwrap_or_default();
+    let (inputs, _) = zip_dir(&spec.dir, root).map_err(|e| error(e.to_string()))?;
+    let key = sha256_hex(&[inputs.as_slice(), command.as_bytes()].concat());
+    let out = root.join(".driftless").join("build").join(format!("{}-{resource}", unit.name));
+    let stamp = out.with_extension("key");
+    if std::fs::read_to_string(&stamp).is_ok_and(|k| k == key) && out.is_dir() {
+        return Ok(out);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).map_err(|e| error(format!("cannot create {}: {e}", out.display())))?;
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(&spec.dir)
+        .env("DRIFTLESS_BUILD_OUT", &out)
+        .output()
+        .map_err(|e| error(format!("cannot run build `{command}`: {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        return Err(error(format!(
+            "build `{command}` of {}.{resource} failed ({}): {}",
+            unit.name,
+            output.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )));
+    }
+    std::fs::write(&stamp, key).map_err(|e| error(format!("cannot write {}: {e}", stamp.display())))?;
+    Ok(out)
+}
+
+/// Builds and zips the code of every unit the environment deploys (or every
+/// unit when `env` is None).
+pub fn prepare(project: &Project, env: Option<&Environment>) -> (Assets, Diagnostics) {
+    let mut assets = Assets::new();
+    let mut diags = Diagnostics::default();
+    for unit in project.units.values() {
+        if env.is_some_and(|e| !e.deploys(&unit.name)) {
+            continue;
+        }
+        for resource in &unit.resources {
+            let spec = match code_spec(unit, resource, &project.root) {
+                Ok(Some(spec)) => spec,
+                Ok(None) => continue,
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            };
+            let dir = if spec.build.is_some() {
+                match run_build(&spec, unit, &resource.name, &project.root) {
+                    Ok(dir) => dir,
+                    Err(d) => {
+                        diags.push(d);
+                        continue;
+                    }
+                }
+            } else {
+                spec.dir.clone()
+            };
+            match zip_dir(&dir, &project.root) {
+                Ok((bytes, files)) => {
+                    let asset = Asset {
+                        unit: unit.name.clone(),
+                        resource: resource.name.clone(),
+                        sha256: sha256_hex(&bytes),
+                        bytes,
+                        files,
+                    };
+                    assets.insert((unit.name.clone(), resource.name.clone()), asset);
+                }
+                Err(e) => diags.push(Diagnostic::new(&unit.file, spec.code_node.span, e.to_string())),
+            }
+        }
+    }
+    (assets, diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zipping_twice_gives_the_same_hash_and_ignores_caches() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.py"), "print('b')\n").unwrap();
+        std::fs::create_dir(dir.path().join("pkg")).unwrap();
+        std::fs::write(dir.path().join("pkg/a.py"), "x = 1\n").unwrap();
+        std::fs::create_dir(dir.path().join("__pycache__")).unwrap();
+        std::fs::write(dir.path().join("__pycache__/b.pyc"), "junk").unwrap();
+        let (first, files) = zip_dir(dir.path(), dir.path()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join("b.py"), "print('b')\n").unwrap();
+        let (second, _) = zip_dir(dir.path(), dir.path()).unwrap();
+        assert_eq!(files, 2);
+        assert_eq!(sha256_hex(&first), sha256_hex(&second));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_out_of_the_project_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = dir.path().join("code");
+        std::fs::create_dir(&code).unwrap();
+        std::os::unix::fs::symlink("/etc", code.join("etc")).unwrap();
+        let err = zip_dir(&code, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("outside the project"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loop_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = dir.path().join("code");
+        std::fs::create_dir(&code).unwrap();
+        std::os::unix::fs::symlink(&code, code.join("again")).unwrap();
+        let err = zip_dir(&code, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("loop"), "{err}");
+    }
+}

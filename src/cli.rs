@@ -1,0 +1,35 @@
+//! The command line: raw arguments, parsed by clap.
+
+use crate::commands::{plan::PlanArgs, render::RenderArgs, validate::ValidateArgs};
+use crate::output::Format;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "driftless", version, about = "Deploy AWS serverless backends from declarative YAML, reconciled")]
+pub struct Cli {
+    /// The project folder (holding specs/ and environments/).
+    #[arg(long, short = 'C', global = true, default_value = ".", env = "DRIFTLESS_PROJECT")]
+    pub project: PathBuf,
+
+    /// `human` for a terminal, `json` for one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub output: Format,
+
+    /// Non-interactive: never prompt, no colour, fail instead of asking.
+    #[arg(long, global = true)]
+    pub ci: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every unit and environment; report all problems at once.
+    Validate(ValidateArgs),
+    /// Write each stack's CloudFormation template and parameters to a folder.
+    Render(RenderArgs),
+    /// Show what a deploy would do: waves, stacks, resources, dependencies.
+    Plan(PlanArgs),
+}

@@ -1,0 +1,135 @@
+//! `driftless plan ENV --offline`: waves, stacks, resources and what depends
+//! on what, from the specs alone.
+
+use super::{Context, report_failure};
+use crate::exit;
+use crate::render::ParameterSource;
+use crate::validate::load_environment;
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The environment (a file in environments/).
+    pub environment: String,
+    /// Plan from the specs alone, without reading deployed state.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+impl PlanArgs {
+    pub fn execute(&self, ctx: &mut Context) -> u8 {
+        if !self.offline {
+            ctx.printer.emit(
+                json!({ "event": "error", "message": "plan against a target needs --offline in this build" }),
+                || "error: plan against a target is not part of this build; run `driftless plan ENV --offline`".into(),
+            );
+            return exit::USAGE;
+        }
+        let (_, rendered, assets) = match load_environment(&ctx.project, &self.environment) {
+            Ok(loaded) => loaded,
+            Err(failure) => return report_failure(ctx, &failure),
+        };
+        let p = &mut ctx.printer;
+        p.emit(
+            json!({
+                "event": "plan",
+                "app": rendered.app,
+                "environment": rendered.environment,
+                "target": rendered.target.describe(),
+                "offline": true,
+            }),
+            || format!("plan {} {} -> {} (offline: no deployed state read)", rendered.app, rendered.environment, rendered.target.describe()),
+        );
+        let mut resources = 0;
+        for (index, wave) in rendered.waves.iter().enumerate() {
+            let number = index + 1;
+            p.emit(json!({ "event": "wave", "wave": number, "stacks": wave }), || format!("wave {number}"));
+            for stack in wave.iter().filter_map(|name| rendered.stack(name)) {
+                p.emit(
+                    json!({
+                        "event": "stack",
+                        "wave": number,
+                        "stack": stack.name,
+                        "tier": stack.tier.name(),
+                        "units": stack.units,
+                        "depends_on": stack.depends_on,
+                        "parameters": stack.parameters,
+                        "outputs": stack.outputs,
+                        "hash": stack.hash,
+                    }),
+                    || {
+                        let mut text = format!(
+                            "  {}  {}  units: {}  hash {}",
+                            stack.name,
+                            stack.tier.name(),
+                            stack.units.join(", "),
+                            &stack.hash[..12]
+                        );
+                        for dep in &stack.depends_on {
+                            let names: Vec<&str> = stack
+                                .parameters
+                                .iter()
+                                .filter_map(|param| match &param.source {
+                                    ParameterSource::Output { stack, .. } if stack == dep => Some(param.name.as_str()),
+                                    _ => None,
+                                })
+                                .collect();
+                            text.push_str(&format!("\n    needs {dep}: {}", names.join(", ")));
+                        }
+                        text
+                    },
+                );
+                for r in &stack.resources {
+                    resources += 1;
+                    p.emit(
+                        json!({
+                            "event": "resource",
+                            "stack": stack.name,
+                            "logical_id": r.logical_id,
+                            "type": r.type_name,
+                            "unit": r.unit,
+                            "resource": r.resource,
+                            "retain": r.retain,
+                        }),
+                        || {
+                            format!(
+                                "    + {:<40} {:<34} {}.{}{}",
+                                r.logical_id,
+                                r.type_name,
+                                r.unit,
+                                r.resource,
+                                if r.retain { "  (retained)" } else { "" }
+                            )
+                        },
+                    );
+                }
+                for asset in assets.values().filter(|a| stack.units.contains(&a.unit)) {
+                    p.emit(
+                        json!({
+                            "event": "asset",
+                            "stack": stack.name,
+                            "unit": asset.unit,
+                            "resource": asset.resource,
+                            "sha256": asset.sha256,
+                            "files": asset.files,
+                            "bytes": asset.bytes.len(),
+                        }),
+                        || format!("    asset {}.{}  {} file(s), {} bytes, sha256 {}", asset.unit, asset.resource, asset.files, asset.bytes.len(), &asset.sha256[..12]),
+                    );
+                }
+            }
+        }
+        p.emit(
+            json!({
+                "event": "summary",
+                "offline": true,
+                "waves": rendered.waves.len(),
+                "stacks": rendered.stacks.len(),
+                "resources": resources,
+                "assets": assets.len(),
+            }),
+            || format!("{} stack(s), {resources} resource(s) in {} wave(s)", rendered.stacks.len(), rendered.waves.len()),
+        );
+        exit::OK
+    }
+}

@@ -1,0 +1,113 @@
+//! Diagnostics: what is wrong in which file, where, and what would be right.
+//!
+//! Loading and validation collect every problem they find instead of stopping
+//! at the first, so a user fixes a broken spec in one round.
+
+use crate::yaml::Span;
+use std::fmt;
+use std::sync::Arc;
+
+/// A file as shown to the user: its path relative to the project root.
+pub type FileName = Arc<str>;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Diagnostic {
+    pub file: FileName,
+    pub span: Span,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(file: &FileName, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.clone(),
+            span,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds "did you mean" help when a close candidate exists.
+    pub fn suggest<'a>(self, wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        match closest(wrong, candidates) {
+            Some(best) => self.with_help(format!("did you mean `{best}`?")),
+            None => self,
+        }
+    }
+
+    /// `file:line:col`
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.span)
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location(), self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The closest candidate to `wrong`, if any is close enough to be a likely typo.
+pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let wrong_lower = wrong.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&wrong_lower, &c.to_ascii_lowercase()), c))
+        .filter(|(distance, c)| *distance <= (c.len().max(wrong.len()) / 3).max(2))
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Where diagnostics are collected.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.items.push(diagnostic);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Sorted by file and position, duplicates removed.
+    pub fn into_sorted(mut self) -> Vec<Diagnostic> {
+        self.items.sort();
+        self.items.dedup();
+        self.items
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_finds_a_typo_and_ignores_strangers() {
+        let keys = ["partition_key", "sort_key", "billing_mode"];
+        assert_eq!(closest("partition_kye", keys), Some("partition_key"));
+        assert_eq!(closest("billingmode", keys), Some("billing_mode"));
+        assert_eq!(closest("colour", keys), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! `kind: alarm`: a CloudWatch alarm on one metric.
+
+use super::schema::{FieldSpec, FieldType, opt, req};
+use super::{CfnResource, Expansion};
+use crate::render::value::Resolved;
+use serde_json::{Map, Value as Json, json};
+
+pub const STATISTICS: &[&str] = &["Average", "Maximum", "Minimum", "SampleCount", "Sum"];
+const COMPARISONS: &[&str] = &[">=", ">", "<", "<="];
+
+pub const FIELDS: &[FieldSpec] = &[
+    req("namespace", FieldType::Str),
+    req("metric", FieldType::Str),
+    opt("dimensions", FieldType::MapOf(&FieldType::Str)),
+    opt("statistic", FieldType::Enum(STATISTICS)),
+    opt("period", FieldType::Int { min: 10, max: 86_400 }),
+    opt("evaluation_periods", FieldType::Int { min: 1, max: 100 }),
+    req("threshold", FieldType::Num),
+    opt("comparison", FieldType::Enum(COMPARISONS)),
+    opt("treat_missing_data", FieldType::Enum(&["breaching", "notBreaching", "ignore", "missing"])),
+    opt("description", FieldType::Str),
+];
+
+fn operator(comparison: &str) -> &'static str {
+    match comparison {
+        ">" => "GreaterThanThreshold",
+        "<" => "LessThanThreshold",
+        "<=" => "LessThanOrEqualToThreshold",
+        _ => "GreaterThanOrEqualToThreshold",
+    }
+}
+
+/// `{Name: x}` pairs in key order, as CloudWatch wants dimensions.
+pub fn dimensions(value: Option<&Resolved>) -> Vec<(String, Json)> {
+    value
+        .map(|d| {
+            d.entries()
+                .iter()
+                .map(|(k, _, v)| (k.clone(), v.to_json()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
+    let mut props = Map::new();
+    props.insert("Namespace".into(), x.json("namespace").unwrap_or_default());
+    props.insert("MetricName".into(), x.json("metric").unwrap_or_default());
+    let dims: Vec<Json> = dimensions(x.field("dimensions"))
+        .into_iter()
+        .map(|(name, value)| json!({ "Name": name, "Value": value }))
+        .collect();
+    if !dims.is_empty() {
+        props.insert("Dimensions".into(), Json::Array(dims));
+    }
+    props.insert("Statistic".into(), x.json("statistic").unwrap_or(json!("Sum")));
+    props.insert("Period".into(), x.json("period").unwrap_or(json!(60)));
+    props.insert(
+        "EvaluationPeriods".into(),
+        x.json("evaluation_periods").unwrap_or(json!(1)),
+    );
+    props.insert("Threshold".into(), x.json("threshold").unwrap_or(json!(1)));
+    let comparison = x.field("comparison").and_then(Resolved::str).unwrap_or(">=");
+    props.insert("ComparisonOperator".into(), json!(operator(comparison)));
+    props.insert(
+        "TreatMissingData".into(),
+        x.json("treat_missing_data").unwrap_or(json!("notBreaching")),
+    );
+    if let Some(description) = x.json("description") {
+        props.insert("AlarmDescription".into(), description);
+    }
+    vec![CfnResource::new(
+        x.logical_id.clone(),
+        "AWS::CloudWatch::Alarm",
+        Json::Object(props),
+    )]
+}

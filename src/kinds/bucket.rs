@@ -1,0 +1,40 @@
+//! `kind: bucket`: a private, encrypted S3 bucket.
+
+use super::schema::{FieldSpec, FieldType, opt};
+use super::{CfnResource, Expansion};
+use crate::render::value::Resolved;
+use serde_json::{Value as Json, json};
+
+pub const FIELDS: &[FieldSpec] = &[
+    opt("versioned", FieldType::Bool),
+    opt("expire_after_days", FieldType::Int { min: 1, max: 36_500 }),
+];
+
+pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
+    let mut props = json!({
+        "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [
+                { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } }
+            ]
+        },
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": true,
+            "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true,
+            "RestrictPublicBuckets": true,
+        },
+        "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+    });
+    if let Json::Object(map) = &mut props {
+        if x.field("versioned").and_then(Resolved::bool) == Some(true) {
+            map.insert("VersioningConfiguration".into(), json!({ "Status": "Enabled" }));
+        }
+        if let Some(days) = x.json("expire_after_days") {
+            map.insert(
+                "LifecycleConfiguration".into(),
+                json!({ "Rules": [{ "Id": "expire", "Status": "Enabled", "ExpirationInDays": days }] }),
+            );
+        }
+    }
+    vec![CfnResource::new(x.logical_id.clone(), "AWS::S3::Bucket", props)]
+}

@@ -1,0 +1,269 @@
+//! `kind: function`: a Lambda function with its least-privilege role and its log group.
+
+use super::schema::{FieldSpec, FieldType, opt, req};
+use super::{CfnResource, Expansion};
+use crate::diag::Diagnostic;
+use crate::render::value::Resolved;
+use serde_json::{Map, Value as Json, json};
+
+pub const RUNTIMES: &[&str] = &[
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "java17",
+    "java21",
+    "dotnet8",
+    "ruby3.3",
+    "provided.al2",
+    "provided.al2023",
+];
+
+const ACCESS: &[&str] = &["read", "write", "read_write", "send", "consume", "publish", "invoke"];
+const GRANT: FieldType = FieldType::Object(&[
+    opt("table", FieldType::Str),
+    opt("bucket", FieldType::Str),
+    opt("queue", FieldType::Str),
+    opt("topic", FieldType::Str),
+    opt("function", FieldType::Str),
+    opt("access", FieldType::Enum(ACCESS)),
+    opt("actions", FieldType::List(&FieldType::Str)),
+    opt("resources", FieldType::List(&FieldType::Str)),
+]);
+
+/// Retention periods CloudWatch Logs accepts.
+const RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+pub const FIELDS: &[FieldSpec] = &[
+    req("runtime", FieldType::Enum(RUNTIMES)),
+    req("handler", FieldType::Str),
+    req("code", FieldType::Str),
+    opt("build", FieldType::Str),
+    opt("memory", FieldType::Int { min: 128, max: 10_240 }),
+    opt("timeout", FieldType::Int { min: 1, max: 900 }),
+    opt("environment", FieldType::MapOf(&FieldType::Any)),
+    opt("reserved_concurrency", FieldType::Int { min: 0, max: 100_000 }),
+    opt("layers", FieldType::List(&FieldType::Str)),
+    opt("grants", FieldType::List(&GRANT)),
+    opt("description", FieldType::Str),
+    opt("log_retention_days", FieldType::Int { min: 1, max: 3653 }),
+    opt("architecture", FieldType::Enum(&["x86_64", "arm64"])),
+];
+
+pub const DEFAULT_MEMORY: i64 = 256;
+pub const DEFAULT_TIMEOUT: i64 = 10;
+const DEFAULT_RETENTION: i64 = 14;
+
+/// The IAM actions and resource patterns one grant target and access level allow.
+fn grant_actions(target: &str, access: &str) -> Option<&'static [&'static str]> {
+    const TABLE_READ: &[&str] = &[
+        "dynamodb:BatchGetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+    ];
+    const TABLE_WRITE: &[&str] = &[
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ];
+    const TABLE_READ_WRITE: &[&str] = &[
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:UpdateItem",
+    ];
+    const BUCKET_READ: &[&str] = &["s3:GetObject", "s3:ListBucket"];
+    const BUCKET_WRITE: &[&str] = &["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"];
+    const BUCKET_READ_WRITE: &[&str] = &[
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:PutObject",
+    ];
+    Some(match (target, access) {
+        ("table", "read") => TABLE_READ,
+        ("table", "write") => TABLE_WRITE,
+        ("table", "read_write") => TABLE_READ_WRITE,
+        ("bucket", "read") => BUCKET_READ,
+        ("bucket", "write") => BUCKET_WRITE,
+        ("bucket", "read_write") => BUCKET_READ_WRITE,
+        ("queue", "send") => &["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+        ("queue", "consume") => &[
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+        ],
+        ("topic", "publish") => &["sns:Publish"],
+        ("function", "invoke") => &["lambda:InvokeFunction"],
+        _ => return None,
+    })
+}
+
+fn access_levels(target: &str) -> &'static str {
+    match target {
+        "table" | "bucket" => "read, write, read_write",
+        "queue" => "send, consume",
+        "topic" => "publish",
+        _ => "invoke",
+    }
+}
+
+fn grant_statement(grant: &Resolved, x: &Expansion<'_>) -> Result<Json, Diagnostic> {
+    const TARGETS: &[&str] = &["table", "bucket", "queue", "topic", "function"];
+    let targets: Vec<(&str, &Resolved)> = TARGETS
+        .iter()
+        .filter_map(|t| grant.get(t).map(|v| (*t, v)))
+        .collect();
+    if let (Some(actions), Some(resources)) = (grant.get("actions"), grant.get("resources")) {
+        if !targets.is_empty() || grant.get("access").is_some() {
+            return Err(x.error(
+                grant,
+                "a grant lists either `actions` and `resources` or one target with `access`, not both",
+            ));
+        }
+        return Ok(json!({
+            "Effect": "Allow",
+            "Action": actions.to_json(),
+            "Resource": resources.to_json(),
+        }));
+    }
+    let [(target, arn)] = targets.as_slice() else {
+        return Err(x.error(
+            grant,
+            "a grant names exactly one of table, bucket, queue, topic or function (with `access`), or lists `actions` and `resources`",
+        ));
+    };
+    let default_access = match *target {
+        "table" | "bucket" => "read_write",
+        "queue" => "send",
+        "topic" => "publish",
+        _ => "invoke",
+    };
+    let access = grant.get("access").and_then(Resolved::str).unwrap_or(default_access);
+    let Some(actions) = grant_actions(target, access) else {
+        let at = grant.get("access").unwrap_or(grant);
+        return Err(x.error(
+            at,
+            format!("access `{access}` does not apply to a {target}; use one of: {}", access_levels(target)),
+        ));
+    };
+    let arn = arn.to_json();
+    let resources = match *target {
+        "table" => json!([arn, { "Fn::Join": ["", [arn, "/index/*"]] }]),
+        "bucket" => json!([arn, { "Fn::Join": ["", [arn, "/*"]] }]),
+        _ => json!([arn]),
+    };
+    Ok(json!({ "Effect": "Allow", "Action": actions, "Resource": resources }))
+}
+
+pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
+    let id = &x.logical_id;
+    let log_group_id = format!("{id}LogGroup");
+    let role_id = format!("{id}Role");
+    let mut errors = Vec::new();
+
+    let retention = x.field("log_retention_days");
+    let retention_days = retention.and_then(Resolved::int).unwrap_or(DEFAULT_RETENTION);
+    if let Some(value) = retention {
+        if !RETENTION_DAYS.contains(&retention_days) {
+            errors.push(x.error(
+                value,
+                format!("log_retention_days {retention_days} is not a period CloudWatch Logs accepts; use one of 1, 3, 5, 7, 14, 30, 60, 90, 180, 365, ..."),
+            ));
+        }
+    }
+    let log_group = CfnResource::new(
+        log_group_id.clone(),
+        "AWS::Logs::LogGroup",
+        json!({ "RetentionInDays": retention_days }),
+    );
+
+    let mut statements = vec![json!({
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": { "Fn::GetAtt": [log_group_id, "Arn"] },
+    })];
+    for grant in x.field("grants").map(Resolved::list).unwrap_or_default() {
+        match grant_statement(grant, x) {
+            Ok(statement) => statements.push(statement),
+            Err(e) => errors.push(e),
+        }
+    }
+    let role = CfnResource::new(
+        role_id.clone(),
+        "AWS::IAM::Role",
+        json!({
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": "lambda.amazonaws.com" },
+                    "Action": "sts:AssumeRole",
+                }],
+            },
+            "Policies": [{
+                "PolicyName": "least-privilege",
+                "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+            }],
+        }),
+    );
+
+    let mut props = Map::new();
+    props.insert("Code".into(), x.code());
+    props.insert("Handler".into(), x.json("handler").unwrap_or_default());
+    props.insert("Runtime".into(), x.json("runtime").unwrap_or_default());
+    props.insert("MemorySize".into(), x.json("memory").unwrap_or(json!(DEFAULT_MEMORY)));
+    props.insert("Timeout".into(), x.json("timeout").unwrap_or(json!(DEFAULT_TIMEOUT)));
+    props.insert("Role".into(), json!({ "Fn::GetAtt": [role_id, "Arn"] }));
+    props.insert("LoggingConfig".into(), json!({ "LogGroup": { "Ref": log_group_id } }));
+    if let Some(env) = x.field("environment") {
+        let variables: Map<String, Json> = env
+            .entries()
+            .iter()
+            .map(|(k, _, v)| (k.clone(), v.to_string_json()))
+            .collect();
+        if !variables.is_empty() {
+            props.insert("Environment".into(), json!({ "Variables": variables }));
+        }
+    }
+    if let Some(reserved) = x.json("reserved_concurrency") {
+        props.insert("ReservedConcurrentExecutions".into(), reserved);
+    }
+    if let Some(layers) = x.json("layers") {
+        props.insert("Layers".into(), layers);
+    }
+    if let Some(description) = x.json("description") {
+        props.insert("Description".into(), description);
+    }
+    if let Some(arch) = x.json("architecture") {
+        props.insert("Architectures".into(), json!([arch]));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(vec![
+        CfnResource::new(id.clone(), "AWS::Lambda::Function", Json::Object(props)),
+        role,
+        log_group,
+    ])
+}

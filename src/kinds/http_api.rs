@@ -1,0 +1,177 @@
+//! `kind: http_api`: an API Gateway HTTP API routing to functions of the unit,
+//! with its `$default` auto-deploying stage and the invoke permissions.
+
+use super::schema::{FieldSpec, FieldType, opt, req};
+use super::{CfnResource, Expansion, Kind, pascal};
+use crate::diag::{Diagnostic, closest};
+use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
+
+const CORS: FieldType = FieldType::Object(&[
+    opt("allow_origins", FieldType::List(&FieldType::Str)),
+    opt("allow_methods", FieldType::List(&FieldType::Str)),
+    opt("allow_headers", FieldType::List(&FieldType::Str)),
+    opt("max_age", FieldType::Int { min: 0, max: 86_400 }),
+]);
+
+pub const FIELDS: &[FieldSpec] = &[
+    req("routes", FieldType::MapOf(&FieldType::Str)),
+    opt("cors", CORS),
+    opt("description", FieldType::Str),
+];
+
+const METHODS: &[&str] = &["ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+
+/// `GET /users/{username}` -> `GetUsersUsername`; None when the key is malformed.
+fn route_id(route_key: &str) -> Option<String> {
+    if route_key == "$default" {
+        return Some("Default".into());
+    }
+    let (method, path) = route_key.split_once(' ')?;
+    if !METHODS.contains(&method) || !path.starts_with('/') || path.contains(' ') {
+        return None;
+    }
+    Some(pascal(&method.to_ascii_lowercase()) + &pascal(path))
+}
+
+pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
+    let id = &x.logical_id;
+    let api_ref = json!({ "Ref": id });
+    let mut errors = Vec::new();
+
+    let mut api_props = Map::new();
+    api_props.insert(
+        "Name".into(),
+        json!({ "Fn::Join": ["-", [{ "Ref": "AWS::StackName" }, x.resource]] }),
+    );
+    api_props.insert("ProtocolType".into(), json!("HTTP"));
+    if let Some(description) = x.json("description") {
+        api_props.insert("Description".into(), description);
+    }
+    if let Some(cors) = x.field("cors") {
+        let mut config = Map::new();
+        for (key, cfn) in [
+            ("allow_origins", "AllowOrigins"),
+            ("allow_methods", "AllowMethods"),
+            ("allow_headers", "AllowHeaders"),
+            ("max_age", "MaxAge"),
+        ] {
+            if let Some(v) = cors.get(key) {
+                config.insert(cfn.into(), v.to_json());
+            }
+        }
+        api_props.insert("CorsConfiguration".into(), Json::Object(config));
+    }
+    let mut resources = vec![
+        CfnResource::new(id.clone(), "AWS::ApiGatewayV2::Api", Json::Object(api_props)),
+        CfnResource::new(
+            format!("{id}DefaultStage"),
+            "AWS::ApiGatewayV2::Stage",
+            json!({ "ApiId": api_ref, "StageName": "$default", "AutoDeploy": true }),
+        ),
+    ];
+
+    let functions: Vec<&str> = x
+        .siblings
+        .iter()
+        .filter(|(_, (kind, _))| *kind == Kind::Function)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    // Function logical id -> integration logical id, one integration per function.
+    let mut integrations: BTreeMap<String, String> = BTreeMap::new();
+    let mut route_ids: BTreeMap<String, String> = BTreeMap::new();
+    let Some(routes) = x.field("routes") else {
+        return Ok(resources);
+    };
+    for (route_key, key_span, target) in routes.entries() {
+        let key_error = |message: String| Diagnostic::new(&routes.origin.file, *key_span, message);
+        let Some(suffix) = route_id(route_key) else {
+            errors.push(key_error(format!(
+                "route `{route_key}` is not `METHOD /path` (METHOD one of {}) or `$default`",
+                METHODS.join(", ")
+            )));
+            continue;
+        };
+        let route_logical_id = format!("{id}Route{suffix}");
+        if let Some(other) = route_ids.insert(route_logical_id.clone(), route_key.clone()) {
+            errors.push(key_error(format!(
+                "routes `{other}` and `{route_key}` differ only in punctuation; rename one path"
+            )));
+            continue;
+        }
+        let name = target.str().unwrap_or_default();
+        let function_id = match x.siblings.get(name) {
+            Some((Kind::Function, logical_id)) => logical_id.clone(),
+            _ => {
+                let mut d = x.error(
+                    target,
+                    format!("route `{route_key}` targets `{name}`, which is not a function of this unit"),
+                );
+                d = match closest(name, functions.iter().copied()) {
+                    Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                    None if functions.is_empty() => d.with_help("add a resource of kind `function` to the unit"),
+                    None => d.with_help(format!("functions of this unit: {}", functions.join(", "))),
+                };
+                errors.push(d);
+                continue;
+            }
+        };
+        let integration_id = integrations
+            .entry(function_id.clone())
+            .or_insert_with(|| format!("{id}Integration{function_id}"))
+            .clone();
+        resources.push(CfnResource::new(
+            route_logical_id,
+            "AWS::ApiGatewayV2::Route",
+            json!({
+                "ApiId": api_ref,
+                "RouteKey": route_key,
+                "Target": { "Fn::Join": ["/", ["integrations", { "Ref": integration_id }]] },
+            }),
+        ));
+    }
+    for (function_id, integration_id) in &integrations {
+        let function_arn = json!({ "Fn::GetAtt": [function_id, "Arn"] });
+        resources.push(CfnResource::new(
+            integration_id.clone(),
+            "AWS::ApiGatewayV2::Integration",
+            json!({
+                "ApiId": api_ref,
+                "IntegrationType": "AWS_PROXY",
+                "IntegrationUri": function_arn,
+                "PayloadFormatVersion": "2.0",
+            }),
+        ));
+        resources.push(CfnResource::new(
+            format!("{id}Permission{function_id}"),
+            "AWS::Lambda::Permission",
+            json!({
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": function_arn,
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": { "Fn::Join": ["", [
+                    "arn:", { "Ref": "AWS::Partition" }, ":execute-api:", { "Ref": "AWS::Region" }, ":",
+                    { "Ref": "AWS::AccountId" }, ":", api_ref, "/*"
+                ]] },
+            }),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(resources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_id;
+
+    #[test]
+    fn route_ids_are_readable() {
+        assert_eq!(route_id("GET /users/{username}").as_deref(), Some("GetUsersUsername"));
+        assert_eq!(route_id("ANY /{proxy+}").as_deref(), Some("AnyProxy"));
+        assert_eq!(route_id("$default").as_deref(), Some("Default"));
+        assert_eq!(route_id("FETCH /users"), None);
+        assert_eq!(route_id("GET users"), None);
+    }
+}

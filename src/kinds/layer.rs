@@ -1,0 +1,29 @@
+//! `kind: layer`: a Lambda layer version built from a code directory.
+
+use super::function::RUNTIMES;
+use super::schema::{FieldSpec, FieldType, opt, req};
+use super::{CfnResource, Expansion};
+use serde_json::{Map, Value as Json};
+
+pub const FIELDS: &[FieldSpec] = &[
+    req("code", FieldType::Str),
+    opt("build", FieldType::Str),
+    opt("runtimes", FieldType::List(&FieldType::Enum(RUNTIMES))),
+    opt("description", FieldType::Str),
+];
+
+pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
+    let mut props = Map::new();
+    props.insert("Content".into(), x.code());
+    if let Some(runtimes) = x.json("runtimes") {
+        props.insert("CompatibleRuntimes".into(), runtimes);
+    }
+    if let Some(description) = x.json("description") {
+        props.insert("Description".into(), description);
+    }
+    vec![CfnResource::new(
+        x.logical_id.clone(),
+        "AWS::Lambda::LayerVersion",
+        Json::Object(props),
+    )]
+}

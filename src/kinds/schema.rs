@@ -1,0 +1,140 @@
+//! Field schemas of the high-level kinds, and the check of resolved values against them.
+
+use crate::diag::{Diagnostic, closest};
+use crate::render::value::{DynType, RValue, Resolved};
+
+#[derive(Debug)]
+pub enum FieldType {
+    Str,
+    Int { min: i64, max: i64 },
+    Num,
+    Bool,
+    Enum(&'static [&'static str]),
+    List(&'static FieldType),
+    MapOf(&'static FieldType),
+    Object(&'static [FieldSpec]),
+    Any,
+}
+
+#[derive(Debug)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub ty: FieldType,
+    pub required: bool,
+}
+
+pub const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        required: true,
+    }
+}
+
+pub const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        required: false,
+    }
+}
+
+/// Checks a mapping against field specs, reporting unknown and missing keys
+/// and values of the wrong type. `what` names the mapping for messages.
+pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut Vec<Diagnostic>) {
+    let RValue::Map(entries) = &value.value else {
+        out.push(error(value, format!("{what} must be a mapping, found {}", value.type_name())));
+        return;
+    };
+    let names = || specs.iter().map(|s| s.name);
+    for (key, key_span, field) in entries {
+        match specs.iter().find(|s| s.name == key) {
+            Some(spec) => check_type(&spec.ty, field, &format!("`{key}` of {what}"), out),
+            None => {
+                let d = Diagnostic::new(&value.origin.file, *key_span, format!("unknown key `{key}` in {what}"));
+                let d = match closest(key, names()) {
+                    Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                    None => d.with_help(format!("allowed keys: {}", names().collect::<Vec<_>>().join(", "))),
+                };
+                out.push(d);
+            }
+        }
+    }
+    for spec in specs.iter().filter(|s| s.required) {
+        if !entries.iter().any(|(k, _, _)| k == spec.name) {
+            out.push(error(value, format!("{what} is missing the required key `{}`", spec.name)));
+        }
+    }
+}
+
+fn error(value: &Resolved, message: String) -> Diagnostic {
+    Diagnostic::new(&value.origin.file, value.origin.span, message)
+}
+
+fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagnostic>) {
+    if let RValue::Dynamic(_, DynType::Placeholder) = value.value {
+        return;
+    }
+    let dynamic = matches!(value.value, RValue::Dynamic(..));
+    let must_be_static = || {
+        error(
+            value,
+            format!("{what} must be known when rendering (a literal or a param), not a value known only at deploy time"),
+        )
+    };
+    match ty {
+        FieldType::Any => {}
+        FieldType::Str => match &value.value {
+            RValue::Str(_) | RValue::Dynamic(_, DynType::Str) => {}
+            _ => out.push(error(value, format!("{what} must be a string, found {}", value.type_name()))),
+        },
+        FieldType::Int { min, max } => match value.value {
+            RValue::Int(i) if (*min..=*max).contains(&i) => {}
+            RValue::Int(i) => out.push(error(value, format!("{what} is {i}, outside the allowed range {min}..={max}"))),
+            _ if dynamic => out.push(must_be_static()),
+            _ => out.push(error(value, format!("{what} must be an integer, found {}", value.type_name()))),
+        },
+        FieldType::Num => match value.value {
+            RValue::Int(_) | RValue::Num(_) => {}
+            _ if dynamic => out.push(must_be_static()),
+            _ => out.push(error(value, format!("{what} must be a number, found {}", value.type_name()))),
+        },
+        FieldType::Bool => match value.value {
+            RValue::Bool(_) => {}
+            _ if dynamic => out.push(must_be_static()),
+            _ => out.push(error(value, format!("{what} must be true or false, found {}", value.type_name()))),
+        },
+        FieldType::Enum(allowed) => match &value.value {
+            RValue::Str(s) if allowed.contains(&s.as_str()) => {}
+            RValue::Str(s) => {
+                let d = error(value, format!("{what} is `{s}`, which is not one of: {}", allowed.join(", ")));
+                out.push(match closest(s, allowed.iter().copied()) {
+                    Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                    None => d,
+                });
+            }
+            _ if dynamic => out.push(must_be_static()),
+            _ => out.push(error(
+                value,
+                format!("{what} must be one of: {}; found {}", allowed.join(", "), value.type_name()),
+            )),
+        },
+        FieldType::List(item) => match &value.value {
+            RValue::List(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    check_type(item, v, &format!("item {} of {what}", i + 1), out);
+                }
+            }
+            _ => out.push(error(value, format!("{what} must be a list, found {}", value.type_name()))),
+        },
+        FieldType::MapOf(item) => match &value.value {
+            RValue::Map(entries) => {
+                for (k, _, v) in entries {
+                    check_type(item, v, &format!("`{k}` of {what}"), out);
+                }
+            }
+            _ => out.push(error(value, format!("{what} must be a mapping, found {}", value.type_name()))),
+        },
+        FieldType::Object(specs) => check_fields(specs, value, what, out),
+    }
+}

@@ -1,0 +1,152 @@
+//! `kind: table`: a DynamoDB table, on-demand or provisioned.
+
+use super::schema::{FieldSpec, FieldType, opt, req};
+use super::{CfnResource, Expansion};
+use crate::diag::Diagnostic;
+use crate::render::value::Resolved;
+use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
+
+const KEY_TYPES: &[&str] = &["S", "N", "B"];
+const KEY: FieldType = FieldType::Object(&[
+    req("name", FieldType::Str),
+    opt("type", FieldType::Enum(KEY_TYPES)),
+]);
+const CAPACITY: FieldType = FieldType::Int { min: 1, max: 40_000 };
+const INDEX: FieldType = FieldType::Object(&[
+    req("name", FieldType::Str),
+    req("partition_key", KEY),
+    opt("sort_key", KEY),
+    opt("projection", FieldType::Enum(&["ALL", "KEYS_ONLY"])),
+    opt("read_capacity", CAPACITY),
+    opt("write_capacity", CAPACITY),
+]);
+
+pub const FIELDS: &[FieldSpec] = &[
+    req("partition_key", KEY),
+    opt("sort_key", KEY),
+    opt("billing_mode", FieldType::Enum(&["PAY_PER_REQUEST", "PROVISIONED"])),
+    opt("read_capacity", CAPACITY),
+    opt("write_capacity", CAPACITY),
+    opt("indexes", FieldType::List(&INDEX)),
+    opt("ttl", FieldType::Str),
+    opt("point_in_time_recovery", FieldType::Bool),
+    opt("stream", FieldType::Enum(&["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"])),
+    opt("deletion_protection", FieldType::Bool),
+];
+
+/// Attribute name -> (type, where it was declared), across keys and indexes.
+type Attributes<'a> = BTreeMap<String, (String, &'a Resolved)>;
+
+fn key_schema<'a>(
+    partition: &'a Resolved,
+    sort: Option<&'a Resolved>,
+    attributes: &mut Attributes<'a>,
+    errors: &mut Vec<Diagnostic>,
+    x: &Expansion<'_>,
+) -> Json {
+    let mut schema = Vec::new();
+    for (key, role) in [(Some(partition), "HASH"), (sort, "RANGE")] {
+        let Some(key) = key else { continue };
+        let name = key.get("name").and_then(Resolved::str).unwrap_or_default().to_string();
+        let ty = key.get("type").and_then(Resolved::str).unwrap_or("S").to_string();
+        if let Some((existing, _)) = attributes.get(&name) {
+            if *existing != ty {
+                errors.push(x.error(
+                    key,
+                    format!("key attribute `{name}` is declared as {ty} here and as {existing} elsewhere; use one type"),
+                ));
+            }
+        } else {
+            attributes.insert(name.clone(), (ty, key));
+        }
+        schema.push(json!({ "AttributeName": name, "KeyType": role }));
+    }
+    Json::Array(schema)
+}
+
+fn throughput(fields: &Resolved) -> Json {
+    let read = fields.get("read_capacity").and_then(Resolved::int).unwrap_or(5);
+    let write = fields.get("write_capacity").and_then(Resolved::int).unwrap_or(5);
+    json!({ "ReadCapacityUnits": read, "WriteCapacityUnits": write })
+}
+
+pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut attributes = Attributes::new();
+    let Some(partition) = x.field("partition_key") else {
+        return Ok(Vec::new());
+    };
+    let provisioned = x.field("billing_mode").and_then(Resolved::str) == Some("PROVISIONED");
+    let mut props = Map::new();
+    props.insert(
+        "KeySchema".into(),
+        key_schema(partition, x.field("sort_key"), &mut attributes, &mut errors, x),
+    );
+    props.insert(
+        "BillingMode".into(),
+        json!(if provisioned { "PROVISIONED" } else { "PAY_PER_REQUEST" }),
+    );
+    if provisioned {
+        props.insert("ProvisionedThroughput".into(), throughput(x.fields));
+    }
+    let indexes = x.field("indexes").map(Resolved::list).unwrap_or_default();
+    if !indexes.is_empty() {
+        let mut gsis = Vec::new();
+        for index in indexes {
+            let Some(pk) = index.get("partition_key") else { continue };
+            let mut gsi = Map::new();
+            gsi.insert("IndexName".into(), index.get("name").map(Resolved::to_json).unwrap_or_default());
+            gsi.insert(
+                "KeySchema".into(),
+                key_schema(pk, index.get("sort_key"), &mut attributes, &mut errors, x),
+            );
+            let projection = index.get("projection").and_then(Resolved::str).unwrap_or("ALL");
+            gsi.insert("Projection".into(), json!({ "ProjectionType": projection }));
+            if provisioned {
+                gsi.insert("ProvisionedThroughput".into(), throughput(index));
+            }
+            gsis.push(Json::Object(gsi));
+        }
+        props.insert("GlobalSecondaryIndexes".into(), Json::Array(gsis));
+    }
+    props.insert(
+        "AttributeDefinitions".into(),
+        Json::Array(
+            attributes
+                .iter()
+                .map(|(name, (ty, _))| json!({ "AttributeName": name, "AttributeType": ty }))
+                .collect(),
+        ),
+    );
+    if let Some(ttl) = x.json("ttl") {
+        props.insert(
+            "TimeToLiveSpecification".into(),
+            json!({ "AttributeName": ttl, "Enabled": true }),
+        );
+    }
+    let pitr = x
+        .field("point_in_time_recovery")
+        .and_then(Resolved::bool)
+        .unwrap_or(x.stateful);
+    if pitr {
+        props.insert(
+            "PointInTimeRecoverySpecification".into(),
+            json!({ "PointInTimeRecoveryEnabled": true }),
+        );
+    }
+    if let Some(view) = x.json("stream") {
+        props.insert("StreamSpecification".into(), json!({ "StreamViewType": view }));
+    }
+    if let Some(protection) = x.json("deletion_protection") {
+        props.insert("DeletionProtectionEnabled".into(), protection);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(vec![CfnResource::new(
+        x.logical_id.clone(),
+        "AWS::DynamoDB::Table",
+        Json::Object(props),
+    )])
+}

@@ -1,0 +1,18 @@
+//! driftless: deploys AWS serverless backends from declarative per-environment
+//! YAML and keeps them reconciled.
+//!
+//! The core (spec loading, validation, rendering, ordering, planning) is pure
+//! and works on plain data; commands wire it to files and the terminal.
+
+pub mod asset;
+pub mod cli;
+pub mod commands;
+pub mod diag;
+pub mod exit;
+pub mod graph;
+pub mod kinds;
+pub mod output;
+pub mod render;
+pub mod spec;
+pub mod validate;
+pub mod yaml;

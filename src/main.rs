@@ -1,0 +1,31 @@
+//! The `driftless` binary: parse arguments, dispatch, map the result to an exit code.
+
+use clap::Parser;
+use driftless::cli::{Cli, Command};
+use driftless::commands::Context;
+use driftless::exit;
+use driftless::output::Printer;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let mut ctx = Context {
+        project: cli.project.clone(),
+        printer: Printer::stdio(cli.output),
+        ci: cli.ci,
+    };
+    let code = match &cli.command {
+        Command::Validate(args) => args.execute(&mut ctx),
+        Command::Render(args) => args.execute(&mut ctx),
+        Command::Plan(args) => args.execute(&mut ctx),
+    };
+    ctx.printer.flush();
+    ExitCode::from(code)
+}

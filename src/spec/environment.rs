@@ -1,0 +1,315 @@
+//! An environment: `environments/<env>.yaml`, the target, the layout of units
+//! into stacks, param values, protection and smoke checks.
+
+use super::read::Reader;
+use super::smoke::{SmokeCheck, read_smoke};
+use crate::diag::FileName;
+use crate::yaml::{Entry, Node, Span, Value};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The local emulator.
+    Local { region: String },
+    Aws {
+        region: String,
+        account: String,
+        profile: Option<String>,
+    },
+}
+
+impl Target {
+    pub fn region(&self) -> &str {
+        match self {
+            Target::Local { region } | Target::Aws { region, .. } => region,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Local { region } => format!("local emulator ({region})"),
+            Target::Aws {
+                region, account, ..
+            } => format!("aws account {account} ({region})"),
+        }
+    }
+}
+
+pub const LOCAL_REGION: &str = "us-east-1";
+
+#[derive(Clone, Debug)]
+pub struct StackDef {
+    pub name: String,
+    pub span: Span,
+    pub units: Vec<(String, Span)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UnitParams {
+    pub unit: String,
+    pub span: Span,
+    pub values: Vec<Entry>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Environment {
+    pub name: String,
+    pub file: FileName,
+    pub app: String,
+    pub description: Option<String>,
+    pub target: Target,
+    pub stacks: Vec<StackDef>,
+    pub params: Vec<UnitParams>,
+    /// Termination protection, no destroy, approval, never hotswap.
+    pub protect: bool,
+    pub hotswap: bool,
+    /// Roll back the pass when a smoke check fails.
+    pub rollback: bool,
+    /// Ask before applying on a terminal.
+    pub approval: bool,
+    pub smoke: Vec<SmokeCheck>,
+    /// Where the `stacks:` key is, for layout-wide messages.
+    pub stacks_span: Span,
+}
+
+impl Environment {
+    pub fn stack_name(&self, stack: &str) -> String {
+        format!("{}-{}-{}", self.app, self.name, stack)
+    }
+
+    /// The stack a unit is deployed in, if any.
+    pub fn stack_of(&self, unit: &str) -> Option<&StackDef> {
+        self.stacks.iter().find(|s| s.units.iter().any(|(u, _)| u == unit))
+    }
+
+    pub fn deploys(&self, unit: &str) -> bool {
+        self.stack_of(unit).is_some()
+    }
+
+    pub fn params_of(&self, unit: &str) -> Option<&UnitParams> {
+        self.params.iter().find(|p| p.unit == unit)
+    }
+}
+
+const ENV_KEYS: &[&str] = &[
+    "environment",
+    "app",
+    "description",
+    "target",
+    "stacks",
+    "params",
+    "protect",
+    "hotswap",
+    "rollback",
+    "approval",
+    "smoke",
+];
+const TARGET_KEYS: &[&str] = &["region", "account", "profile"];
+
+/// Stack name parts: letters, digits and `-`, starting with a letter (CloudFormation's rule).
+fn is_stack_part(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn stack_part(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<String> {
+    let s = r.string(node, what)?;
+    if is_stack_part(&s) {
+        Some(s)
+    } else {
+        r.push(
+            r.diagnostic(node.span, format!("{what} `{s}` cannot be part of a stack name"))
+                .with_help("use letters, digits and `-`, starting with a letter"),
+        );
+        None
+    }
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
+    match &node.value {
+        Value::Str(s) if s == "local" => Some(Target::Local {
+            region: LOCAL_REGION.to_string(),
+        }),
+        Value::Str(s) => {
+            r.push(
+                r.diagnostic(node.span, format!("target `{s}` is not `local`"))
+                    .with_help("write `target: local` or `target: { region: eu-west-1, account: \"123456789012\" }`"),
+            );
+            None
+        }
+        Value::Map(_) => {
+            r.keys(node, "target", TARGET_KEYS, &["region", "account"]);
+            let region = node.get("region").and_then(|n| {
+                let region = r.string(n, "region")?;
+                if is_region(&region) {
+                    Some(region)
+                } else {
+                    r.push(
+                        r.diagnostic(n.span, format!("`{region}` is not an AWS region name"))
+                            .with_help("write a region such as `eu-west-1` or `us-east-1`"),
+                    );
+                    None
+                }
+            });
+            let account = node.get("account").and_then(|n| match &n.value {
+                Value::Str(s) if s.len() == 12 && s.chars().all(|c| c.is_ascii_digit()) => Some(s.clone()),
+                Value::Int(_) => {
+                    r.push(
+                        r.diagnostic(n.span, "account id must be quoted")
+                            .with_help("write it as a string, `account: \"123456789012\"`, so leading zeros survive"),
+                    );
+                    None
+                }
+                _ => {
+                    r.error(n.span, "account must be a 12-digit AWS account id in quotes");
+                    None
+                }
+            });
+            let profile = node.get("profile").and_then(|n| r.string(n, "profile"));
+            Some(Target::Aws {
+                region: region?,
+                account: account?,
+                profile,
+            })
+        }
+        _ => {
+            r.error(
+                node.span,
+                format!("target must be `local` or a mapping with region and account, found {}", node.type_name()),
+            );
+            None
+        }
+    }
+}
+
+fn read_stacks(node: &Node, r: &mut Reader<'_>) -> Vec<StackDef> {
+    let Some(entries) = node.entries() else {
+        r.push(
+            r.diagnostic(node.span, format!("stacks must be a mapping of stack name to units, found {}", node.type_name()))
+                .with_help("for example `stacks: { stateful: [database], stateless: [api] }`"),
+        );
+        return Vec::new();
+    };
+    if entries.is_empty() {
+        r.error(node.span, "stacks is empty; put at least one unit in a stack");
+    }
+    let mut stacks: Vec<StackDef> = Vec::new();
+    for entry in entries {
+        if !is_stack_part(&entry.key) {
+            r.push(
+                r.diagnostic(entry.key_span, format!("stack name `{}` cannot be part of a stack name", entry.key))
+                    .with_help("use letters, digits and `-`, starting with a letter"),
+            );
+            continue;
+        }
+        let units = r.names(&entry.value, &format!("units of stack `{}`", entry.key));
+        if units.is_empty() && matches!(entry.value.value, Value::Seq(_) | Value::Null) {
+            r.error(entry.value.span, format!("stack `{}` has no units; remove it or add units", entry.key));
+        }
+        for (i, (unit, span)) in units.iter().enumerate() {
+            let earlier = stacks
+                .iter()
+                .find(|s| s.units.iter().any(|(u, _)| u == unit))
+                .map(|s| s.name.clone())
+                .or_else(|| units[..i].iter().any(|(u, _)| u == unit).then(|| entry.key.clone()));
+            if let Some(stack) = earlier {
+                r.error(*span, format!("unit `{unit}` is already in stack `{stack}`; a unit lives in one stack"));
+            }
+        }
+        stacks.push(StackDef {
+            name: entry.key.clone(),
+            span: entry.key_span,
+            units,
+        });
+    }
+    stacks
+}
+
+fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<UnitParams> {
+    let Some(entries) = node.entries() else {
+        r.error(node.span, format!("params must be a mapping of unit to values, found {}", node.type_name()));
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| match entry.value.entries() {
+            Some(values) => Some(UnitParams {
+                unit: entry.key.clone(),
+                span: entry.key_span,
+                values: values.to_vec(),
+            }),
+            None => {
+                r.error(
+                    entry.value.span,
+                    format!("params of unit `{}` must be a mapping, found {}", entry.key, entry.value.type_name()),
+                );
+                None
+            }
+        })
+        .collect()
+}
+
+/// Reads an environment document. `file_stem` is its file name without `.yaml`.
+pub fn read(doc: &Node, file_stem: &str, r: &mut Reader<'_>) -> Option<Environment> {
+    if doc.value == Value::Null {
+        r.push(
+            r.diagnostic(doc.span, "environment file is empty")
+                .with_help(format!("start with `environment: {file_stem}`, `app:`, `target:` and `stacks:`")),
+        );
+        return None;
+    }
+    if !r.keys(doc, "an environment", ENV_KEYS, &["environment", "app", "target", "stacks"]) {
+        return None;
+    }
+    let name = doc.get("environment").and_then(|n| stack_part(r, n, "environment name"));
+    if let (Some(name), Some(node)) = (&name, doc.get("environment")) {
+        if name != file_stem {
+            r.push(
+                r.diagnostic(node.span, format!("environment `{name}` is in file `{file_stem}.yaml`"))
+                    .with_help(format!("name it `{file_stem}` or rename the file to `{name}.yaml`")),
+            );
+        }
+    }
+    let app = doc.get("app").and_then(|n| stack_part(r, n, "app name"));
+    let target = doc.get("target").and_then(|n| read_target(n, r));
+    let stacks_node = doc.get("stacks");
+    let stacks = stacks_node.map(|n| read_stacks(n, r)).unwrap_or_default();
+    let params = doc.get("params").map(|n| read_params(n, r)).unwrap_or_default();
+    let flag = |r: &mut Reader<'_>, key: &str| doc.get(key).and_then(|n| r.boolean(n, key));
+    let protect = flag(r, "protect").unwrap_or(false);
+    let hotswap = flag(r, "hotswap");
+    if protect && hotswap == Some(true) {
+        if let Some(node) = doc.get("hotswap") {
+            r.push(
+                r.diagnostic(node.span, "a protected environment never hotswaps")
+                    .with_help("remove `hotswap: true` or set `protect: false`"),
+            );
+        }
+    }
+    let rollback = flag(r, "rollback").unwrap_or(protect);
+    let approval = flag(r, "approval").unwrap_or(protect);
+    let description = doc.get("description").and_then(|n| r.string(n, "description"));
+    let smoke = doc.get("smoke").map(|n| read_smoke(n, r)).unwrap_or_default();
+    Some(Environment {
+        name: name?,
+        file: r.file.clone(),
+        app: app?,
+        description,
+        target: target?,
+        stacks,
+        params,
+        protect,
+        hotswap: hotswap.unwrap_or(!protect),
+        rollback,
+        approval,
+        smoke,
+        stacks_span: stacks_node.map(|n| n.span).unwrap_or_default(),
+    })
+}

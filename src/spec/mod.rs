@@ -1,0 +1,186 @@
+//! The spec model: logical units and environments, loaded from a project folder.
+
+pub mod environment;
+pub mod read;
+pub mod reference;
+pub mod smoke;
+pub mod unit;
+
+pub use environment::{Environment, StackDef, Target};
+pub use unit::{ParamDef, ParamType, ResourceDef, Tier, Unit};
+
+use crate::diag::{Diagnostic, Diagnostics, FileName};
+use crate::yaml::{self, Span};
+use read::Reader;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A project: every unit under `specs/` and every environment under `environments/`.
+#[derive(Clone, Debug, Default)]
+pub struct Project {
+    pub root: PathBuf,
+    pub units: BTreeMap<String, Unit>,
+    pub environments: BTreeMap<String, Environment>,
+    /// Units whose file could not be read; their errors are already reported,
+    /// so references to them are not reported again.
+    pub broken: std::collections::BTreeSet<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: no such folder; run driftless in the project root (the folder holding specs/ and environments/) or pass --project DIR")]
+    NoProject { path: String },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Project {
+    pub fn environment(&self, name: &str) -> Result<&Environment, Diagnostic> {
+        self.environments.get(name).ok_or_else(|| {
+            let file: FileName = format!("environments/{name}.yaml").into();
+            let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+            let d = Diagnostic::new(&file, Span::new(1, 1), format!("no environment `{name}`"));
+            match crate::diag::closest(name, known.iter().copied()) {
+                Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                None if known.is_empty() => d.with_help("create environments/<name>.yaml"),
+                None => d.with_help(format!("environments: {}", known.join(", "))),
+            }
+        })
+    }
+}
+
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn unit_files(specs: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
+    let entries = std::fs::read_dir(specs).map_err(|source| LoadError::Io {
+        path: specs.display().to_string(),
+        source,
+    })?;
+    let mut dirs: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("unit.yaml").is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// Reads and parses one file, reporting read, encoding and syntax errors.
+fn parse_file(path: &Path, file: &FileName, diags: &mut Diagnostics) -> Option<yaml::Node> {
+    let start = Span::new(1, 1);
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > yaml::MAX_FILE_BYTES as u64 => {
+            diags.push(Diagnostic::new(
+                file,
+                start,
+                format!(
+                    "file is {} bytes, more than the {} a spec may have; split it or remove generated content",
+                    meta.len(),
+                    yaml::MAX_FILE_BYTES
+                ),
+            ));
+            return None;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            diags.push(Diagnostic::new(file, start, format!("cannot read: {e}")));
+            return None;
+        }
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            diags.push(Diagnostic::new(file, start, format!("cannot read: {e}")));
+            return None;
+        }
+    };
+    let parsed = yaml::decode(&bytes).and_then(yaml::parse);
+    match parsed {
+        Ok(node) => Some(node),
+        Err(e) => {
+            diags.push(Diagnostic::new(file, e.span, e.message));
+            None
+        }
+    }
+}
+
+fn display_name(root: &Path, path: &Path) -> FileName {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+        .into()
+}
+
+/// Loads every unit and environment of the project at `root`. Problems in
+/// the files are returned as diagnostics beside what could be read.
+pub fn load(root: &Path) -> Result<(Project, Diagnostics), LoadError> {
+    let specs = root.join("specs");
+    if !specs.is_dir() {
+        return Err(LoadError::NoProject {
+            path: specs.display().to_string(),
+        });
+    }
+    let mut diags = Diagnostics::default();
+    let mut project = Project {
+        root: root.to_path_buf(),
+        ..Project::default()
+    };
+    for (dir_name, dir) in unit_files(&specs)? {
+        let path = dir.join("unit.yaml");
+        let file = display_name(root, &path);
+        let Some(doc) = parse_file(&path, &file, &mut diags) else {
+            project.broken.insert(dir_name);
+            continue;
+        };
+        let mut reader = Reader {
+            file: &file,
+            diags: &mut diags,
+        };
+        match unit::read(&doc, &dir_name, dir, &mut reader) {
+            Some(unit) => {
+                project.units.insert(unit.name.clone(), unit);
+            }
+            None => {
+                project.broken.insert(dir_name);
+            }
+        }
+    }
+    let env_dir = root.join("environments");
+    if env_dir.is_dir() {
+        for path in yaml_files(&env_dir)? {
+            let file = display_name(root, &path);
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let Some(doc) = parse_file(&path, &file, &mut diags) else {
+                continue;
+            };
+            let mut reader = Reader {
+                file: &file,
+                diags: &mut diags,
+            };
+            if let Some(env) = environment::read(&doc, &stem, &mut reader) {
+                project.environments.insert(env.name.clone(), env);
+            }
+        }
+    }
+    Ok((project, diags))
+}

@@ -1,0 +1,207 @@
+//! Smoke checks declared by an environment: parsed and validated here, run after deploy.
+
+use super::read::Reader;
+use crate::yaml::{Entry, Node, Span, Value};
+
+#[derive(Clone, Debug)]
+pub enum SmokeAction {
+    /// `request: METHOD URL`
+    Http { method: String, url: Node },
+    /// `invoke: ${unit.function}` with an optional payload.
+    Invoke { function: Node, payload: Option<Node> },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    pub status: Vec<u16>,
+    pub headers: Vec<Entry>,
+    pub body_contains: Option<Node>,
+    /// Dotted JSON path -> expected value.
+    pub json: Vec<Entry>,
+    pub latency_ms: Option<u64>,
+    /// For `invoke`: fields of the returned payload.
+    pub payload: Vec<Entry>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmokeCheck {
+    pub name: String,
+    pub span: Span,
+    pub action: SmokeAction,
+    pub headers: Vec<Entry>,
+    pub body: Option<Node>,
+    pub expect: Expect,
+    pub timeout_seconds: u64,
+    pub retries: u32,
+    /// Checks that must pass first (names).
+    pub after: Vec<(String, Span)>,
+}
+
+impl SmokeCheck {
+    /// Every node whose strings may hold references, and whether `${env:...}` is allowed there.
+    pub fn reference_nodes(&self) -> Vec<(&Node, bool)> {
+        let mut nodes = Vec::new();
+        match &self.action {
+            SmokeAction::Http { url, .. } => nodes.push((url, false)),
+            SmokeAction::Invoke { function, payload } => {
+                nodes.push((function, false));
+                nodes.extend(payload.iter().map(|p| (p, false)));
+            }
+        }
+        nodes.extend(self.headers.iter().map(|e| (&e.value, true)));
+        nodes.extend(self.body.iter().map(|b| (b, false)));
+        nodes.extend(self.expect.headers.iter().map(|e| (&e.value, false)));
+        nodes.extend(self.expect.json.iter().map(|e| (&e.value, false)));
+        nodes.extend(self.expect.payload.iter().map(|e| (&e.value, false)));
+        nodes.extend(self.expect.body_contains.iter().map(|b| (b, false)));
+        nodes
+    }
+}
+
+const CHECK_KEYS: &[&str] = &[
+    "name", "request", "invoke", "headers", "body", "payload", "expect", "timeout", "retries", "after",
+];
+const EXPECT_KEYS: &[&str] = &["status", "headers", "body_contains", "json", "latency_ms", "payload"];
+const METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+
+pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
+    let Some(items) = r.list(node, "smoke") else {
+        return Vec::new();
+    };
+    let mut checks: Vec<SmokeCheck> = Vec::new();
+    for item in items {
+        if !r.keys(item, "a smoke check", CHECK_KEYS, &["name", "expect"]) {
+            continue;
+        }
+        let Some(name) = item.get("name").and_then(|n| r.string(n, "check name")) else {
+            continue;
+        };
+        if checks.iter().any(|c| c.name == name) {
+            r.error(item.span, format!("two smoke checks are named `{name}`; names must be unique"));
+        }
+        let action = match (item.get("request"), item.get("invoke")) {
+            (Some(req), None) => read_request(req, r),
+            (None, Some(function)) => {
+                r.string(function, "invoke");
+                Some(SmokeAction::Invoke {
+                    function: function.clone(),
+                    payload: item.get("payload").cloned(),
+                })
+            }
+            (Some(_), Some(n)) => {
+                r.error(n.span, "a smoke check has `request` or `invoke`, not both");
+                None
+            }
+            (None, None) => {
+                r.push(
+                    r.diagnostic(item.span, format!("smoke check `{name}` has neither `request` nor `invoke`"))
+                        .with_help("add `request: GET ${api.endpoint}/users` or `invoke: ${api.function_name}`"),
+                );
+                None
+            }
+        };
+        let headers = item
+            .get("headers")
+            .and_then(|h| string_map(h, "headers", r))
+            .unwrap_or_default();
+        let expect = item.get("expect").map(|e| read_expect(e, r)).unwrap_or_default();
+        let timeout_seconds = item
+            .get("timeout")
+            .and_then(|n| r.integer(n, "timeout (seconds)", 1, 900))
+            .unwrap_or(10);
+        let retries = item
+            .get("retries")
+            .and_then(|n| r.integer(n, "retries", 0, 20))
+            .unwrap_or(3);
+        let after = item.get("after").map(|n| r.names_any(n, "after")).unwrap_or_default();
+        let Some(action) = action else { continue };
+        checks.push(SmokeCheck {
+            name,
+            span: item.span,
+            action,
+            headers,
+            body: item.get("body").cloned(),
+            expect,
+            timeout_seconds: u64::try_from(timeout_seconds).unwrap_or(10),
+            retries: u32::try_from(retries).unwrap_or(3),
+            after,
+        });
+    }
+    for check in &checks {
+        for (dep, span) in &check.after {
+            if !checks.iter().any(|c| &c.name == dep) {
+                r.push(
+                    r.diagnostic(*span, format!("smoke check `{}` runs after `{dep}`, which is not a check", check.name))
+                        .suggest(dep, checks.iter().map(|c| c.name.as_str())),
+                );
+            }
+        }
+    }
+    checks
+}
+
+fn read_request(node: &Node, r: &mut Reader<'_>) -> Option<SmokeAction> {
+    let text = r.string(node, "request")?;
+    let Some((method, url)) = text.split_once(' ') else {
+        r.push(
+            r.diagnostic(node.span, format!("request `{text}` is not `METHOD URL`"))
+                .with_help("for example `GET ${api.endpoint}/users`"),
+        );
+        return None;
+    };
+    if !METHODS.contains(&method) {
+        r.push(
+            r.diagnostic(node.span, format!("`{method}` is not an HTTP method; use one of {}", METHODS.join(", ")))
+                .suggest(method, METHODS.iter().copied()),
+        );
+        return None;
+    }
+    Some(SmokeAction::Http {
+        method: method.to_string(),
+        url: Node::new(node.span, Value::Str(url.trim().to_string())),
+    })
+}
+
+fn string_map(node: &Node, what: &str, r: &mut Reader<'_>) -> Option<Vec<Entry>> {
+    let Some(entries) = node.entries() else {
+        r.error(node.span, format!("{what} must be a mapping, found {}", node.type_name()));
+        return None;
+    };
+    for e in entries {
+        if matches!(e.value.value, Value::Seq(_) | Value::Map(_) | Value::Null) {
+            r.error(e.value.span, format!("`{}` of {what} must be a single value", e.key));
+        }
+    }
+    Some(entries.to_vec())
+}
+
+fn read_expect(node: &Node, r: &mut Reader<'_>) -> Expect {
+    if !r.keys(node, "expect", EXPECT_KEYS, &[]) {
+        return Expect::default();
+    }
+    let status = match node.get("status") {
+        None => vec![200],
+        Some(n) => {
+            let items: Vec<&Node> = match &n.value {
+                Value::Seq(items) => items.iter().collect(),
+                _ => vec![n],
+            };
+            items
+                .into_iter()
+                .filter_map(|s| r.integer(s, "expected status", 100, 599))
+                .filter_map(|s| u16::try_from(s).ok())
+                .collect()
+        }
+    };
+    Expect {
+        status,
+        headers: node.get("headers").and_then(|h| string_map(h, "expected headers", r)).unwrap_or_default(),
+        body_contains: node.get("body_contains").cloned(),
+        json: node.get("json").and_then(|j| string_map(j, "expected json", r)).unwrap_or_default(),
+        latency_ms: node
+            .get("latency_ms")
+            .and_then(|n| r.integer(n, "latency_ms", 1, 600_000))
+            .and_then(|v| u64::try_from(v).ok()),
+        payload: node.get("payload").and_then(|p| string_map(p, "expected payload", r)).unwrap_or_default(),
+    }
+}

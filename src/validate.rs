@@ -1,0 +1,86 @@
+//! Whole-project validation, and loading an environment ready to render.
+
+use crate::asset::{self, Assets};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::kinds::AssetRef;
+use crate::render::{self, RenderedEnvironment};
+use crate::spec::{self, LoadError, Project};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The outcome of validating a whole project.
+#[derive(Debug)]
+pub struct Report {
+    pub diagnostics: Vec<Diagnostic>,
+    pub units: usize,
+    pub environments: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{} problem(s) in the specs", .0.len())]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn asset_refs(assets: &Assets) -> BTreeMap<(String, String), AssetRef> {
+    assets.iter().map(|(k, a)| (k.clone(), a.reference())).collect()
+}
+
+/// Checks every unit and every environment; all problems at once.
+pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
+    let (project, mut diags) = spec::load(root)?;
+    for unit in project.units.values() {
+        diags.extend(render::check_unit(&project, unit));
+    }
+    let (graph, first_ref) = render::unit_graph(&project, project.units.values());
+    render::report_unit_cycle(&graph, &first_ref, &mut diags);
+    for env in project.environments.values() {
+        let (assets, asset_diags) = asset::prepare(&project, Some(env));
+        diags.extend(asset_diags);
+        if let Err(env_diags) = render::render(&project, env, &asset_refs(&assets)) {
+            diags.extend(env_diags);
+        }
+    }
+    Ok(Report {
+        diagnostics: diags.into_sorted(),
+        units: project.units.len(),
+        environments: project.environments.len(),
+    })
+}
+
+/// Loads the project, builds the environment's assets and renders it.
+pub fn load_environment(root: &Path, env_name: &str) -> Result<(Project, RenderedEnvironment, Assets), Failure> {
+    let (project, mut diags) = spec::load(root)?;
+    let env = match project.environment(env_name) {
+        Ok(env) => env,
+        Err(d) => {
+            diags.push(d);
+            return Err(Failure::Invalid(diags.into_sorted()));
+        }
+    };
+    // Problems in files this environment does not use do not block it.
+    let used = |d: &Diagnostic| {
+        d.file.as_ref() == env.file.as_ref()
+            || env
+                .stacks
+                .iter()
+                .flat_map(|s| &s.units)
+                .any(|(u, _)| d.file.starts_with(&format!("specs/{u}/")))
+    };
+    let mut relevant = Diagnostics::default();
+    for d in diags.into_sorted().into_iter().filter(used) {
+        relevant.push(d);
+    }
+    let (assets, asset_diags) = asset::prepare(&project, Some(env));
+    relevant.extend(asset_diags);
+    match render::render(&project, env, &asset_refs(&assets)) {
+        Ok(rendered) if relevant.is_empty() => Ok((project, rendered, assets)),
+        Ok(_) => Err(Failure::Invalid(relevant.into_sorted())),
+        Err(render_diags) => {
+            relevant.extend(render_diags);
+            Err(Failure::Invalid(relevant.into_sorted()))
+        }
+    }
+}

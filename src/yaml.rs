@@ -1,0 +1,457 @@
+//! A YAML document tree in which every node knows where it came from.
+//!
+//! Built on the event parser of `yaml-rust2` so that every key and value keeps
+//! its line and column. Aliases are expanded with a budget (alias bombs fail
+//! fast), nesting depth is bounded, duplicate keys and tags are rejected.
+
+use std::fmt;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Largest file accepted, in bytes: specs are small, anything bigger is a mistake.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+/// Most nodes a document may expand to, aliases included.
+const MAX_NODES: usize = 100_000;
+/// Deepest nesting accepted.
+const MAX_DEPTH: usize = 64;
+
+/// A 1-based line and column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Span {
+    pub fn new(line: u32, col: u32) -> Self {
+        Span { line, col }
+    }
+
+    fn from_marker(mark: &Marker) -> Self {
+        Span {
+            line: u32::try_from(mark.line()).unwrap_or(u32::MAX),
+            col: u32::try_from(mark.col() + 1).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// One entry of a mapping: the key text, where the key is, and the value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_span: Span,
+    pub value: Node,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub value: Value,
+}
+
+impl Node {
+    pub fn new(span: Span, value: Value) -> Self {
+        Node { span, value }
+    }
+
+    /// The entry for `key` when this node is a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entries()?
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| &e.value)
+    }
+
+    pub fn entries(&self) -> Option<&[Entry]> {
+        match &self.value {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// What a user would call this node's type, for messages.
+    pub fn type_name(&self) -> &'static str {
+        self.value.type_name()
+    }
+
+    fn count(&self) -> usize {
+        match &self.value {
+            Value::Seq(items) => 1 + items.iter().map(Node::count).sum::<usize>(),
+            Value::Map(entries) => 1 + entries.iter().map(|e| e.value.count()).sum::<usize>(),
+            _ => 1,
+        }
+    }
+}
+
+impl Value {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// Why a document could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub span: Span,
+    pub message: String,
+}
+
+/// Parses one YAML document. An empty document is `Value::Null`.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(YamlError {
+            span: Span::new(1, 1),
+            message: format!(
+                "file is {} bytes, more than the {} a spec may have; split it or remove generated content",
+                text.len(),
+                MAX_FILE_BYTES
+            ),
+        });
+    }
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut builder, false) {
+        let info = e.info();
+        return Err(YamlError {
+            span: Span::from_marker(e.marker()),
+            message: format!("invalid YAML: {info}"),
+        });
+    }
+    if let Some(err) = builder.error {
+        return Err(err);
+    }
+    Ok(builder
+        .root
+        .unwrap_or_else(|| Node::new(Span::new(1, 1), Value::Null)))
+}
+
+/// Decodes file bytes as UTF-8, pointing at the first invalid byte.
+pub fn decode(bytes: &[u8]) -> Result<&str, YamlError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = valid
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1);
+        let col = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+        YamlError {
+            span: Span::new(
+                u32::try_from(line).unwrap_or(u32::MAX),
+                u32::try_from(col).unwrap_or(u32::MAX),
+            ),
+            message: "file is not valid UTF-8; save it as UTF-8".to_string(),
+        }
+    })
+}
+
+enum Frame {
+    Seq {
+        span: Span,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        span: Span,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<(String, Span)>,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    root: Option<Node>,
+    anchors: std::collections::HashMap<usize, (Node, usize)>,
+    nodes: usize,
+    error: Option<YamlError>,
+}
+
+impl Builder {
+    fn fail(&mut self, span: Span, message: impl Into<String>) {
+        if self.error.is_none() {
+            self.error = Some(YamlError {
+                span,
+                message: message.into(),
+            });
+        }
+    }
+
+    fn complete(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            let count = node.count();
+            self.anchors.insert(anchor, (node.clone(), count));
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => {
+                    let text = match node.value {
+                        Value::Str(s) => s,
+                        Value::Int(i) => i.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Float(f) => f.to_string(),
+                        Value::Null => {
+                            self.fail(node.span, "a mapping key is empty; give it a name");
+                            return;
+                        }
+                        Value::Seq(_) | Value::Map(_) => {
+                            self.fail(node.span, "a mapping key must be a plain name, not a list or mapping");
+                            return;
+                        }
+                    };
+                    if let Some(first) = entries.iter().find(|e| e.key == text) {
+                        let first = first.key_span;
+                        self.fail(
+                            node.span,
+                            format!("duplicate key `{text}` (first defined at line {}); keep one", first.line),
+                        );
+                        return;
+                    }
+                    *key = Some((text, node.span));
+                }
+                Some((k, key_span)) => entries.push(Entry {
+                    key: k,
+                    key_span,
+                    value: node,
+                }),
+            },
+        }
+    }
+
+    fn count_node(&mut self, span: Span, n: usize) -> bool {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            self.fail(
+                span,
+                format!("document expands to more than {MAX_NODES} values (an alias bomb?); remove the repeated aliases"),
+            );
+            return false;
+        }
+        true
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let span = Span::from_marker(&mark);
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                if let Some(tag) = tag {
+                    self.fail(
+                        span,
+                        format!(
+                            "YAML tags such as `{}{}` are not supported; write the value plainly (references use `${{name}}`)",
+                            tag.handle, tag.suffix
+                        ),
+                    );
+                    return;
+                }
+                if !self.count_node(span, 1) {
+                    return;
+                }
+                let value = if style == TScalarStyle::Plain {
+                    plain_scalar(text)
+                } else {
+                    Value::Str(text)
+                };
+                self.complete(Node::new(span, value), anchor);
+            }
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)
+                if tag.is_some() =>
+            {
+                let _ = anchor;
+                self.fail(span, "YAML tags are not supported; write the value plainly");
+            }
+            Event::SequenceStart(anchor, _) => {
+                if self.stack.len() >= MAX_DEPTH {
+                    self.fail(span, format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"));
+                    return;
+                }
+                if self.count_node(span, 1) {
+                    self.stack.push(Frame::Seq {
+                        span,
+                        anchor,
+                        items: Vec::new(),
+                    });
+                }
+            }
+            Event::MappingStart(anchor, _) => {
+                if self.stack.len() >= MAX_DEPTH {
+                    self.fail(span, format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"));
+                    return;
+                }
+                if self.count_node(span, 1) {
+                    self.stack.push(Frame::Map {
+                        span,
+                        anchor,
+                        entries: Vec::new(),
+                        key: None,
+                    });
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::Seq {
+                    span,
+                    anchor,
+                    items,
+                }) => self.complete(Node::new(span, Value::Seq(items)), anchor),
+                Some(Frame::Map {
+                    span,
+                    anchor,
+                    entries,
+                    ..
+                }) => self.complete(Node::new(span, Value::Map(entries)), anchor),
+                None => self.fail(span, "unbalanced YAML structure"),
+            },
+            Event::Alias(id) => {
+                let Some((node, count)) = self.anchors.get(&id).map(|(n, c)| (n.clone(), *c)) else {
+                    self.fail(span, "alias refers to an anchor that is not complete (a recursive alias?)");
+                    return;
+                };
+                if self.count_node(span, count) {
+                    self.complete(node, 0);
+                }
+            }
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd
+            | Event::Nothing => {}
+        }
+    }
+}
+
+/// Resolves a plain scalar by the YAML 1.2 core schema.
+fn plain_scalar(text: String) -> Value {
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return Value::Int(i);
+        }
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(oct, 8) {
+            return Value::Int(i);
+        }
+    }
+    let looks_numeric = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
+        && text.chars().any(|c| c.is_ascii_digit());
+    if looks_numeric {
+        if let Ok(i) = text.parse::<i64>() {
+            return Value::Int(i);
+        }
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let node = parse("a: 1\nb:\n  c: x\n").unwrap();
+        let b = node.get("b").unwrap();
+        let c = b.get("c").unwrap();
+        assert_eq!(c.span, Span::new(3, 6));
+        assert_eq!(node.entries().unwrap()[1].key_span, Span::new(2, 1));
+    }
+
+    #[test]
+    fn plain_scalars_follow_the_core_schema() {
+        let node = parse("[1, -2, 1.5, true, ~, '3', x]").unwrap();
+        let Value::Seq(items) = node.value else {
+            panic!("not a list")
+        };
+        let values: Vec<_> = items.into_iter().map(|n| n.value).collect();
+        assert_eq!(
+            values,
+            vec![
+                Value::Int(1),
+                Value::Int(-2),
+                Value::Float(1.5),
+                Value::Bool(true),
+                Value::Null,
+                Value::Str("3".into()),
+                Value::Str("x".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_the_first_line() {
+        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.span, Span::new(3, 1));
+        assert!(err.message.contains("first defined at line 1"), "{}", err.message);
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = i - 1;
+            doc.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        let err = parse(&doc).unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{}", err.message);
+    }
+
+    #[test]
+    fn invalid_utf8_points_at_the_byte() {
+        let err = decode(b"a: 1\nb: \xff\n").unwrap_err();
+        assert_eq!(err.span, Span::new(2, 4));
+    }
+}
