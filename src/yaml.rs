@@ -338,7 +338,11 @@ impl MarkedEventReceiver for Builder {
                     anchor,
                     entries,
                     ..
-                }) => self.complete(Node::new(span, Value::Map(entries)), anchor),
+                }) => {
+                    // A block mapping's event is marked at its first `:`; its first key is where it starts.
+                    let span = entries.first().map_or(span, |e| e.key_span.min(span));
+                    self.complete(Node::new(span, Value::Map(entries)), anchor)
+                }
                 None => self.fail(span, "unbalanced YAML structure"),
             },
             Event::Alias(id) => {
@@ -427,6 +431,13 @@ mod tests {
                 Value::Str("x".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_value_after_a_quoted_key_is_placed_on_its_first_character() {
+        let node = parse("routes:\n  \"GET /users\": handlr\n").unwrap();
+        let value = node.get("routes").unwrap().get("GET /users").unwrap();
+        assert_eq!(value.span, Span::new(2, 17));
     }
 
     #[test]

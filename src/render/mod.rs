@@ -270,6 +270,9 @@ fn layout(project: &Project, env: &Environment, diags: &mut Diagnostics) -> BTre
 /// The value of every param of every deployed unit, checked.
 fn param_values(project: &Project, env: &Environment, diags: &mut Diagnostics) -> BTreeMap<String, BTreeMap<String, Resolved>> {
     for given in &env.params {
+        if project.broken.contains(&given.unit) {
+            continue;
+        }
         let Some(unit) = project.units.get(&given.unit) else {
             diags.push(
                 Diagnostic::new(&env.file, given.span, format!("params for unit `{}`, which is not in specs/", given.unit))

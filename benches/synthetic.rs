@@ -1,0 +1,73 @@
+//! A synthetic project: `units` units of `per_unit` resources each. The first
+//! fifth are stateful (tables and buckets), the rest stateless (functions,
+//! alarms, queues), each stateless unit reading a stateful unit's table and
+//! the previous stateless unit's outputs. Eight stacks.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+pub fn write_project(root: &Path, units: usize, per_unit: usize) -> std::io::Result<()> {
+    let stateful = (units / 5).max(1);
+    let stacks = 8.min(units);
+    for u in 0..units {
+        let dir = root.join("specs").join(format!("u{u:03}"));
+        std::fs::create_dir_all(dir.join("code"))?;
+        std::fs::write(dir.join("code/handler.py"), format!("def handler(event, context):\n    return {u}\n"))?;
+        let mut text = String::new();
+        let tier = if u < stateful { "stateful" } else { "stateless" };
+        let _ = writeln!(text, "unit: u{u:03}\ntier: {tier}\nparams:\n  memory: {{ type: integer, default: 256 }}\nresources:");
+        for r in 0..per_unit {
+            if u < stateful {
+                if r % 5 == 4 {
+                    let _ = writeln!(text, "  r{r}:\n    kind: bucket\n    versioned: true");
+                } else {
+                    let _ = writeln!(
+                        text,
+                        "  r{r}:\n    kind: table\n    partition_key: {{ name: pk }}\n    sort_key: {{ name: sk, type: N }}\n    ttl: expires"
+                    );
+                }
+            } else {
+                match r % 3 {
+                    0 => {
+                        let table_unit = u % stateful;
+                        let _ = writeln!(
+                            text,
+                            "  r{r}:\n    kind: function\n    runtime: python3.13\n    code: code/\n    handler: handler.handler\n    memory: ${{memory}}\n    environment: {{ TABLE: \"${{u{table_unit:03}.table}}\" }}\n    grants:\n      - {{ table: \"${{u{table_unit:03}.table_arn}}\", access: read }}"
+                        );
+                    }
+                    1 => {
+                        let _ = writeln!(
+                            text,
+                            "  r{r}:\n    kind: alarm\n    namespace: AWS/Lambda\n    metric: Errors\n    threshold: 1\n    dimensions: {{ FunctionName: \"${{r{}.name}}\" }}",
+                            r - 1
+                        );
+                    }
+                    _ => {
+                        let _ = writeln!(text, "  r{r}:\n    type: AWS::SQS::Queue\n    properties:\n      VisibilityTimeout: 30");
+                    }
+                }
+            }
+        }
+        text.push_str("outputs:\n");
+        if u < stateful {
+            text.push_str("  table: ${r0.name}\n  table_arn: ${r0.arn}\n");
+        } else {
+            text.push_str("  function: ${r0.name}\n");
+            if u > stateful {
+                let _ = writeln!(text, "  upstream: ${{u{:03}.function}}", u - 1);
+            }
+        }
+        std::fs::write(dir.join("unit.yaml"), text)?;
+    }
+    let envs = root.join("environments");
+    std::fs::create_dir_all(&envs)?;
+    let mut env = String::from("environment: dev\napp: synthetic\ntarget: local\nstacks:\n");
+    for s in 0..stacks {
+        let members: Vec<String> = (0..units)
+            .filter(|u| if s == 0 { *u < stateful } else { *u >= stateful && (u - stateful) % (stacks - 1) == s - 1 })
+            .map(|u| format!("u{u:03}"))
+            .collect();
+        let _ = writeln!(env, "  s{s}: [{}]", members.join(", "));
+    }
+    std::fs::write(envs.join("dev.yaml"), env)
+}

@@ -1,0 +1,21 @@
+//! Writes a synthetic project for benchmarks: `cargo run --example synthetic -- DIR [UNITS] [RESOURCES_PER_UNIT]`.
+
+#[path = "../benches/synthetic.rs"]
+mod synthetic;
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(dir) = args.first() else {
+        eprintln!("usage: synthetic DIR [UNITS] [RESOURCES_PER_UNIT]");
+        return std::process::ExitCode::from(64);
+    };
+    let units = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(40);
+    let per_unit = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(25);
+    match synthetic::write_project(std::path::Path::new(dir), units, per_unit) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write {dir}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
