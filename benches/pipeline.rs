@@ -8,7 +8,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 fn pipeline(root: &Path) -> usize {
-    let (_, rendered, _) = driftless::validate::load_environment(root, "dev").expect("valid project");
+    let (_, rendered, _) =
+        driftless::validate::load_environment(root, "dev").expect("valid project");
     rendered.stacks.iter().map(|s| s.template.len()).sum()
 }
 
@@ -19,9 +20,10 @@ fn benches(c: &mut Criterion) {
     });
     let dir = tempfile::tempdir().expect("temp dir");
     synthetic::write_project(dir.path(), 40, 25).expect("synthetic project");
-    c.bench_function("1,000 resources over 40 units: load, validate, render, plan", |b| {
-        b.iter(|| black_box(pipeline(dir.path())))
-    });
+    c.bench_function(
+        "1,000 resources over 40 units: load, validate, render, plan",
+        |b| b.iter(|| black_box(pipeline(dir.path()))),
+    );
 }
 
 criterion_group!(name = group; config = Criterion::default().sample_size(30); targets = benches);

@@ -12,10 +12,20 @@ pub fn write_project(root: &Path, units: usize, per_unit: usize) -> std::io::Res
     for u in 0..units {
         let dir = root.join("specs").join(format!("u{u:03}"));
         std::fs::create_dir_all(dir.join("code"))?;
-        std::fs::write(dir.join("code/handler.py"), format!("def handler(event, context):\n    return {u}\n"))?;
+        std::fs::write(
+            dir.join("code/handler.py"),
+            format!("def handler(event, context):\n    return {u}\n"),
+        )?;
         let mut text = String::new();
-        let tier = if u < stateful { "stateful" } else { "stateless" };
-        let _ = writeln!(text, "unit: u{u:03}\ntier: {tier}\nparams:\n  memory: {{ type: integer, default: 256 }}\nresources:");
+        let tier = if u < stateful {
+            "stateful"
+        } else {
+            "stateless"
+        };
+        let _ = writeln!(
+            text,
+            "unit: u{u:03}\ntier: {tier}\nparams:\n  memory: {{ type: integer, default: 256 }}\nresources:"
+        );
         for r in 0..per_unit {
             if u < stateful {
                 if r % 5 == 4 {
@@ -43,7 +53,10 @@ pub fn write_project(root: &Path, units: usize, per_unit: usize) -> std::io::Res
                         );
                     }
                     _ => {
-                        let _ = writeln!(text, "  r{r}:\n    type: AWS::SQS::Queue\n    properties:\n      VisibilityTimeout: 30");
+                        let _ = writeln!(
+                            text,
+                            "  r{r}:\n    type: AWS::SQS::Queue\n    properties:\n      VisibilityTimeout: 30"
+                        );
                     }
                 }
             }
@@ -64,7 +77,15 @@ pub fn write_project(root: &Path, units: usize, per_unit: usize) -> std::io::Res
     let mut env = String::from("environment: dev\napp: synthetic\ntarget: local\nstacks:\n");
     for s in 0..stacks {
         let members: Vec<String> = (0..units)
-            .filter(|u| if s == 0 { *u < stateful } else { *u >= stateful && (u - stateful) % (stacks - 1) == s - 1 })
+            .filter(|u| {
+                // Consecutive blocks, so each stack reads only earlier ones.
+                if s == 0 {
+                    *u < stateful
+                } else {
+                    *u >= stateful
+                        && (u - stateful) / (units - stateful).div_ceil(stacks - 1) == s - 1
+                }
+            })
             .map(|u| format!("u{u:03}"))
             .collect();
         let _ = writeln!(env, "  s{s}: [{}]", members.join(", "));

@@ -44,7 +44,9 @@ pub enum AssetError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} leads outside the project ({target}); code directories may only hold files of the project")]
+    #[error(
+        "{path} leads outside the project ({target}); code directories may only hold files of the project"
+    )]
     OutsideProject { path: String, target: String },
     #[error("{path} is a symlink loop; remove the link")]
     Loop { path: String },
@@ -54,8 +56,10 @@ pub enum AssetError {
 
 /// Names never shipped: caches and editor or VCS litter.
 fn ignored(name: &str) -> bool {
-    matches!(name, "__pycache__" | ".git" | ".DS_Store" | ".pytest_cache" | ".mypy_cache")
-        || name.ends_with(".pyc")
+    matches!(
+        name,
+        "__pycache__" | ".git" | ".DS_Store" | ".pytest_cache" | ".mypy_cache"
+    ) || name.ends_with(".pyc")
         || name.ends_with('~')
         || name.ends_with(".swp")
 }
@@ -142,10 +146,12 @@ pub fn zip_dir(dir: &Path, root: &Path) -> Result<(Vec<u8>, usize), AssetError> 
             path: path.display().to_string(),
             source,
         })?;
-        writer.write_all(&content).map_err(|source| AssetError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        writer
+            .write_all(&content)
+            .map_err(|source| AssetError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
     }
     let bytes = writer.finish()?.into_inner();
     Ok((bytes, files.len()))
@@ -163,7 +169,11 @@ struct CodeSpec<'a> {
     build: Option<String>,
 }
 
-fn code_spec<'a>(unit: &Unit, resource: &'a ResourceDef, root: &Path) -> Result<Option<CodeSpec<'a>>, Diagnostic> {
+fn code_spec<'a>(
+    unit: &Unit,
+    resource: &'a ResourceDef,
+    root: &Path,
+) -> Result<Option<CodeSpec<'a>>, Diagnostic> {
     if !resource.kind.has_code() {
         return Ok(None);
     }
@@ -172,10 +182,14 @@ fn code_spec<'a>(unit: &Unit, resource: &'a ResourceDef, root: &Path) -> Result<
     };
     let error = |message: String| Diagnostic::new(&unit.file, code_node.span, message);
     let Some(code) = code_node.as_str() else {
-        return Err(error("`code` must be a folder path relative to the unit".into()));
+        return Err(error(
+            "`code` must be a folder path relative to the unit".into(),
+        ));
     };
     if code.contains("${") {
-        return Err(error("`code` must be a literal folder path, not a reference".into()));
+        return Err(error(
+            "`code` must be a literal folder path, not a reference".into(),
+        ));
     }
     let dir = unit.dir.join(code);
     let inside = match (dir.canonicalize(), root.canonicalize()) {
@@ -186,30 +200,50 @@ fn code_spec<'a>(unit: &Unit, resource: &'a ResourceDef, root: &Path) -> Result<
         }
     };
     if !inside {
-        return Err(error(format!("code folder `{code}` is outside the project"))
-            .with_help("keep code inside the project so a clean checkout rebuilds the same asset"));
+        return Err(
+            error(format!("code folder `{code}` is outside the project")).with_help(
+                "keep code inside the project so a clean checkout rebuilds the same asset",
+            ),
+        );
     }
     if !dir.is_dir() {
         return Err(error(format!("code `{code}` is not a folder")));
     }
-    let build = resource.body.get("build").and_then(Node::as_str).map(str::to_string);
-    Ok(Some(CodeSpec { dir, code_node, build }))
+    let build = resource
+        .body
+        .get("build")
+        .and_then(Node::as_str)
+        .map(str::to_string);
+    Ok(Some(CodeSpec {
+        dir,
+        code_node,
+        build,
+    }))
 }
 
 /// Runs a build command in the code folder; its output folder is what gets zipped.
 /// Cached by the hash of the inputs and the command.
-fn run_build(spec: &CodeSpec<'_>, unit: &Unit, resource: &str, root: &Path) -> Result<PathBuf, Diagnostic> {
+fn run_build(
+    spec: &CodeSpec<'_>,
+    unit: &Unit,
+    resource: &str,
+    root: &Path,
+) -> Result<PathBuf, Diagnostic> {
     let error = |message: String| Diagnostic::new(&unit.file, spec.code_node.span, message);
     let command = spec.build.clone().unwrap_or_default();
     let (inputs, _) = zip_dir(&spec.dir, root).map_err(|e| error(e.to_string()))?;
     let key = sha256_hex(&[inputs.as_slice(), command.as_bytes()].concat());
-    let out = root.join(".driftless").join("build").join(format!("{}-{resource}", unit.name));
+    let out = root
+        .join(".driftless")
+        .join("build")
+        .join(format!("{}-{resource}", unit.name));
     let stamp = out.with_extension("key");
     if std::fs::read_to_string(&stamp).is_ok_and(|k| k == key) && out.is_dir() {
         return Ok(out);
     }
     let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).map_err(|e| error(format!("cannot create {}: {e}", out.display())))?;
+    std::fs::create_dir_all(&out)
+        .map_err(|e| error(format!("cannot create {}: {e}", out.display())))?;
     let output = std::process::Command::new("sh")
         .arg("-c")
         .arg(&command)
@@ -227,7 +261,8 @@ fn run_build(spec: &CodeSpec<'_>, unit: &Unit, resource: &str, root: &Path) -> R
             tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
         )));
     }
-    std::fs::write(&stamp, key).map_err(|e| error(format!("cannot write {}: {e}", stamp.display())))?;
+    std::fs::write(&stamp, key)
+        .map_err(|e| error(format!("cannot write {}: {e}", stamp.display())))?;
     Ok(out)
 }
 
@@ -236,6 +271,8 @@ fn run_build(spec: &CodeSpec<'_>, unit: &Unit, resource: &str, root: &Path) -> R
 pub fn prepare(project: &Project, env: Option<&Environment>) -> (Assets, Diagnostics) {
     let mut assets = Assets::new();
     let mut diags = Diagnostics::default();
+    // Functions sharing a code folder share one zip.
+    let mut zipped: BTreeMap<PathBuf, (String, Vec<u8>, usize)> = BTreeMap::new();
     for unit in project.units.values() {
         if env.is_some_and(|e| !e.deploys(&unit.name)) {
             continue;
@@ -260,19 +297,33 @@ pub fn prepare(project: &Project, env: Option<&Environment>) -> (Assets, Diagnos
             } else {
                 spec.dir.clone()
             };
-            match zip_dir(&dir, &project.root) {
-                Ok((bytes, files)) => {
-                    let asset = Asset {
-                        unit: unit.name.clone(),
-                        resource: resource.name.clone(),
-                        sha256: sha256_hex(&bytes),
-                        bytes,
-                        files,
-                    };
-                    assets.insert((unit.name.clone(), resource.name.clone()), asset);
-                }
-                Err(e) => diags.push(Diagnostic::new(&unit.file, spec.code_node.span, e.to_string())),
-            }
+            let zip = match zipped.get(&dir) {
+                Some(zip) => zip.clone(),
+                None => match zip_dir(&dir, &project.root) {
+                    Ok((bytes, files)) => {
+                        let zip = (sha256_hex(&bytes), bytes, files);
+                        zipped.insert(dir.clone(), zip.clone());
+                        zip
+                    }
+                    Err(e) => {
+                        diags.push(Diagnostic::new(
+                            &unit.file,
+                            spec.code_node.span,
+                            e.to_string(),
+                        ));
+                        continue;
+                    }
+                },
+            };
+            let (sha256, bytes, files) = zip;
+            let asset = Asset {
+                unit: unit.name.clone(),
+                resource: resource.name.clone(),
+                sha256,
+                bytes,
+                files,
+            };
+            assets.insert((unit.name.clone(), resource.name.clone()), asset);
         }
     }
     (assets, diags)

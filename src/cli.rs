@@ -6,10 +6,20 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "driftless", version, about = "Deploy AWS serverless backends from declarative YAML, reconciled")]
+#[command(
+    name = "driftless",
+    version,
+    about = "Deploy AWS serverless backends from declarative YAML, reconciled"
+)]
 pub struct Cli {
     /// The project folder (holding specs/ and environments/).
-    #[arg(long, short = 'C', global = true, default_value = ".", env = "DRIFTLESS_PROJECT")]
+    #[arg(
+        long,
+        short = 'C',
+        global = true,
+        default_value = ".",
+        env = "DRIFTLESS_PROJECT"
+    )]
     pub project: PathBuf,
 
     /// `human` for a terminal, `json` for one JSON object per line.

@@ -12,7 +12,12 @@ pub fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
         Visiting,
         Done,
     }
-    fn visit(node: &str, graph: &Graph, marks: &mut BTreeMap<String, Mark>, path: &mut Vec<String>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &Graph,
+        marks: &mut BTreeMap<String, Mark>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
         match marks.get(node) {
             Some(Mark::Done) => return None,
             Some(Mark::Visiting) => {
@@ -63,7 +68,13 @@ pub fn levels(nodes: &BTreeSet<String>, graph: &Graph) -> Vec<Vec<String>> {
             .cloned()
             .collect();
         if level.is_empty() {
-            result.push(nodes.iter().filter(|n| !placed.contains(*n)).cloned().collect());
+            result.push(
+                nodes
+                    .iter()
+                    .filter(|n| !placed.contains(*n))
+                    .cloned()
+                    .collect(),
+            );
             break;
         }
         placed.extend(level.iter().cloned());
@@ -84,7 +95,9 @@ mod tests {
     fn graph(edges: &[(&str, &str)]) -> Graph {
         let mut g = Graph::new();
         for (from, to) in edges {
-            g.entry(from.to_string()).or_default().insert(to.to_string());
+            g.entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
             g.entry(to.to_string()).or_default();
         }
         g
@@ -101,6 +114,9 @@ mod tests {
     fn independent_nodes_share_a_level() {
         let g = graph(&[("api", "db"), ("mon", "db")]);
         let nodes = g.keys().cloned().collect();
-        assert_eq!(levels(&nodes, &g), vec![vec!["db".to_string()], vec!["api".into(), "mon".into()]]);
+        assert_eq!(
+            levels(&nodes, &g),
+            vec![vec!["db".to_string()], vec!["api".into(), "mon".into()]]
+        );
     }
 }

@@ -23,7 +23,11 @@ impl Printer {
     }
 
     pub fn stdio(format: Format) -> Self {
-        Printer::new(format, Box::new(std::io::stdout()), Box::new(std::io::stderr()))
+        Printer::new(
+            format,
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+        )
     }
 
     pub fn format(&self) -> Format {
@@ -76,7 +80,8 @@ impl Printer {
         }
         match self.format {
             Format::Json => {
-                let event = json!({ "event": "error", "message": error.to_string(), "causes": causes });
+                let event =
+                    json!({ "event": "error", "message": error.to_string(), "causes": causes });
                 let _ = writeln!(self.out, "{event}");
             }
             Format::Human => {

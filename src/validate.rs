@@ -25,7 +25,10 @@ pub enum Failure {
 }
 
 fn asset_refs(assets: &Assets) -> BTreeMap<(String, String), AssetRef> {
-    assets.iter().map(|(k, a)| (k.clone(), a.reference())).collect()
+    assets
+        .iter()
+        .map(|(k, a)| (k.clone(), a.reference()))
+        .collect()
 }
 
 /// Checks every unit and every environment; all problems at once.
@@ -51,7 +54,10 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
 }
 
 /// Loads the project, builds the environment's assets and renders it.
-pub fn load_environment(root: &Path, env_name: &str) -> Result<(Project, RenderedEnvironment, Assets), Failure> {
+pub fn load_environment(
+    root: &Path,
+    env_name: &str,
+) -> Result<(Project, RenderedEnvironment, Assets), Failure> {
     let (project, mut diags) = spec::load(root)?;
     let env = match project.environment(env_name) {
         Ok(env) => env,

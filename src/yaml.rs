@@ -162,11 +162,11 @@ pub fn decode(bytes: &[u8]) -> Result<&str, YamlError> {
     std::str::from_utf8(bytes).map_err(|e| {
         let valid = &bytes[..e.valid_up_to()];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-        let line_start = valid
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |p| p + 1);
-        let col = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+        let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+        let col = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
         YamlError {
             span: Span::new(
                 u32::try_from(line).unwrap_or(u32::MAX),
@@ -230,7 +230,10 @@ impl Builder {
                             return;
                         }
                         Value::Seq(_) | Value::Map(_) => {
-                            self.fail(node.span, "a mapping key must be a plain name, not a list or mapping");
+                            self.fail(
+                                node.span,
+                                "a mapping key must be a plain name, not a list or mapping",
+                            );
                             return;
                         }
                     };
@@ -238,7 +241,10 @@ impl Builder {
                         let first = first.key_span;
                         self.fail(
                             node.span,
-                            format!("duplicate key `{text}` (first defined at line {}); keep one", first.line),
+                            format!(
+                                "duplicate key `{text}` (first defined at line {}); keep one",
+                                first.line
+                            ),
                         );
                         return;
                     }
@@ -302,7 +308,10 @@ impl MarkedEventReceiver for Builder {
             }
             Event::SequenceStart(anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
-                    self.fail(span, format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"));
+                    self.fail(
+                        span,
+                        format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"),
+                    );
                     return;
                 }
                 if self.count_node(span, 1) {
@@ -315,7 +324,10 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
-                    self.fail(span, format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"));
+                    self.fail(
+                        span,
+                        format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"),
+                    );
                     return;
                 }
                 if self.count_node(span, 1) {
@@ -346,8 +358,12 @@ impl MarkedEventReceiver for Builder {
                 None => self.fail(span, "unbalanced YAML structure"),
             },
             Event::Alias(id) => {
-                let Some((node, count)) = self.anchors.get(&id).map(|(n, c)| (n.clone(), *c)) else {
-                    self.fail(span, "alias refers to an anchor that is not complete (a recursive alias?)");
+                let Some((node, count)) = self.anchors.get(&id).map(|(n, c)| (n.clone(), *c))
+                else {
+                    self.fail(
+                        span,
+                        "alias refers to an anchor that is not complete (a recursive alias?)",
+                    );
                     return;
                 };
                 if self.count_node(span, count) {
@@ -374,15 +390,15 @@ fn plain_scalar(text: String) -> Value {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Value::Int(i);
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Int(i);
     }
-    if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Value::Int(i);
-        }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Int(i);
     }
     let looks_numeric = text
         .chars()
@@ -444,7 +460,11 @@ mod tests {
     fn duplicate_keys_are_rejected_with_the_first_line() {
         let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!(err.span, Span::new(3, 1));
-        assert!(err.message.contains("first defined at line 1"), "{}", err.message);
+        assert!(
+            err.message.contains("first defined at line 1"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -38,12 +38,22 @@ impl PlanArgs {
                 "target": rendered.target.describe(),
                 "offline": true,
             }),
-            || format!("plan {} {} -> {} (offline: no deployed state read)", rendered.app, rendered.environment, rendered.target.describe()),
+            || {
+                format!(
+                    "plan {} {} -> {} (offline: no deployed state read)",
+                    rendered.app,
+                    rendered.environment,
+                    rendered.target.describe()
+                )
+            },
         );
         let mut resources = 0;
         for (index, wave) in rendered.waves.iter().enumerate() {
             let number = index + 1;
-            p.emit(json!({ "event": "wave", "wave": number, "stacks": wave }), || format!("wave {number}"));
+            p.emit(
+                json!({ "event": "wave", "wave": number, "stacks": wave }),
+                || format!("wave {number}"),
+            );
             for stack in wave.iter().filter_map(|name| rendered.stack(name)) {
                 p.emit(
                     json!({
@@ -70,7 +80,9 @@ impl PlanArgs {
                                 .parameters
                                 .iter()
                                 .filter_map(|param| match &param.source {
-                                    ParameterSource::Output { stack, .. } if stack == dep => Some(param.name.as_str()),
+                                    ParameterSource::Output { stack, .. } if stack == dep => {
+                                        Some(param.name.as_str())
+                                    }
                                     _ => None,
                                 })
                                 .collect();
@@ -114,7 +126,16 @@ impl PlanArgs {
                             "files": asset.files,
                             "bytes": asset.bytes.len(),
                         }),
-                        || format!("    asset {}.{}  {} file(s), {} bytes, sha256 {}", asset.unit, asset.resource, asset.files, asset.bytes.len(), &asset.sha256[..12]),
+                        || {
+                            format!(
+                                "    asset {}.{}  {} file(s), {} bytes, sha256 {}",
+                                asset.unit,
+                                asset.resource,
+                                asset.files,
+                                asset.bytes.len(),
+                                &asset.sha256[..12]
+                            )
+                        },
                     );
                 }
             }
@@ -128,7 +149,13 @@ impl PlanArgs {
                 "resources": resources,
                 "assets": assets.len(),
             }),
-            || format!("{} stack(s), {resources} resource(s) in {} wave(s)", rendered.stacks.len(), rendered.waves.len()),
+            || {
+                format!(
+                    "{} stack(s), {resources} resource(s) in {} wave(s)",
+                    rendered.stacks.len(),
+                    rendered.waves.len()
+                )
+            },
         );
         exit::OK
     }

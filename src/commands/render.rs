@@ -66,7 +66,10 @@ impl RenderArgs {
                 "parameters": stack.parameters,
             });
             let params_path = self.out.join(format!("{}.parameters.json", stack.name));
-            write(&params_path, (serde_json::to_string_pretty(&params).unwrap_or_default() + "\n").as_bytes())?;
+            write(
+                &params_path,
+                (serde_json::to_string_pretty(&params).unwrap_or_default() + "\n").as_bytes(),
+            )?;
             ctx.printer.emit(
                 json!({
                     "event": "rendered",
@@ -76,7 +79,14 @@ impl RenderArgs {
                     "resources": stack.resources.len(),
                     "hash": stack.hash,
                 }),
-                || format!("{}  {} resource(s)  {}", template_path.display(), stack.resources.len(), &stack.hash[..12]),
+                || {
+                    format!(
+                        "{}  {} resource(s)  {}",
+                        template_path.display(),
+                        stack.resources.len(),
+                        &stack.hash[..12]
+                    )
+                },
             );
         }
         for asset in assets.values() {
@@ -92,7 +102,15 @@ impl RenderArgs {
                     "bytes": asset.bytes.len(),
                     "path": path.display().to_string(),
                 }),
-                || format!("{}  {}.{}  {} file(s)", path.display(), asset.unit, asset.resource, asset.files),
+                || {
+                    format!(
+                        "{}  {}.{}  {} file(s)",
+                        path.display(),
+                        asset.unit,
+                        asset.resource,
+                        asset.files
+                    )
+                },
             );
         }
         let manifest = json!({

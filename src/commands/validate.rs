@@ -31,9 +31,15 @@ impl ValidateArgs {
             }),
             || {
                 if errors == 0 {
-                    format!("valid: {} unit(s), {} environment(s)", report.units, report.environments)
+                    format!(
+                        "valid: {} unit(s), {} environment(s)",
+                        report.units, report.environments
+                    )
                 } else {
-                    format!("{errors} error(s) in {} unit(s) and {} environment(s)", report.units, report.environments)
+                    format!(
+                        "{errors} error(s) in {} unit(s) and {} environment(s)",
+                        report.units, report.environments
+                    )
                 }
             },
         );

@@ -13,11 +13,20 @@ pub const FIELDS: &[FieldSpec] = &[
     req("metric", FieldType::Str),
     opt("dimensions", FieldType::MapOf(&FieldType::Str)),
     opt("statistic", FieldType::Enum(STATISTICS)),
-    opt("period", FieldType::Int { min: 10, max: 86_400 }),
+    opt(
+        "period",
+        FieldType::Int {
+            min: 10,
+            max: 86_400,
+        },
+    ),
     opt("evaluation_periods", FieldType::Int { min: 1, max: 100 }),
     req("threshold", FieldType::Num),
     opt("comparison", FieldType::Enum(COMPARISONS)),
-    opt("treat_missing_data", FieldType::Enum(&["breaching", "notBreaching", "ignore", "missing"])),
+    opt(
+        "treat_missing_data",
+        FieldType::Enum(&["breaching", "notBreaching", "ignore", "missing"]),
+    ),
     opt("description", FieldType::Str),
 ];
 
@@ -53,18 +62,25 @@ pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
     if !dims.is_empty() {
         props.insert("Dimensions".into(), Json::Array(dims));
     }
-    props.insert("Statistic".into(), x.json("statistic").unwrap_or(json!("Sum")));
+    props.insert(
+        "Statistic".into(),
+        x.json("statistic").unwrap_or(json!("Sum")),
+    );
     props.insert("Period".into(), x.json("period").unwrap_or(json!(60)));
     props.insert(
         "EvaluationPeriods".into(),
         x.json("evaluation_periods").unwrap_or(json!(1)),
     );
     props.insert("Threshold".into(), x.json("threshold").unwrap_or(json!(1)));
-    let comparison = x.field("comparison").and_then(Resolved::str).unwrap_or(">=");
+    let comparison = x
+        .field("comparison")
+        .and_then(Resolved::str)
+        .unwrap_or(">=");
     props.insert("ComparisonOperator".into(), json!(operator(comparison)));
     props.insert(
         "TreatMissingData".into(),
-        x.json("treat_missing_data").unwrap_or(json!("notBreaching")),
+        x.json("treat_missing_data")
+            .unwrap_or(json!("notBreaching")),
     );
     if let Some(description) = x.json("description") {
         props.insert("AlarmDescription".into(), description);

@@ -7,7 +7,13 @@ use serde_json::{Value as Json, json};
 
 pub const FIELDS: &[FieldSpec] = &[
     opt("versioned", FieldType::Bool),
-    opt("expire_after_days", FieldType::Int { min: 1, max: 36_500 }),
+    opt(
+        "expire_after_days",
+        FieldType::Int {
+            min: 1,
+            max: 36_500,
+        },
+    ),
 ];
 
 pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
@@ -27,7 +33,10 @@ pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
     });
     if let Json::Object(map) = &mut props {
         if x.field("versioned").and_then(Resolved::bool) == Some(true) {
-            map.insert("VersioningConfiguration".into(), json!({ "Status": "Enabled" }));
+            map.insert(
+                "VersioningConfiguration".into(),
+                json!({ "Status": "Enabled" }),
+            );
         }
         if let Some(days) = x.json("expire_after_days") {
             map.insert(
@@ -36,5 +45,9 @@ pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
             );
         }
     }
-    vec![CfnResource::new(x.logical_id.clone(), "AWS::S3::Bucket", props)]
+    vec![CfnResource::new(
+        x.logical_id.clone(),
+        "AWS::S3::Bucket",
+        props,
+    )]
 }

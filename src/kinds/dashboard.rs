@@ -16,7 +16,13 @@ const METRIC: FieldType = FieldType::Object(&[
 const WIDGET: FieldType = FieldType::Object(&[
     req("title", FieldType::Str),
     req("metrics", FieldType::List(&METRIC)),
-    opt("period", FieldType::Int { min: 10, max: 86_400 }),
+    opt(
+        "period",
+        FieldType::Int {
+            min: 10,
+            max: 86_400,
+        },
+    ),
     opt("stat", FieldType::Enum(STATISTICS)),
     opt("width", FieldType::Int { min: 1, max: 24 }),
     opt("height", FieldType::Int { min: 1, max: 1000 }),
@@ -44,7 +50,9 @@ pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
             .iter()
             .map(|m| {
                 let mut line = vec![
-                    m.get("namespace").map(Resolved::to_json).unwrap_or_default(),
+                    m.get("namespace")
+                        .map(Resolved::to_json)
+                        .unwrap_or_default(),
                     m.get("metric").map(Resolved::to_json).unwrap_or_default(),
                 ];
                 for (name, value) in dimensions(m.get("dimensions")) {

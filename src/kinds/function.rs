@@ -24,7 +24,15 @@ pub const RUNTIMES: &[&str] = &[
     "provided.al2023",
 ];
 
-const ACCESS: &[&str] = &["read", "write", "read_write", "send", "consume", "publish", "invoke"];
+const ACCESS: &[&str] = &[
+    "read",
+    "write",
+    "read_write",
+    "send",
+    "consume",
+    "publish",
+    "invoke",
+];
 const GRANT: FieldType = FieldType::Object(&[
     opt("table", FieldType::Str),
     opt("bucket", FieldType::Str),
@@ -47,10 +55,22 @@ pub const FIELDS: &[FieldSpec] = &[
     req("handler", FieldType::Str),
     req("code", FieldType::Str),
     opt("build", FieldType::Str),
-    opt("memory", FieldType::Int { min: 128, max: 10_240 }),
+    opt(
+        "memory",
+        FieldType::Int {
+            min: 128,
+            max: 10_240,
+        },
+    ),
     opt("timeout", FieldType::Int { min: 1, max: 900 }),
     opt("environment", FieldType::MapOf(&FieldType::Any)),
-    opt("reserved_concurrency", FieldType::Int { min: 0, max: 100_000 }),
+    opt(
+        "reserved_concurrency",
+        FieldType::Int {
+            min: 0,
+            max: 100_000,
+        },
+    ),
     opt("layers", FieldType::List(&FieldType::Str)),
     opt("grants", FieldType::List(&GRANT)),
     opt("description", FieldType::Str),
@@ -107,7 +127,11 @@ fn grant_actions(target: &str, access: &str) -> Option<&'static [&'static str]> 
         ("bucket", "read") => BUCKET_READ,
         ("bucket", "write") => BUCKET_WRITE,
         ("bucket", "read_write") => BUCKET_READ_WRITE,
-        ("queue", "send") => &["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+        ("queue", "send") => &[
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:SendMessage",
+        ],
         ("queue", "consume") => &[
             "sqs:ChangeMessageVisibility",
             "sqs:DeleteMessage",
@@ -160,12 +184,18 @@ fn grant_statement(grant: &Resolved, x: &Expansion<'_>) -> Result<Json, Diagnost
         "topic" => "publish",
         _ => "invoke",
     };
-    let access = grant.get("access").and_then(Resolved::str).unwrap_or(default_access);
+    let access = grant
+        .get("access")
+        .and_then(Resolved::str)
+        .unwrap_or(default_access);
     let Some(actions) = grant_actions(target, access) else {
         let at = grant.get("access").unwrap_or(grant);
         return Err(x.error(
             at,
-            format!("access `{access}` does not apply to a {target}; use one of: {}", access_levels(target)),
+            format!(
+                "access `{access}` does not apply to a {target}; use one of: {}",
+                access_levels(target)
+            ),
         ));
     };
     let arn = arn.to_json();
@@ -184,14 +214,16 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     let mut errors = Vec::new();
 
     let retention = x.field("log_retention_days");
-    let retention_days = retention.and_then(Resolved::int).unwrap_or(DEFAULT_RETENTION);
-    if let Some(value) = retention {
-        if !RETENTION_DAYS.contains(&retention_days) {
-            errors.push(x.error(
+    let retention_days = retention
+        .and_then(Resolved::int)
+        .unwrap_or(DEFAULT_RETENTION);
+    if let Some(value) = retention
+        && !RETENTION_DAYS.contains(&retention_days)
+    {
+        errors.push(x.error(
                 value,
                 format!("log_retention_days {retention_days} is not a period CloudWatch Logs accepts; use one of 1, 3, 5, 7, 14, 30, 60, 90, 180, 365, ..."),
             ));
-        }
     }
     let log_group = CfnResource::new(
         log_group_id.clone(),
@@ -233,10 +265,19 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     props.insert("Code".into(), x.code());
     props.insert("Handler".into(), x.json("handler").unwrap_or_default());
     props.insert("Runtime".into(), x.json("runtime").unwrap_or_default());
-    props.insert("MemorySize".into(), x.json("memory").unwrap_or(json!(DEFAULT_MEMORY)));
-    props.insert("Timeout".into(), x.json("timeout").unwrap_or(json!(DEFAULT_TIMEOUT)));
+    props.insert(
+        "MemorySize".into(),
+        x.json("memory").unwrap_or(json!(DEFAULT_MEMORY)),
+    );
+    props.insert(
+        "Timeout".into(),
+        x.json("timeout").unwrap_or(json!(DEFAULT_TIMEOUT)),
+    );
     props.insert("Role".into(), json!({ "Fn::GetAtt": [role_id, "Arn"] }));
-    props.insert("LoggingConfig".into(), json!({ "LogGroup": { "Ref": log_group_id } }));
+    props.insert(
+        "LoggingConfig".into(),
+        json!({ "LogGroup": { "Ref": log_group_id } }),
+    );
     if let Some(env) = x.field("environment") {
         let variables: Map<String, Json> = env
             .entries()

@@ -11,7 +11,13 @@ const CORS: FieldType = FieldType::Object(&[
     opt("allow_origins", FieldType::List(&FieldType::Str)),
     opt("allow_methods", FieldType::List(&FieldType::Str)),
     opt("allow_headers", FieldType::List(&FieldType::Str)),
-    opt("max_age", FieldType::Int { min: 0, max: 86_400 }),
+    opt(
+        "max_age",
+        FieldType::Int {
+            min: 0,
+            max: 86_400,
+        },
+    ),
 ]);
 
 pub const FIELDS: &[FieldSpec] = &[
@@ -20,7 +26,9 @@ pub const FIELDS: &[FieldSpec] = &[
     opt("description", FieldType::Str),
 ];
 
-const METHODS: &[&str] = &["ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+const METHODS: &[&str] = &[
+    "ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT",
+];
 
 /// `GET /users/{username}` -> `GetUsersUsername`; None when the key is malformed.
 fn route_id(route_key: &str) -> Option<String> {
@@ -63,7 +71,11 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         api_props.insert("CorsConfiguration".into(), Json::Object(config));
     }
     let mut resources = vec![
-        CfnResource::new(id.clone(), "AWS::ApiGatewayV2::Api", Json::Object(api_props)),
+        CfnResource::new(
+            id.clone(),
+            "AWS::ApiGatewayV2::Api",
+            Json::Object(api_props),
+        ),
         CfnResource::new(
             format!("{id}DefaultStage"),
             "AWS::ApiGatewayV2::Stage",
@@ -105,12 +117,18 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
             _ => {
                 let mut d = x.error(
                     target,
-                    format!("route `{route_key}` targets `{name}`, which is not a function of this unit"),
+                    format!(
+                        "route `{route_key}` targets `{name}`, which is not a function of this unit"
+                    ),
                 );
                 d = match closest(name, functions.iter().copied()) {
                     Some(best) => d.with_help(format!("did you mean `{best}`?")),
-                    None if functions.is_empty() => d.with_help("add a resource of kind `function` to the unit"),
-                    None => d.with_help(format!("functions of this unit: {}", functions.join(", "))),
+                    None if functions.is_empty() => {
+                        d.with_help("add a resource of kind `function` to the unit")
+                    }
+                    None => {
+                        d.with_help(format!("functions of this unit: {}", functions.join(", ")))
+                    }
                 };
                 errors.push(d);
                 continue;
@@ -168,7 +186,10 @@ mod tests {
 
     #[test]
     fn route_ids_are_readable() {
-        assert_eq!(route_id("GET /users/{username}").as_deref(), Some("GetUsersUsername"));
+        assert_eq!(
+            route_id("GET /users/{username}").as_deref(),
+            Some("GetUsersUsername")
+        );
         assert_eq!(route_id("ANY /{proxy+}").as_deref(), Some("AnyProxy"));
         assert_eq!(route_id("$default").as_deref(), Some("Default"));
         assert_eq!(route_id("FETCH /users"), None);

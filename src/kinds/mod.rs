@@ -118,7 +118,9 @@ pub fn attribute(kind: Kind, logical_id: &str, attr: &str) -> Option<(Json, DynT
         (Kind::Table, "stream_arn") => get_att("StreamArn"),
         (Kind::Function, "name") => reference,
         (Kind::Function, "arn") => get_att("Arn"),
-        (Kind::Function, "role_arn") => json!({ "Fn::GetAtt": [format!("{logical_id}Role"), "Arn"] }),
+        (Kind::Function, "role_arn") => {
+            json!({ "Fn::GetAtt": [format!("{logical_id}Role"), "Arn"] })
+        }
         (Kind::Function, "log_group") => json!({ "Ref": format!("{logical_id}LogGroup") }),
         (Kind::HttpApi, "id") => reference,
         (Kind::HttpApi, "url") => get_att("ApiEndpoint"),

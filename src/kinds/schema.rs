@@ -43,7 +43,10 @@ pub const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
 /// and values of the wrong type. `what` names the mapping for messages.
 pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut Vec<Diagnostic>) {
     let RValue::Map(entries) = &value.value else {
-        out.push(error(value, format!("{what} must be a mapping, found {}", value.type_name())));
+        out.push(error(
+            value,
+            format!("{what} must be a mapping, found {}", value.type_name()),
+        ));
         return;
     };
     let names = || specs.iter().map(|s| s.name);
@@ -51,10 +54,17 @@ pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut
         match specs.iter().find(|s| s.name == key) {
             Some(spec) => check_type(&spec.ty, field, &format!("`{key}` of {what}"), out),
             None => {
-                let d = Diagnostic::new(&value.origin.file, *key_span, format!("unknown key `{key}` in {what}"));
+                let d = Diagnostic::new(
+                    &value.origin.file,
+                    *key_span,
+                    format!("unknown key `{key}` in {what}"),
+                );
                 let d = match closest(key, names()) {
                     Some(best) => d.with_help(format!("did you mean `{best}`?")),
-                    None => d.with_help(format!("allowed keys: {}", names().collect::<Vec<_>>().join(", "))),
+                    None => d.with_help(format!(
+                        "allowed keys: {}",
+                        names().collect::<Vec<_>>().join(", ")
+                    )),
                 };
                 out.push(d);
             }
@@ -62,7 +72,10 @@ pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut
     }
     for spec in specs.iter().filter(|s| s.required) {
         if !entries.iter().any(|(k, _, _)| k == spec.name) {
-            out.push(error(value, format!("{what} is missing the required key `{}`", spec.name)));
+            out.push(error(
+                value,
+                format!("{what} is missing the required key `{}`", spec.name),
+            ));
         }
     }
 }
@@ -79,35 +92,58 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
     let must_be_static = || {
         error(
             value,
-            format!("{what} must be known when rendering (a literal or a param), not a value known only at deploy time"),
+            format!(
+                "{what} must be known when rendering (a literal or a param), not a value known only at deploy time"
+            ),
         )
     };
     match ty {
         FieldType::Any => {}
         FieldType::Str => match &value.value {
             RValue::Str(_) | RValue::Dynamic(_, DynType::Str) => {}
-            _ => out.push(error(value, format!("{what} must be a string, found {}", value.type_name()))),
+            _ => out.push(error(
+                value,
+                format!("{what} must be a string, found {}", value.type_name()),
+            )),
         },
         FieldType::Int { min, max } => match value.value {
             RValue::Int(i) if (*min..=*max).contains(&i) => {}
-            RValue::Int(i) => out.push(error(value, format!("{what} is {i}, outside the allowed range {min}..={max}"))),
+            RValue::Int(i) => out.push(error(
+                value,
+                format!("{what} is {i}, outside the allowed range {min}..={max}"),
+            )),
             _ if dynamic => out.push(must_be_static()),
-            _ => out.push(error(value, format!("{what} must be an integer, found {}", value.type_name()))),
+            _ => out.push(error(
+                value,
+                format!("{what} must be an integer, found {}", value.type_name()),
+            )),
         },
         FieldType::Num => match value.value {
             RValue::Int(_) | RValue::Num(_) => {}
             _ if dynamic => out.push(must_be_static()),
-            _ => out.push(error(value, format!("{what} must be a number, found {}", value.type_name()))),
+            _ => out.push(error(
+                value,
+                format!("{what} must be a number, found {}", value.type_name()),
+            )),
         },
         FieldType::Bool => match value.value {
             RValue::Bool(_) => {}
             _ if dynamic => out.push(must_be_static()),
-            _ => out.push(error(value, format!("{what} must be true or false, found {}", value.type_name()))),
+            _ => out.push(error(
+                value,
+                format!("{what} must be true or false, found {}", value.type_name()),
+            )),
         },
         FieldType::Enum(allowed) => match &value.value {
             RValue::Str(s) if allowed.contains(&s.as_str()) => {}
             RValue::Str(s) => {
-                let d = error(value, format!("{what} is `{s}`, which is not one of: {}", allowed.join(", ")));
+                let d = error(
+                    value,
+                    format!(
+                        "{what} is `{s}`, which is not one of: {}",
+                        allowed.join(", ")
+                    ),
+                );
                 out.push(match closest(s, allowed.iter().copied()) {
                     Some(best) => d.with_help(format!("did you mean `{best}`?")),
                     None => d,
@@ -116,7 +152,11 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ if dynamic => out.push(must_be_static()),
             _ => out.push(error(
                 value,
-                format!("{what} must be one of: {}; found {}", allowed.join(", "), value.type_name()),
+                format!(
+                    "{what} must be one of: {}; found {}",
+                    allowed.join(", "),
+                    value.type_name()
+                ),
             )),
         },
         FieldType::List(item) => match &value.value {
@@ -125,7 +165,10 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
                     check_type(item, v, &format!("item {} of {what}", i + 1), out);
                 }
             }
-            _ => out.push(error(value, format!("{what} must be a list, found {}", value.type_name()))),
+            _ => out.push(error(
+                value,
+                format!("{what} must be a list, found {}", value.type_name()),
+            )),
         },
         FieldType::MapOf(item) => match &value.value {
             RValue::Map(entries) => {
@@ -133,7 +176,10 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
                     check_type(item, v, &format!("`{k}` of {what}"), out);
                 }
             }
-            _ => out.push(error(value, format!("{what} must be a mapping, found {}", value.type_name()))),
+            _ => out.push(error(
+                value,
+                format!("{what} must be a mapping, found {}", value.type_name()),
+            )),
         },
         FieldType::Object(specs) => check_fields(specs, value, what, out),
     }

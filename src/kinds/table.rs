@@ -12,7 +12,10 @@ const KEY: FieldType = FieldType::Object(&[
     req("name", FieldType::Str),
     opt("type", FieldType::Enum(KEY_TYPES)),
 ]);
-const CAPACITY: FieldType = FieldType::Int { min: 1, max: 40_000 };
+const CAPACITY: FieldType = FieldType::Int {
+    min: 1,
+    max: 40_000,
+};
 const INDEX: FieldType = FieldType::Object(&[
     req("name", FieldType::Str),
     req("partition_key", KEY),
@@ -25,13 +28,19 @@ const INDEX: FieldType = FieldType::Object(&[
 pub const FIELDS: &[FieldSpec] = &[
     req("partition_key", KEY),
     opt("sort_key", KEY),
-    opt("billing_mode", FieldType::Enum(&["PAY_PER_REQUEST", "PROVISIONED"])),
+    opt(
+        "billing_mode",
+        FieldType::Enum(&["PAY_PER_REQUEST", "PROVISIONED"]),
+    ),
     opt("read_capacity", CAPACITY),
     opt("write_capacity", CAPACITY),
     opt("indexes", FieldType::List(&INDEX)),
     opt("ttl", FieldType::Str),
     opt("point_in_time_recovery", FieldType::Bool),
-    opt("stream", FieldType::Enum(&["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"])),
+    opt(
+        "stream",
+        FieldType::Enum(&["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]),
+    ),
     opt("deletion_protection", FieldType::Bool),
 ];
 
@@ -48,8 +57,16 @@ fn key_schema<'a>(
     let mut schema = Vec::new();
     for (key, role) in [(Some(partition), "HASH"), (sort, "RANGE")] {
         let Some(key) = key else { continue };
-        let name = key.get("name").and_then(Resolved::str).unwrap_or_default().to_string();
-        let ty = key.get("type").and_then(Resolved::str).unwrap_or("S").to_string();
+        let name = key
+            .get("name")
+            .and_then(Resolved::str)
+            .unwrap_or_default()
+            .to_string();
+        let ty = key
+            .get("type")
+            .and_then(Resolved::str)
+            .unwrap_or("S")
+            .to_string();
         if let Some((existing, _)) = attributes.get(&name) {
             if *existing != ty {
                 errors.push(x.error(
@@ -66,8 +83,14 @@ fn key_schema<'a>(
 }
 
 fn throughput(fields: &Resolved) -> Json {
-    let read = fields.get("read_capacity").and_then(Resolved::int).unwrap_or(5);
-    let write = fields.get("write_capacity").and_then(Resolved::int).unwrap_or(5);
+    let read = fields
+        .get("read_capacity")
+        .and_then(Resolved::int)
+        .unwrap_or(5);
+    let write = fields
+        .get("write_capacity")
+        .and_then(Resolved::int)
+        .unwrap_or(5);
     json!({ "ReadCapacityUnits": read, "WriteCapacityUnits": write })
 }
 
@@ -81,11 +104,21 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     let mut props = Map::new();
     props.insert(
         "KeySchema".into(),
-        key_schema(partition, x.field("sort_key"), &mut attributes, &mut errors, x),
+        key_schema(
+            partition,
+            x.field("sort_key"),
+            &mut attributes,
+            &mut errors,
+            x,
+        ),
     );
     props.insert(
         "BillingMode".into(),
-        json!(if provisioned { "PROVISIONED" } else { "PAY_PER_REQUEST" }),
+        json!(if provisioned {
+            "PROVISIONED"
+        } else {
+            "PAY_PER_REQUEST"
+        }),
     );
     if provisioned {
         props.insert("ProvisionedThroughput".into(), throughput(x.fields));
@@ -94,14 +127,22 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     if !indexes.is_empty() {
         let mut gsis = Vec::new();
         for index in indexes {
-            let Some(pk) = index.get("partition_key") else { continue };
+            let Some(pk) = index.get("partition_key") else {
+                continue;
+            };
             let mut gsi = Map::new();
-            gsi.insert("IndexName".into(), index.get("name").map(Resolved::to_json).unwrap_or_default());
+            gsi.insert(
+                "IndexName".into(),
+                index.get("name").map(Resolved::to_json).unwrap_or_default(),
+            );
             gsi.insert(
                 "KeySchema".into(),
                 key_schema(pk, index.get("sort_key"), &mut attributes, &mut errors, x),
             );
-            let projection = index.get("projection").and_then(Resolved::str).unwrap_or("ALL");
+            let projection = index
+                .get("projection")
+                .and_then(Resolved::str)
+                .unwrap_or("ALL");
             gsi.insert("Projection".into(), json!({ "ProjectionType": projection }));
             if provisioned {
                 gsi.insert("ProvisionedThroughput".into(), throughput(index));
@@ -136,7 +177,10 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         );
     }
     if let Some(view) = x.json("stream") {
-        props.insert("StreamSpecification".into(), json!({ "StreamViewType": view }));
+        props.insert(
+            "StreamSpecification".into(),
+            json!({ "StreamViewType": view }),
+        );
     }
     if let Some(protection) = x.json("deletion_protection") {
         props.insert("DeletionProtectionEnabled".into(), protection);

@@ -7,7 +7,9 @@ pub mod value;
 
 use crate::diag::{Diagnostic, Diagnostics, FileName, closest};
 use crate::graph::{self, Graph};
-use crate::kinds::{self, ASSET_BUCKET_PARAM, AssetRef, CfnResource, Expansion, Kind, check_fields, pascal};
+use crate::kinds::{
+    self, ASSET_BUCKET_PARAM, AssetRef, CfnResource, Expansion, Kind, check_fields, pascal,
+};
 use crate::spec::{Environment, Project, Target, Tier, Unit};
 use crate::yaml::{Node, Span};
 use resolve::{Resolver, Scope, Upstream, output_id, unit_references};
@@ -88,7 +90,12 @@ struct RenderedUnit {
 fn sibling_map(unit: &Unit) -> BTreeMap<String, (Kind, String)> {
     unit.resources
         .iter()
-        .map(|r| (r.name.clone(), (r.kind, pascal(&unit.name) + &pascal(&r.name))))
+        .map(|r| {
+            (
+                r.name.clone(),
+                (r.kind, pascal(&unit.name) + &pascal(&r.name)),
+            )
+        })
         .collect()
 }
 
@@ -108,7 +115,12 @@ fn literal(file: &FileName, node: &Node) -> Resolved {
 }
 
 /// Resolves the resources and outputs of one unit; expands kinds unless only checking.
-fn render_unit(scope: Scope<'_>, expand: bool, assets: &BTreeMap<(String, String), AssetRef>, diags: &mut Diagnostics) -> RenderedUnit {
+fn render_unit(
+    scope: Scope<'_>,
+    expand: bool,
+    assets: &BTreeMap<(String, String), AssetRef>,
+    diags: &mut Diagnostics,
+) -> RenderedUnit {
     let unit = scope.unit;
     let siblings = scope.siblings;
     let mut resolver = Resolver::new(scope);
@@ -126,14 +138,27 @@ fn render_unit(scope: Scope<'_>, expand: bool, assets: &BTreeMap<(String, String
         let what = format!("resource `{}`", resource.name);
         check_fields(resource.kind.fields(), &fields, &what, &mut errors);
         if resource.kind == Kind::Raw {
-            for dep in fields.get("depends_on").map(Resolved::list).unwrap_or_default() {
+            for dep in fields
+                .get("depends_on")
+                .map(Resolved::list)
+                .unwrap_or_default()
+            {
                 let Some(name) = dep.str() else { continue };
                 if siblings.contains_key(name) {
-                    resource_graph.entry(resource.name.clone()).or_default().insert(name.to_string());
+                    resource_graph
+                        .entry(resource.name.clone())
+                        .or_default()
+                        .insert(name.to_string());
                 } else {
                     errors.push(
-                        Diagnostic::new(&dep.origin.file, dep.origin.span, format!("`depends_on` names `{name}`, which is not a resource of this unit"))
-                            .suggest(name, siblings.keys().map(String::as_str)),
+                        Diagnostic::new(
+                            &dep.origin.file,
+                            dep.origin.span,
+                            format!(
+                                "`depends_on` names `{name}`, which is not a resource of this unit"
+                            ),
+                        )
+                        .suggest(name, siblings.keys().map(String::as_str)),
                     );
                 }
             }
@@ -142,7 +167,10 @@ fn render_unit(scope: Scope<'_>, expand: bool, assets: &BTreeMap<(String, String
             errors.into_iter().for_each(|d| diags.push(d));
             continue;
         }
-        let logical_id = siblings.get(&resource.name).map(|(_, id)| id.clone()).unwrap_or_default();
+        let logical_id = siblings
+            .get(&resource.name)
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default();
         let stateful = unit.tier == Tier::Stateful || resource.kind.holds_data();
         let expansion = Expansion {
             unit: &unit.name,
@@ -168,8 +196,14 @@ fn render_unit(scope: Scope<'_>, expand: bool, assets: &BTreeMap<(String, String
             .unwrap_or_default();
         let path: Vec<String> = cycle.iter().map(|r| format!("{}.{r}", unit.name)).collect();
         diags.push(
-            Diagnostic::new(&unit.file, span, format!("reference cycle: {}", path.join(" -> ")))
-                .with_help("CloudFormation cannot create resources that need each other; break one reference"),
+            Diagnostic::new(
+                &unit.file,
+                span,
+                format!("reference cycle: {}", path.join(" -> ")),
+            )
+            .with_help(
+                "CloudFormation cannot create resources that need each other; break one reference",
+            ),
         );
     }
     for output in &unit.outputs {
@@ -216,8 +250,14 @@ pub fn check_unit(project: &Project, unit: &Unit) -> Diagnostics {
     diags
 }
 
+/// Where unit `a` first reads unit `b`, by (a, b).
+pub type FirstReferences = BTreeMap<(String, String), (FileName, Span)>;
+
 /// The graph of units reading each other's outputs, with where each first reference is.
-pub fn unit_graph<'p>(project: &'p Project, units: impl Iterator<Item = &'p Unit>) -> (Graph, BTreeMap<(String, String), (FileName, Span)>) {
+pub fn unit_graph<'p>(
+    project: &'p Project,
+    units: impl Iterator<Item = &'p Unit>,
+) -> (Graph, FirstReferences) {
     let mut graph = Graph::new();
     let mut first_ref = BTreeMap::new();
     for unit in units {
@@ -233,7 +273,11 @@ pub fn unit_graph<'p>(project: &'p Project, units: impl Iterator<Item = &'p Unit
 }
 
 /// Reports a unit reference cycle, if any, at the first reference of the cycle.
-pub fn report_unit_cycle(graph: &Graph, first_ref: &BTreeMap<(String, String), (FileName, Span)>, diags: &mut Diagnostics) -> bool {
+pub fn report_unit_cycle(
+    graph: &Graph,
+    first_ref: &FirstReferences,
+    diags: &mut Diagnostics,
+) -> bool {
     let Some(cycle) = graph::find_cycle(graph) else {
         return false;
     };
@@ -250,7 +294,11 @@ pub fn report_unit_cycle(graph: &Graph, first_ref: &BTreeMap<(String, String), (
 }
 
 /// The layout: which stack each deployed unit is in.
-fn layout(project: &Project, env: &Environment, diags: &mut Diagnostics) -> BTreeMap<String, String> {
+fn layout(
+    project: &Project,
+    env: &Environment,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, String> {
     let mut unit_stack = BTreeMap::new();
     for stack in &env.stacks {
         for (unit, span) in &stack.units {
@@ -258,8 +306,15 @@ fn layout(project: &Project, env: &Environment, diags: &mut Diagnostics) -> BTre
                 unit_stack.insert(unit.clone(), stack.name.clone());
             } else if !project.broken.contains(unit) {
                 diags.push(
-                    Diagnostic::new(&env.file, *span, format!("stack `{}` lists unit `{unit}`, which is not in specs/", stack.name))
-                        .suggest(unit, project.units.keys().map(String::as_str)),
+                    Diagnostic::new(
+                        &env.file,
+                        *span,
+                        format!(
+                            "stack `{}` lists unit `{unit}`, which is not in specs/",
+                            stack.name
+                        ),
+                    )
+                    .suggest(unit, project.units.keys().map(String::as_str)),
                 );
             }
         }
@@ -268,43 +323,73 @@ fn layout(project: &Project, env: &Environment, diags: &mut Diagnostics) -> BTre
 }
 
 /// The value of every param of every deployed unit, checked.
-fn param_values(project: &Project, env: &Environment, diags: &mut Diagnostics) -> BTreeMap<String, BTreeMap<String, Resolved>> {
+fn param_values(
+    project: &Project,
+    env: &Environment,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, BTreeMap<String, Resolved>> {
     for given in &env.params {
         if project.broken.contains(&given.unit) {
             continue;
         }
         let Some(unit) = project.units.get(&given.unit) else {
             diags.push(
-                Diagnostic::new(&env.file, given.span, format!("params for unit `{}`, which is not in specs/", given.unit))
-                    .suggest(&given.unit, project.units.keys().map(String::as_str)),
+                Diagnostic::new(
+                    &env.file,
+                    given.span,
+                    format!("params for unit `{}`, which is not in specs/", given.unit),
+                )
+                .suggest(&given.unit, project.units.keys().map(String::as_str)),
             );
             continue;
         };
         if !env.deploys(&unit.name) {
             diags.push(
-                Diagnostic::new(&env.file, given.span, format!("params for unit `{}`, which no stack of this environment deploys", unit.name))
-                    .with_help(format!("add `{}` to a stack under `stacks:` or remove its params", unit.name)),
+                Diagnostic::new(
+                    &env.file,
+                    given.span,
+                    format!(
+                        "params for unit `{}`, which no stack of this environment deploys",
+                        unit.name
+                    ),
+                )
+                .with_help(format!(
+                    "add `{}` to a stack under `stacks:` or remove its params",
+                    unit.name
+                )),
             );
         }
         for entry in &given.values {
             match unit.param(&entry.key) {
                 None => {
                     let names: Vec<&str> = unit.params.iter().map(|p| p.name.as_str()).collect();
-                    let d = Diagnostic::new(&env.file, entry.key_span, format!("unit `{}` has no param `{}`", unit.name, entry.key));
+                    let d = Diagnostic::new(
+                        &env.file,
+                        entry.key_span,
+                        format!("unit `{}` has no param `{}`", unit.name, entry.key),
+                    );
                     diags.push(match closest(&entry.key, names.iter().copied()) {
                         Some(best) => d.with_help(format!("did you mean `{best}`?")),
-                        None if names.is_empty() => d.with_help(format!("unit `{}` declares no params", unit.name)),
-                        None => d.with_help(format!("params of `{}`: {}", unit.name, names.join(", "))),
+                        None if names.is_empty() => {
+                            d.with_help(format!("unit `{}` declares no params", unit.name))
+                        }
+                        None => {
+                            d.with_help(format!("params of `{}`: {}", unit.name, names.join(", ")))
+                        }
                     });
                 }
                 Some(param) => {
                     if let Err(message) = param.check(&entry.value) {
                         let mut d = Diagnostic::new(&env.file, entry.value.span, message);
-                        if !param.allowed.is_empty() {
-                            if let Some(s) = entry.value.as_str() {
-                                let allowed: Vec<String> = param.allowed.iter().map(crate::spec::unit::display_scalar).collect();
-                                d = d.suggest(s, allowed.iter().map(String::as_str));
-                            }
+                        if !param.allowed.is_empty()
+                            && let Some(s) = entry.value.as_str()
+                        {
+                            let allowed: Vec<String> = param
+                                .allowed
+                                .iter()
+                                .map(crate::spec::unit::display_scalar)
+                                .collect();
+                            d = d.suggest(s, allowed.iter().map(String::as_str));
                         }
                         diags.push(d);
                     }
@@ -315,7 +400,9 @@ fn param_values(project: &Project, env: &Environment, diags: &mut Diagnostics) -
     let mut values = BTreeMap::new();
     for stack in &env.stacks {
         for (unit_name, unit_span) in &stack.units {
-            let Some(unit) = project.units.get(unit_name) else { continue };
+            let Some(unit) = project.units.get(unit_name) else {
+                continue;
+            };
             let given = env.params_of(unit_name);
             let mut unit_values = BTreeMap::new();
             for param in &unit.params {
@@ -331,9 +418,16 @@ fn param_values(project: &Project, env: &Environment, diags: &mut Diagnostics) -
                         Diagnostic::new(
                             &env.file,
                             given.map_or(*unit_span, |g| g.span),
-                            format!("unit `{unit_name}` needs a value for param `{}` ({})", param.name, param.ty.name()),
+                            format!(
+                                "unit `{unit_name}` needs a value for param `{}` ({})",
+                                param.name,
+                                param.ty.name()
+                            ),
                         )
-                        .with_help(format!("add it under `params: {{ {unit_name}: {{ {}: ... }} }}`", param.name)),
+                        .with_help(format!(
+                            "add it under `params: {{ {unit_name}: {{ {}: ... }} }}`",
+                            param.name
+                        )),
                     ),
                 }
             }
@@ -344,22 +438,32 @@ fn param_values(project: &Project, env: &Environment, diags: &mut Diagnostics) -
 }
 
 /// Renders an environment. Every problem found is returned at once.
-pub fn render(project: &Project, env: &Environment, assets: &BTreeMap<(String, String), AssetRef>) -> Result<RenderedEnvironment, Diagnostics> {
+pub fn render(
+    project: &Project,
+    env: &Environment,
+    assets: &BTreeMap<(String, String), AssetRef>,
+) -> Result<RenderedEnvironment, Diagnostics> {
     let mut diags = Diagnostics::default();
     let unit_stack = layout(project, env, &mut diags);
     let params = param_values(project, env, &mut diags);
     let deployed: BTreeSet<String> = unit_stack.keys().cloned().collect();
-    let (unit_graph, first_ref) = unit_graph(project, deployed.iter().filter_map(|u| project.units.get(u)));
+    let (unit_graph, first_ref) = unit_graph(
+        project,
+        deployed.iter().filter_map(|u| project.units.get(u)),
+    );
     for (from, tos) in &unit_graph {
         for to in tos {
-            let (Some(a), Some(b)) = (project.units.get(from), project.units.get(to)) else { continue };
-            if a.tier == Tier::Stateful && b.tier == Tier::Stateless {
-                if let Some((file, span)) = first_ref.get(&(from.clone(), to.clone())) {
-                    diags.push(
+            let (Some(a), Some(b)) = (project.units.get(from), project.units.get(to)) else {
+                continue;
+            };
+            if a.tier == Tier::Stateful
+                && b.tier == Tier::Stateless
+                && let Some((file, span)) = first_ref.get(&(from.clone(), to.clone()))
+            {
+                diags.push(
                         Diagnostic::new(file, *span, format!("stateful unit `{from}` depends on stateless unit `{to}`"))
                             .with_help("stateful units deploy first; move the value into a stateful unit or make this unit stateless"),
                     );
-                }
             }
         }
     }
@@ -371,7 +475,9 @@ pub fn render(project: &Project, env: &Environment, assets: &BTreeMap<(String, S
     let mut rendered: BTreeMap<String, RenderedUnit> = BTreeMap::new();
     let empty = BTreeMap::new();
     for unit_name in graph::topological(&deployed, &unit_graph) {
-        let Some(unit) = project.units.get(&unit_name) else { continue };
+        let Some(unit) = project.units.get(&unit_name) else {
+            continue;
+        };
         let siblings = sibling_map(unit);
         let scope = Scope {
             project,
@@ -421,10 +527,12 @@ fn assemble_stack(
         .map(|(u, _)| u.clone())
         .filter(|u| rendered.contains_key(u))
         .collect();
-    let tier = if units
-        .iter()
-        .any(|u| project.units.get(u).is_some_and(|u| u.tier == Tier::Stateful))
-    {
+    let tier = if units.iter().any(|u| {
+        project
+            .units
+            .get(u)
+            .is_some_and(|u| u.tier == Tier::Stateful)
+    }) {
         Tier::Stateful
     } else {
         Tier::Stateless
@@ -436,25 +544,40 @@ fn assemble_stack(
     let mut outputs = Map::new();
     let mut depends_on = BTreeSet::new();
     for unit_name in &units {
-        let Some(unit) = rendered.get(unit_name) else { continue };
+        let Some(unit) = rendered.get(unit_name) else {
+            continue;
+        };
         for (resource_name, resource) in &unit.resources {
             let owner = format!("{unit_name}.{resource_name}");
-            if let Some(other) = owners.insert(resource.logical_id.clone(), owner.clone()) {
-                if other != owner {
-                    let span = project
-                        .units
-                        .get(unit_name)
-                        .and_then(|u| u.resource(resource_name))
-                        .map(|r| r.span)
-                        .unwrap_or_default();
-                    let file = project.units.get(unit_name).map(|u| u.file.clone()).unwrap_or_else(|| env.file.clone());
-                    diags.push(
-                        Diagnostic::new(&file, span, format!("`{owner}` and `{other}` both render as `{}` in stack `{name}`", resource.logical_id))
-                            .with_help("rename one of the resources"),
-                    );
-                }
+            if let Some(other) = owners.insert(resource.logical_id.clone(), owner.clone())
+                && other != owner
+            {
+                let span = project
+                    .units
+                    .get(unit_name)
+                    .and_then(|u| u.resource(resource_name))
+                    .map(|r| r.span)
+                    .unwrap_or_default();
+                let file = project
+                    .units
+                    .get(unit_name)
+                    .map(|u| u.file.clone())
+                    .unwrap_or_else(|| env.file.clone());
+                diags.push(
+                    Diagnostic::new(
+                        &file,
+                        span,
+                        format!(
+                            "`{owner}` and `{other}` both render as `{}` in stack `{name}`",
+                            resource.logical_id
+                        ),
+                    )
+                    .with_help("rename one of the resources"),
+                );
             }
-            if resource.properties.contains_key("Code") || resource.properties.contains_key("Content") {
+            if resource.properties.contains_key("Code")
+                || resource.properties.contains_key("Content")
+            {
                 parameters.insert(ASSET_BUCKET_PARAM.to_string(), ParameterSource::AssetBucket);
             }
             resources.insert(resource.logical_id.clone(), resource.to_json());
@@ -467,9 +590,18 @@ fn assemble_stack(
             });
         }
         for (param, upstream) in &unit.stack_params {
-            let from = unit_stack.get(&upstream.unit).map(|s| env.stack_name(s)).unwrap_or_default();
+            let from = unit_stack
+                .get(&upstream.unit)
+                .map(|s| env.stack_name(s))
+                .unwrap_or_default();
             depends_on.insert(from.clone());
-            parameters.insert(param.clone(), ParameterSource::Output { stack: from, output: param.clone() });
+            parameters.insert(
+                param.clone(),
+                ParameterSource::Output {
+                    stack: from,
+                    output: param.clone(),
+                },
+            );
         }
         for (output, value) in &unit.outputs {
             outputs.insert(
@@ -482,17 +614,28 @@ fn assemble_stack(
         .iter()
         .map(|(p, source)| {
             let description = match source {
-                ParameterSource::Output { stack, output } => format!("output {output} of stack {stack}"),
+                ParameterSource::Output { stack, output } => {
+                    format!("output {output} of stack {stack}")
+                }
                 ParameterSource::AssetBucket => "bucket holding the code assets".to_string(),
             };
-            (p.clone(), json!({ "Type": "String", "Description": description }))
+            (
+                p.clone(),
+                json!({ "Type": "String", "Description": description }),
+            )
         })
         .collect();
     let mut template = Map::new();
     template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
     template.insert(
         "Description".into(),
-        json!(format!("{} {}: stack {} ({}), rendered by driftless", env.app, env.name, stack.name, units.join(", "))),
+        json!(format!(
+            "{} {}: stack {} ({}), rendered by driftless",
+            env.app,
+            env.name,
+            stack.name,
+            units.join(", ")
+        )),
     );
     template.insert(
         "Metadata".into(),
@@ -511,7 +654,11 @@ fn assemble_stack(
         .map(|(name, source)| StackParameter { name, source })
         .collect();
     let hash = crate::asset::sha256_hex(
-        format!("{body}\n{}", serde_json::to_string(&parameters).unwrap_or_default()).as_bytes(),
+        format!(
+            "{body}\n{}",
+            serde_json::to_string(&parameters).unwrap_or_default()
+        )
+        .as_bytes(),
     );
     RenderedStack {
         key: stack.name.clone(),
@@ -542,8 +689,16 @@ fn waves(env: &Environment, stacks: &[RenderedStack], diags: &mut Diagnostics) -
     }
     for stack in stacks.iter().filter(|s| s.tier == Tier::Stateful) {
         for dep in &stack.depends_on {
-            if stacks.iter().any(|s| &s.name == dep && s.tier == Tier::Stateless) {
-                let span = env.stacks.iter().find(|s| s.name == stack.key).map(|s| s.span).unwrap_or_default();
+            if stacks
+                .iter()
+                .any(|s| &s.name == dep && s.tier == Tier::Stateless)
+            {
+                let span = env
+                    .stacks
+                    .iter()
+                    .find(|s| s.name == stack.key)
+                    .map(|s| s.span)
+                    .unwrap_or_default();
                 diags.push(
                     Diagnostic::new(&env.file, span, format!("stateful stack `{}` reads outputs of stateless stack `{dep}`", stack.name))
                         .with_help("stateful stacks deploy first; move the reading unit into a stateless stack"),
@@ -553,7 +708,11 @@ fn waves(env: &Environment, stacks: &[RenderedStack], diags: &mut Diagnostics) -
     }
     let mut result = Vec::new();
     for tier in [Tier::Stateful, Tier::Stateless] {
-        let nodes: BTreeSet<String> = stacks.iter().filter(|s| s.tier == tier).map(|s| s.name.clone()).collect();
+        let nodes: BTreeSet<String> = stacks
+            .iter()
+            .filter(|s| s.tier == tier)
+            .map(|s| s.name.clone())
+            .collect();
         result.extend(graph::levels(&nodes, &graph));
     }
     result

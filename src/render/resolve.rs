@@ -68,7 +68,10 @@ impl<'a> Resolver<'a> {
     }
 
     fn placeholder(&self, node: &Node) -> Resolved {
-        Resolved::new(self.origin(node), RValue::Dynamic(json!(null), DynType::Placeholder))
+        Resolved::new(
+            self.origin(node),
+            RValue::Dynamic(json!(null), DynType::Placeholder),
+        )
     }
 
     fn error(&mut self, node: &Node, message: String, help: Option<String>) -> Resolved {
@@ -113,7 +116,10 @@ impl<'a> Resolver<'a> {
             })
             .collect();
         let origin = self.origin(node);
-        if parts.iter().any(|p| matches!(p.value, RValue::Dynamic(_, DynType::Placeholder))) {
+        if parts
+            .iter()
+            .any(|p| matches!(p.value, RValue::Dynamic(_, DynType::Placeholder)))
+        {
             return Resolved::new(origin, RValue::Dynamic(json!(null), DynType::Placeholder));
         }
         if parts.iter().all(Resolved::is_static) {
@@ -149,12 +155,16 @@ impl<'a> Resolver<'a> {
                 if let Some((kind, logical_id)) = self.scope.siblings.get(first).cloned() {
                     self.sibling_refs.insert(first.clone());
                     return match attribute(kind, &logical_id, second) {
-                        Some((expr, ty)) => Resolved::new(self.origin(node), RValue::Dynamic(expr, ty)),
+                        Some((expr, ty)) => {
+                            Resolved::new(self.origin(node), RValue::Dynamic(expr, ty))
+                        }
                         None => {
                             let names = kind.attribute_names();
                             let help = match closest(second, names.iter().copied()) {
                                 Some(best) => format!("did you mean `${{{first}.{best}}}`?"),
-                                None => format!("attributes of a {}: {}", kind.name(), names.join(", ")),
+                                None => {
+                                    format!("attributes of a {}: {}", kind.name(), names.join(", "))
+                                }
                             };
                             self.error(
                                 node,
@@ -187,19 +197,41 @@ impl<'a> Resolver<'a> {
             return self.error(
                 node,
                 format!("`${{{name}}}` names a resource, not a param"),
-                Some(format!("write `${{{name}.<attribute>}}`; attributes of a {}: {attrs}", kind.name())),
+                Some(format!(
+                    "write `${{{name}.<attribute>}}`; attributes of a {}: {attrs}",
+                    kind.name()
+                )),
             );
         }
-        let params: Vec<&str> = self.scope.unit.params.iter().map(|p| p.name.as_str()).collect();
+        let params: Vec<&str> = self
+            .scope
+            .unit
+            .params
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
         let help = match closest(name, params.iter().copied()) {
             Some(best) => Some(format!("did you mean `${{{best}}}`?")),
-            None if params.is_empty() => Some(format!("declare it under `params:` of unit `{}`", self.scope.unit.name)),
-            None => Some(format!("params of unit `{}`: {}", self.scope.unit.name, params.join(", "))),
+            None if params.is_empty() => Some(format!(
+                "declare it under `params:` of unit `{}`",
+                self.scope.unit.name
+            )),
+            None => Some(format!(
+                "params of unit `{}`: {}",
+                self.scope.unit.name,
+                params.join(", ")
+            )),
         };
         self.error(node, format!("unknown param `${{{name}}}`"), help)
     }
 
-    fn resolve_output(&mut self, node: &Node, r: &Reference, unit_name: &str, output: &str) -> Resolved {
+    fn resolve_output(
+        &mut self,
+        node: &Node,
+        r: &Reference,
+        unit_name: &str,
+        output: &str,
+    ) -> Resolved {
         let project = self.scope.project;
         if project.broken.contains(unit_name) {
             return self.placeholder(node);
@@ -214,7 +246,9 @@ impl<'a> Resolver<'a> {
                 .collect();
             let help = closest(unit_name, candidates.iter().copied())
                 .map(|best| format!("did you mean `{best}`?"))
-                .or_else(|| Some("a reference names a resource of this unit or another unit".into()));
+                .or_else(|| {
+                    Some("a reference names a resource of this unit or another unit".into())
+                });
             return self.error(
                 node,
                 format!("unknown reference `{r}`: `{unit_name}` is neither a resource of this unit nor a unit"),
@@ -235,13 +269,19 @@ impl<'a> Resolver<'a> {
                 None if names.is_empty() => format!("unit `{unit_name}` has no outputs"),
                 None => format!("outputs of unit `{unit_name}`: {}", names.join(", ")),
             };
-            return self.error(node, format!("unit `{unit_name}` has no output `{output}`"), Some(help));
+            return self.error(
+                node,
+                format!("unit `{unit_name}` has no output `{output}`"),
+                Some(help),
+            );
         }
         let Some(unit_stack) = self.scope.unit_stack else {
             return self.placeholder(node);
         };
-        let (Some(from_stack), Some(here_stack)) = (unit_stack.get(unit_name), unit_stack.get(&self.scope.unit.name))
-        else {
+        let (Some(from_stack), Some(here_stack)) = (
+            unit_stack.get(unit_name),
+            unit_stack.get(&self.scope.unit.name),
+        ) else {
             return self.error(
                 node,
                 format!("`{r}` reads unit `{unit_name}`, which this environment does not deploy"),
@@ -264,7 +304,10 @@ impl<'a> Resolver<'a> {
                 output: output.to_string(),
             },
         );
-        Resolved::new(self.origin(node), RValue::Dynamic(json!({ "Ref": param }), DynType::Str))
+        Resolved::new(
+            self.origin(node),
+            RValue::Dynamic(json!({ "Ref": param }), DynType::Str),
+        )
     }
 }
 
@@ -274,10 +317,12 @@ pub fn unit_references<'u>(project: &Project, unit: &'u Unit) -> Vec<(String, &'
     let mut visit = |node: &'u Node| {
         walk_strings(node, &mut |n, text| {
             for r in reference::references(text) {
-                if let Reference::Dotted(first, _) = r {
-                    if unit.resource(&first).is_none() && project.units.contains_key(&first) && first != unit.name {
-                        refs.push((first, n));
-                    }
+                if let Reference::Dotted(first, _) = r
+                    && unit.resource(&first).is_none()
+                    && project.units.contains_key(&first)
+                    && first != unit.name
+                {
+                    refs.push((first, n));
                 }
             }
         });

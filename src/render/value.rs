@@ -192,7 +192,12 @@ fn mark_expressions(value: &Json, expressions: &mut Vec<Json>) -> Json {
         return json!(format!("{MARK}{}{MARK_END}", expressions.len() - 1));
     }
     match value {
-        Json::Array(items) => Json::Array(items.iter().map(|v| mark_expressions(v, expressions)).collect()),
+        Json::Array(items) => Json::Array(
+            items
+                .iter()
+                .map(|v| mark_expressions(v, expressions))
+                .collect(),
+        ),
         Json::Object(map) => Json::Object(
             map.iter()
                 .map(|(k, v)| (k.clone(), mark_expressions(v, expressions)))
@@ -220,6 +225,9 @@ mod tests {
 
     #[test]
     fn document_without_expressions_is_plain_text() {
-        assert_eq!(json_document_expr(&json!({"b": [1, 2]})), json!("{\"b\":[1,2]}"));
+        assert_eq!(
+            json_document_expr(&json!({"b": [1, 2]})),
+            json!("{\"b\":[1,2]}")
+        );
     }
 }

@@ -78,7 +78,9 @@ impl Environment {
 
     /// The stack a unit is deployed in, if any.
     pub fn stack_of(&self, unit: &str) -> Option<&StackDef> {
-        self.stacks.iter().find(|s| s.units.iter().any(|(u, _)| u == unit))
+        self.stacks
+            .iter()
+            .find(|s| s.units.iter().any(|(u, _)| u == unit))
     }
 
     pub fn deploys(&self, unit: &str) -> bool {
@@ -118,8 +120,11 @@ fn stack_part(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<String> {
         Some(s)
     } else {
         r.push(
-            r.diagnostic(node.span, format!("{what} `{s}` cannot be part of a stack name"))
-                .with_help("use letters, digits and `-`, starting with a letter"),
+            r.diagnostic(
+                node.span,
+                format!("{what} `{s}` cannot be part of a stack name"),
+            )
+            .with_help("use letters, digits and `-`, starting with a letter"),
         );
         None
     }
@@ -128,8 +133,14 @@ fn stack_part(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<String> {
 fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
@@ -182,7 +193,10 @@ fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
         _ => {
             r.error(
                 node.span,
-                format!("target must be `local` or a mapping with region and account, found {}", node.type_name()),
+                format!(
+                    "target must be `local` or a mapping with region and account, found {}",
+                    node.type_name()
+                ),
             );
             None
         }
@@ -192,35 +206,60 @@ fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
 fn read_stacks(node: &Node, r: &mut Reader<'_>) -> Vec<StackDef> {
     let Some(entries) = node.entries() else {
         r.push(
-            r.diagnostic(node.span, format!("stacks must be a mapping of stack name to units, found {}", node.type_name()))
-                .with_help("for example `stacks: { stateful: [database], stateless: [api] }`"),
+            r.diagnostic(
+                node.span,
+                format!(
+                    "stacks must be a mapping of stack name to units, found {}",
+                    node.type_name()
+                ),
+            )
+            .with_help("for example `stacks: { stateful: [database], stateless: [api] }`"),
         );
         return Vec::new();
     };
     if entries.is_empty() {
-        r.error(node.span, "stacks is empty; put at least one unit in a stack");
+        r.error(
+            node.span,
+            "stacks is empty; put at least one unit in a stack",
+        );
     }
     let mut stacks: Vec<StackDef> = Vec::new();
     for entry in entries {
         if !is_stack_part(&entry.key) {
             r.push(
-                r.diagnostic(entry.key_span, format!("stack name `{}` cannot be part of a stack name", entry.key))
-                    .with_help("use letters, digits and `-`, starting with a letter"),
+                r.diagnostic(
+                    entry.key_span,
+                    format!("stack name `{}` cannot be part of a stack name", entry.key),
+                )
+                .with_help("use letters, digits and `-`, starting with a letter"),
             );
             continue;
         }
         let units = r.names(&entry.value, &format!("units of stack `{}`", entry.key));
         if units.is_empty() && matches!(entry.value.value, Value::Seq(_) | Value::Null) {
-            r.error(entry.value.span, format!("stack `{}` has no units; remove it or add units", entry.key));
+            r.error(
+                entry.value.span,
+                format!("stack `{}` has no units; remove it or add units", entry.key),
+            );
         }
         for (i, (unit, span)) in units.iter().enumerate() {
             let earlier = stacks
                 .iter()
                 .find(|s| s.units.iter().any(|(u, _)| u == unit))
                 .map(|s| s.name.clone())
-                .or_else(|| units[..i].iter().any(|(u, _)| u == unit).then(|| entry.key.clone()));
+                .or_else(|| {
+                    units[..i]
+                        .iter()
+                        .any(|(u, _)| u == unit)
+                        .then(|| entry.key.clone())
+                });
             if let Some(stack) = earlier {
-                r.error(*span, format!("unit `{unit}` is already in stack `{stack}`; a unit lives in one stack"));
+                r.error(
+                    *span,
+                    format!(
+                        "unit `{unit}` is already in stack `{stack}`; a unit lives in one stack"
+                    ),
+                );
             }
         }
         stacks.push(StackDef {
@@ -234,7 +273,13 @@ fn read_stacks(node: &Node, r: &mut Reader<'_>) -> Vec<StackDef> {
 
 fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<UnitParams> {
     let Some(entries) = node.entries() else {
-        r.error(node.span, format!("params must be a mapping of unit to values, found {}", node.type_name()));
+        r.error(
+            node.span,
+            format!(
+                "params must be a mapping of unit to values, found {}",
+                node.type_name()
+            ),
+        );
         return Vec::new();
     };
     entries
@@ -248,7 +293,11 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<UnitParams> {
             None => {
                 r.error(
                     entry.value.span,
-                    format!("params of unit `{}` must be a mapping, found {}", entry.key, entry.value.type_name()),
+                    format!(
+                        "params of unit `{}` must be a mapping, found {}",
+                        entry.key,
+                        entry.value.type_name()
+                    ),
                 );
                 None
             }
@@ -261,42 +310,65 @@ pub fn read(doc: &Node, file_stem: &str, r: &mut Reader<'_>) -> Option<Environme
     if doc.value == Value::Null {
         r.push(
             r.diagnostic(doc.span, "environment file is empty")
-                .with_help(format!("start with `environment: {file_stem}`, `app:`, `target:` and `stacks:`")),
+                .with_help(format!(
+                    "start with `environment: {file_stem}`, `app:`, `target:` and `stacks:`"
+                )),
         );
         return None;
     }
-    if !r.keys(doc, "an environment", ENV_KEYS, &["environment", "app", "target", "stacks"]) {
+    if !r.keys(
+        doc,
+        "an environment",
+        ENV_KEYS,
+        &["environment", "app", "target", "stacks"],
+    ) {
         return None;
     }
-    let name = doc.get("environment").and_then(|n| stack_part(r, n, "environment name"));
-    if let (Some(name), Some(node)) = (&name, doc.get("environment")) {
-        if name != file_stem {
-            r.push(
-                r.diagnostic(node.span, format!("environment `{name}` is in file `{file_stem}.yaml`"))
-                    .with_help(format!("name it `{file_stem}` or rename the file to `{name}.yaml`")),
-            );
-        }
+    let name = doc
+        .get("environment")
+        .and_then(|n| stack_part(r, n, "environment name"));
+    if let (Some(name), Some(node)) = (&name, doc.get("environment"))
+        && name != file_stem
+    {
+        r.push(
+            r.diagnostic(
+                node.span,
+                format!("environment `{name}` is in file `{file_stem}.yaml`"),
+            )
+            .with_help(format!(
+                "name it `{file_stem}` or rename the file to `{name}.yaml`"
+            )),
+        );
     }
     let app = doc.get("app").and_then(|n| stack_part(r, n, "app name"));
     let target = doc.get("target").and_then(|n| read_target(n, r));
     let stacks_node = doc.get("stacks");
     let stacks = stacks_node.map(|n| read_stacks(n, r)).unwrap_or_default();
-    let params = doc.get("params").map(|n| read_params(n, r)).unwrap_or_default();
+    let params = doc
+        .get("params")
+        .map(|n| read_params(n, r))
+        .unwrap_or_default();
     let flag = |r: &mut Reader<'_>, key: &str| doc.get(key).and_then(|n| r.boolean(n, key));
     let protect = flag(r, "protect").unwrap_or(false);
     let hotswap = flag(r, "hotswap");
-    if protect && hotswap == Some(true) {
-        if let Some(node) = doc.get("hotswap") {
-            r.push(
-                r.diagnostic(node.span, "a protected environment never hotswaps")
-                    .with_help("remove `hotswap: true` or set `protect: false`"),
-            );
-        }
+    if protect
+        && hotswap == Some(true)
+        && let Some(node) = doc.get("hotswap")
+    {
+        r.push(
+            r.diagnostic(node.span, "a protected environment never hotswaps")
+                .with_help("remove `hotswap: true` or set `protect: false`"),
+        );
     }
     let rollback = flag(r, "rollback").unwrap_or(protect);
     let approval = flag(r, "approval").unwrap_or(protect);
-    let description = doc.get("description").and_then(|n| r.string(n, "description"));
-    let smoke = doc.get("smoke").map(|n| read_smoke(n, r)).unwrap_or_default();
+    let description = doc
+        .get("description")
+        .and_then(|n| r.string(n, "description"));
+    let smoke = doc
+        .get("smoke")
+        .map(|n| read_smoke(n, r))
+        .unwrap_or_default();
     Some(Environment {
         name: name?,
         file: r.file.clone(),

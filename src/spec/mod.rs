@@ -28,7 +28,9 @@ pub struct Project {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{path}: no such folder; run driftless in the project root (the folder holding specs/ and environments/) or pass --project DIR")]
+    #[error(
+        "{path}: no such folder; run driftless in the project root (the folder holding specs/ and environments/) or pass --project DIR"
+    )]
     NoProject { path: String },
     #[error("cannot read {path}: {source}")]
     Io {

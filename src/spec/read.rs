@@ -36,7 +36,10 @@ impl Reader<'_> {
         for entry in entries {
             if !allowed.contains(&entry.key.as_str()) {
                 let d = self
-                    .diagnostic(entry.key_span, format!("unknown key `{}` in {what}", entry.key))
+                    .diagnostic(
+                        entry.key_span,
+                        format!("unknown key `{}` in {what}", entry.key),
+                    )
                     .suggest(&entry.key, allowed.iter().copied());
                 let d = if d.help.is_none() {
                     d.with_help(format!("allowed keys: {}", allowed.join(", ")))
@@ -48,7 +51,10 @@ impl Reader<'_> {
         }
         for key in required {
             if node.get(key).is_none() {
-                self.error(node.span, format!("{what} is missing the required key `{key}`"));
+                self.error(
+                    node.span,
+                    format!("{what} is missing the required key `{key}`"),
+                );
             }
         }
         true

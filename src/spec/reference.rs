@@ -143,7 +143,11 @@ mod tests {
 
     #[test]
     fn malformed_references_are_errors() {
-        assert!(parse("${a.b.c}").unwrap_err().contains("not a valid reference"));
+        assert!(
+            parse("${a.b.c}")
+                .unwrap_err()
+                .contains("not a valid reference")
+        );
         assert!(parse("${}").is_err());
         assert!(parse("x ${open").unwrap_err().contains("closing"));
         assert_eq!(

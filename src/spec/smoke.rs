@@ -8,7 +8,10 @@ pub enum SmokeAction {
     /// `request: METHOD URL`
     Http { method: String, url: Node },
     /// `invoke: ${unit.function}` with an optional payload.
-    Invoke { function: Node, payload: Option<Node> },
+    Invoke {
+        function: Node,
+        payload: Option<Node>,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -59,9 +62,17 @@ impl SmokeCheck {
 }
 
 const CHECK_KEYS: &[&str] = &[
-    "name", "request", "invoke", "headers", "body", "payload", "expect", "timeout", "retries", "after",
+    "name", "request", "invoke", "headers", "body", "payload", "expect", "timeout", "retries",
+    "after",
 ];
-const EXPECT_KEYS: &[&str] = &["status", "headers", "body_contains", "json", "latency_ms", "payload"];
+const EXPECT_KEYS: &[&str] = &[
+    "status",
+    "headers",
+    "body_contains",
+    "json",
+    "latency_ms",
+    "payload",
+];
 const METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
 pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
@@ -77,7 +88,10 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
             continue;
         };
         if checks.iter().any(|c| c.name == name) {
-            r.error(item.span, format!("two smoke checks are named `{name}`; names must be unique"));
+            r.error(
+                item.span,
+                format!("two smoke checks are named `{name}`; names must be unique"),
+            );
         }
         let action = match (item.get("request"), item.get("invoke")) {
             (Some(req), None) => read_request(req, r),
@@ -104,7 +118,10 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
             .get("headers")
             .and_then(|h| string_map(h, "headers", r))
             .unwrap_or_default();
-        let expect = item.get("expect").map(|e| read_expect(e, r)).unwrap_or_default();
+        let expect = item
+            .get("expect")
+            .map(|e| read_expect(e, r))
+            .unwrap_or_default();
         let timeout_seconds = item
             .get("timeout")
             .and_then(|n| r.integer(n, "timeout (seconds)", 1, 900))
@@ -113,7 +130,10 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
             .get("retries")
             .and_then(|n| r.integer(n, "retries", 0, 20))
             .unwrap_or(3);
-        let after = item.get("after").map(|n| r.names_any(n, "after")).unwrap_or_default();
+        let after = item
+            .get("after")
+            .map(|n| r.names_any(n, "after"))
+            .unwrap_or_default();
         let Some(action) = action else { continue };
         checks.push(SmokeCheck {
             name,
@@ -131,8 +151,14 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
         for (dep, span) in &check.after {
             if !checks.iter().any(|c| &c.name == dep) {
                 r.push(
-                    r.diagnostic(*span, format!("smoke check `{}` runs after `{dep}`, which is not a check", check.name))
-                        .suggest(dep, checks.iter().map(|c| c.name.as_str())),
+                    r.diagnostic(
+                        *span,
+                        format!(
+                            "smoke check `{}` runs after `{dep}`, which is not a check",
+                            check.name
+                        ),
+                    )
+                    .suggest(dep, checks.iter().map(|c| c.name.as_str())),
                 );
             }
         }
@@ -151,8 +177,14 @@ fn read_request(node: &Node, r: &mut Reader<'_>) -> Option<SmokeAction> {
     };
     if !METHODS.contains(&method) {
         r.push(
-            r.diagnostic(node.span, format!("`{method}` is not an HTTP method; use one of {}", METHODS.join(", ")))
-                .suggest(method, METHODS.iter().copied()),
+            r.diagnostic(
+                node.span,
+                format!(
+                    "`{method}` is not an HTTP method; use one of {}",
+                    METHODS.join(", ")
+                ),
+            )
+            .suggest(method, METHODS.iter().copied()),
         );
         return None;
     }
@@ -164,12 +196,18 @@ fn read_request(node: &Node, r: &mut Reader<'_>) -> Option<SmokeAction> {
 
 fn string_map(node: &Node, what: &str, r: &mut Reader<'_>) -> Option<Vec<Entry>> {
     let Some(entries) = node.entries() else {
-        r.error(node.span, format!("{what} must be a mapping, found {}", node.type_name()));
+        r.error(
+            node.span,
+            format!("{what} must be a mapping, found {}", node.type_name()),
+        );
         return None;
     };
     for e in entries {
         if matches!(e.value.value, Value::Seq(_) | Value::Map(_) | Value::Null) {
-            r.error(e.value.span, format!("`{}` of {what} must be a single value", e.key));
+            r.error(
+                e.value.span,
+                format!("`{}` of {what} must be a single value", e.key),
+            );
         }
     }
     Some(entries.to_vec())
@@ -195,13 +233,22 @@ fn read_expect(node: &Node, r: &mut Reader<'_>) -> Expect {
     };
     Expect {
         status,
-        headers: node.get("headers").and_then(|h| string_map(h, "expected headers", r)).unwrap_or_default(),
+        headers: node
+            .get("headers")
+            .and_then(|h| string_map(h, "expected headers", r))
+            .unwrap_or_default(),
         body_contains: node.get("body_contains").cloned(),
-        json: node.get("json").and_then(|j| string_map(j, "expected json", r)).unwrap_or_default(),
+        json: node
+            .get("json")
+            .and_then(|j| string_map(j, "expected json", r))
+            .unwrap_or_default(),
         latency_ms: node
             .get("latency_ms")
             .and_then(|n| r.integer(n, "latency_ms", 1, 600_000))
             .and_then(|v| u64::try_from(v).ok()),
-        payload: node.get("payload").and_then(|p| string_map(p, "expected payload", r)).unwrap_or_default(),
+        payload: node
+            .get("payload")
+            .and_then(|p| string_map(p, "expected payload", r))
+            .unwrap_or_default(),
     }
 }

@@ -102,16 +102,16 @@ impl ParamDef {
             Value::Float(f) => Some(f),
             _ => None,
         };
-        if let Some(n) = number {
-            if self.min.is_some_and(|min| n < min) || self.max.is_some_and(|max| n > max) {
-                let fmt = |b: Option<f64>| b.map_or("..".to_string(), |v| v.to_string());
-                return Err(format!(
-                    "param `{}` is {n}, outside its range {}..={}",
-                    self.name,
-                    fmt(self.min),
-                    fmt(self.max)
-                ));
-            }
+        if let Some(n) = number
+            && (self.min.is_some_and(|min| n < min) || self.max.is_some_and(|max| n > max))
+        {
+            let fmt = |b: Option<f64>| b.map_or("..".to_string(), |v| v.to_string());
+            return Err(format!(
+                "param `{}` is {n}, outside its range {}..={}",
+                self.name,
+                fmt(self.min),
+                fmt(self.max)
+            ));
         }
         Ok(())
     }
@@ -172,15 +172,32 @@ impl Unit {
     }
 }
 
-const UNIT_KEYS: &[&str] = &["unit", "tier", "description", "params", "resources", "outputs"];
-const PARAM_KEYS: &[&str] = &["type", "default", "enum", "min", "max", "description", "secret"];
+const UNIT_KEYS: &[&str] = &[
+    "unit",
+    "tier",
+    "description",
+    "params",
+    "resources",
+    "outputs",
+];
+const PARAM_KEYS: &[&str] = &[
+    "type",
+    "default",
+    "enum",
+    "min",
+    "max",
+    "description",
+    "secret",
+];
 
 /// Reads a unit document. `dir_name` is the folder it was found in.
 pub fn read(doc: &Node, dir_name: &str, dir: PathBuf, r: &mut Reader<'_>) -> Option<Unit> {
     if doc.value == Value::Null {
         r.push(
             r.diagnostic(doc.span, "unit file is empty")
-                .with_help(format!("start with `unit: {dir_name}` and `tier: stateless`")),
+                .with_help(format!(
+                    "start with `unit: {dir_name}` and `tier: stateless`"
+                )),
         );
         return None;
     }
@@ -188,13 +205,18 @@ pub fn read(doc: &Node, dir_name: &str, dir: PathBuf, r: &mut Reader<'_>) -> Opt
         return None;
     }
     let name = doc.get("unit").and_then(|n| r.name(n, "unit name"));
-    if let (Some(name), Some(node)) = (&name, doc.get("unit")) {
-        if name != dir_name {
-            r.push(
-                r.diagnostic(node.span, format!("unit `{name}` is in folder `specs/{dir_name}`"))
-                    .with_help(format!("name the unit `{dir_name}` or move it to `specs/{name}/`")),
-            );
-        }
+    if let (Some(name), Some(node)) = (&name, doc.get("unit"))
+        && name != dir_name
+    {
+        r.push(
+            r.diagnostic(
+                node.span,
+                format!("unit `{name}` is in folder `specs/{dir_name}`"),
+            )
+            .with_help(format!(
+                "name the unit `{dir_name}` or move it to `specs/{name}/`"
+            )),
+        );
     }
     let tier_node = doc.get("tier");
     let tier = tier_node.and_then(|n| match r.string(n, "tier")?.as_str() {
@@ -202,16 +224,30 @@ pub fn read(doc: &Node, dir_name: &str, dir: PathBuf, r: &mut Reader<'_>) -> Opt
         "stateless" => Some(Tier::Stateless),
         other => {
             r.push(
-                r.diagnostic(n.span, format!("tier `{other}` is not one of: stateful, stateless"))
-                    .suggest(other, ["stateful", "stateless"]),
+                r.diagnostic(
+                    n.span,
+                    format!("tier `{other}` is not one of: stateful, stateless"),
+                )
+                .suggest(other, ["stateful", "stateless"]),
             );
             None
         }
     });
-    let description = doc.get("description").and_then(|n| r.string(n, "description"));
-    let params = doc.get("params").map(|n| read_params(n, r)).unwrap_or_default();
-    let resources = doc.get("resources").map(|n| read_resources(n, r)).unwrap_or_default();
-    let outputs = doc.get("outputs").map(|n| read_outputs(n, r)).unwrap_or_default();
+    let description = doc
+        .get("description")
+        .and_then(|n| r.string(n, "description"));
+    let params = doc
+        .get("params")
+        .map(|n| read_params(n, r))
+        .unwrap_or_default();
+    let resources = doc
+        .get("resources")
+        .map(|n| read_resources(n, r))
+        .unwrap_or_default();
+    let outputs = doc
+        .get("outputs")
+        .map(|n| read_outputs(n, r))
+        .unwrap_or_default();
     for resource in &resources {
         if let Some(param) = params.iter().find(|p| p.name == resource.name) {
             r.error(
@@ -238,13 +274,19 @@ pub fn read(doc: &Node, dir_name: &str, dir: PathBuf, r: &mut Reader<'_>) -> Opt
 
 fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
     let Some(entries) = node.entries() else {
-        r.error(node.span, format!("params must be a mapping, found {}", node.type_name()));
+        r.error(
+            node.span,
+            format!("params must be a mapping, found {}", node.type_name()),
+        );
         return Vec::new();
     };
     let mut params = Vec::new();
     for entry in entries {
         if !super::reference::is_name(&entry.key) {
-            r.error(entry.key_span, format!("param name `{}` is not a valid name", entry.key));
+            r.error(
+                entry.key_span,
+                format!("param name `{}` is not a valid name", entry.key),
+            );
             continue;
         }
         let def = &entry.value;
@@ -252,13 +294,21 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
         let type_node = match &def.value {
             Value::Str(_) => Some(def),
             Value::Map(_) => {
-                r.keys(def, &format!("param `{}`", entry.key), PARAM_KEYS, &["type"]);
+                r.keys(
+                    def,
+                    &format!("param `{}`", entry.key),
+                    PARAM_KEYS,
+                    &["type"],
+                );
                 def.get("type")
             }
             _ => {
                 r.error(
                     def.span,
-                    format!("param `{}` must be a type name or a mapping with `type`", entry.key),
+                    format!(
+                        "param `{}` must be a type name or a mapping with `type`",
+                        entry.key
+                    ),
                 );
                 continue;
             }
@@ -271,7 +321,10 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
             r.push(
                 r.diagnostic(
                     type_node.span,
-                    format!("param type `{type_name}` is not one of: {}", ParamType::NAMES.join(", ")),
+                    format!(
+                        "param type `{type_name}` is not one of: {}",
+                        ParamType::NAMES.join(", ")
+                    ),
                 )
                 .suggest(&type_name, ParamType::NAMES.iter().copied()),
             );
@@ -285,7 +338,12 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
             if !ty.accepts(&value.value) {
                 r.error(
                     value.span,
-                    format!("enum value of param `{}` must be {}, found {}", entry.key, ty.name(), value.type_name()),
+                    format!(
+                        "enum value of param `{}` must be {}, found {}",
+                        entry.key,
+                        ty.name(),
+                        value.type_name()
+                    ),
                 );
             }
         }
@@ -295,7 +353,10 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
                 Value::Int(i) => Some(i as f64),
                 Value::Float(f) => Some(f),
                 _ => {
-                    r.error(n.span, format!("`{key}` must be a number, found {}", n.type_name()));
+                    r.error(
+                        n.span,
+                        format!("`{key}` must be a number, found {}", n.type_name()),
+                    );
                     None
                 }
             }
@@ -310,13 +371,18 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
             allowed,
             min,
             max,
-            description: def.get("description").and_then(|n| r.string(n, "description")),
-            secret: def.get("secret").and_then(|n| r.boolean(n, "secret")).unwrap_or(false),
+            description: def
+                .get("description")
+                .and_then(|n| r.string(n, "description")),
+            secret: def
+                .get("secret")
+                .and_then(|n| r.boolean(n, "secret"))
+                .unwrap_or(false),
         };
-        if let Some(default) = &param.default {
-            if let Err(message) = param.check(default) {
-                r.error(default.span, format!("default of {message}"));
-            }
+        if let Some(default) = &param.default
+            && let Err(message) = param.check(default)
+        {
+            r.error(default.span, format!("default of {message}"));
         }
         params.push(param);
     }
@@ -325,7 +391,10 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
 
 fn read_resources(node: &Node, r: &mut Reader<'_>) -> Vec<ResourceDef> {
     let Some(entries) = node.entries() else {
-        r.error(node.span, format!("resources must be a mapping, found {}", node.type_name()));
+        r.error(
+            node.span,
+            format!("resources must be a mapping, found {}", node.type_name()),
+        );
         return Vec::new();
     };
     let mut resources = Vec::new();
@@ -339,16 +408,31 @@ fn read_resources(node: &Node, r: &mut Reader<'_>) -> Vec<ResourceDef> {
         }
         let body = &entry.value;
         let Some(fields) = body.entries() else {
-            r.error(body.span, format!("resource `{}` must be a mapping, found {}", entry.key, body.type_name()));
+            r.error(
+                body.span,
+                format!(
+                    "resource `{}` must be a mapping, found {}",
+                    entry.key,
+                    body.type_name()
+                ),
+            );
             continue;
         };
         let kind = match (body.get("kind"), body.get("type")) {
             (Some(_), Some(t)) => {
-                r.error(t.span, format!("resource `{}` has both `kind` and `type`; keep one", entry.key));
+                r.error(
+                    t.span,
+                    format!(
+                        "resource `{}` has both `kind` and `type`; keep one",
+                        entry.key
+                    ),
+                );
                 continue;
             }
             (Some(k), None) => {
-                let Some(name) = r.string(k, "kind") else { continue };
+                let Some(name) = r.string(k, "kind") else {
+                    continue;
+                };
                 match Kind::from_name(&name) {
                     Some(kind) => kind,
                     None => {
@@ -369,10 +453,10 @@ fn read_resources(node: &Node, r: &mut Reader<'_>) -> Vec<ResourceDef> {
                 }
             }
             (None, Some(t)) => {
-                if let Some(type_name) = r.string(t, "type") {
-                    if !is_cfn_type(&type_name) {
-                        r.push(raw_type_error(r.file, t.span, &type_name));
-                    }
+                if let Some(type_name) = r.string(t, "type")
+                    && !is_cfn_type(&type_name)
+                {
+                    r.push(raw_type_error(r.file, t.span, &type_name));
                 }
                 Kind::Raw
             }
@@ -424,19 +508,32 @@ fn raw_type_error(file: &FileName, span: Span, type_name: &str) -> Diagnostic {
 
 fn read_outputs(node: &Node, r: &mut Reader<'_>) -> Vec<OutputDef> {
     let Some(entries) = node.entries() else {
-        r.error(node.span, format!("outputs must be a mapping, found {}", node.type_name()));
+        r.error(
+            node.span,
+            format!("outputs must be a mapping, found {}", node.type_name()),
+        );
         return Vec::new();
     };
     let mut outputs = Vec::new();
     for entry in entries {
         if !super::reference::is_name(&entry.key) {
-            r.error(entry.key_span, format!("output name `{}` is not a valid name", entry.key));
+            r.error(
+                entry.key_span,
+                format!("output name `{}` is not a valid name", entry.key),
+            );
             continue;
         }
-        if matches!(entry.value.value, Value::Seq(_) | Value::Map(_) | Value::Null) {
+        if matches!(
+            entry.value.value,
+            Value::Seq(_) | Value::Map(_) | Value::Null
+        ) {
             r.error(
                 entry.value.span,
-                format!("output `{}` must be a single value, found {}", entry.key, entry.value.type_name()),
+                format!(
+                    "output `{}` must be a single value, found {}",
+                    entry.key,
+                    entry.value.type_name()
+                ),
             );
             continue;
         }

@@ -13,7 +13,12 @@ fn json_lines(text: &str) -> Vec<Value> {
 #[test]
 fn validate_accepts_the_reference_application() {
     let out = driftless(&repo_root(), &["validate"]);
-    assert_eq!(out.status.code(), Some(i32::from(exit::OK)), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OK)),
+        "{}",
+        stderr(&out)
+    );
     assert!(stdout(&out).contains("valid: 3 unit(s), 2 environment(s)"));
 }
 
@@ -22,7 +27,12 @@ fn validate_reports_every_problem_and_exits_invalid() {
     let project = reference_copy();
     let api = project.path().join("specs/api/unit.yaml");
     let text = std::fs::read_to_string(&api).unwrap();
-    std::fs::write(&api, text.replace("memory: ${memory}", "memory: ${memroy}").replace("timeout: 20", "timout: 20")).unwrap();
+    std::fs::write(
+        &api,
+        text.replace("memory: ${memory}", "memory: ${memroy}")
+            .replace("timeout: 20", "timout: 20"),
+    )
+    .unwrap();
     let out = driftless(project.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(i32::from(exit::INVALID)));
     let err = stderr(&out);
@@ -43,7 +53,12 @@ fn validate_json_gives_one_object_per_diagnostic_with_its_location() {
     let diagnostic = events.iter().find(|e| e["event"] == "diagnostic").unwrap();
     assert_eq!(diagnostic["file"], "environments/dev.yaml");
     assert_eq!(diagnostic["line"], 9);
-    assert!(diagnostic["message"].as_str().unwrap().contains("ON_DEMAND"));
+    assert!(
+        diagnostic["message"]
+            .as_str()
+            .unwrap()
+            .contains("ON_DEMAND")
+    );
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "summary");
     assert_eq!(summary["valid"], false);
@@ -52,34 +67,65 @@ fn validate_json_gives_one_object_per_diagnostic_with_its_location() {
 #[test]
 fn render_writes_a_template_and_parameters_per_stack() {
     let out_dir = tempfile::tempdir().unwrap();
-    let out = driftless(&repo_root(), &["render", "dev", "--out", out_dir.path().to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(i32::from(exit::OK)), "{}", stderr(&out));
-    for stack in ["user-management-dev-stateful", "user-management-dev-stateless"] {
-        let template = std::fs::read_to_string(out_dir.path().join(format!("{stack}.template.json"))).unwrap();
-        let golden = std::fs::read_to_string(repo_root().join(format!("tests/golden/dev/{stack}.template.json"))).unwrap();
+    let out = driftless(
+        &repo_root(),
+        &["render", "dev", "--out", out_dir.path().to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OK)),
+        "{}",
+        stderr(&out)
+    );
+    for stack in [
+        "user-management-dev-stateful",
+        "user-management-dev-stateless",
+    ] {
+        let template =
+            std::fs::read_to_string(out_dir.path().join(format!("{stack}.template.json"))).unwrap();
+        let golden = std::fs::read_to_string(
+            repo_root().join(format!("tests/golden/dev/{stack}.template.json")),
+        )
+        .unwrap();
         assert_eq!(template, golden);
         let params: Value = serde_json::from_str(
-            &std::fs::read_to_string(out_dir.path().join(format!("{stack}.parameters.json"))).unwrap(),
+            &std::fs::read_to_string(out_dir.path().join(format!("{stack}.parameters.json")))
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(params["stack"], stack);
     }
     let params: Value = serde_json::from_str(
-        &std::fs::read_to_string(out_dir.path().join("user-management-dev-stateless.parameters.json")).unwrap(),
+        &std::fs::read_to_string(
+            out_dir
+                .path()
+                .join("user-management-dev-stateless.parameters.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     let sources = params["parameters"].as_array().unwrap();
     assert!(sources.iter().any(|p| p["name"] == "DatabaseTableName"
         && p["from"] == "output"
         && p["stack"] == "user-management-dev-stateful"));
-    let assets: Vec<_> = std::fs::read_dir(out_dir.path().join("assets")).unwrap().collect();
+    let assets: Vec<_> = std::fs::read_dir(out_dir.path().join("assets"))
+        .unwrap()
+        .collect();
     assert_eq!(assets.len(), 1);
 }
 
 #[test]
 fn offline_plan_lists_waves_stacks_and_resources_as_json() {
-    let out = driftless(&repo_root(), &["plan", "dev", "--offline", "--output", "json"]);
-    assert_eq!(out.status.code(), Some(i32::from(exit::OK)), "{}", stderr(&out));
+    let out = driftless(
+        &repo_root(),
+        &["plan", "dev", "--offline", "--output", "json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OK)),
+        "{}",
+        stderr(&out)
+    );
     let events = json_lines(&stdout(&out));
     let waves: Vec<&Value> = events.iter().filter(|e| e["event"] == "wave").collect();
     assert_eq!(waves.len(), 2);
@@ -89,7 +135,10 @@ fn offline_plan_lists_waves_stacks_and_resources_as_json() {
         .find(|e| e["event"] == "stack" && e["stack"] == "user-management-dev-stateless")
         .unwrap();
     assert_eq!(stateless["depends_on"][0], "user-management-dev-stateful");
-    let table = events.iter().find(|e| e["event"] == "resource" && e["logical_id"] == "DatabaseUsers").unwrap();
+    let table = events
+        .iter()
+        .find(|e| e["event"] == "resource" && e["logical_id"] == "DatabaseUsers")
+        .unwrap();
     assert_eq!(table["retain"], true);
     assert_eq!(events.last().unwrap()["resources"], 15);
 }
@@ -98,7 +147,11 @@ fn offline_plan_lists_waves_stacks_and_resources_as_json() {
 fn unknown_environment_names_the_closest_one() {
     let out = driftless(&repo_root(), &["plan", "prd", "--offline"]);
     assert_eq!(out.status.code(), Some(i32::from(exit::INVALID)));
-    assert!(stderr(&out).contains("did you mean `prod`?"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean `prod`?"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -114,5 +167,9 @@ fn missing_project_folder_is_a_failure_with_advice() {
     let empty = tempfile::tempdir().unwrap();
     let out = driftless(empty.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(i32::from(exit::FAILURE)));
-    assert!(stderr(&out).contains("run driftless in the project root"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("run driftless in the project root"),
+        "{}",
+        stderr(&out)
+    );
 }

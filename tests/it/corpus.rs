@@ -37,7 +37,11 @@ fn parse_case(text: &str) -> Case {
             content.push('\n');
         } else if let Some(expect) = line.strip_prefix("# expect: ") {
             let mut parts = expect.splitn(4, ':');
-            let (file, line_no, col) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+            let (file, line_no, col) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
             case.expectations.push(Expectation {
                 location: format!("{file}:{line_no}:{col}"),
                 fragment: parts.next().unwrap_or_default().trim().to_string(),
@@ -55,7 +59,12 @@ fn run(project: &Path) -> (Vec<Diagnostic>, Duration) {
     (report.diagnostics, started.elapsed())
 }
 
-fn check(name: &str, diagnostics: &[Diagnostic], elapsed: Duration, expectations: &[Expectation]) -> Vec<String> {
+fn check(
+    name: &str,
+    diagnostics: &[Diagnostic],
+    elapsed: Duration,
+    expectations: &[Expectation],
+) -> Vec<String> {
     let mut failures = Vec::new();
     if elapsed > Duration::from_secs(1) {
         failures.push(format!("{name}: took {elapsed:?}"));
@@ -148,12 +157,15 @@ fn huge_file_is_refused_before_parsing() {
 #[test]
 fn deeply_nested_document_is_refused() {
     let project = reference_copy();
-    let mut text = std::fs::read_to_string(project.path().join("specs/monitoring/unit.yaml")).unwrap();
+    let mut text =
+        std::fs::read_to_string(project.path().join("specs/monitoring/unit.yaml")).unwrap();
     text.push_str(&format!("extra: {}{}\n", "[".repeat(200), "]".repeat(200)));
     std::fs::write(project.path().join("specs/monitoring/unit.yaml"), text).unwrap();
     let (diagnostics, _) = run(project.path());
     assert!(
-        diagnostics.iter().any(|d| d.message.contains("nesting deeper")),
+        diagnostics
+            .iter()
+            .any(|d| d.message.contains("nesting deeper")),
         "{diagnostics:?}"
     );
 }

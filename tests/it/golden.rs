@@ -16,8 +16,12 @@ fn check_golden(env: &str) {
         if update {
             std::fs::write(&path, &stack.template).unwrap();
         }
-        let golden = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_GOLDEN=1 to create it", path.display()));
+        let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run with UPDATE_GOLDEN=1 to create it",
+                path.display()
+            )
+        });
         assert!(
             golden == stack.template,
             "{} differs from its golden file; review the change and run with UPDATE_GOLDEN=1",
@@ -42,7 +46,9 @@ fn rendering_twice_gives_identical_bytes_and_hashes() {
     let second_copy = reference_copy();
     let (_, first, first_assets) = load_environment(first_copy.path(), "dev").unwrap();
     // A touched file with the same content must not change anything.
-    let handler = second_copy.path().join("specs/api/runtime/lambda_function.py");
+    let handler = second_copy
+        .path()
+        .join("specs/api/runtime/lambda_function.py");
     let content = std::fs::read(&handler).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&handler, content).unwrap();
@@ -51,7 +57,12 @@ fn rendering_twice_gives_identical_bytes_and_hashes() {
         assert_eq!(a.template, b.template);
         assert_eq!(a.hash, b.hash);
     }
-    let hashes = |assets: &driftless::asset::Assets| assets.values().map(|a| a.sha256.clone()).collect::<Vec<_>>();
+    let hashes = |assets: &driftless::asset::Assets| {
+        assets
+            .values()
+            .map(|a| a.sha256.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(hashes(&first_assets), hashes(&second_assets));
     assert_eq!(first_assets.len(), 1);
 }
@@ -67,8 +78,14 @@ fn a_code_change_changes_only_the_stack_that_ships_it() {
     let (_, after, _) = load_environment(project.path(), "dev").unwrap();
     let stateful = "user-management-dev-stateful";
     let stateless = "user-management-dev-stateless";
-    assert_eq!(before.stack(stateful).unwrap().hash, after.stack(stateful).unwrap().hash);
-    assert_ne!(before.stack(stateless).unwrap().hash, after.stack(stateless).unwrap().hash);
+    assert_eq!(
+        before.stack(stateful).unwrap().hash,
+        after.stack(stateful).unwrap().hash
+    );
+    assert_ne!(
+        before.stack(stateless).unwrap().hash,
+        after.stack(stateless).unwrap().hash
+    );
 }
 
 #[test]
@@ -82,14 +99,23 @@ fn dev_is_on_demand_and_prod_is_provisioned() {
     };
     let dev_table = table(&dev, "dev");
     assert_eq!(dev_table["Properties"]["BillingMode"], "PAY_PER_REQUEST");
-    assert!(dev_table["Properties"].get("ProvisionedThroughput").is_none());
+    assert!(
+        dev_table["Properties"]
+            .get("ProvisionedThroughput")
+            .is_none()
+    );
     assert_eq!(dev_table["DeletionPolicy"], "Retain");
     assert_eq!(dev_table["UpdateReplacePolicy"], "Retain");
     let prod_table = table(&prod, "prod");
     assert_eq!(prod_table["Properties"]["BillingMode"], "PROVISIONED");
-    assert_eq!(prod_table["Properties"]["ProvisionedThroughput"]["ReadCapacityUnits"], 5);
+    assert_eq!(
+        prod_table["Properties"]["ProvisionedThroughput"]["ReadCapacityUnits"],
+        5
+    );
     let function = |r: &driftless::render::RenderedEnvironment, env: &str| {
-        let stack = r.stack(&format!("user-management-{env}-stateless")).unwrap();
+        let stack = r
+            .stack(&format!("user-management-{env}-stateless"))
+            .unwrap();
         let template: serde_json::Value = serde_json::from_str(&stack.template).unwrap();
         template["Resources"]["ApiHandler"]["Properties"]["ReservedConcurrentExecutions"].clone()
     };
@@ -102,8 +128,14 @@ fn waves_put_every_stateful_stack_first() {
     let (_, dev, _) = load_environment(&repo_root(), "dev").unwrap();
     assert_eq!(
         dev.waves,
-        vec![vec!["user-management-dev-stateful".to_string()], vec!["user-management-dev-stateless".to_string()]]
+        vec![
+            vec!["user-management-dev-stateful".to_string()],
+            vec!["user-management-dev-stateless".to_string()]
+        ]
     );
     let stateless = dev.stack("user-management-dev-stateless").unwrap();
-    assert_eq!(stateless.depends_on, vec!["user-management-dev-stateful".to_string()]);
+    assert_eq!(
+        stateless.depends_on,
+        vec!["user-management-dev-stateful".to_string()]
+    );
 }

@@ -11,7 +11,9 @@ const CFN_LINT_VERSION: &str = "1.51.0";
 fn cfn_lint() -> PathBuf {
     // Tests run in parallel; one of them installs.
     static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(path) = std::env::var_os("CFN_LINT") {
         return PathBuf::from(path);
     }
@@ -20,12 +22,26 @@ fn cfn_lint() -> PathBuf {
     if bin.exists() {
         return bin;
     }
-    let status = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
-    assert!(status.is_ok_and(|s| s.success()), "python3 -m venv failed; install python3 with venv");
-    let status = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", &format!("cfn-lint=={CFN_LINT_VERSION}")])
+    let status = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
         .status();
-    assert!(status.is_ok_and(|s| s.success()), "pip install cfn-lint failed");
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "python3 -m venv failed; install python3 with venv"
+    );
+    let status = Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            &format!("cfn-lint=={CFN_LINT_VERSION}"),
+        ])
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "pip install cfn-lint failed"
+    );
     bin
 }
 

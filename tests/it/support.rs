@@ -27,7 +27,10 @@ fn copy_dir(from: &Path, to: &Path) {
 pub fn reference_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&repo_root().join("specs"), &dir.path().join("specs"));
-    copy_dir(&repo_root().join("environments"), &dir.path().join("environments"));
+    copy_dir(
+        &repo_root().join("environments"),
+        &dir.path().join("environments"),
+    );
     dir
 }
 
