@@ -266,9 +266,21 @@ fn run_build(
     Ok(out)
 }
 
+/// Whether `build` commands run: not when only checking the specs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builds {
+    Run,
+    /// Zip the source folder instead; the hashes are then not the deployable ones.
+    Skip,
+}
+
 /// Builds and zips the code of every unit the environment deploys (or every
 /// unit when `env` is None).
-pub fn prepare(project: &Project, env: Option<&Environment>) -> (Assets, Diagnostics) {
+pub fn prepare(
+    project: &Project,
+    env: Option<&Environment>,
+    builds: Builds,
+) -> (Assets, Diagnostics) {
     let mut assets = Assets::new();
     let mut diags = Diagnostics::default();
     // Functions sharing a code folder share one zip.
@@ -286,7 +298,7 @@ pub fn prepare(project: &Project, env: Option<&Environment>) -> (Assets, Diagnos
                     continue;
                 }
             };
-            let dir = if spec.build.is_some() {
+            let dir = if spec.build.is_some() && builds == Builds::Run {
                 match run_build(&spec, unit, &resource.name, &project.root) {
                     Ok(dir) => dir,
                     Err(d) => {

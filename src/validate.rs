@@ -38,9 +38,10 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
         diags.extend(render::check_unit(&project, unit));
     }
     let (graph, first_ref) = render::unit_graph(&project, project.units.values());
+    render::report_tier_inversions(&project, &graph, &first_ref, &mut diags);
     render::report_unit_cycle(&graph, &first_ref, &mut diags);
     for env in project.environments.values() {
-        let (assets, asset_diags) = asset::prepare(&project, Some(env));
+        let (assets, asset_diags) = asset::prepare(&project, Some(env), asset::Builds::Skip);
         diags.extend(asset_diags);
         if let Err(env_diags) = render::render(&project, env, &asset_refs(&assets)) {
             diags.extend(env_diags);
@@ -79,7 +80,7 @@ pub fn load_environment(
     for d in diags.into_sorted().into_iter().filter(used) {
         relevant.push(d);
     }
-    let (assets, asset_diags) = asset::prepare(&project, Some(env));
+    let (assets, asset_diags) = asset::prepare(&project, Some(env), asset::Builds::Run);
     relevant.extend(asset_diags);
     match render::render(&project, env, &asset_refs(&assets)) {
         Ok(rendered) if relevant.is_empty() => Ok((project, rendered, assets)),

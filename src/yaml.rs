@@ -259,6 +259,18 @@ impl Builder {
         }
     }
 
+    /// Starts a sequence or mapping, within the depth and size bounds.
+    fn open(&mut self, span: Span, frame: Frame) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.fail(
+                span,
+                format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"),
+            );
+        } else if self.count_node(span, 1) {
+            self.stack.push(frame);
+        }
+    }
+
     fn count_node(&mut self, span: Span, n: usize) -> bool {
         self.nodes += n;
         if self.nodes > MAX_NODES {
@@ -300,45 +312,26 @@ impl MarkedEventReceiver for Builder {
                 };
                 self.complete(Node::new(span, value), anchor);
             }
-            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)
-                if tag.is_some() =>
-            {
-                let _ = anchor;
+            Event::SequenceStart(_, Some(_)) | Event::MappingStart(_, Some(_)) => {
                 self.fail(span, "YAML tags are not supported; write the value plainly");
             }
-            Event::SequenceStart(anchor, _) => {
-                if self.stack.len() >= MAX_DEPTH {
-                    self.fail(
-                        span,
-                        format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"),
-                    );
-                    return;
-                }
-                if self.count_node(span, 1) {
-                    self.stack.push(Frame::Seq {
-                        span,
-                        anchor,
-                        items: Vec::new(),
-                    });
-                }
-            }
-            Event::MappingStart(anchor, _) => {
-                if self.stack.len() >= MAX_DEPTH {
-                    self.fail(
-                        span,
-                        format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"),
-                    );
-                    return;
-                }
-                if self.count_node(span, 1) {
-                    self.stack.push(Frame::Map {
-                        span,
-                        anchor,
-                        entries: Vec::new(),
-                        key: None,
-                    });
-                }
-            }
+            Event::SequenceStart(anchor, None) => self.open(
+                span,
+                Frame::Seq {
+                    span,
+                    anchor,
+                    items: Vec::new(),
+                },
+            ),
+            Event::MappingStart(anchor, None) => self.open(
+                span,
+                Frame::Map {
+                    span,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                },
+            ),
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Seq {
                     span,

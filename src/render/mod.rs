@@ -272,6 +272,31 @@ pub fn unit_graph<'p>(
     (graph, first_ref)
 }
 
+/// Reports every stateful unit that reads a stateless unit: it would invert the deploy order.
+pub fn report_tier_inversions(
+    project: &Project,
+    graph: &Graph,
+    first_ref: &FirstReferences,
+    diags: &mut Diagnostics,
+) {
+    for (from, tos) in graph {
+        for to in tos {
+            let (Some(a), Some(b)) = (project.units.get(from), project.units.get(to)) else {
+                continue;
+            };
+            if a.tier != Tier::Stateful || b.tier != Tier::Stateless {
+                continue;
+            }
+            if let Some((file, span)) = first_ref.get(&(from.clone(), to.clone())) {
+                diags.push(
+                    Diagnostic::new(file, *span, format!("stateful unit `{from}` depends on stateless unit `{to}`"))
+                        .with_help("stateful units deploy first; move the value into a stateful unit or make this unit stateless"),
+                );
+            }
+        }
+    }
+}
+
 /// Reports a unit reference cycle, if any, at the first reference of the cycle.
 pub fn report_unit_cycle(
     graph: &Graph,
@@ -451,22 +476,7 @@ pub fn render(
         project,
         deployed.iter().filter_map(|u| project.units.get(u)),
     );
-    for (from, tos) in &unit_graph {
-        for to in tos {
-            let (Some(a), Some(b)) = (project.units.get(from), project.units.get(to)) else {
-                continue;
-            };
-            if a.tier == Tier::Stateful
-                && b.tier == Tier::Stateless
-                && let Some((file, span)) = first_ref.get(&(from.clone(), to.clone()))
-            {
-                diags.push(
-                        Diagnostic::new(file, *span, format!("stateful unit `{from}` depends on stateless unit `{to}`"))
-                            .with_help("stateful units deploy first; move the value into a stateful unit or make this unit stateless"),
-                    );
-            }
-        }
-    }
+    report_tier_inversions(project, &unit_graph, &first_ref, &mut diags);
     if report_unit_cycle(&unit_graph, &first_ref, &mut diags) {
         return Err(diags);
     }

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area.
 
+mod assets;
 mod cli;
 mod corpus;
 mod golden;
