@@ -266,6 +266,13 @@ fn run_build(
     Ok(out)
 }
 
+/// One zipped folder.
+struct Zipped {
+    sha256: String,
+    bytes: Vec<u8>,
+    files: usize,
+}
+
 /// Whether `build` commands run: not when only checking the specs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builds {
@@ -281,10 +288,9 @@ pub fn prepare(
     env: Option<&Environment>,
     builds: Builds,
 ) -> (Assets, Diagnostics) {
-    let mut assets = Assets::new();
     let mut diags = Diagnostics::default();
-    // Functions sharing a code folder share one zip.
-    let mut zipped: BTreeMap<PathBuf, (String, Vec<u8>, usize)> = BTreeMap::new();
+    // (unit, resource, folder to zip, where its `code` is), builds done.
+    let mut wanted: Vec<(&Unit, &ResourceDef, PathBuf, &Node)> = Vec::new();
     for unit in project.units.values() {
         if env.is_some_and(|e| !e.deploys(&unit.name)) {
             continue;
@@ -309,33 +315,40 @@ pub fn prepare(
             } else {
                 spec.dir.clone()
             };
-            let zip = match zipped.get(&dir) {
-                Some(zip) => zip.clone(),
-                None => match zip_dir(&dir, &project.root) {
-                    Ok((bytes, files)) => {
-                        let zip = (sha256_hex(&bytes), bytes, files);
-                        zipped.insert(dir.clone(), zip.clone());
-                        zip
-                    }
-                    Err(e) => {
-                        diags.push(Diagnostic::new(
-                            &unit.file,
-                            spec.code_node.span,
-                            e.to_string(),
-                        ));
-                        continue;
-                    }
-                },
-            };
-            let (sha256, bytes, files) = zip;
-            let asset = Asset {
-                unit: unit.name.clone(),
-                resource: resource.name.clone(),
-                sha256,
-                bytes,
-                files,
-            };
-            assets.insert((unit.name.clone(), resource.name.clone()), asset);
+            wanted.push((unit, resource, dir, spec.code_node));
+        }
+    }
+    // Functions sharing a code folder share one zip; folders zip in parallel.
+    let dirs: Vec<PathBuf> = wanted
+        .iter()
+        .map(|(_, _, dir, _)| dir.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let zips = crate::par::map(dirs.clone(), |dir| {
+        zip_dir(&dir, &project.root).map(|(bytes, files)| Zipped {
+            sha256: sha256_hex(&bytes),
+            bytes,
+            files,
+        })
+    });
+    let zipped: BTreeMap<PathBuf, Result<Zipped, AssetError>> =
+        dirs.into_iter().zip(zips).collect();
+    let mut assets = Assets::new();
+    for (unit, resource, dir, code_node) in wanted {
+        match zipped.get(&dir) {
+            Some(Ok(zip)) => {
+                let asset = Asset {
+                    unit: unit.name.clone(),
+                    resource: resource.name.clone(),
+                    sha256: zip.sha256.clone(),
+                    bytes: zip.bytes.clone(),
+                    files: zip.files,
+                };
+                assets.insert((unit.name.clone(), resource.name.clone()), asset);
+            }
+            Some(Err(e)) => diags.push(Diagnostic::new(&unit.file, code_node.span, e.to_string())),
+            None => {}
         }
     }
     (assets, diags)

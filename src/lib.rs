@@ -12,6 +12,7 @@ pub mod exit;
 pub mod graph;
 pub mod kinds;
 pub mod output;
+pub mod par;
 pub mod render;
 pub mod spec;
 pub mod validate;

@@ -89,9 +89,13 @@ impl RenderArgs {
                 },
             );
         }
+        let mut written = std::collections::BTreeSet::new();
         for asset in assets.values() {
             let path = assets_dir.join(format!("{}.zip", asset.sha256));
-            write(&path, &asset.bytes)?;
+            // Functions sharing code share one zip: write it once.
+            if written.insert(asset.sha256.clone()) {
+                write(&path, &asset.bytes)?;
+            }
             ctx.printer.emit(
                 json!({
                     "event": "asset",

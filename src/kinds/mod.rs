@@ -163,11 +163,11 @@ impl CfnResource {
         }
     }
 
-    pub fn to_json(&self) -> Json {
+    pub fn into_json(self) -> Json {
         let mut body = Map::new();
         body.insert("Type".into(), json!(self.type_name));
         if !self.properties.is_empty() {
-            body.insert("Properties".into(), Json::Object(self.properties.clone()));
+            body.insert("Properties".into(), Json::Object(self.properties));
         }
         if !self.depends_on.is_empty() {
             body.insert("DependsOn".into(), json!(self.depends_on));

@@ -504,11 +504,17 @@ pub fn render(
         rendered.insert(unit_name, result);
     }
 
-    let stacks: Vec<RenderedStack> = env
+    let assembled: Vec<(RenderedStack, Json)> = env
         .stacks
         .iter()
-        .map(|stack| assemble_stack(project, env, stack, &rendered, &unit_stack, &mut diags))
+        .map(|stack| assemble_stack(project, env, stack, &mut rendered, &unit_stack, &mut diags))
         .collect();
+    // Serializing and hashing the templates is the bulk of the work: per stack, in parallel.
+    let stacks = crate::par::map(assembled, |(mut stack, template)| {
+        stack.template = serde_json::to_string_pretty(&template).unwrap_or_default() + "\n";
+        stack.hash = desired_hash(&stack.template, &stack.parameters);
+        stack
+    });
     let waves = waves(env, &stacks, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
@@ -526,10 +532,10 @@ fn assemble_stack(
     project: &Project,
     env: &Environment,
     stack: &crate::spec::StackDef,
-    rendered: &BTreeMap<String, RenderedUnit>,
+    rendered: &mut BTreeMap<String, RenderedUnit>,
     unit_stack: &BTreeMap<String, String>,
     diags: &mut Diagnostics,
-) -> RenderedStack {
+) -> (RenderedStack, Json) {
     let name = env.stack_name(&stack.name);
     let units: Vec<String> = stack
         .units
@@ -554,10 +560,11 @@ fn assemble_stack(
     let mut outputs = Map::new();
     let mut depends_on = BTreeSet::new();
     for unit_name in &units {
-        let Some(unit) = rendered.get(unit_name) else {
+        // Each unit is in one stack: its rendering moves into the template.
+        let Some(unit) = rendered.remove(unit_name) else {
             continue;
         };
-        for (resource_name, resource) in &unit.resources {
+        for (resource_name, resource) in unit.resources {
             let owner = format!("{unit_name}.{resource_name}");
             if let Some(other) = owners.insert(resource.logical_id.clone(), owner.clone())
                 && other != owner
@@ -565,7 +572,7 @@ fn assemble_stack(
                 let span = project
                     .units
                     .get(unit_name)
-                    .and_then(|u| u.resource(resource_name))
+                    .and_then(|u| u.resource(&resource_name))
                     .map(|r| r.span)
                     .unwrap_or_default();
                 let file = project
@@ -590,14 +597,14 @@ fn assemble_stack(
             {
                 parameters.insert(ASSET_BUCKET_PARAM.to_string(), ParameterSource::AssetBucket);
             }
-            resources.insert(resource.logical_id.clone(), resource.to_json());
             summaries.push(ResourceSummary {
                 logical_id: resource.logical_id.clone(),
                 type_name: resource.type_name.clone(),
                 unit: unit_name.clone(),
-                resource: resource_name.clone(),
+                resource: resource_name,
                 retain: resource.retain,
             });
+            resources.insert(resource.logical_id.clone(), resource.into_json());
         }
         for (param, upstream) in &unit.stack_params {
             let from = unit_stack
@@ -635,6 +642,7 @@ fn assemble_stack(
             )
         })
         .collect();
+    let output_names: Vec<String> = outputs.keys().cloned().collect();
     let mut template = Map::new();
     template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
     template.insert(
@@ -656,32 +664,39 @@ fn assemble_stack(
     }
     template.insert("Resources".into(), Json::Object(resources));
     if !outputs.is_empty() {
-        template.insert("Outputs".into(), Json::Object(outputs.clone()));
+        template.insert("Outputs".into(), Json::Object(outputs));
     }
-    let body = serde_json::to_string_pretty(&Json::Object(template)).unwrap_or_default() + "\n";
     let parameters: Vec<StackParameter> = parameters
         .into_iter()
         .map(|(name, source)| StackParameter { name, source })
         .collect();
-    let hash = crate::asset::sha256_hex(
-        format!(
-            "{body}\n{}",
-            serde_json::to_string(&parameters).unwrap_or_default()
-        )
-        .as_bytes(),
-    );
-    RenderedStack {
+    let stack = RenderedStack {
         key: stack.name.clone(),
         name,
         tier,
         units,
         parameters,
         resources: summaries,
-        outputs: outputs.keys().cloned().collect(),
+        outputs: output_names,
         depends_on: depends_on.into_iter().collect(),
-        template: body,
-        hash,
-    }
+        template: String::new(),
+        hash: String::new(),
+    };
+    (stack, Json::Object(template))
+}
+
+/// The desired-state hash of a stack: its template and where its parameters
+/// come from. BLAKE3, as it is hashed on every pass and templates are large.
+fn desired_hash(template: &str, parameters: &[StackParameter]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(template.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(
+        serde_json::to_string(parameters)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    hasher.finalize().to_hex().to_string()
 }
 
 /// Orders stacks into waves: stateful stacks first, then by what feeds what.

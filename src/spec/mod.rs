@@ -83,43 +83,25 @@ fn unit_files(specs: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
     Ok(dirs)
 }
 
-/// Reads and parses one file, reporting read, encoding and syntax errors.
-fn parse_file(path: &Path, file: &FileName, diags: &mut Diagnostics) -> Option<yaml::Node> {
+/// Reads and parses one file; read, encoding and syntax errors are diagnostics.
+fn parse_file(path: &Path, file: &FileName) -> Result<yaml::Node, Diagnostic> {
     let start = Span::new(1, 1);
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.len() > yaml::MAX_FILE_BYTES as u64 => {
-            diags.push(Diagnostic::new(
-                file,
-                start,
-                format!(
-                    "file is {} bytes, more than the {} a spec may have; split it or remove generated content",
-                    meta.len(),
-                    yaml::MAX_FILE_BYTES
-                ),
-            ));
-            return None;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            diags.push(Diagnostic::new(file, start, format!("cannot read: {e}")));
-            return None;
-        }
+    let cannot_read = |e: std::io::Error| Diagnostic::new(file, start, format!("cannot read: {e}"));
+    let size = std::fs::metadata(path).map_err(cannot_read)?.len();
+    if size > yaml::MAX_FILE_BYTES as u64 {
+        return Err(Diagnostic::new(
+            file,
+            start,
+            format!(
+                "file is {size} bytes, more than the {} a spec may have; split it or remove generated content",
+                yaml::MAX_FILE_BYTES
+            ),
+        ));
     }
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            diags.push(Diagnostic::new(file, start, format!("cannot read: {e}")));
-            return None;
-        }
-    };
-    let parsed = yaml::decode(&bytes).and_then(yaml::parse);
-    match parsed {
-        Ok(node) => Some(node),
-        Err(e) => {
-            diags.push(Diagnostic::new(file, e.span, e.message));
-            None
-        }
-    }
+    let bytes = std::fs::read(path).map_err(cannot_read)?;
+    yaml::decode(&bytes)
+        .and_then(yaml::parse)
+        .map_err(|e| Diagnostic::new(file, e.span, e.message))
 }
 
 fn display_name(root: &Path, path: &Path) -> FileName {
@@ -144,12 +126,21 @@ pub fn load(root: &Path) -> Result<(Project, Diagnostics), LoadError> {
         root: root.to_path_buf(),
         ..Project::default()
     };
-    for (dir_name, dir) in unit_files(&specs)? {
+    // Files parse in parallel; reading them into units is cheap and in order.
+    let parsed = crate::par::map(unit_files(&specs)?, |(dir_name, dir)| {
         let path = dir.join("unit.yaml");
         let file = display_name(root, &path);
-        let Some(doc) = parse_file(&path, &file, &mut diags) else {
-            project.broken.insert(dir_name);
-            continue;
+        let doc = parse_file(&path, &file);
+        (dir_name, dir, file, doc)
+    });
+    for (dir_name, dir, file, doc) in parsed {
+        let doc = match doc {
+            Ok(doc) => doc,
+            Err(d) => {
+                diags.push(d);
+                project.broken.insert(dir_name);
+                continue;
+            }
         };
         let mut reader = Reader {
             file: &file,
@@ -172,8 +163,12 @@ pub fn load(root: &Path) -> Result<(Project, Diagnostics), LoadError> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let Some(doc) = parse_file(&path, &file, &mut diags) else {
-                continue;
+            let doc = match parse_file(&path, &file) {
+                Ok(doc) => doc,
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
             };
             let mut reader = Reader {
                 file: &file,
