@@ -60,7 +60,7 @@ pub struct RenderedStack {
     pub depends_on: Vec<String>,
     /// The template, as deployed.
     pub template: String,
-    /// sha256 over the template and the parameter sources.
+    /// BLAKE3 over the template and the parameter sources.
     pub hash: String,
 }
 
