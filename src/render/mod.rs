@@ -318,6 +318,77 @@ pub fn report_unit_cycle(
     true
 }
 
+/// Smoke checks may read outputs of deployed units, and `${env:NAME}` in headers.
+fn check_smoke(project: &Project, env: &Environment, diags: &mut Diagnostics) {
+    use crate::spec::reference::{self, Reference};
+    for check in &env.smoke {
+        for (node, env_allowed) in check.reference_nodes() {
+            resolve::walk_strings(node, &mut |n, text| {
+                let refs = match reference::parse(text) {
+                    Ok(segments) => segments.into_iter().filter_map(|s| match s {
+                        reference::Segment::Ref(r) => Some(r),
+                        reference::Segment::Text(_) => None,
+                    }),
+                    Err(message) => {
+                        diags.push(Diagnostic::new(&env.file, n.span, message));
+                        return;
+                    }
+                };
+                for r in refs.collect::<Vec<_>>() {
+                    let problem = match &r {
+                        Reference::Env(_) if env_allowed => None,
+                        Reference::Env(_) => Some((
+                            format!(
+                                "`{r}`: environment variables are read only in smoke check headers"
+                            ),
+                            None,
+                        )),
+                        Reference::Name(_) => Some((
+                            format!("`{r}`: a smoke check reads unit outputs"),
+                            Some(
+                                "write `${unit.output}`, for example `${api.endpoint}`".to_string(),
+                            ),
+                        )),
+                        Reference::Dotted(unit_name, output) => {
+                            match project.units.get(unit_name) {
+                                _ if project.broken.contains(unit_name) => None,
+                                None => Some((
+                                    format!(
+                                        "smoke check `{}` reads `{r}`, but there is no unit `{unit_name}`",
+                                        check.name
+                                    ),
+                                    closest(unit_name, project.units.keys().map(String::as_str))
+                                        .map(|best| format!("did you mean `{best}`?")),
+                                )),
+                                Some(_) if !env.deploys(unit_name) => Some((
+                                    format!(
+                                        "smoke check `{}` reads `{r}`, but this environment does not deploy `{unit_name}`",
+                                        check.name
+                                    ),
+                                    Some(format!("add `{unit_name}` to a stack under `stacks:`")),
+                                )),
+                                Some(unit) if unit.output(output).is_none() => Some((
+                                    format!("unit `{unit_name}` has no output `{output}`"),
+                                    closest(output, unit.outputs.iter().map(|o| o.name.as_str()))
+                                        .map(|best| {
+                                            format!("did you mean `${{{unit_name}.{best}}}`?")
+                                        }),
+                                )),
+                                Some(_) => None,
+                            }
+                        }
+                    };
+                    if let Some((message, help)) = problem {
+                        let mut d = Diagnostic::new(&env.file, n.span, message);
+                        d.help = help;
+                        diags.push(d);
+                    }
+                }
+            });
+        }
+    }
+}
+
 /// The layout: which stack each deployed unit is in.
 fn layout(
     project: &Project,
@@ -477,6 +548,7 @@ pub fn render(
         deployed.iter().filter_map(|u| project.units.get(u)),
     );
     report_tier_inversions(project, &unit_graph, &first_ref, &mut diags);
+    check_smoke(project, env, &mut diags);
     if report_unit_cycle(&unit_graph, &first_ref, &mut diags) {
         return Err(diags);
     }
