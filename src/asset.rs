@@ -173,6 +173,7 @@ fn code_spec<'a>(
     unit: &Unit,
     resource: &'a ResourceDef,
     root: &Path,
+    canonical: &mut BTreeMap<PathBuf, Option<PathBuf>>,
 ) -> Result<Option<CodeSpec<'a>>, Diagnostic> {
     if !resource.kind.has_code() {
         return Ok(None);
@@ -192,8 +193,15 @@ fn code_spec<'a>(
         ));
     }
     let dir = unit.dir.join(code);
-    let inside = match (dir.canonicalize(), root.canonicalize()) {
-        (Ok(dir), Ok(root)) => dir.starts_with(root),
+    // Many functions share a folder: resolve each path once.
+    let mut resolve = |path: &Path| {
+        canonical
+            .entry(path.to_path_buf())
+            .or_insert_with(|| path.canonicalize().ok())
+            .clone()
+    };
+    let inside = match (resolve(&dir), resolve(root)) {
+        (Some(dir), Some(root)) => dir.starts_with(root),
         _ => {
             return Err(error(format!("code folder `{code}` does not exist"))
                 .with_help(format!("create {} or fix the path", dir.display())));
@@ -291,12 +299,13 @@ pub fn prepare(
     let mut diags = Diagnostics::default();
     // (unit, resource, folder to zip, where its `code` is), builds done.
     let mut wanted: Vec<(&Unit, &ResourceDef, PathBuf, &Node)> = Vec::new();
+    let mut canonical = BTreeMap::new();
     for unit in project.units.values() {
         if env.is_some_and(|e| !e.deploys(&unit.name)) {
             continue;
         }
         for resource in &unit.resources {
-            let spec = match code_spec(unit, resource, &project.root) {
+            let spec = match code_spec(unit, resource, &project.root, &mut canonical) {
                 Ok(Some(spec)) => spec,
                 Ok(None) => continue,
                 Err(d) => {
