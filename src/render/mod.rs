@@ -367,14 +367,8 @@ fn check_smoke(project: &Project, env: &Environment, diags: &mut Diagnostics) {
                                     ),
                                     Some(format!("add `{unit_name}` to a stack under `stacks:`")),
                                 )),
-                                Some(unit) if unit.output(output).is_none() => Some((
-                                    format!("unit `{unit_name}` has no output `{output}`"),
-                                    closest(output, unit.outputs.iter().map(|o| o.name.as_str()))
-                                        .map(|best| {
-                                            format!("did you mean `${{{unit_name}.{best}}}`?")
-                                        }),
-                                )),
-                                Some(_) => None,
+                                Some(unit) => resolve::missing_output(unit, output)
+                                    .map(|(message, help)| (message, Some(help))),
                             }
                         }
                     };

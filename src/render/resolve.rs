@@ -262,18 +262,8 @@ impl<'a> Resolver<'a> {
                 Some("reference the resource attribute the output is made of".into()),
             );
         }
-        if upstream.output(output).is_none() {
-            let names: Vec<&str> = upstream.outputs.iter().map(|o| o.name.as_str()).collect();
-            let help = match closest(output, names.iter().copied()) {
-                Some(best) => format!("did you mean `${{{unit_name}.{best}}}`?"),
-                None if names.is_empty() => format!("unit `{unit_name}` has no outputs"),
-                None => format!("outputs of unit `{unit_name}`: {}", names.join(", ")),
-            };
-            return self.error(
-                node,
-                format!("unit `{unit_name}` has no output `{output}`"),
-                Some(help),
-            );
+        if let Some((message, help)) = missing_output(upstream, output) {
+            return self.error(node, message, Some(help));
         }
         let Some(unit_stack) = self.scope.unit_stack else {
             return self.placeholder(node);
@@ -309,6 +299,21 @@ impl<'a> Resolver<'a> {
             RValue::Dynamic(json!({ "Ref": param }), DynType::Str),
         )
     }
+}
+
+/// When `unit` has no output `output`: the message, and help naming the closest or all outputs.
+pub fn missing_output(unit: &Unit, output: &str) -> Option<(String, String)> {
+    if unit.output(output).is_some() {
+        return None;
+    }
+    let unit_name = &unit.name;
+    let names: Vec<&str> = unit.outputs.iter().map(|o| o.name.as_str()).collect();
+    let help = match closest(output, names.iter().copied()) {
+        Some(best) => format!("did you mean `${{{unit_name}.{best}}}`?"),
+        None if names.is_empty() => format!("unit `{unit_name}` has no outputs"),
+        None => format!("outputs of unit `{unit_name}`: {}", names.join(", ")),
+    };
+    Some((format!("unit `{unit_name}` has no output `{output}`"), help))
 }
 
 /// Every `${unit.output}` a unit makes to another unit, with the node it is in.
