@@ -1,6 +1,9 @@
 //! The command line: raw arguments, parsed by clap.
 
-use crate::commands::{plan::PlanArgs, render::RenderArgs, validate::ValidateArgs};
+use crate::commands::{
+    deploy::DeployArgs, destroy::DestroyArgs, local::LocalArgs, outputs::OutputsArgs,
+    plan::PlanArgs, render::RenderArgs, validate::ValidateArgs,
+};
 use crate::output::Format;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -40,6 +43,14 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Write each stack's CloudFormation template and parameters to a folder.
     Render(RenderArgs),
-    /// Show what a deploy would do: waves, stacks, resources, dependencies.
+    /// Show what a deploy would do, against the deployed state (or `--offline`).
     Plan(PlanArgs),
+    /// Converge the environment: change sets, wave by wave.
+    Deploy(DeployArgs),
+    /// Delete the environment's stacks: stateless first, stateful on request.
+    Destroy(DestroyArgs),
+    /// The deployed outputs of the environment's stacks.
+    Outputs(OutputsArgs),
+    /// The local emulator: up, down, status.
+    Local(LocalArgs),
 }

@@ -6,13 +6,18 @@
 
 pub mod asset;
 pub mod cli;
+pub mod cloud;
 pub mod commands;
+pub mod deployed;
 pub mod diag;
 pub mod exit;
 pub mod graph;
 pub mod kinds;
+pub mod local;
 pub mod output;
 pub mod par;
+pub mod plan;
+pub mod reconcile;
 pub mod render;
 pub mod spec;
 pub mod validate;

@@ -22,13 +22,17 @@ fn main() -> ExitCode {
     };
     let mut ctx = Context {
         project: cli.project.clone(),
-        printer: Printer::stdio(cli.output),
+        printer: Printer::stdio(cli.output, cli.ci),
         ci: cli.ci,
     };
     let code = match &cli.command {
         Command::Validate(args) => args.execute(&mut ctx),
         Command::Render(args) => args.execute(&mut ctx),
         Command::Plan(args) => args.execute(&mut ctx),
+        Command::Deploy(args) => args.execute(&mut ctx),
+        Command::Destroy(args) => args.execute(&mut ctx),
+        Command::Outputs(args) => args.execute(&mut ctx),
+        Command::Local(args) => args.execute(&mut ctx),
     };
     ctx.printer.flush();
     ExitCode::from(code)

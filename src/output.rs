@@ -15,19 +15,82 @@ pub struct Printer {
     format: Format,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
+    /// A terminal that gets colour and a status line redrawn in place.
+    live: bool,
+    /// Whether a status line is on screen and must be cleared first.
+    status_shown: bool,
+}
+
+/// ANSI colours, used only on a terminal.
+#[derive(Clone, Copy, Debug)]
+pub enum Colour {
+    Green,
+    Red,
+    Yellow,
+    Dim,
+    Bold,
 }
 
 impl Printer {
     pub fn new(format: Format, out: Box<dyn Write>, err: Box<dyn Write>) -> Self {
-        Printer { format, out, err }
+        Printer {
+            format,
+            out,
+            err,
+            live: false,
+            status_shown: false,
+        }
     }
 
-    pub fn stdio(format: Format) -> Self {
-        Printer::new(
+    /// Standard streams; colour and a live status line when stdout is a
+    /// terminal, `--ci` is off and `NO_COLOR` is unset.
+    pub fn stdio(format: Format, ci: bool) -> Self {
+        use std::io::IsTerminal;
+        let mut printer = Printer::new(
             format,
             Box::new(std::io::stdout()),
             Box::new(std::io::stderr()),
-        )
+        );
+        printer.live = format == Format::Human
+            && !ci
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none();
+        printer
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// `text` in `colour` on a terminal, as is otherwise.
+    pub fn paint(&self, text: &str, colour: Colour) -> String {
+        if !self.live {
+            return text.to_string();
+        }
+        let code = match colour {
+            Colour::Green => "32",
+            Colour::Red => "31",
+            Colour::Yellow => "33",
+            Colour::Dim => "2",
+            Colour::Bold => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// A status line redrawn in place on a terminal; nothing elsewhere.
+    pub fn status(&mut self, text: &str) {
+        if self.live {
+            let _ = write!(self.out, "\r\x1b[K{text}");
+            let _ = self.out.flush();
+            self.status_shown = true;
+        }
+    }
+
+    fn clear_status(&mut self) {
+        if self.status_shown {
+            let _ = write!(self.out, "\r\x1b[K");
+            self.status_shown = false;
+        }
     }
 
     pub fn format(&self) -> Format {
@@ -36,6 +99,7 @@ impl Printer {
 
     /// Emits one event: `human` on a terminal, `event` as a JSON line otherwise.
     pub fn emit(&mut self, event: Json, human: impl FnOnce() -> String) {
+        self.clear_status();
         // A closed stdout (`| head`) is not worth a panic or an error message.
         let _ = match self.format {
             Format::Json => writeln!(self.out, "{event}"),
@@ -51,6 +115,7 @@ impl Printer {
     }
 
     pub fn diagnostic(&mut self, d: &Diagnostic) {
+        self.clear_status();
         match self.format {
             Format::Json => {
                 let event = json!({
@@ -72,6 +137,7 @@ impl Printer {
 
     /// A failure that ends the command, with its chain of causes.
     pub fn error(&mut self, error: &(dyn std::error::Error + 'static)) {
+        self.clear_status();
         let mut causes = Vec::new();
         let mut source = error.source();
         while let Some(cause) = source {
@@ -94,6 +160,7 @@ impl Printer {
     }
 
     pub fn flush(&mut self) {
+        self.clear_status();
         let _ = self.out.flush();
         let _ = self.err.flush();
     }

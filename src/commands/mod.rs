@@ -1,7 +1,14 @@
 //! One module per command; each has an `*Args` struct and an `execute` method.
 
+pub mod deploy;
+pub mod destroy;
+pub mod local;
+pub mod outputs;
 pub mod plan;
+pub mod progress;
 pub mod render;
+pub mod session;
+pub mod target;
 pub mod validate;
 
 use crate::exit;

@@ -14,16 +14,14 @@ pub struct PlanArgs {
     /// Plan from the specs alone, without reading deployed state.
     #[arg(long)]
     pub offline: bool,
+    #[command(flatten)]
+    pub target: super::target::TargetArgs,
 }
 
 impl PlanArgs {
     pub fn execute(&self, ctx: &mut Context) -> u8 {
         if !self.offline {
-            ctx.printer.emit(
-                json!({ "event": "error", "message": "plan against a target needs --offline in this build" }),
-                || "error: plan against a target is not part of this build; run `driftless plan ENV --offline`".into(),
-            );
-            return exit::USAGE;
+            return super::deploy::run(ctx, &self.environment, &self.target, None);
         }
         let (_, rendered, assets) = match load_environment(&ctx.project, &self.environment) {
             Ok(loaded) => loaded,

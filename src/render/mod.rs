@@ -45,6 +45,20 @@ pub struct ResourceSummary {
     pub retain: bool,
 }
 
+/// Stack outputs that carry a function's physical name start with this; they
+/// are for driftless itself and hidden from `outputs`.
+pub const FUNCTION_OUTPUT_PREFIX: &str = "DriftlessFunction";
+
+/// A function's settings that CloudFormation may not hold on every target:
+/// the deployer reads them from Lambda after apply and on every pass.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionSettings {
+    pub logical_id: String,
+    /// The stack output holding the function's physical name.
+    pub output: String,
+    pub reserved_concurrency: Option<i64>,
+}
+
 #[derive(Clone, Debug)]
 pub struct RenderedStack {
     /// The key in the environment's `stacks:` (`stateful`).
@@ -58,6 +72,8 @@ pub struct RenderedStack {
     pub outputs: Vec<String>,
     /// Stack names whose outputs feed this one.
     pub depends_on: Vec<String>,
+    /// The Lambda functions, with the settings checked against the live function.
+    pub functions: Vec<FunctionSettings>,
     /// The template, as deployed.
     pub template: String,
     /// BLAKE3 over the template and the parameter sources.
@@ -625,6 +641,7 @@ fn assemble_stack(
     let mut parameters: BTreeMap<String, ParameterSource> = BTreeMap::new();
     let mut outputs = Map::new();
     let mut depends_on = BTreeSet::new();
+    let mut functions = Vec::new();
     for unit_name in &units {
         // Each unit is in one stack: its rendering moves into the template.
         let Some(unit) = rendered.remove(unit_name) else {
@@ -662,6 +679,21 @@ fn assemble_stack(
                 || resource.properties.contains_key("Content")
             {
                 parameters.insert(ASSET_BUCKET_PARAM.to_string(), ParameterSource::AssetBucket);
+            }
+            if resource.type_name == "AWS::Lambda::Function" {
+                let output = format!("{FUNCTION_OUTPUT_PREFIX}{}", resource.logical_id);
+                outputs.insert(
+                    output.clone(),
+                    json!({ "Description": format!("physical name of {}", resource.logical_id), "Value": { "Ref": resource.logical_id } }),
+                );
+                functions.push(FunctionSettings {
+                    logical_id: resource.logical_id.clone(),
+                    output,
+                    reserved_concurrency: resource
+                        .properties
+                        .get("ReservedConcurrentExecutions")
+                        .and_then(Json::as_i64),
+                });
             }
             summaries.push(ResourceSummary {
                 logical_id: resource.logical_id.clone(),
@@ -708,7 +740,11 @@ fn assemble_stack(
             )
         })
         .collect();
-    let output_names: Vec<String> = outputs.keys().cloned().collect();
+    let output_names: Vec<String> = outputs
+        .keys()
+        .filter(|k| !k.starts_with(FUNCTION_OUTPUT_PREFIX))
+        .cloned()
+        .collect();
     let mut template = Map::new();
     template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
     template.insert(
@@ -745,6 +781,7 @@ fn assemble_stack(
         resources: summaries,
         outputs: output_names,
         depends_on: depends_on.into_iter().collect(),
+        functions,
         template: String::new(),
         hash: String::new(),
     };

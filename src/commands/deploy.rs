@@ -1,0 +1,252 @@
+//! `driftless deploy ENV` and `driftless plan ENV`: the reconcile pass, with
+//! or without applying it.
+
+use super::Context;
+use super::progress::{self, show, while_running};
+use super::session::{Session, approved};
+use super::target::{TargetArgs, connect, runtime};
+use crate::exit;
+use crate::reconcile::{Event, Observed, Options, Outcome, Pass};
+use crate::render::RenderedEnvironment;
+use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// The environment (a file in environments/).
+    pub environment: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Apply without asking, even where the environment requires approval.
+    #[arg(long)]
+    pub yes: bool,
+    /// Allow this stateful resource (`unit.resource` or a logical id) to be
+    /// replaced or deleted; once per resource.
+    #[arg(long = "allow-replace", value_name = "UNIT.RESOURCE")]
+    pub allow_replace: Vec<String>,
+}
+
+fn plan_counts(observed: &Observed) -> Json {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in &observed.planned {
+        *counts.entry(p.plan.action.name()).or_default() += 1;
+    }
+    json!({ "actions": counts, "drift": observed.drift.len() })
+}
+
+fn show_plan(ctx: &mut Context, observed: &Observed) {
+    for planned in &observed.planned {
+        show(&mut ctx.printer, &Event::Plan(planned.plan.clone()));
+    }
+    for drift in &observed.drift {
+        show(&mut ctx.printer, &Event::Drift(drift.clone()));
+    }
+}
+
+/// The first `GET` route without path parameters, to show a `curl` line.
+fn sample_get_path(rendered: &RenderedEnvironment) -> Option<String> {
+    let mut paths: Vec<String> = rendered
+        .stacks
+        .iter()
+        .filter_map(|s| serde_json::from_str::<Json>(&s.template).ok())
+        .flat_map(|t| {
+            t.get("Resources")
+                .and_then(Json::as_object)
+                .map(|r| r.values().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .filter(|r| r.get("Type").and_then(Json::as_str) == Some("AWS::ApiGatewayV2::Route"))
+        .filter_map(|r| {
+            r.pointer("/Properties/RouteKey")
+                .and_then(Json::as_str)
+                .and_then(|k| k.strip_prefix("GET "))
+                .filter(|p| !p.contains('{'))
+                .map(str::to_string)
+        })
+        .collect();
+    paths.sort();
+    paths.into_iter().next()
+}
+
+/// The header an emulator needs to put a data-plane call in the caller's
+/// account, when that account is not the default one.
+fn emulator_auth_header(region: &str) -> Option<String> {
+    let key = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
+    (key.len() == 12 && key.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        format!(
+            "Authorization: AWS4-HMAC-SHA256 Credential={key}/20260101/{region}/execute-api/aws4_request, SignedHeaders=host, Signature=0"
+        )
+    })
+}
+
+fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
+    let mut urls = Vec::new();
+    for stack in &session.rendered.stacks {
+        let Some(d) = outcome.deployed.get(&stack.name) else {
+            continue;
+        };
+        for key in &stack.outputs {
+            if let Some(value) = d.outputs.get(key).filter(|v| v.starts_with("http")) {
+                let label = d
+                    .output_descriptions
+                    .get(key)
+                    .cloned()
+                    .unwrap_or(key.clone());
+                urls.push((label, value.clone()));
+            }
+        }
+    }
+    let path = sample_get_path(&session.rendered);
+    let header = session
+        .target
+        .settings
+        .endpoint
+        .as_ref()
+        .and_then(|_| emulator_auth_header(&session.target.settings.region));
+    for (label, url) in urls {
+        let curl = path.as_ref().map(|p| {
+            let header = header
+                .as_ref()
+                .map(|h| format!(" -H '{h}'"))
+                .unwrap_or_default();
+            format!("curl -s{header} {url}{p}")
+        });
+        ctx.printer.emit(
+            json!({ "event": "endpoint", "output": label, "url": url, "try": curl }),
+            || {
+                let mut text = format!("{label}: {url}");
+                if let Some(curl) = &curl {
+                    text.push_str(&format!("\n  try it: {curl}"));
+                }
+                text
+            },
+        );
+    }
+}
+
+impl DeployArgs {
+    pub fn execute(&self, ctx: &mut Context) -> u8 {
+        run(ctx, &self.environment, &self.target, Some(self))
+    }
+}
+
+/// Observe and plan; with `deploy`, ask if needed and apply.
+pub fn run(
+    ctx: &mut Context,
+    environment: &str,
+    target: &TargetArgs,
+    deploy: Option<&DeployArgs>,
+) -> u8 {
+    let started = Instant::now();
+    let command = if deploy.is_some() { "deploy" } else { "plan" };
+    let session = match Session::open(ctx, command, environment, target) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            ctx.printer.error(&e);
+            return exit::FAILURE;
+        }
+    };
+    let options = Options {
+        allow_replace: deploy
+            .map(|d| d.allow_replace.iter().cloned().collect())
+            .unwrap_or_default(),
+    };
+    rt.block_on(async {
+        let cloud = connect(&session.target).await;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let pass = Pass::new(&cloud, &session.rendered, &session.assets, &options, tx);
+        let observed = match pass.observe().await {
+            Ok(o) => o,
+            Err(e) => {
+                ctx.printer.error(&e);
+                progress::summary(
+                    &mut ctx.printer,
+                    command,
+                    false,
+                    Json::Null,
+                    started,
+                    &cloud.calls.summary(),
+                    "could not read the deployed state".into(),
+                );
+                return exit::FAILURE;
+            }
+        };
+        show_plan(ctx, &observed);
+        let changes = observed.has_changes();
+        let Some(deploy) = deploy else {
+            progress::summary(
+                &mut ctx.printer,
+                command,
+                true,
+                plan_counts(&observed),
+                started,
+                &cloud.calls.summary(),
+                if changes {
+                    "changes to apply".into()
+                } else {
+                    "no changes".into()
+                },
+            );
+            return if changes { exit::CHANGES } else { exit::OK };
+        };
+        if !changes {
+            let outcome = Outcome {
+                unchanged: observed.planned.len(),
+                deployed: observed.stacks.clone(),
+                ..Default::default()
+            };
+            show_endpoints(ctx, &session, &outcome);
+            progress::summary(
+                &mut ctx.printer,
+                command,
+                true,
+                json!(outcome),
+                started,
+                &cloud.calls.summary(),
+                "no changes".into(),
+            );
+            return exit::OK;
+        }
+        if session.requires_approval() {
+            let question = format!("deploy these changes to {}?", session.rendered.environment);
+            if !approved(ctx, deploy.yes, &question) {
+                return exit::FAILURE;
+            }
+        }
+        let outcome = while_running(&mut ctx.printer, rx, pass.apply(&observed)).await;
+        if outcome.ok() {
+            show_endpoints(ctx, &session, &outcome);
+        } else if let Some(error) = &outcome.error {
+            ctx.printer
+                .emit(json!({ "event": "error", "message": error }), || {
+                    format!("error: {error}")
+                });
+        }
+        let human = format!(
+            "{} created, {} updated, {} unchanged, {} failed",
+            outcome.created,
+            outcome.updated,
+            outcome.unchanged,
+            outcome.failed + outcome.refused
+        );
+        progress::summary(
+            &mut ctx.printer,
+            command,
+            outcome.ok(),
+            json!(outcome),
+            started,
+            &cloud.calls.summary(),
+            human,
+        );
+        if outcome.ok() {
+            exit::OK
+        } else {
+            exit::FAILURE
+        }
+    })
+}

@@ -1,0 +1,78 @@
+//! `driftless local up|down|status`: the embedded local emulator.
+
+use super::Context;
+use crate::exit;
+use crate::local;
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub struct LocalArgs {
+    #[command(subcommand)]
+    pub action: LocalAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LocalAction {
+    /// Install (first use) and start the emulator on 127.0.0.1.
+    Up {
+        /// The port; default 4566 when free, else any free port.
+        #[arg(long, env = "DRIFTLESS_LOCAL_PORT")]
+        port: Option<u16>,
+    },
+    /// Stop the emulator. Its state (stacks, tables) is in memory and goes with it.
+    Down,
+    /// Whether it runs, and where.
+    Status,
+}
+
+impl LocalArgs {
+    pub fn execute(&self, ctx: &mut Context) -> u8 {
+        let home = local::home();
+        match &self.action {
+            LocalAction::Up { port } => match local::up(&home, *port) {
+                Ok(e) => {
+                    ctx.printer.emit(
+                        json!({ "event": "local", "state": "running", "endpoint": e.endpoint(), "pid": e.pid, "version": e.version }),
+                        || format!("MiniStack {} running at {} (pid {})", e.version, e.endpoint(), e.pid),
+                    );
+                    exit::OK
+                }
+                Err(e) => {
+                    ctx.printer.error(&e);
+                    exit::FAILURE
+                }
+            },
+            LocalAction::Down => {
+                match local::down(&home) {
+                    Ok(was_running) => {
+                        ctx.printer.emit(
+                        json!({ "event": "local", "state": "stopped", "was_running": was_running }),
+                        || if was_running { "stopped".into() } else { "not running".into() },
+                    );
+                        exit::OK
+                    }
+                    Err(e) => {
+                        ctx.printer.error(&e);
+                        exit::FAILURE
+                    }
+                }
+            }
+            LocalAction::Status => match local::status(&home) {
+                Some(e) => {
+                    ctx.printer.emit(
+                        json!({ "event": "local", "state": "running", "endpoint": e.endpoint(), "pid": e.pid, "version": e.version }),
+                        || format!("running at {} (pid {}, MiniStack {})", e.endpoint(), e.pid, e.version),
+                    );
+                    exit::OK
+                }
+                None => {
+                    ctx.printer
+                        .emit(json!({ "event": "local", "state": "stopped" }), || {
+                            "not running; `driftless local up` starts it".into()
+                        });
+                    exit::FAILURE
+                }
+            },
+        }
+    }
+}

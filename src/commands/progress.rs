@@ -1,0 +1,285 @@
+//! Shows a pass's events: plan items, stack progress and results, as human
+//! lines (colour and a live status line on a terminal) or JSON lines.
+
+use crate::cloud::CallSummary;
+use crate::output::{Colour, Printer};
+use crate::plan::diff::{ChangeKind, render_value_change};
+use crate::plan::{Action, StackPlan};
+use crate::reconcile::{Event, StackResult};
+use serde_json::{Value as Json, json};
+use std::time::Instant;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines()
+        .map(|l| format!("{by}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn plan_text(p: &Printer, plan: &StackPlan) -> String {
+    let action = match plan.action {
+        Action::NoOp => p.paint(plan.action.name(), Colour::Dim),
+        Action::Create => p.paint(plan.action.name(), Colour::Green),
+        Action::Blocked | Action::Recreate => p.paint(plan.action.name(), Colour::Red),
+        _ => p.paint(plan.action.name(), Colour::Yellow),
+    };
+    let mut text = format!("  {:<40} {action}  ({})", plan.stack, plan.reason);
+    for name in &plan.changed_parameters {
+        let value = plan
+            .parameters
+            .values
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        text.push_str(&format!("\n      parameter {name} -> {value}"));
+    }
+    if !plan.parameters.pending.is_empty() {
+        text.push_str(&format!(
+            "\n      parameters from earlier waves: {}",
+            plan.parameters.pending.join(", ")
+        ));
+    }
+    for change in &plan.changes {
+        let colour = match change.kind {
+            ChangeKind::Add => Colour::Green,
+            ChangeKind::Remove => Colour::Red,
+            ChangeKind::Modify => Colour::Yellow,
+        };
+        let line = format!(
+            "    {} {:<40} {}",
+            change.kind.marker(),
+            change.logical_id,
+            change.resource_type
+        );
+        text.push('\n');
+        text.push_str(&p.paint(&line, colour));
+        for property in &change.properties {
+            let rendered = render_value_change(property);
+            let painted: Vec<String> = rendered
+                .lines()
+                .map(|l| match l.chars().next() {
+                    Some('+') => p.paint(l, Colour::Green),
+                    Some('-') => p.paint(l, Colour::Red),
+                    _ => l.to_string(),
+                })
+                .collect();
+            text.push('\n');
+            text.push_str(&indent(&painted.join("\n"), "        "));
+        }
+    }
+    text
+}
+
+fn status_colour(status: &str) -> Colour {
+    if status.contains("FAILED") || status.contains("ROLLBACK") {
+        Colour::Red
+    } else if status.ends_with("_COMPLETE") {
+        Colour::Green
+    } else {
+        Colour::Yellow
+    }
+}
+
+/// Shows one event.
+pub fn show(p: &mut Printer, event: &Event) {
+    let json = serde_json::to_value(event).unwrap_or(Json::Null);
+    match event {
+        Event::Plan(plan) => {
+            let text = plan_text(p, plan);
+            p.emit(json, || text);
+        }
+        Event::Drift(d) => {
+            let show = |v: Option<i64>| v.map_or("none".to_string(), |v| v.to_string());
+            let text = p.paint(
+                &format!(
+                    "  drift  {} {}: reserved concurrency is {}, the environment says {}",
+                    d.stack,
+                    d.logical_id,
+                    show(d.live),
+                    show(d.desired)
+                ),
+                Colour::Yellow,
+            );
+            p.emit(json, || text);
+        }
+        Event::Upload {
+            key,
+            bytes,
+            uploaded,
+        } => {
+            let text = if *uploaded {
+                format!("  uploaded {key} ({bytes} bytes)")
+            } else {
+                String::new()
+            };
+            p.emit(json, || text);
+        }
+        Event::StackStart { stack, action } => {
+            let text = format!("{stack}: {}", action.name());
+            p.emit(json, || text);
+        }
+        Event::ChangeSet { stack, changes, .. } => {
+            let lines: Vec<String> = changes
+                .iter()
+                .map(|c| {
+                    let replacement = match c.replacement.as_deref() {
+                        Some("True") => "  replacement: yes".to_string(),
+                        Some("Conditional") => "  replacement: conditional".to_string(),
+                        _ => String::new(),
+                    };
+                    let forced = if c.recreating.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (forced by {})", c.recreating.join(", "))
+                    };
+                    format!(
+                        "  {stack}  {:<7} {:<36} {}{replacement}{forced}",
+                        c.action, c.logical_id, c.resource_type
+                    )
+                })
+                .collect();
+            p.emit(json, || lines.join("\n"));
+        }
+        Event::StackEvent {
+            stack,
+            change: event,
+        } => {
+            let reason = event
+                .reason
+                .as_deref()
+                .map(|r| format!("  {r}"))
+                .unwrap_or_default();
+            let line = format!(
+                "  {stack}  {:<36} {}{reason}",
+                event.logical_id, event.status
+            );
+            if p.is_live() && event.status.ends_with("_IN_PROGRESS") {
+                p.status(&line);
+            } else {
+                let colour = status_colour(&event.status);
+                let text = p.paint(&line, colour);
+                p.emit(json, || text);
+            }
+        }
+        Event::StackEnd {
+            stack,
+            result,
+            status,
+            seconds,
+            reason,
+            ..
+        } => {
+            let (word, colour) = match result {
+                StackResult::Failed | StackResult::Refused => ("failed", Colour::Red),
+                StackResult::Kept => ("kept", Colour::Yellow),
+                StackResult::Created => ("created", Colour::Green),
+                StackResult::Updated => ("updated", Colour::Green),
+                StackResult::Deleted => ("deleted", Colour::Green),
+                StackResult::Unchanged => ("unchanged", Colour::Dim),
+            };
+            let word = if *result == StackResult::Refused {
+                "refused"
+            } else {
+                word
+            };
+            let mut text = format!(
+                "{stack}: {} ({status}, {seconds:.1}s)",
+                p.paint(word, colour)
+            );
+            if let Some(reason) = reason {
+                text.push_str(&format!("\n  {}", p.paint(reason, colour)));
+            }
+            p.emit(json, || text);
+        }
+        Event::Refused {
+            stack,
+            logical_id,
+            resource,
+            action,
+            properties,
+            flag,
+        } => {
+            let text = format!(
+                "{stack}: refused to {action} {resource} ({logical_id}){}; allow it with {flag}",
+                if properties.is_empty() {
+                    String::new()
+                } else {
+                    format!(", forced by {}", properties.join(", "))
+                }
+            );
+            p.emit(json, || text);
+        }
+        Event::SettingApplied {
+            stack,
+            function,
+            value,
+            ..
+        } => {
+            let value = value.map_or("none".to_string(), |v| v.to_string());
+            let text = format!("{stack}: {function} reserved concurrency set to {value}");
+            p.emit(json, || text);
+        }
+        Event::Retained { stack, resource } => {
+            let text = format!(
+                "  kept {} {} (Retain; it outlives {stack})",
+                resource.resource_type,
+                resource
+                    .physical_id
+                    .as_deref()
+                    .unwrap_or(&resource.logical_id)
+            );
+            p.emit(json, || text);
+        }
+    }
+}
+
+/// Shows events as they arrive while `work` runs, then the rest.
+pub async fn while_running<T>(
+    p: &mut Printer,
+    mut events: UnboundedReceiver<Event>,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            Some(event) = events.recv() => show(p, &event),
+        }
+    };
+    while let Ok(event) = events.try_recv() {
+        show(p, &event);
+    }
+    result
+}
+
+/// The `summary` event that ends every cloud command.
+pub fn summary(
+    p: &mut Printer,
+    command: &str,
+    ok: bool,
+    counts: Json,
+    started: Instant,
+    calls: &CallSummary,
+    human: String,
+) {
+    let duration_ms = started.elapsed().as_millis() as u64;
+    p.emit(
+        json!({
+            "event": "summary",
+            "command": command,
+            "result": if ok { "ok" } else { "failed" },
+            "stacks": counts,
+            "duration_ms": duration_ms,
+            "api_calls": calls,
+        }),
+        || {
+            format!(
+                "{human} in {:.2}s, {} API call(s), {} mutating",
+                duration_ms as f64 / 1000.0,
+                calls.total,
+                calls.mutating
+            )
+        },
+    );
+}

@@ -1,0 +1,158 @@
+//! What is deployed, as plain data: stacks, their events and the changes a
+//! change set would make. The cloud module fills these; plan and reconcile
+//! read them without touching the network.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The stack tag holding the desired-state hash of the last applied pass.
+pub const HASH_TAG: &str = "driftless:hash";
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DeployedStack {
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+    /// Output descriptions; driftless writes `unit.output` there.
+    pub output_descriptions: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    pub termination_protection: bool,
+}
+
+/// How a stack's status bears on what the deployer may do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Done; updates are possible.
+    Settled,
+    /// Another operation runs: wait for it.
+    InProgress,
+    /// Created by a change set that never ran: no resources yet.
+    Review,
+    /// A create failed and rolled back: the stack holds nothing and cannot be
+    /// updated, only deleted and created again.
+    FailedCreate,
+    /// Needs a person or a continue-rollback first.
+    Stuck,
+}
+
+impl DeployedStack {
+    pub fn hash(&self) -> Option<&str> {
+        self.tags.get(HASH_TAG).map(String::as_str)
+    }
+
+    pub fn condition(&self) -> Condition {
+        condition_of(&self.status)
+    }
+}
+
+pub fn condition_of(status: &str) -> Condition {
+    match status {
+        "CREATE_COMPLETE"
+        | "UPDATE_COMPLETE"
+        | "UPDATE_ROLLBACK_COMPLETE"
+        | "IMPORT_COMPLETE"
+        | "IMPORT_ROLLBACK_COMPLETE" => Condition::Settled,
+        "REVIEW_IN_PROGRESS" => Condition::Review,
+        "ROLLBACK_COMPLETE" => Condition::FailedCreate,
+        s if s.ends_with("_IN_PROGRESS") => Condition::InProgress,
+        _ => Condition::Stuck,
+    }
+}
+
+/// A status that ends an operation.
+pub fn is_terminal(status: &str) -> bool {
+    !status.ends_with("_IN_PROGRESS")
+}
+
+/// A status that means the operation did not do what was asked.
+pub fn is_failure(status: &str) -> bool {
+    status.contains("FAILED") || status.contains("ROLLBACK")
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StackEvent {
+    pub id: String,
+    pub logical_id: String,
+    pub physical_id: Option<String>,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub timestamp: String,
+}
+
+impl StackEvent {
+    /// An event about the stack itself rather than one of its resources.
+    pub fn is_stack(&self) -> bool {
+        self.resource_type == "AWS::CloudFormation::Stack"
+    }
+}
+
+/// One resource change a change set would make.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChangeSetChange {
+    pub logical_id: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
+    pub action: String,
+    /// `True`, `False`, `Conditional`, when CloudFormation says.
+    pub replacement: Option<String>,
+    /// Properties whose change forces or may force a new resource.
+    pub recreating: Vec<String>,
+}
+
+impl ChangeSetChange {
+    /// The change may delete the resource or put a new one in its place.
+    pub fn destroys(&self) -> bool {
+        self.action == "Remove"
+            || matches!(self.replacement.as_deref(), Some("True" | "Conditional"))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StackResource {
+    pub logical_id: String,
+    pub physical_id: Option<String>,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_what_can_be_done() {
+        assert_eq!(condition_of("UPDATE_COMPLETE"), Condition::Settled);
+        assert_eq!(
+            condition_of("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+            Condition::InProgress
+        );
+        assert_eq!(condition_of("ROLLBACK_COMPLETE"), Condition::FailedCreate);
+        assert_eq!(condition_of("REVIEW_IN_PROGRESS"), Condition::Review);
+        assert_eq!(condition_of("UPDATE_ROLLBACK_FAILED"), Condition::Stuck);
+        assert!(is_failure("UPDATE_ROLLBACK_COMPLETE"));
+        assert!(!is_failure("UPDATE_COMPLETE"));
+    }
+
+    #[test]
+    fn replacement_and_removal_destroy() {
+        let mut change = ChangeSetChange {
+            logical_id: "T".into(),
+            resource_type: "AWS::DynamoDB::Table".into(),
+            action: "Modify".into(),
+            replacement: Some("False".into()),
+            recreating: vec![],
+        };
+        assert!(!change.destroys());
+        change.replacement = Some("Conditional".into());
+        assert!(change.destroys());
+        change.replacement = None;
+        change.action = "Remove".into();
+        assert!(change.destroys());
+    }
+}

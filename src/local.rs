@@ -1,0 +1,333 @@
+//! The embedded local emulator: MiniStack at a pinned version, installed into
+//! a private virtual environment on first use, run on 127.0.0.1, tracked by a
+//! state file so `deploy`, `local status` and `local down` find it.
+
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const MINISTACK_VERSION: &str = "1.5.33";
+/// The port tried first when none is configured: the usual emulator port.
+pub const DEFAULT_PORT: u16 = 4566;
+const HEALTH_PATH: &str = "/_ministack/health";
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(
+        "`{python}` was not found; install Python 3 (Debian: `apt install python3 python3-venv`) or point DRIFTLESS_PYTHON at one"
+    )]
+    NoPython { python: String },
+    #[error(
+        "could not create a virtual environment in {path}: {detail}\nhelp: install the venv module (Debian: `apt install python3-venv`)"
+    )]
+    Venv { path: PathBuf, detail: String },
+    #[error(
+        "pip could not install ministack=={MINISTACK_VERSION}: {detail}\nhelp: check that PyPI is reachable (or a mirror set with PIP_INDEX_URL), then run `driftless local up` again"
+    )]
+    Pip { detail: String },
+    #[error(
+        "port {port} on 127.0.0.1 is busy\nhelp: choose another with `--port` or DRIFTLESS_LOCAL_PORT, or stop what holds it"
+    )]
+    PortBusy { port: u16 },
+    #[error("the emulator did not start: {detail}\nhelp: its log is {log}")]
+    Start { detail: String, log: PathBuf },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
+    move |source| LocalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where driftless keeps the emulator: `DRIFTLESS_HOME`, else the user's cache
+/// directory.
+pub fn home() -> PathBuf {
+    if let Some(home) = std::env::var_os("DRIFTLESS_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(home);
+    }
+    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(cache).join("driftless");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".cache").join("driftless"),
+        None => std::env::temp_dir().join("driftless"),
+    }
+}
+
+/// The running emulator, as recorded in the state file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Emulator {
+    pub pid: u32,
+    pub port: u16,
+    pub version: String,
+}
+
+impl Emulator {
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+fn venv_dir(home: &Path) -> PathBuf {
+    home.join(format!("ministack-{MINISTACK_VERSION}"))
+}
+
+fn state_file(home: &Path) -> PathBuf {
+    home.join("local").join("state.json")
+}
+
+pub fn log_file(home: &Path) -> PathBuf {
+    home.join("local").join("ministack.log")
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(8)..].join("\n")
+}
+
+/// Installs MiniStack (with boto3, which Python handlers import) into the
+/// private virtual environment unless it is there; returns its executable.
+pub fn ensure_installed(home: &Path) -> Result<PathBuf, LocalError> {
+    let dir = venv_dir(home);
+    let marker = dir.join(".driftless-installed");
+    let executable = dir.join("bin").join("ministack");
+    if marker.is_file() && executable.is_file() {
+        return Ok(executable);
+    }
+    // A half-made environment from an interrupted install is started over.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    }
+    std::fs::create_dir_all(home).map_err(io(home))?;
+    let python = std::env::var("DRIFTLESS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let venv = Command::new(&python)
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .output()
+        .map_err(|_| LocalError::NoPython {
+            python: python.clone(),
+        })?;
+    if !venv.status.success() {
+        return Err(LocalError::Venv {
+            path: dir,
+            detail: tail(&String::from_utf8_lossy(&venv.stderr)),
+        });
+    }
+    let pip = Command::new(dir.join("bin").join("python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            &format!("ministack=={MINISTACK_VERSION}"),
+            "boto3",
+        ])
+        .output()
+        .map_err(|e| LocalError::Pip {
+            detail: e.to_string(),
+        })?;
+    if !pip.status.success() || !executable.is_file() {
+        return Err(LocalError::Pip {
+            detail: tail(&String::from_utf8_lossy(&pip.stderr)),
+        });
+    }
+    std::fs::write(&marker, MINISTACK_VERSION).map_err(io(&marker))?;
+    Ok(executable)
+}
+
+/// Whether the emulator answers its health check on `port`.
+pub fn healthy(port: u16) -> bool {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(300)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!(
+        "GET {HEALTH_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 16];
+    let n = stream.read(&mut head).unwrap_or(0);
+    head[..n].starts_with(b"HTTP/1.1 200") || head[..n].starts_with(b"HTTP/1.0 200")
+}
+
+/// Waits until the emulator on `port` is healthy, or `alive` says it died.
+pub fn wait_healthy(port: u16, mut alive: impl FnMut() -> bool) -> Result<(), String> {
+    let started = Instant::now();
+    while started.elapsed() < START_LIMIT {
+        if healthy(port) {
+            return Ok(());
+        }
+        if !alive() {
+            return Err("it exited during start-up".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "no answer on {HEALTH_PATH} after {}s",
+        START_LIMIT.as_secs()
+    ))
+}
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
+/// A free loopback port chosen by the system.
+pub fn free_port() -> Result<u16, std::io::Error> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        || Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// The recorded emulator if it is running and healthy.
+pub fn status(home: &Path) -> Option<Emulator> {
+    let text = std::fs::read_to_string(state_file(home)).ok()?;
+    let emulator: Emulator = serde_json::from_str(&text).ok()?;
+    (process_alive(emulator.pid) && healthy(emulator.port)).then_some(emulator)
+}
+
+/// Starts the emulator unless it runs already. `port`: the configured one, or
+/// the default port when free, else any free port.
+pub fn up(home: &Path, port: Option<u16>) -> Result<Emulator, LocalError> {
+    if let Some(running) = status(home) {
+        if port.is_none_or(|p| p == running.port) {
+            return Ok(running);
+        }
+        down(home)?;
+    }
+    let executable = ensure_installed(home)?;
+    let port = match port {
+        Some(p) if port_free(p) => p,
+        Some(p) => return Err(LocalError::PortBusy { port: p }),
+        None if port_free(DEFAULT_PORT) => DEFAULT_PORT,
+        None => free_port().map_err(io(home))?,
+    };
+    let log = log_file(home);
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let out = std::fs::File::create(&log).map_err(io(&log))?;
+    let err = out.try_clone().map_err(io(&log))?;
+    let mut command = Command::new(&executable);
+    command
+        .env("BIND_HOST", "127.0.0.1")
+        .env("GATEWAY_PORT", port.to_string())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    // Its own process group: a Ctrl-C meant for driftless leaves it running.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().map_err(|e| LocalError::Start {
+        detail: e.to_string(),
+        log: log.clone(),
+    })?;
+    let started = wait_healthy(port, || matches!(child.try_wait(), Ok(None)));
+    if let Err(detail) = started {
+        let _ = child.kill();
+        let _ = child.wait();
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        return Err(LocalError::Start {
+            detail: format!("{detail}\n{}", tail(&logged)),
+            log,
+        });
+    }
+    let emulator = Emulator {
+        pid: child.id(),
+        port,
+        version: MINISTACK_VERSION.into(),
+    };
+    let state = state_file(home);
+    let json = serde_json::to_string(&emulator).unwrap_or_default();
+    std::fs::write(&state, json).map_err(io(&state))?;
+    Ok(emulator)
+}
+
+/// Stops the recorded emulator; true if one was running.
+pub fn down(home: &Path) -> Result<bool, LocalError> {
+    let state = state_file(home);
+    let Ok(text) = std::fs::read_to_string(&state) else {
+        return Ok(false);
+    };
+    let running = match serde_json::from_str::<Emulator>(&text) {
+        Ok(e) if process_alive(e.pid) => {
+            let _ = Command::new("kill").arg(e.pid.to_string()).status();
+            let started = Instant::now();
+            while process_alive(e.pid) && started.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if process_alive(e.pid) {
+                let _ = Command::new("kill")
+                    .args(["-9", &e.pid.to_string()])
+                    .status();
+            }
+            true
+        }
+        _ => false,
+    };
+    std::fs::remove_file(&state).map_err(io(&state))?;
+    Ok(running)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_state_file_is_not_a_running_emulator() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join("local")).unwrap();
+        let port = free_port().unwrap();
+        let stale = Emulator {
+            pid: u32::MAX - 1,
+            port,
+            version: MINISTACK_VERSION.into(),
+        };
+        std::fs::write(
+            state_file(home.path()),
+            serde_json::to_string(&stale).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(status(home.path()), None);
+        assert!(!down(home.path()).unwrap());
+        assert!(!state_file(home.path()).exists());
+    }
+
+    #[test]
+    fn a_busy_configured_port_is_refused_before_anything_starts() {
+        let home = tempfile::tempdir().unwrap();
+        // Pretend the install is done, so only the port check can fail.
+        let dir = venv_dir(home.path());
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::write(dir.join("bin").join("ministack"), "").unwrap();
+        std::fs::write(dir.join(".driftless-installed"), "").unwrap();
+        let holder = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = holder.local_addr().unwrap().port();
+        let err = up(home.path(), Some(port)).unwrap_err();
+        assert!(matches!(err, LocalError::PortBusy { port: p } if p == port));
+        assert!(err.to_string().contains("--port"));
+    }
+}

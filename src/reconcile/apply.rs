@@ -1,0 +1,626 @@
+//! Apply: per wave, re-plan each stack with the outputs known now, then
+//! change set → data-loss check → execute → stream events until settled.
+
+use super::observe::{Observed, PlannedStack, plan_stack};
+use super::{Event, Outcome, Pass, StackResult};
+use crate::cloud::assets::{BOOTSTRAP_STACK, BUCKET_OUTPUT, upload_if_absent};
+use crate::cloud::stacks::{self, ChangeSetOutcome, ChangeSetRequest};
+use crate::cloud::{CloudError, functions};
+use crate::deployed::Condition;
+use crate::deployed::{
+    ChangeSetChange, DeployedStack, HASH_TAG, StackEvent, condition_of, is_failure, is_terminal,
+};
+use crate::plan::{Action, StackPlan};
+use crate::render::ParameterSource;
+use futures_util::future::join_all;
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long to wait for an operation someone else started.
+const WAIT_FOR_OTHERS: Duration = Duration::from_secs(30 * 60);
+/// How long one stack operation of ours may take.
+const STACK_OPERATION_LIMIT: Duration = Duration::from_secs(60 * 60);
+
+/// How one stack's apply ended.
+struct Applied {
+    result: StackResult,
+    deployed: Option<DeployedStack>,
+}
+
+fn change_set_name() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    format!("driftless-{millis}")
+}
+
+/// Polls with a delay growing from 100 ms to 2 s: quick against an emulator,
+/// gentle with a real account.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff(Duration::from_millis(100))
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 3 / 2).min(Duration::from_secs(2));
+    }
+}
+
+impl Pass<'_> {
+    pub async fn apply(&self, observed: &Observed) -> Outcome {
+        let mut outcome = Outcome::default();
+        let mut deployed = observed.stacks.clone();
+        let mut bucket = observed.asset_bucket.clone();
+        let mut applied: HashSet<String> = HashSet::new();
+        let mut failed = false;
+        for wave in observed.waves() {
+            if failed {
+                outcome.skipped += wave.len();
+                continue;
+            }
+            let plans: Vec<(&PlannedStack, StackPlan)> = wave
+                .iter()
+                .map(|p| {
+                    let mut plan = plan_stack(&p.stack, p.plan.wave, &deployed, bucket.as_deref());
+                    plan.changes = p.plan.changes.clone();
+                    (*p, plan)
+                })
+                .collect();
+            let results = join_all(
+                plans
+                    .iter()
+                    .map(|(p, plan)| self.apply_stack(p, plan, bucket.as_deref())),
+            )
+            .await;
+            for ((p, _), result) in plans.iter().zip(results) {
+                let applied_stack = match result {
+                    Ok(a) => a,
+                    Err(e) => {
+                        outcome.error.get_or_insert_with(|| e.to_string());
+                        Applied {
+                            result: StackResult::Failed,
+                            deployed: None,
+                        }
+                    }
+                };
+                match applied_stack.result {
+                    StackResult::Created => outcome.created += 1,
+                    StackResult::Updated => outcome.updated += 1,
+                    StackResult::Unchanged => outcome.unchanged += 1,
+                    StackResult::Refused => outcome.refused += 1,
+                    _ => outcome.failed += 1,
+                }
+                if matches!(
+                    applied_stack.result,
+                    StackResult::Failed | StackResult::Refused
+                ) {
+                    failed = true;
+                }
+                if matches!(
+                    applied_stack.result,
+                    StackResult::Created | StackResult::Updated
+                ) {
+                    applied.insert(p.stack.name.clone());
+                }
+                if let Some(d) = applied_stack.deployed {
+                    if d.name == BOOTSTRAP_STACK {
+                        bucket = d.outputs.get(BUCKET_OUTPUT).cloned();
+                    }
+                    deployed.insert(d.name.clone(), d);
+                }
+            }
+        }
+        if outcome.error.is_none() && failed {
+            outcome.error = Some("a stack failed; later waves were not started".into());
+        }
+        match self.settle_settings(observed, &deployed, &applied).await {
+            Ok(fixed) => outcome.settings_fixed = fixed,
+            Err(e) => {
+                outcome.error.get_or_insert_with(|| e.to_string());
+            }
+        }
+        outcome.uploads = self.uploads.load(std::sync::atomic::Ordering::Relaxed);
+        outcome.deployed = deployed;
+        outcome
+    }
+
+    /// Brings reserved concurrency in line: for stacks applied now, read
+    /// again (new functions); for the others, use what observe read.
+    async fn settle_settings(
+        &self,
+        observed: &Observed,
+        deployed: &BTreeMap<String, DeployedStack>,
+        applied: &HashSet<String>,
+    ) -> Result<usize, CloudError> {
+        let fresh: Vec<PlannedStack> = observed
+            .planned
+            .iter()
+            .filter(|p| applied.contains(&p.stack.name))
+            .cloned()
+            .collect();
+        let (fresh_live, _) = self.read_settings(&fresh, deployed).await?;
+        let mut live = observed.live.clone();
+        live.extend(fresh_live);
+        let mut writes = Vec::new();
+        for p in &observed.planned {
+            if !deployed.contains_key(&p.stack.name) {
+                continue;
+            }
+            for f in &p.stack.functions {
+                let Some(desired) = f.reserved_concurrency else {
+                    continue;
+                };
+                if let Some((function, value)) =
+                    live.get(&(p.stack.name.clone(), f.logical_id.clone()))
+                    && *value != Some(desired)
+                {
+                    writes.push((p.stack.name.clone(), function.clone(), desired));
+                }
+            }
+        }
+        let lambda = &self.cloud.lambda;
+        let results = join_all(writes.iter().map(|(_, function, desired)| {
+            functions::set_reserved_concurrency(lambda, function, Some(*desired))
+        }))
+        .await;
+        for ((stack, function, desired), result) in writes.iter().zip(results) {
+            result?;
+            self.emit(Event::SettingApplied {
+                stack: stack.clone(),
+                function: function.clone(),
+                setting: "reserved_concurrency",
+                value: Some(*desired),
+            });
+        }
+        Ok(writes.len())
+    }
+
+    async fn apply_stack(
+        &self,
+        planned: &PlannedStack,
+        plan: &StackPlan,
+        bucket: Option<&str>,
+    ) -> Result<Applied, CloudError> {
+        let name = &planned.stack.name;
+        let started = Instant::now();
+        let mut action = plan.action;
+        let mut plan = plan.clone();
+        if action == Action::Wait {
+            let settled = self.wait_for_others(name).await?;
+            plan.action = crate::plan::decide(settled.as_ref(), &plan.hash).0;
+            action = plan.action;
+        }
+        let end = |result: StackResult,
+                   status: String,
+                   reason: Option<String>,
+                   deployed: Option<DeployedStack>| {
+            self.emit(Event::StackEnd {
+                stack: name.clone(),
+                result,
+                status,
+                seconds: started.elapsed().as_secs_f64(),
+                reason,
+                outputs: deployed
+                    .as_ref()
+                    .map(|d| public_outputs(&d.outputs))
+                    .unwrap_or_default(),
+            });
+            Applied { result, deployed }
+        };
+        match action {
+            Action::NoOp => {
+                return Ok(Applied {
+                    result: StackResult::Unchanged,
+                    deployed: None,
+                });
+            }
+            Action::Blocked => {
+                return Ok(end(
+                    StackResult::Failed,
+                    plan.reason.clone(),
+                    Some(format!(
+                        "stack {name} is {}; fix it in the console or continue its rollback, then deploy again",
+                        plan.reason
+                    )),
+                    None,
+                ));
+            }
+            Action::Wait => {
+                return Ok(end(
+                    StackResult::Failed,
+                    "IN_PROGRESS".into(),
+                    Some(format!("stack {name} is still busy with another operation")),
+                    None,
+                ));
+            }
+            _ => {}
+        }
+        if !plan.parameters.pending.is_empty() {
+            return Ok(end(
+                StackResult::Failed,
+                "NOT_STARTED".into(),
+                Some(format!(
+                    "no value for parameter(s) {}: the stacks they come from have no such output",
+                    plan.parameters.pending.join(", ")
+                )),
+                None,
+            ));
+        }
+        self.emit(Event::StackStart {
+            stack: name.clone(),
+            action,
+        });
+        if action == Action::Recreate {
+            if planned.stack.tier == crate::spec::Tier::Stateful {
+                return Ok(end(
+                    StackResult::Failed,
+                    "ROLLBACK_COMPLETE".into(),
+                    Some(format!(
+                        "stateful stack {name} failed its first create and holds nothing; delete it (`driftless destroy ENV --include-stateful`) after checking, then deploy again"
+                    )),
+                    None,
+                ));
+            }
+            stacks::delete(&self.cloud.cfn, name).await?;
+            self.wait_until_gone(name).await?;
+        }
+        self.upload_assets(planned, bucket).await?;
+        let create = matches!(action, Action::Create | Action::Recreate);
+        let change_set = change_set_name();
+        let mut tags = BTreeMap::new();
+        tags.insert(HASH_TAG.to_string(), plan.hash.clone());
+        tags.insert(
+            "driftless:environment".into(),
+            self.environment.environment.clone(),
+        );
+        tags.insert("driftless:app".into(), self.environment.app.clone());
+        let cfn = &self.cloud.cfn;
+        stacks::create_change_set(
+            cfn,
+            &ChangeSetRequest {
+                stack: name,
+                name: &change_set,
+                create,
+                template: &planned.stack.template,
+                parameters: &plan.parameters.values,
+                tags: &tags,
+            },
+        )
+        .await?;
+        let changes = match stacks::wait_change_set(cfn, name, &change_set).await? {
+            ChangeSetOutcome::Ready(changes) => changes,
+            ChangeSetOutcome::Empty => {
+                stacks::delete_change_set(cfn, name, &change_set).await?;
+                let d = stacks::describe(cfn, name).await?;
+                let status = d.as_ref().map(|d| d.status.clone()).unwrap_or_default();
+                return Ok(end(StackResult::Unchanged, status, None, d));
+            }
+            ChangeSetOutcome::Failed(reason) => {
+                stacks::delete_change_set(cfn, name, &change_set).await?;
+                return Ok(end(
+                    StackResult::Failed,
+                    "CHANGE_SET_FAILED".into(),
+                    Some(format!("CloudFormation refused the change set: {reason}")),
+                    None,
+                ));
+            }
+        };
+        self.emit(Event::ChangeSet {
+            stack: name.clone(),
+            change_set: change_set.clone(),
+            changes: changes.clone(),
+        });
+        let refused = self.destroying_changes(planned, &changes);
+        if !refused.is_empty() {
+            stacks::delete_change_set(cfn, name, &change_set).await?;
+            for change in &refused {
+                let label = self.resource_label(planned, &change.logical_id);
+                self.emit(Event::Refused {
+                    stack: name.clone(),
+                    logical_id: change.logical_id.clone(),
+                    action: if change.action == "Remove" {
+                        "delete"
+                    } else {
+                        "replace"
+                    }
+                    .into(),
+                    properties: change.recreating.clone(),
+                    flag: format!("--allow-replace {label}"),
+                    resource: label,
+                });
+            }
+            let first = &refused[0];
+            return Ok(end(
+                StackResult::Refused,
+                "NOT_EXECUTED".into(),
+                Some(format!(
+                    "{} {} ({}) would {} a resource that holds data; nothing was changed. Pass `--allow-replace {}` to allow it for this resource alone",
+                    name,
+                    first.logical_id,
+                    first.resource_type,
+                    if first.action == "Remove" {
+                        "delete"
+                    } else {
+                        "replace"
+                    },
+                    self.resource_label(planned, &first.logical_id),
+                )),
+                None,
+            ));
+        }
+        let seen: HashSet<String> = stacks::events(cfn, name)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        stacks::execute_change_set(cfn, name, &change_set).await?;
+        let events = self.stream_events(name, name, seen).await?;
+        let d = stacks::describe(cfn, name).await?;
+        let status = d.as_ref().map(|d| d.status.clone()).unwrap_or_default();
+        if is_failure(&status) || condition_of(&status) != Condition::Settled {
+            let reason = first_failure(&events)
+                .map(|e| {
+                    format!(
+                        "{} ({}) {}: {}",
+                        e.logical_id,
+                        e.resource_type,
+                        e.status,
+                        e.reason.as_deref().unwrap_or("no reason given")
+                    )
+                })
+                .or_else(|| d.as_ref().and_then(|d| d.status_reason.clone()));
+            return Ok(end(StackResult::Failed, status, reason, d));
+        }
+        let result = if create {
+            StackResult::Created
+        } else {
+            StackResult::Updated
+        };
+        Ok(end(result, status, None, d))
+    }
+
+    /// `unit.resource` for a logical id, for messages and `--allow-replace`.
+    fn resource_label(&self, planned: &PlannedStack, logical_id: &str) -> String {
+        planned
+            .stack
+            .resources
+            .iter()
+            .find(|r| r.logical_id == logical_id)
+            .map(|r| format!("{}.{}", r.unit, r.resource))
+            .unwrap_or_else(|| logical_id.to_string())
+    }
+
+    /// Changes that would replace or remove a retained resource and that the
+    /// user did not allow by name.
+    fn destroying_changes(
+        &self,
+        planned: &PlannedStack,
+        changes: &[ChangeSetChange],
+    ) -> Vec<ChangeSetChange> {
+        let retained = |id: &str| {
+            planned
+                .stack
+                .resources
+                .iter()
+                .any(|r| r.logical_id == id && r.retain)
+                || planned.deployed_retained.iter().any(|r| r == id)
+        };
+        changes
+            .iter()
+            .filter(|c| c.destroys() && retained(&c.logical_id))
+            .filter(|c| {
+                let allow = &self.options.allow_replace;
+                !allow.contains(&c.logical_id)
+                    && !allow.contains(&self.resource_label(planned, &c.logical_id))
+            })
+            .cloned()
+            .collect()
+    }
+
+    async fn upload_assets(
+        &self,
+        planned: &PlannedStack,
+        bucket: Option<&str>,
+    ) -> Result<(), CloudError> {
+        let needs = planned
+            .stack
+            .parameters
+            .iter()
+            .any(|p| p.source == ParameterSource::AssetBucket);
+        if !needs {
+            return Ok(());
+        }
+        let Some(bucket) = bucket else {
+            return Err(CloudError::new(
+                "PutObject",
+                &planned.stack.name,
+                "the asset bucket is not deployed; the bootstrap stack failed",
+            ));
+        };
+        let assets: Vec<_> = self
+            .assets
+            .values()
+            .filter(|a| planned.stack.units.contains(&a.unit))
+            .collect();
+        // Functions sharing a code folder share one zip: upload each key once.
+        let mut keys = HashSet::new();
+        let assets: Vec<_> = assets
+            .into_iter()
+            .filter(|a| keys.insert(a.reference().key()))
+            .collect();
+        let s3 = &self.cloud.s3;
+        let results = join_all(assets.iter().map(|a| {
+            let key = a.reference().key();
+            async move {
+                let uploaded = upload_if_absent(s3, bucket, &key, a.bytes.clone()).await?;
+                Ok::<_, CloudError>((key, a.bytes.len(), uploaded))
+            }
+        }))
+        .await;
+        for result in results {
+            let (key, bytes, uploaded) = result?;
+            if uploaded {
+                self.uploads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            self.emit(Event::Upload {
+                key,
+                bytes,
+                uploaded,
+            });
+        }
+        Ok(())
+    }
+
+    /// Emits the stack's new events, oldest first, until the stack's own
+    /// event reaches a final status. Returns the new events.
+    pub(super) async fn stream_events(
+        &self,
+        stack_ref: &str,
+        name: &str,
+        mut seen: HashSet<String>,
+    ) -> Result<Vec<StackEvent>, CloudError> {
+        let started = Instant::now();
+        let mut backoff = Backoff::new();
+        let mut all = Vec::new();
+        loop {
+            let page = stacks::events(&self.cloud.cfn, stack_ref).await?;
+            let mut fresh: Vec<StackEvent> =
+                page.into_iter().filter(|e| !seen.contains(&e.id)).collect();
+            fresh.reverse();
+            let mut done = false;
+            for event in fresh {
+                seen.insert(event.id.clone());
+                if event.is_stack() && event.logical_id == name && is_terminal(&event.status) {
+                    done = true;
+                }
+                self.emit(Event::StackEvent {
+                    stack: name.to_string(),
+                    change: event.clone(),
+                });
+                all.push(event);
+            }
+            if done {
+                return Ok(all);
+            }
+            if started.elapsed() > STACK_OPERATION_LIMIT {
+                return Err(CloudError::new(
+                    "DescribeStackEvents",
+                    name,
+                    "the stack operation did not finish within an hour; it goes on in CloudFormation, deploy again to pick it up",
+                ));
+            }
+            backoff.wait().await;
+        }
+    }
+
+    async fn wait_for_others(&self, name: &str) -> Result<Option<DeployedStack>, CloudError> {
+        let started = Instant::now();
+        let mut backoff = Backoff::new();
+        loop {
+            let d = stacks::describe(&self.cloud.cfn, name).await?;
+            match &d {
+                Some(s) if !is_terminal(&s.status) => {}
+                _ => return Ok(d),
+            }
+            if started.elapsed() > WAIT_FOR_OTHERS {
+                return Ok(d);
+            }
+            backoff.wait().await;
+        }
+    }
+
+    async fn wait_until_gone(&self, name: &str) -> Result<(), CloudError> {
+        let started = Instant::now();
+        let mut backoff = Backoff::new();
+        loop {
+            match stacks::describe(&self.cloud.cfn, name).await? {
+                None => return Ok(()),
+                Some(s) if s.status == "DELETE_COMPLETE" => return Ok(()),
+                Some(s) if s.status == "DELETE_FAILED" => {
+                    return Err(CloudError::new(
+                        "DeleteStack",
+                        name,
+                        s.status_reason.unwrap_or_else(|| "DELETE_FAILED".into()),
+                    ));
+                }
+                Some(_) => {}
+            }
+            if started.elapsed() > STACK_OPERATION_LIMIT {
+                return Err(CloudError::new(
+                    "DeleteStack",
+                    name,
+                    "still deleting after an hour",
+                ));
+            }
+            backoff.wait().await;
+        }
+    }
+}
+
+/// The first resource that failed, skipping the cancellations it caused.
+pub(super) fn first_failure(events: &[StackEvent]) -> Option<&StackEvent> {
+    events
+        .iter()
+        .filter(|e| e.status.ends_with("_FAILED") && !e.is_stack())
+        .find(|e| !e.reason.as_deref().is_some_and(|r| r.contains("cancelled")))
+        .or_else(|| events.iter().find(|e| e.status.ends_with("_FAILED")))
+}
+
+/// Outputs meant for people: without driftless's own function-name outputs.
+pub fn public_outputs(outputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    outputs
+        .iter()
+        .filter(|(k, _)| !k.starts_with(crate::render::FUNCTION_OUTPUT_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, logical: &str, status: &str, reason: Option<&str>) -> StackEvent {
+        StackEvent {
+            id: id.into(),
+            logical_id: logical.into(),
+            physical_id: None,
+            resource_type: if logical == "s" {
+                "AWS::CloudFormation::Stack".into()
+            } else {
+                "AWS::Lambda::Function".into()
+            },
+            status: status.into(),
+            reason: reason.map(str::to_string),
+            timestamp: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_first_failure_is_the_cause_not_a_cancellation() {
+        let events = vec![
+            event("1", "s", "UPDATE_IN_PROGRESS", None),
+            event("2", "B", "UPDATE_FAILED", Some("Resource update cancelled")),
+            event("3", "A", "UPDATE_FAILED", Some("MemorySize out of range")),
+            event("4", "s", "UPDATE_ROLLBACK_COMPLETE", None),
+        ];
+        let first = first_failure(&events).map(|e| e.logical_id.as_str());
+        assert_eq!(first, Some("A"));
+    }
+
+    #[test]
+    fn function_name_outputs_are_hidden() {
+        let outputs = BTreeMap::from([
+            ("ApiEndpoint".to_string(), "http://x".to_string()),
+            ("DriftlessFunctionApiHandler".to_string(), "fn".to_string()),
+        ]);
+        assert_eq!(
+            public_outputs(&outputs).keys().collect::<Vec<_>>(),
+            vec!["ApiEndpoint"]
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! Destroy: stateless stacks first, in reverse wave order; stateful stacks only
+//! when asked, and the resources CloudFormation keeps (Retain) are listed.
+
+use super::apply::first_failure;
+use super::{Event, Pass, StackResult};
+use crate::cloud::{CloudError, stacks};
+use crate::deployed::DeployedStack;
+use crate::render::RenderedStack;
+use crate::spec::Tier;
+use futures_util::future::join_all;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DestroyOutcome {
+    pub deleted: usize,
+    pub kept: usize,
+    pub absent: usize,
+    pub failed: usize,
+    pub retained_resources: usize,
+    pub error: Option<String>,
+}
+
+impl Pass<'_> {
+    pub async fn destroy(&self, include_stateful: bool) -> DestroyOutcome {
+        let mut outcome = DestroyOutcome::default();
+        let deployed = match stacks::list(&self.cloud.cfn).await {
+            Ok(d) => d,
+            Err(e) => {
+                outcome.error = Some(e.to_string());
+                return outcome;
+            }
+        };
+        let env = self.environment;
+        for wave in env.waves.iter().rev() {
+            let targets: Vec<(&RenderedStack, &DeployedStack)> = wave
+                .iter()
+                .filter_map(|name| env.stack(name))
+                .filter_map(|s| match deployed.get(&s.name) {
+                    Some(d) => Some((s, d)),
+                    None => {
+                        outcome.absent += 1;
+                        None
+                    }
+                })
+                .collect();
+            let mut deleting = Vec::new();
+            for (stack, d) in targets {
+                if stack.tier == Tier::Stateful && !include_stateful {
+                    outcome.kept += 1;
+                    self.emit(Event::StackEnd {
+                        stack: stack.name.clone(),
+                        result: StackResult::Kept,
+                        status: d.status.clone(),
+                        seconds: 0.0,
+                        reason: Some("stateful; pass --include-stateful to delete it".into()),
+                        outputs: Default::default(),
+                    });
+                } else {
+                    deleting.push((stack, d));
+                }
+            }
+            let results = join_all(
+                deleting
+                    .iter()
+                    .map(|(stack, d)| self.delete_stack(stack, d)),
+            )
+            .await;
+            for result in results {
+                match result {
+                    Ok((StackResult::Deleted, retained)) => {
+                        outcome.deleted += 1;
+                        outcome.retained_resources += retained;
+                    }
+                    Ok(_) => outcome.failed += 1,
+                    Err(e) => {
+                        outcome.failed += 1;
+                        outcome.error.get_or_insert_with(|| e.to_string());
+                    }
+                }
+            }
+            if outcome.failed > 0 {
+                outcome.error.get_or_insert_with(|| {
+                    "a stack failed to delete; the stacks it reads were left in place".into()
+                });
+                break;
+            }
+        }
+        outcome
+    }
+
+    async fn delete_stack(
+        &self,
+        stack: &RenderedStack,
+        deployed: &DeployedStack,
+    ) -> Result<(StackResult, usize), CloudError> {
+        let started = Instant::now();
+        let cfn = &self.cloud.cfn;
+        let name = &stack.name;
+        self.emit(Event::StackStart {
+            stack: name.clone(),
+            action: crate::plan::Action::Delete,
+        });
+        let retained: Vec<_> = if stack.resources.iter().any(|r| r.retain) {
+            stacks::resources(cfn, name)
+                .await?
+                .into_iter()
+                .filter(|r| {
+                    stack
+                        .resources
+                        .iter()
+                        .any(|s| s.retain && s.logical_id == r.logical_id)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let seen: HashSet<String> = stacks::events(cfn, &deployed.id)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        stacks::delete(cfn, name).await?;
+        let events = self.stream_events(&deployed.id, name, seen).await?;
+        let status = stacks::describe(cfn, &deployed.id)
+            .await?
+            .map(|d| d.status)
+            .unwrap_or_else(|| "DELETE_COMPLETE".into());
+        let (result, reason) = if status == "DELETE_COMPLETE" {
+            (StackResult::Deleted, None)
+        } else {
+            let reason = first_failure(&events)
+                .and_then(|e| e.reason.clone())
+                .unwrap_or_else(|| status.clone());
+            (StackResult::Failed, Some(reason))
+        };
+        if result == StackResult::Deleted {
+            for resource in &retained {
+                self.emit(Event::Retained {
+                    stack: name.clone(),
+                    resource: resource.clone(),
+                });
+            }
+        }
+        self.emit(Event::StackEnd {
+            stack: name.clone(),
+            result,
+            status,
+            seconds: started.elapsed().as_secs_f64(),
+            reason,
+            outputs: Default::default(),
+        });
+        Ok((result, retained.len()))
+    }
+}

@@ -1,0 +1,80 @@
+//! The events a pass reports, one JSON object per line with `--output json`.
+
+use crate::deployed::{ChangeSetChange, StackEvent, StackResource};
+use crate::plan::{Action, SettingDrift, StackPlan};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StackResult {
+    Created,
+    Updated,
+    Unchanged,
+    Deleted,
+    /// Left in place on purpose (a stateful stack without `--include-stateful`).
+    Kept,
+    Failed,
+    Refused,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// One stack's plan.
+    Plan(StackPlan),
+    /// A live function setting that differs from the environment.
+    Drift(SettingDrift),
+    Upload {
+        key: String,
+        bytes: usize,
+        uploaded: bool,
+    },
+    StackStart {
+        stack: String,
+        action: Action,
+    },
+    /// The changes CloudFormation computed, with replacement flags.
+    ChangeSet {
+        stack: String,
+        change_set: String,
+        changes: Vec<ChangeSetChange>,
+    },
+    StackEvent {
+        stack: String,
+        #[serde(flatten)]
+        change: StackEvent,
+    },
+    StackEnd {
+        stack: String,
+        result: StackResult,
+        status: String,
+        seconds: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        outputs: BTreeMap<String, String>,
+    },
+    /// A change set that would destroy data, refused before it ran.
+    Refused {
+        stack: String,
+        logical_id: String,
+        resource: String,
+        action: String,
+        properties: Vec<String>,
+        flag: String,
+    },
+    /// A live setting written to match the environment.
+    SettingApplied {
+        stack: String,
+        function: String,
+        setting: &'static str,
+        value: Option<i64>,
+    },
+    /// Resources kept by a destroy (Retain policy, or a stack left alone).
+    Retained {
+        stack: String,
+        #[serde(flatten)]
+        resource: StackResource,
+    },
+}

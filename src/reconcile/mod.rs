@@ -1,0 +1,89 @@
+//! The reconcile pass: observe the deployed state, plan each stack, then apply
+//! wave by wave (stateful before stateless), feeding the outputs of earlier
+//! waves into the parameters of later ones, and bring live function settings
+//! in line. Progress goes out as [`Event`]s; printing is the caller's.
+
+mod apply;
+pub mod destroy;
+mod events;
+mod observe;
+
+pub use apply::public_outputs;
+pub use events::{Event, StackResult};
+pub use observe::{Observed, PlannedStack};
+
+use crate::asset::Assets;
+use crate::cloud::Cloud;
+use crate::render::RenderedEnvironment;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicUsize;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Choices the user made for this pass.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Stateful resources the user allows to be replaced or removed, as
+    /// `unit.resource` or a logical id.
+    pub allow_replace: BTreeSet<String>,
+}
+
+/// What one pass needs, borrowed for its length.
+pub struct Pass<'a> {
+    pub cloud: &'a Cloud,
+    pub environment: &'a RenderedEnvironment,
+    pub assets: &'a Assets,
+    pub options: &'a Options,
+    events: UnboundedSender<Event>,
+    uploads: AtomicUsize,
+}
+
+impl<'a> Pass<'a> {
+    pub fn new(
+        cloud: &'a Cloud,
+        environment: &'a RenderedEnvironment,
+        assets: &'a Assets,
+        options: &'a Options,
+        events: UnboundedSender<Event>,
+    ) -> Self {
+        Pass {
+            cloud,
+            environment,
+            assets,
+            options,
+            events,
+            uploads: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        // The receiver lives as long as the command; a send fails only when it
+        // is already gone, and then nobody is listening.
+        let _ = self.events.send(event);
+    }
+}
+
+/// Counts for the final summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    pub refused: usize,
+    /// Stacks not attempted because an earlier wave failed.
+    pub skipped: usize,
+    pub uploads: usize,
+    pub settings_fixed: usize,
+    /// The first failure, as a user should read it.
+    pub error: Option<String>,
+    /// The stacks as they stand after the pass.
+    #[serde(skip)]
+    pub deployed: std::collections::BTreeMap<String, crate::deployed::DeployedStack>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.refused == 0 && self.error.is_none()
+    }
+}

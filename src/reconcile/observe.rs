@@ -1,0 +1,246 @@
+//! Observe and plan: one listing of the deployed stacks, templates only for
+//! stacks whose hash differs, live function settings, and a plan per stack.
+
+use super::Pass;
+use crate::cloud::assets::{BOOTSTRAP_STACK, BUCKET_OUTPUT, bootstrap_template};
+use crate::cloud::{CloudError, functions, stacks};
+use crate::deployed::DeployedStack;
+use crate::plan::diff::{all_added, diff_templates};
+use crate::plan::{
+    Action, SettingDrift, StackPlan, changed_parameters, decide, deploy_hash, resolve_parameters,
+};
+use crate::render::{ParameterSource, RenderedStack, ResourceSummary};
+use crate::spec::Tier;
+use futures_util::future::join_all;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// A stack with its plan and what apply needs to know about its deployed template.
+#[derive(Clone, Debug)]
+pub struct PlannedStack {
+    pub stack: RenderedStack,
+    pub plan: StackPlan,
+    /// Logical ids the deployed template retains (`DeletionPolicy: Retain`).
+    pub deployed_retained: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    pub stacks: BTreeMap<String, DeployedStack>,
+    pub asset_bucket: Option<String>,
+    /// By wave: the bootstrap stack (when assets need a bucket) in wave 0.
+    pub planned: Vec<PlannedStack>,
+    pub drift: Vec<SettingDrift>,
+    /// Live settings read this pass: (stack, logical id) -> (function, value).
+    pub live: BTreeMap<(String, String), (String, Option<i64>)>,
+}
+
+impl Observed {
+    pub fn has_changes(&self) -> bool {
+        self.planned.iter().any(|p| p.plan.action.changes()) || !self.drift.is_empty()
+    }
+
+    pub fn waves(&self) -> Vec<Vec<&PlannedStack>> {
+        let mut waves: Vec<Vec<&PlannedStack>> = Vec::new();
+        for planned in &self.planned {
+            let wave = planned.plan.wave;
+            while waves.len() <= wave {
+                waves.push(Vec::new());
+            }
+            waves[wave].push(planned);
+        }
+        waves
+    }
+}
+
+/// The bootstrap stack, as if rendered: a retained, encrypted, private bucket.
+pub fn bootstrap_stack() -> RenderedStack {
+    let template = bootstrap_template();
+    RenderedStack {
+        key: "bootstrap".into(),
+        name: BOOTSTRAP_STACK.into(),
+        tier: Tier::Stateful,
+        units: Vec::new(),
+        parameters: Vec::new(),
+        resources: vec![ResourceSummary {
+            logical_id: "AssetBucket".into(),
+            type_name: "AWS::S3::Bucket".into(),
+            unit: "driftless".into(),
+            resource: "assets".into(),
+            retain: true,
+        }],
+        outputs: vec![BUCKET_OUTPUT.into()],
+        depends_on: Vec::new(),
+        functions: Vec::new(),
+        hash: blake3::hash(template.as_bytes()).to_hex().to_string(),
+        template,
+    }
+}
+
+fn retained_ids(template: &Json) -> Vec<String> {
+    template
+        .get("Resources")
+        .and_then(Json::as_object)
+        .map(|resources| {
+            resources
+                .iter()
+                .filter(|(_, r)| r.get("DeletionPolicy").and_then(Json::as_str) == Some("Retain"))
+                .map(|(id, _)| id.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Plans one stack against the state known now.
+pub fn plan_stack(
+    stack: &RenderedStack,
+    wave: usize,
+    deployed: &BTreeMap<String, DeployedStack>,
+    asset_bucket: Option<&str>,
+) -> StackPlan {
+    let parameters = resolve_parameters(stack, deployed, asset_bucket);
+    let hash = deploy_hash(stack, &parameters.values);
+    let current = deployed.get(&stack.name);
+    let (action, reason) = decide(current, &hash);
+    StackPlan {
+        stack: stack.name.clone(),
+        wave,
+        tier: stack.tier.name(),
+        action,
+        reason,
+        changed_parameters: changed_parameters(current, &parameters),
+        parameters,
+        hash,
+        changes: Vec::new(),
+    }
+}
+
+impl Pass<'_> {
+    pub async fn observe(&self) -> Result<Observed, CloudError> {
+        let cfn = &self.cloud.cfn;
+        let stacks = stacks::list(cfn).await?;
+        let asset_bucket = stacks
+            .get(BOOTSTRAP_STACK)
+            .and_then(|b| b.outputs.get(BUCKET_OUTPUT))
+            .cloned();
+        let env = self.environment;
+        let needs_bucket = env.stacks.iter().any(|s| {
+            s.parameters
+                .iter()
+                .any(|p| p.source == ParameterSource::AssetBucket)
+        });
+        let mut ordered: Vec<(usize, RenderedStack)> = Vec::new();
+        if needs_bucket {
+            ordered.push((0, bootstrap_stack()));
+        }
+        for (index, wave) in env.waves.iter().enumerate() {
+            for name in wave {
+                if let Some(stack) = env.stack(name) {
+                    ordered.push((index + 1, stack.clone()));
+                }
+            }
+        }
+        let plans: Vec<StackPlan> = ordered
+            .iter()
+            .map(|(wave, stack)| plan_stack(stack, *wave, &stacks, asset_bucket.as_deref()))
+            .collect();
+        // Templates only for stacks that will be updated, fetched concurrently.
+        let fetched = join_all(plans.iter().map(|plan| async move {
+            match plan.action {
+                Action::Update => stacks::template(cfn, &plan.stack).await.map(Some),
+                _ => Ok(None),
+            }
+        }))
+        .await;
+        let mut planned = Vec::new();
+        for ((_, stack), (mut plan, fetched)) in
+            ordered.into_iter().zip(plans.into_iter().zip(fetched))
+        {
+            let desired: Json = serde_json::from_str(&stack.template).unwrap_or(Json::Null);
+            let mut deployed_retained = Vec::new();
+            match fetched? {
+                Some(body) => {
+                    let deployed: Json = serde_json::from_str(&body).map_err(|e| {
+                        CloudError::new(
+                            "GetTemplate",
+                            &plan.stack,
+                            format!("the deployed template is not JSON: {e}"),
+                        )
+                    })?;
+                    deployed_retained = retained_ids(&deployed);
+                    plan.changes = diff_templates(&deployed, &desired);
+                }
+                None if matches!(plan.action, Action::Create | Action::Recreate) => {
+                    plan.changes = all_added(&desired);
+                }
+                None => {}
+            }
+            planned.push(PlannedStack {
+                stack,
+                plan,
+                deployed_retained,
+            });
+        }
+        let (live, drift) = self.read_settings(&planned, &stacks).await?;
+        Ok(Observed {
+            stacks,
+            asset_bucket,
+            planned,
+            drift,
+            live,
+        })
+    }
+
+    /// Reads the reserved concurrency of every deployed function that declares
+    /// one, concurrently, and lists those that differ.
+    pub(super) async fn read_settings(
+        &self,
+        planned: &[PlannedStack],
+        stacks: &BTreeMap<String, DeployedStack>,
+    ) -> Result<
+        (
+            BTreeMap<(String, String), (String, Option<i64>)>,
+            Vec<SettingDrift>,
+        ),
+        CloudError,
+    > {
+        let mut targets = Vec::new();
+        for p in planned {
+            let Some(deployed) = stacks.get(&p.stack.name) else {
+                continue;
+            };
+            for f in &p.stack.functions {
+                if f.reserved_concurrency.is_none() {
+                    continue;
+                }
+                if let Some(function) = deployed.outputs.get(&f.output) {
+                    targets.push((p.stack.name.clone(), f.clone(), function.clone()));
+                }
+            }
+        }
+        let lambda = &self.cloud.lambda;
+        let reads = join_all(
+            targets
+                .iter()
+                .map(|(_, _, function)| functions::reserved_concurrency(lambda, function)),
+        )
+        .await;
+        let mut live = BTreeMap::new();
+        let mut drift = Vec::new();
+        for ((stack, f, function), read) in targets.into_iter().zip(reads) {
+            let value = read?;
+            if value != f.reserved_concurrency {
+                drift.push(SettingDrift {
+                    stack: stack.clone(),
+                    logical_id: f.logical_id.clone(),
+                    function: function.clone(),
+                    setting: "reserved_concurrency",
+                    desired: f.reserved_concurrency,
+                    live: value,
+                });
+            }
+            live.insert((stack, f.logical_id), (function, value));
+        }
+        Ok((live, drift))
+    }
+}
