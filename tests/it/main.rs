@@ -3,6 +3,8 @@
 mod assets;
 mod cli;
 mod corpus;
+mod deploy;
+mod emulator;
 mod golden;
 mod lint;
 mod support;

@@ -1,0 +1,440 @@
+//! The reconcile pass against the local emulator: deploy from nothing, no-op,
+//! targeted updates, prod settings, outputs flowing downstream, destroy.
+
+use super::emulator::{Clients, account, clients, events, http, ok, run, summary};
+use super::support::{reference_copy, repo_root};
+use serde_json::Value as Json;
+use std::path::Path;
+
+/// A copy of the reference application under an app name of its own.
+/// MiniStack keys Lambda workers by function name alone, and function names
+/// derive from stack names, so tests in different accounts still need
+/// different stack names to run side by side.
+fn reference_app(account: &str) -> (tempfile::TempDir, String) {
+    let project = reference_copy();
+    let app = format!("um{}", &account[account.len() - 6..]);
+    for env in ["dev", "prod"] {
+        edit(
+            &project.path().join(format!("environments/{env}.yaml")),
+            "app: user-management",
+            &format!("app: {app}"),
+        );
+    }
+    (project, app)
+}
+
+fn stacks(app: &str, env: &str) -> (String, String) {
+    (
+        format!("{app}-{env}-stateful"),
+        format!("{app}-{env}-stateless"),
+    )
+}
+
+fn deploy(project: &Path, account: &str, env: &str) -> std::process::Output {
+    let out = run(project, account, &["deploy", env, "--yes"]);
+    ok(&out);
+    out
+}
+
+fn stack_status(c: &Clients, stack: &str) -> String {
+    c.rt.block_on(c.cfn.describe_stacks().stack_name(stack).send())
+        .expect("describe stack")
+        .stacks()[0]
+        .stack_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
+fn output(c: &Clients, stack: &str, key: &str) -> String {
+    let out =
+        c.rt.block_on(c.cfn.describe_stacks().stack_name(stack).send())
+            .expect("describe stack");
+    out.stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some(key))
+        .and_then(|o| o.output_value())
+        .unwrap_or_else(|| panic!("{stack} has no output {key}"))
+        .to_string()
+}
+
+fn parameter(c: &Clients, stack: &str, key: &str) -> String {
+    let out =
+        c.rt.block_on(c.cfn.describe_stacks().stack_name(stack).send())
+            .expect("describe stack");
+    out.stacks()[0]
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(key))
+        .and_then(|p| p.parameter_value())
+        .unwrap_or_else(|| panic!("{stack} has no parameter {key}"))
+        .to_string()
+}
+
+fn reserved_concurrency(c: &Clients, function: &str) -> Option<i32> {
+    c.rt.block_on(
+        c.lambda
+            .get_function_concurrency()
+            .function_name(function)
+            .send(),
+    )
+    .expect("get function concurrency")
+    .reserved_concurrent_executions()
+}
+
+fn stack_ends(out: &std::process::Output) -> Vec<(String, String)> {
+    events(out)
+        .into_iter()
+        .filter(|e| e["event"] == "stack_end")
+        .map(|e| {
+            (
+                e["stack"].as_str().unwrap_or_default().to_string(),
+                e["result"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no `{from}`", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn deploy_dev_from_nothing_settles_both_stacks_and_serves_crud() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (stateful, stateless) = stacks(&app, "dev");
+    let before = run(project.path(), &account, &["plan", "dev"]);
+    assert_eq!(before.status.code(), Some(2), "plan before deploy: changes");
+
+    let out = deploy(project.path(), &account, "dev");
+    let ends = stack_ends(&out);
+    assert!(
+        ends.contains(&(stateful.clone(), "created".into())),
+        "{ends:?}"
+    );
+    assert!(
+        ends.contains(&(stateless.clone(), "created".into())),
+        "{ends:?}"
+    );
+
+    let c = clients(&account, "us-east-1");
+    assert_eq!(stack_status(&c, &stateful), "CREATE_COMPLETE");
+    assert_eq!(stack_status(&c, &stateless), "CREATE_COMPLETE");
+    let table = output(&c, &stateful, "DatabaseTableName");
+    let described =
+        c.rt.block_on(c.dynamodb.describe_table().table_name(&table).send())
+            .expect("describe table");
+    let billing = described
+        .table()
+        .and_then(|t| t.billing_mode_summary())
+        .and_then(|b| b.billing_mode())
+        .map(|m| m.as_str().to_string());
+    assert_eq!(billing.as_deref(), Some("PAY_PER_REQUEST"));
+    let function = output(&c, &stateless, "ApiFunctionName");
+    assert_eq!(reserved_concurrency(&c, &function), Some(1));
+
+    let endpoint = output(&c, &stateless, "ApiEndpoint");
+    let created = http(
+        "POST",
+        &format!("{endpoint}/users"),
+        &account,
+        Some(r#"{"username": "ada", "email": "ada@example.com"}"#),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let location = created.headers.iter().find(|(k, _)| k == "location");
+    assert_eq!(location.map(|(_, v)| v.as_str()), Some("/users/ada"));
+    let read = http("GET", &format!("{endpoint}/users/ada"), &account, None);
+    assert_eq!(read.status, 200, "{}", read.body);
+    let user: Json = serde_json::from_str(&read.body).expect("JSON user");
+    assert_eq!(user["email"], "ada@example.com");
+    let deleted = http("DELETE", &format!("{endpoint}/users/ada"), &account, None);
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let gone = http("GET", &format!("{endpoint}/users/ada"), &account, None);
+    assert_eq!(gone.status, 404, "{}", gone.body);
+
+    let after = run(project.path(), &account, &["plan", "dev"]);
+    assert_eq!(
+        after.status.code(),
+        Some(0),
+        "plan after deploy: no changes"
+    );
+}
+
+#[test]
+fn deploying_again_is_a_no_op_without_mutating_calls() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (stateful, stateless) = stacks(&app, "dev");
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let count_events = |stack: &str| {
+        c.rt.block_on(c.cfn.describe_stack_events().stack_name(stack).send())
+            .expect("events")
+            .stack_events()
+            .len()
+    };
+    let events_before = (count_events(&stateful), count_events(&stateless));
+
+    let again = deploy(project.path(), &account, "dev");
+    let calls = &summary(&again)["api_calls"];
+    assert_eq!(calls["mutating"], 0, "{calls}");
+    let operations: Vec<&String> = calls["by_operation"]
+        .as_object()
+        .expect("by_operation")
+        .keys()
+        .collect();
+    assert!(
+        operations
+            .iter()
+            .all(|op| op.starts_with("Describe") || op.starts_with("Get")),
+        "{operations:?}"
+    );
+    assert!(calls["total"].as_u64().is_some_and(|n| n >= 1), "{calls}");
+    assert!(stack_ends(&again).is_empty());
+    // The stacks saw no operation at all.
+    assert_eq!(
+        (count_events(&stateful), count_events(&stateless)),
+        events_before
+    );
+}
+
+#[test]
+fn changing_function_memory_updates_only_the_stateless_stack() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (stateful, stateless) = stacks(&app, "dev");
+    deploy(project.path(), &account, "dev");
+    edit(
+        &project.path().join("specs/api/unit.yaml"),
+        "memory: { type: integer, default: 256 }",
+        "memory: { type: integer, default: 512 }",
+    );
+    let plan = run(project.path(), &account, &["plan", "dev"]);
+    assert_eq!(plan.status.code(), Some(2));
+    let planned: Vec<(String, String)> = events(&plan)
+        .into_iter()
+        .filter(|e| e["event"] == "plan")
+        .map(|e| {
+            (
+                e["stack"].as_str().unwrap_or_default().to_string(),
+                e["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        planned.contains(&(stateful.clone(), "no_op".into())),
+        "{planned:?}"
+    );
+    assert!(
+        planned.contains(&(stateless.clone(), "update".into())),
+        "{planned:?}"
+    );
+    let memory_change = events(&plan).into_iter().any(|e| {
+        e["event"] == "plan"
+            && e["changes"].as_array().is_some_and(|changes| {
+                changes.iter().any(|c| {
+                    c["logical_id"] == "ApiHandler"
+                        && c["properties"].as_array().is_some_and(|p| {
+                            p.iter().any(|p| {
+                                p["path"] == "Properties.MemorySize"
+                                    && p["before"] == 256
+                                    && p["after"] == 512
+                            })
+                        })
+                })
+            })
+    });
+    assert!(memory_change, "the plan shows MemorySize 256 -> 512");
+
+    let out = deploy(project.path(), &account, "dev");
+    assert_eq!(
+        stack_ends(&out),
+        vec![(stateless.clone(), "updated".into())]
+    );
+    let c = clients(&account, "us-east-1");
+    let function = output(&c, &stateless, "ApiFunctionName");
+    let config =
+        c.rt.block_on(
+            c.lambda
+                .get_function_configuration()
+                .function_name(&function)
+                .send(),
+        )
+        .expect("function configuration");
+    assert_eq!(config.memory_size(), Some(512));
+    assert_eq!(stack_status(&c, &stateful), "CREATE_COMPLETE");
+}
+
+#[test]
+fn prod_deploys_provisioned_and_a_capacity_change_keeps_the_items() {
+    // The prod environment's own account, as its target says.
+    let account = "222222222222";
+    let (project, app) = reference_app(account);
+    deploy(project.path(), account, "prod");
+    let c = clients(account, "eu-west-1");
+    let (stateful, stateless) = stacks(&app, "prod");
+    let table = output(&c, &stateful, "DatabaseTableName");
+    let describe = || {
+        c.rt.block_on(c.dynamodb.describe_table().table_name(&table).send())
+            .expect("describe table")
+    };
+    let t = describe();
+    let t = t.table().expect("table");
+    assert_eq!(
+        t.billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|m| m.as_str()),
+        Some("PROVISIONED")
+    );
+    let throughput = t.provisioned_throughput().expect("throughput");
+    assert_eq!(throughput.read_capacity_units(), Some(5));
+    assert_eq!(throughput.write_capacity_units(), Some(5));
+    let function = output(&c, &stateless, "ApiFunctionName");
+    assert_eq!(reserved_concurrency(&c, &function), Some(10));
+
+    c.rt.block_on(
+        c.dynamodb
+            .put_item()
+            .table_name(&table)
+            .item(
+                "username",
+                aws_sdk_dynamodb::types::AttributeValue::S("grace".into()),
+            )
+            .send(),
+    )
+    .expect("put item");
+    edit(
+        &project.path().join("environments/prod.yaml"),
+        "read_capacity: 5, write_capacity: 5",
+        "read_capacity: 7, write_capacity: 6",
+    );
+    let out = deploy(project.path(), account, "prod");
+    assert!(
+        stack_ends(&out).contains(&(stateful.clone(), "updated".into())),
+        "{:?}",
+        stack_ends(&out)
+    );
+    let replaced = events(&out).into_iter().any(|e| {
+        e["event"] == "change_set"
+            && e["changes"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["replacement"] == "True" || c["action"] == "Remove")
+            })
+    });
+    assert!(!replaced, "the capacity change is in place");
+    let t = describe();
+    let t = t.table().expect("table still there, same name");
+    let throughput = t.provisioned_throughput().expect("throughput");
+    assert_eq!(throughput.read_capacity_units(), Some(7));
+    assert_eq!(throughput.write_capacity_units(), Some(6));
+    let item =
+        c.rt.block_on(
+            c.dynamodb
+                .get_item()
+                .table_name(&table)
+                .key(
+                    "username",
+                    aws_sdk_dynamodb::types::AttributeValue::S("grace".into()),
+                )
+                .send(),
+        )
+        .expect("get item");
+    assert!(item.item().is_some(), "the item survived the update");
+}
+
+#[test]
+fn an_upstream_output_change_reaches_the_downstream_parameters() {
+    let project = tempfile::tempdir().unwrap();
+    super::support::copy_dir(&repo_root().join("tests/fixtures/chain"), project.path());
+    let account = account();
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let first = parameter(&c, "chain-dev-downstream", "NamingTopicArn");
+    assert!(first.ends_with(":first"), "{first}");
+    assert_eq!(first, output(&c, "chain-dev-upstream", "NamingTopicArn"));
+
+    edit(
+        &project.path().join("environments/dev.yaml"),
+        "topic_name: first",
+        "topic_name: second",
+    );
+    let out = deploy(project.path(), &account, "dev");
+    let ends = stack_ends(&out);
+    assert!(
+        ends.contains(&("chain-dev-upstream".into(), "updated".into())),
+        "{ends:?}"
+    );
+    assert!(
+        ends.contains(&("chain-dev-downstream".into(), "updated".into())),
+        "{ends:?}"
+    );
+    let second = parameter(&c, "chain-dev-downstream", "NamingTopicArn");
+    assert!(second.ends_with(":second"), "{second}");
+}
+
+#[test]
+fn destroy_keeps_stateful_stacks_unless_asked_and_lists_retained_resources() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (stateful, stateless) = stacks(&app, "dev");
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let table = output(&c, &stateful, "DatabaseTableName");
+
+    let out = run(project.path(), &account, &["destroy", "dev", "--yes"]);
+    ok(&out);
+    let ends = stack_ends(&out);
+    assert!(
+        ends.contains(&(stateless.clone(), "deleted".into())),
+        "{ends:?}"
+    );
+    assert!(
+        ends.contains(&(stateful.clone(), "kept".into())),
+        "{ends:?}"
+    );
+    assert_eq!(stack_status(&c, &stateful), "CREATE_COMPLETE");
+
+    let out = run(
+        project.path(),
+        &account,
+        &["destroy", "dev", "--include-stateful", "--yes"],
+    );
+    ok(&out);
+    assert!(stack_ends(&out).contains(&(stateful.clone(), "deleted".into())));
+    let retained: Vec<Json> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "retained")
+        .collect();
+    assert!(
+        retained
+            .iter()
+            .any(|e| e["type"] == "AWS::DynamoDB::Table" && e["physical_id"] == table.as_str()),
+        "{retained:?}"
+    );
+    // The table outlives its stack, as its Retain policy says.
+    c.rt.block_on(c.dynamodb.describe_table().table_name(&table).send())
+        .expect("the retained table is still there");
+    let listed =
+        c.rt.block_on(c.cfn.describe_stacks().send())
+            .expect("list stacks");
+    assert!(
+        listed
+            .stacks()
+            .iter()
+            .all(|s| s.stack_name() != Some(stateful.as_str())
+                && s.stack_name() != Some(stateless.as_str())),
+        "both stacks are gone"
+    );
+}
+
+#[test]
+fn a_protected_environment_cannot_be_destroyed() {
+    let account = account();
+    let (project, _) = reference_app(&account);
+    let out = run(project.path(), &account, &["destroy", "prod", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("protected"));
+}
