@@ -158,7 +158,9 @@ fn unknown_environment_names_the_closest_one() {
 fn usage_errors_exit_with_the_usage_code() {
     let out = driftless(&repo_root(), &["deplyo"]);
     assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
-    let out = driftless(&repo_root(), &["plan", "dev"]);
+    let out = driftless(&repo_root(), &["plan"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
+    let out = driftless(&repo_root(), &["deploy", "dev", "--allow-replace"]);
     assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
 }
 
