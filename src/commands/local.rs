@@ -19,6 +19,8 @@ pub enum LocalAction {
         #[arg(long, env = "DRIFTLESS_LOCAL_PORT")]
         port: Option<u16>,
     },
+    /// Install the emulator without starting it (for CI images and offline work).
+    Install,
     /// Stop the emulator. Its state (stacks, tables) is in memory and goes with it.
     Down,
     /// Whether it runs, and where.
@@ -34,6 +36,19 @@ impl LocalArgs {
                     ctx.printer.emit(
                         json!({ "event": "local", "state": "running", "endpoint": e.endpoint(), "pid": e.pid, "version": e.version }),
                         || format!("MiniStack {} running at {} (pid {})", e.version, e.endpoint(), e.pid),
+                    );
+                    exit::OK
+                }
+                Err(e) => {
+                    ctx.printer.error(&e);
+                    exit::FAILURE
+                }
+            },
+            LocalAction::Install => match local::ensure_installed(&home) {
+                Ok(path) => {
+                    ctx.printer.emit(
+                        json!({ "event": "local", "state": "installed", "executable": path, "version": local::MINISTACK_VERSION }),
+                        || format!("MiniStack {} installed: {}", local::MINISTACK_VERSION, path.display()),
                     );
                     exit::OK
                 }

@@ -22,6 +22,7 @@ pub enum StackResult {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// One stack's plan.
+    #[serde(rename = "stack_plan")]
     Plan(StackPlan),
     /// A live function setting that differs from the environment.
     Drift(SettingDrift),

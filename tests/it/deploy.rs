@@ -216,7 +216,7 @@ fn changing_function_memory_updates_only_the_stateless_stack() {
     assert_eq!(plan.status.code(), Some(2));
     let planned: Vec<(String, String)> = events(&plan)
         .into_iter()
-        .filter(|e| e["event"] == "plan")
+        .filter(|e| e["event"] == "stack_plan")
         .map(|e| {
             (
                 e["stack"].as_str().unwrap_or_default().to_string(),
@@ -233,7 +233,7 @@ fn changing_function_memory_updates_only_the_stateless_stack() {
         "{planned:?}"
     );
     let memory_change = events(&plan).into_iter().any(|e| {
-        e["event"] == "plan"
+        e["event"] == "stack_plan"
             && e["changes"].as_array().is_some_and(|changes| {
                 changes.iter().any(|c| {
                     c["logical_id"] == "ApiHandler"
