@@ -92,3 +92,37 @@ pub fn write_project(root: &Path, units: usize, per_unit: usize) -> std::io::Res
     }
     std::fs::write(envs.join("dev.yaml"), env)
 }
+
+/// A project of `stacks` stacks of one small unit each, shaped like the
+/// reference app scaled out: one function (with reserved concurrency, as the
+/// reference api has) in the first stack, whose output every other stack reads.
+pub fn write_stacks_project(root: &Path, stacks: usize) -> std::io::Result<()> {
+    let specs = root.join("specs");
+    let head = specs.join("s000");
+    std::fs::create_dir_all(head.join("code"))?;
+    std::fs::write(
+        head.join("code/handler.py"),
+        "def handler(event, context):\n    return 0\n",
+    )?;
+    std::fs::write(
+        head.join("unit.yaml"),
+        "unit: s000\ntier: stateless\nresources:\n  fn:\n    kind: function\n    runtime: python3.13\n    code: code/\n    handler: handler.handler\n    reserved_concurrency: 1\noutputs:\n  function: ${fn.name}\n",
+    )?;
+    for s in 1..stacks {
+        let dir = specs.join(format!("s{s:03}"));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join("unit.yaml"),
+            format!(
+                "unit: s{s:03}\ntier: stateless\nresources:\n  queue:\n    type: AWS::SQS::Queue\n    properties:\n      VisibilityTimeout: 30\n      Tags: [{{ Key: reads, Value: \"${{s000.function}}\" }}]\noutputs:\n  queue: ${{queue.ref}}\n"
+            ),
+        )?;
+    }
+    let envs = root.join("environments");
+    std::fs::create_dir_all(&envs)?;
+    let mut env = String::from("environment: dev\napp: stacks\ntarget: local\nstacks:\n");
+    for s in 0..stacks {
+        let _ = writeln!(env, "  st{s:03}: [s{s:03}]");
+    }
+    std::fs::write(envs.join("dev.yaml"), env)
+}

@@ -1,4 +1,6 @@
-//! Writes a synthetic project for benchmarks: `cargo run --example synthetic -- DIR [UNITS] [RESOURCES_PER_UNIT]`.
+//! Writes a synthetic project for benchmarks:
+//! `cargo run --example synthetic -- DIR [UNITS] [RESOURCES_PER_UNIT]`, or
+//! `cargo run --example synthetic -- DIR --stacks N` for N one-unit stacks.
 
 #[path = "../benches/synthetic.rs"]
 mod synthetic;
@@ -9,6 +11,16 @@ fn main() -> std::process::ExitCode {
         eprintln!("usage: synthetic DIR [UNITS] [RESOURCES_PER_UNIT]");
         return std::process::ExitCode::from(64);
     };
+    if args.get(1).map(String::as_str) == Some("--stacks") {
+        let stacks = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(40);
+        return match synthetic::write_stacks_project(std::path::Path::new(dir), stacks) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write {dir}: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let units = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(40);
     let per_unit = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(25);
     match synthetic::write_project(std::path::Path::new(dir), units, per_unit) {

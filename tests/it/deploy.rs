@@ -347,8 +347,7 @@ fn prod_deploys_provisioned_and_a_capacity_change_keeps_the_items() {
 
 #[test]
 fn an_upstream_output_change_reaches_the_downstream_parameters() {
-    let project = tempfile::tempdir().unwrap();
-    super::support::copy_dir(&repo_root().join("tests/fixtures/chain"), project.path());
+    let project = chain_copy();
     let account = account();
     deploy(project.path(), &account, "dev");
     let c = clients(&account, "us-east-1");
@@ -437,4 +436,97 @@ fn a_protected_environment_cannot_be_destroyed() {
     let out = run(project.path(), &account, &["destroy", "prod", "--yes"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("protected"));
+}
+
+fn chain_copy() -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    super::support::copy_dir(&repo_root().join("tests/fixtures/chain"), project.path());
+    project
+}
+
+#[test]
+fn a_failed_stack_stops_later_waves_and_the_next_deploy_converges() {
+    let project = chain_copy();
+    let unit = project.path().join("specs/naming/unit.yaml");
+    edit(
+        &unit,
+        "outputs:",
+        "  broken:\n    type: AWS::SQS::Queue\n    properties:\n      VisibilityTimeout: not-a-number\noutputs:",
+    );
+    let account = account();
+    let out = run(project.path(), &account, &["deploy", "dev", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    let failed = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "stack_end" && e["stack"] == "chain-dev-upstream")
+        .expect("the upstream stack ends");
+    assert_eq!(failed["result"], "failed");
+    let reason = failed["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("NamingBroken") && reason.contains("VisibilityTimeout"),
+        "the first failing resource and its reason: {reason}"
+    );
+    assert!(
+        !stack_ends(&out)
+            .iter()
+            .any(|(stack, _)| stack == "chain-dev-downstream"),
+        "the later wave never started"
+    );
+    assert_eq!(summary(&out)["stacks"]["skipped"], 1);
+
+    // Fixed, the stateless stack left by the failed create is recreated.
+    edit(
+        &unit,
+        "  broken:\n    type: AWS::SQS::Queue\n    properties:\n      VisibilityTimeout: not-a-number\n",
+        "",
+    );
+    let out = deploy(project.path(), &account, "dev");
+    let ends = stack_ends(&out);
+    assert!(
+        ends.contains(&("chain-dev-upstream".into(), "created".into())),
+        "{ends:?}"
+    );
+    assert!(
+        ends.contains(&("chain-dev-downstream".into(), "created".into())),
+        "{ends:?}"
+    );
+    let again = run(project.path(), &account, &["plan", "dev"]);
+    assert_eq!(again.status.code(), Some(0), "converged");
+}
+
+#[test]
+fn reserved_concurrency_changed_by_hand_is_drift_that_deploy_restores() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (_, stateless) = stacks(&app, "dev");
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let function = output(&c, &stateless, "ApiFunctionName");
+    c.rt.block_on(
+        c.lambda
+            .put_function_concurrency()
+            .function_name(&function)
+            .reserved_concurrent_executions(4)
+            .send(),
+    )
+    .expect("change it by hand");
+
+    let plan = run(project.path(), &account, &["plan", "dev"]);
+    assert_eq!(plan.status.code(), Some(2), "drift is a change");
+    let drift: Vec<Json> = events(&plan)
+        .into_iter()
+        .filter(|e| e["event"] == "drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0]["live"], 4);
+    assert_eq!(drift[0]["desired"], 1);
+
+    let out = deploy(project.path(), &account, "dev");
+    assert!(
+        stack_ends(&out).is_empty(),
+        "no stack operation for a live setting"
+    );
+    assert_eq!(reserved_concurrency(&c, &function), Some(1));
+    let calls = &summary(&out)["api_calls"]["by_operation"];
+    assert_eq!(calls["PutFunctionConcurrency"], 1, "{calls}");
 }
