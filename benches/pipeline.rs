@@ -24,6 +24,11 @@ fn benches(c: &mut Criterion) {
         "1,000 resources over 40 units: load, validate, render, plan",
         |b| b.iter(|| black_box(pipeline(dir.path()))),
     );
+    let stacks = tempfile::tempdir().expect("temp dir");
+    synthetic::write_stacks_project(stacks.path(), 40).expect("40-stack project");
+    c.bench_function("40 one-unit stacks: load, validate, render, plan", |b| {
+        b.iter(|| black_box(pipeline(stacks.path())))
+    });
 }
 
 criterion_group!(name = group; config = Criterion::default().sample_size(30); targets = benches);
