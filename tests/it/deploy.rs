@@ -161,6 +161,21 @@ fn deploy_dev_from_nothing_settles_both_stacks_and_serves_crud() {
         Some(0),
         "plan after deploy: no changes"
     );
+    let outputs = run(project.path(), &account, &["outputs", "dev"]);
+    ok(&outputs);
+    let listed = events(&outputs);
+    assert!(
+        listed
+            .iter()
+            .any(|e| e["name"] == "api.endpoint" && e["value"] == endpoint.as_str()),
+        "{listed:?}"
+    );
+    assert!(
+        !listed.iter().any(|e| e["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("DriftlessFunction"))),
+        "internal outputs stay hidden"
+    );
 }
 
 #[test]
@@ -529,4 +544,32 @@ fn reserved_concurrency_changed_by_hand_is_drift_that_deploy_restores() {
     assert_eq!(reserved_concurrency(&c, &function), Some(1));
     let calls = &summary(&out)["api_calls"]["by_operation"];
     assert_eq!(calls["PutFunctionConcurrency"], 1, "{calls}");
+}
+
+#[test]
+fn an_environment_that_requires_approval_is_not_deployed_without_it() {
+    let account = "222222222222";
+    let project = reference_copy();
+    edit(
+        &project.path().join("environments/prod.yaml"),
+        "app: user-management",
+        "app: approval-check",
+    );
+    let out = run(project.path(), account, &["deploy", "prod"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("approval required"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let c = clients(account, "eu-west-1");
+    let listed =
+        c.rt.block_on(c.cfn.describe_stacks().send())
+            .expect("list stacks");
+    assert!(
+        !listed.stacks().iter().any(|s| s
+            .stack_name()
+            .is_some_and(|n| n.starts_with("approval-check"))),
+        "nothing was created"
+    );
 }
