@@ -2,6 +2,7 @@
 //! encrypted bucket, and zips uploaded only when their key is absent.
 
 use super::CloudError;
+use crate::kinds::bucket::private_encrypted_properties;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::json;
@@ -21,22 +22,7 @@ pub fn bootstrap_template() -> String {
                 "Type": "AWS::S3::Bucket",
                 "DeletionPolicy": "Retain",
                 "UpdateReplacePolicy": "Retain",
-                "Properties": {
-                    "BucketEncryption": {
-                        "ServerSideEncryptionConfiguration": [
-                            { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } }
-                        ]
-                    },
-                    "PublicAccessBlockConfiguration": {
-                        "BlockPublicAcls": true,
-                        "BlockPublicPolicy": true,
-                        "IgnorePublicAcls": true,
-                        "RestrictPublicBuckets": true
-                    },
-                    "OwnershipControls": {
-                        "Rules": [ { "ObjectOwnership": "BucketOwnerEnforced" } ]
-                    }
-                }
+                "Properties": private_encrypted_properties()
             }
         },
         "Outputs": {

@@ -144,12 +144,9 @@ pub fn run(
         Ok(s) => s,
         Err(code) => return code,
     };
-    let rt = match runtime() {
+    let rt = match runtime(ctx) {
         Ok(rt) => rt,
-        Err(e) => {
-            ctx.printer.error(&e);
-            return exit::FAILURE;
-        }
+        Err(code) => return code,
     };
     let options = Options {
         allow_replace: deploy

@@ -51,12 +51,9 @@ impl DestroyArgs {
         if !approved(ctx, self.yes, &question) {
             return exit::FAILURE;
         }
-        let rt = match runtime() {
+        let rt = match runtime(ctx) {
             Ok(rt) => rt,
-            Err(e) => {
-                ctx.printer.error(&e);
-                return exit::FAILURE;
-            }
+            Err(code) => return code,
         };
         let options = Options::default();
         rt.block_on(async {

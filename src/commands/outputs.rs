@@ -22,12 +22,9 @@ impl OutputsArgs {
             Ok(s) => s,
             Err(code) => return code,
         };
-        let rt = match runtime() {
+        let rt = match runtime(ctx) {
             Ok(rt) => rt,
-            Err(e) => {
-                ctx.printer.error(&e);
-                return exit::FAILURE;
-            }
+            Err(code) => return code,
         };
         rt.block_on(async {
             let cloud = connect(&session.target).await;

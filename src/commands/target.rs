@@ -84,11 +84,16 @@ fn local_endpoint(ctx: &mut Context) -> Result<String, local::LocalError> {
     Ok(emulator.endpoint())
 }
 
-/// A runtime for one command: one thread, as the work is waiting on the network.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+/// A runtime for one command: one thread, as the work is waiting on the
+/// network. A failure is reported and its exit code returned.
+pub fn runtime(ctx: &mut Context) -> Result<tokio::runtime::Runtime, u8> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+        .map_err(|e| {
+            ctx.printer.error(&e);
+            crate::exit::FAILURE
+        })
 }
 
 pub async fn connect(resolved: &Resolved) -> Cloud {

@@ -16,8 +16,10 @@ pub const FIELDS: &[FieldSpec] = &[
     ),
 ];
 
-pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
-    let mut props = json!({
+/// Properties of a private (public access blocked, owner-enforced), SSE-S3
+/// encrypted bucket: every bucket driftless makes starts from these.
+pub fn private_encrypted_properties() -> Json {
+    json!({
         "BucketEncryption": {
             "ServerSideEncryptionConfiguration": [
                 { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } }
@@ -30,7 +32,11 @@ pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
             "RestrictPublicBuckets": true,
         },
         "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-    });
+    })
+}
+
+pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
+    let mut props = private_encrypted_properties();
     if let Json::Object(map) = &mut props {
         if x.field("versioned").and_then(Resolved::bool) == Some(true) {
             map.insert(

@@ -2,7 +2,7 @@
 //! expands into complete CloudFormation with good defaults.
 
 mod alarm;
-mod bucket;
+pub mod bucket;
 mod dashboard;
 mod function;
 mod http_api;

@@ -156,7 +156,8 @@ impl Pass<'_> {
         for ((_, stack), (mut plan, fetched)) in
             ordered.into_iter().zip(plans.into_iter().zip(fetched))
         {
-            let desired: Json = serde_json::from_str(&stack.template).unwrap_or(Json::Null);
+            // Parsed only for stacks that change: a no-op pass never reads templates.
+            let desired = || serde_json::from_str::<Json>(&stack.template).unwrap_or(Json::Null);
             let mut deployed_retained = Vec::new();
             match fetched? {
                 Some(body) => {
@@ -168,10 +169,10 @@ impl Pass<'_> {
                         )
                     })?;
                     deployed_retained = retained_ids(&deployed);
-                    plan.changes = diff_templates(&deployed, &desired);
+                    plan.changes = diff_templates(&deployed, &desired());
                 }
                 None if matches!(plan.action, Action::Create | Action::Recreate) => {
-                    plan.changes = all_added(&desired);
+                    plan.changes = all_added(&desired());
                 }
                 None => {}
             }
