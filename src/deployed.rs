@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 
 /// The stack tag holding the desired-state hash of the last applied pass.
 pub const HASH_TAG: &str = "driftless:hash";
+/// The stack tags naming the app and environment a stack belongs to.
+pub const APP_TAG: &str = "driftless:app";
+pub const ENVIRONMENT_TAG: &str = "driftless:environment";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DeployedStack {

@@ -8,6 +8,9 @@ pub const FAILURE: u8 = 1;
 pub const CHANGES: u8 = 2;
 /// The specs or environment are invalid; the diagnostics say where.
 pub const INVALID: u8 = 3;
+/// `plan`/`deploy`: a retained resource would be replaced or removed, and
+/// the user did not allow it; nothing was changed.
+pub const REFUSED: u8 = 4;
 /// The command line is wrong.
 pub const USAGE: u8 = 64;
 /// Interrupted (Ctrl-C).

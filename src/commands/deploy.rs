@@ -18,13 +18,33 @@ pub struct DeployArgs {
     pub environment: String,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
     /// Apply without asking, even where the environment requires approval.
     #[arg(long)]
     pub yes: bool,
-    /// Allow this stateful resource (`unit.resource` or a logical id) to be
-    /// replaced or deleted; once per resource.
+}
+
+/// What the user allows a pass to do beyond the default, shared by `plan`
+/// and `deploy` so that a plan shows what the deploy would do.
+#[derive(Debug, Default, clap::Args)]
+pub struct SafetyArgs {
+    /// Allow this retained resource (`unit.resource` or a logical id) to be
+    /// replaced or removed; once per resource.
     #[arg(long = "allow-replace", value_name = "UNIT.RESOURCE")]
     pub allow_replace: Vec<String>,
+    /// Delete the stacks of this environment that its layout no longer names.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+impl SafetyArgs {
+    fn options(&self) -> Options {
+        Options {
+            allow_replace: self.allow_replace.iter().cloned().collect(),
+            prune: self.prune,
+        }
+    }
 }
 
 fn plan_counts(observed: &Observed) -> Json {
@@ -41,6 +61,18 @@ fn show_plan(ctx: &mut Context, observed: &Observed) {
     }
     for drift in &observed.drift {
         show(&mut ctx.printer, &Event::Drift(drift.clone()));
+    }
+    for orphan in &observed.orphans {
+        let event = Event::Orphan {
+            stack: orphan.stack.name.clone(),
+            status: orphan.stack.status.clone(),
+            retained: orphan.retained.clone(),
+            action: if observed.prune { "delete" } else { "kept" },
+        };
+        show(&mut ctx.printer, &event);
+    }
+    for hazard in &observed.hazards {
+        show(&mut ctx.printer, &Event::Refused(hazard.clone()));
     }
 }
 
@@ -127,16 +159,23 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
 
 impl DeployArgs {
     pub fn execute(&self, ctx: &mut Context) -> u8 {
-        run(ctx, &self.environment, &self.target, Some(self))
+        run(
+            ctx,
+            &self.environment,
+            &self.target,
+            &self.safety,
+            Some(self.yes),
+        )
     }
 }
 
-/// Observe and plan; with `deploy`, ask if needed and apply.
+/// Observe and plan; with `deploy` (`Some(yes)`), ask if needed and apply.
 pub fn run(
     ctx: &mut Context,
     environment: &str,
     target: &TargetArgs,
-    deploy: Option<&DeployArgs>,
+    safety: &SafetyArgs,
+    deploy: Option<bool>,
 ) -> u8 {
     let started = Instant::now();
     let command = if deploy.is_some() { "deploy" } else { "plan" };
@@ -148,11 +187,7 @@ pub fn run(
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let options = Options {
-        allow_replace: deploy
-            .map(|d| d.allow_replace.iter().cloned().collect())
-            .unwrap_or_default(),
-    };
+    let options = safety.options();
     rt.block_on(async {
         let cloud = connect(&session.target).await;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -174,8 +209,23 @@ pub fn run(
             }
         };
         show_plan(ctx, &observed);
+        if !observed.hazards.is_empty() {
+            let count = observed.hazards.len();
+            progress::summary(
+                &mut ctx.printer,
+                command,
+                false,
+                plan_counts(&observed),
+                started,
+                &cloud.calls.summary(),
+                format!(
+                    "refused: {count} retained resource(s) would be replaced or removed; nothing was changed"
+                ),
+            );
+            return exit::REFUSED;
+        }
         let changes = observed.has_changes();
-        let Some(deploy) = deploy else {
+        let Some(yes) = deploy else {
             progress::summary(
                 &mut ctx.printer,
                 command,
@@ -211,7 +261,7 @@ pub fn run(
         }
         if session.requires_approval() {
             let question = format!("deploy these changes to {}?", session.rendered.environment);
-            if !approved(ctx, deploy.yes, &question) {
+            if !approved(ctx, yes, &question) {
                 return exit::FAILURE;
             }
         }

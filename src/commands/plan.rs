@@ -16,12 +16,14 @@ pub struct PlanArgs {
     pub offline: bool,
     #[command(flatten)]
     pub target: super::target::TargetArgs,
+    #[command(flatten)]
+    pub safety: super::deploy::SafetyArgs,
 }
 
 impl PlanArgs {
     pub fn execute(&self, ctx: &mut Context) -> u8 {
         if !self.offline {
-            return super::deploy::run(ctx, &self.environment, &self.target, None);
+            return super::deploy::run(ctx, &self.environment, &self.target, &self.safety, None);
         }
         let (_, rendered, assets) = match load_environment(&ctx.project, &self.environment) {
             Ok(loaded) => loaded,

@@ -192,22 +192,40 @@ pub fn show(p: &mut Printer, event: &Event) {
             }
             p.emit(json, || text);
         }
-        Event::Refused {
-            stack,
-            logical_id,
-            resource,
-            action,
-            properties,
-            flag,
-        } => {
-            let text = format!(
-                "{stack}: refused to {action} {resource} ({logical_id}){}; allow it with {flag}",
-                if properties.is_empty() {
-                    String::new()
-                } else {
-                    format!(", forced by {}", properties.join(", "))
-                }
+        Event::Refused(h) => {
+            let forced = if h.properties.is_empty() {
+                String::new()
+            } else {
+                format!(" (forced by {})", h.properties.join(", "))
+            };
+            let text = p.paint(
+                &format!(
+                    "refused: {} {} {} ({}) in {}{forced}\n  {}\n  nothing was changed; to allow it for this resource alone: {}",
+                    h.action, h.resource, h.resource_type, h.logical_id, h.stack, h.cause, h.flag
+                ),
+                Colour::Red,
             );
+            p.emit(json, || text);
+        }
+        Event::Orphan {
+            stack,
+            status,
+            retained,
+            action,
+        } => {
+            let holds = if retained.is_empty() {
+                String::new()
+            } else {
+                format!("; it retains {}", retained.join(", "))
+            };
+            let text = if *action == "delete" {
+                format!("  orphan {stack} ({status}{holds}): deleting it (--prune)")
+            } else {
+                p.paint(
+                    &format!("  orphan {stack} ({status}{holds}): no longer in the layout; kept, `--prune` deletes it"),
+                    Colour::Yellow,
+                )
+            };
             p.emit(json, || text);
         }
         Event::SettingApplied {

@@ -2,6 +2,7 @@
 //! stack gets, its deploy-time hash, and what must happen to it.
 
 pub mod diff;
+pub mod guard;
 
 use crate::deployed::{Condition, DeployedStack};
 use crate::render::{ParameterSource, RenderedStack};

@@ -8,8 +8,10 @@ use crate::cloud::stacks::{self, ChangeSetOutcome, ChangeSetRequest};
 use crate::cloud::{CloudError, functions};
 use crate::deployed::Condition;
 use crate::deployed::{
-    ChangeSetChange, DeployedStack, HASH_TAG, StackEvent, condition_of, is_failure, is_terminal,
+    APP_TAG, ChangeSetChange, DeployedStack, ENVIRONMENT_TAG, HASH_TAG, StackEvent, condition_of,
+    is_failure, is_terminal,
 };
+use crate::plan::guard::Hazard;
 use crate::plan::{Action, StackPlan};
 use crate::render::ParameterSource;
 use futures_util::future::join_all;
@@ -117,6 +119,9 @@ impl Pass<'_> {
         if outcome.error.is_none() && failed {
             outcome.error = Some("a stack failed; later waves were not started".into());
         }
+        if self.options.prune && !failed {
+            self.prune(observed, &mut outcome, &mut deployed).await;
+        }
         match self.settle_settings(observed, &deployed, &applied).await {
             Ok(fixed) => outcome.settings_fixed = fixed,
             Err(e) => {
@@ -126,6 +131,36 @@ impl Pass<'_> {
         outcome.uploads = self.uploads.load(std::sync::atomic::Ordering::Relaxed);
         outcome.deployed = deployed;
         outcome
+    }
+
+    /// Deletes the orphan stacks, concurrently: nothing in the layout reads
+    /// them any more. Their retained resources stay in the account.
+    async fn prune(
+        &self,
+        observed: &Observed,
+        outcome: &mut Outcome,
+        deployed: &mut BTreeMap<String, DeployedStack>,
+    ) {
+        let results = join_all(
+            observed
+                .orphans
+                .iter()
+                .map(|o| self.delete_stack(&o.stack, &o.retained)),
+        )
+        .await;
+        for (orphan, result) in observed.orphans.iter().zip(results) {
+            match result {
+                Ok((StackResult::Deleted, _)) => {
+                    outcome.pruned += 1;
+                    deployed.remove(&orphan.stack.name);
+                }
+                Ok(_) => outcome.failed += 1,
+                Err(e) => {
+                    outcome.failed += 1;
+                    outcome.error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
     }
 
     /// Brings reserved concurrency in line: for stacks applied now, read
@@ -273,11 +308,8 @@ impl Pass<'_> {
         let change_set = change_set_name();
         let mut tags = BTreeMap::new();
         tags.insert(HASH_TAG.to_string(), plan.hash.clone());
-        tags.insert(
-            "driftless:environment".into(),
-            self.environment.environment.clone(),
-        );
-        tags.insert("driftless:app".into(), self.environment.app.clone());
+        tags.insert(ENVIRONMENT_TAG.into(), self.environment.environment.clone());
+        tags.insert(APP_TAG.into(), self.environment.app.clone());
         let cfn = &self.cloud.cfn;
         stacks::create_change_set(
             cfn,
@@ -317,37 +349,21 @@ impl Pass<'_> {
         let refused = self.destroying_changes(planned, &changes);
         if !refused.is_empty() {
             stacks::delete_change_set(cfn, name, &change_set).await?;
-            for change in &refused {
-                let label = self.resource_label(planned, &change.logical_id);
-                self.emit(Event::Refused {
-                    stack: name.clone(),
-                    logical_id: change.logical_id.clone(),
-                    action: if change.action == "Remove" {
-                        "delete"
-                    } else {
-                        "replace"
-                    }
-                    .into(),
-                    properties: change.recreating.clone(),
-                    flag: format!("--allow-replace {label}"),
-                    resource: label,
-                });
+            for hazard in &refused {
+                self.emit(Event::Refused(hazard.clone()));
             }
             let first = &refused[0];
             return Ok(end(
                 StackResult::Refused,
                 "NOT_EXECUTED".into(),
                 Some(format!(
-                    "{} {} ({}) would {} a resource that holds data; nothing was changed. Pass `--allow-replace {}` to allow it for this resource alone",
+                    "{} {} ({}) would be {}d: {}; nothing was changed. Pass `{}` to allow it for this resource alone",
                     name,
-                    first.logical_id,
+                    first.resource,
                     first.resource_type,
-                    if first.action == "Remove" {
-                        "delete"
-                    } else {
-                        "replace"
-                    },
-                    self.resource_label(planned, &first.logical_id),
+                    first.action,
+                    first.cause,
+                    first.flag,
                 )),
                 None,
             ));
@@ -400,7 +416,7 @@ impl Pass<'_> {
         &self,
         planned: &PlannedStack,
         changes: &[ChangeSetChange],
-    ) -> Vec<ChangeSetChange> {
+    ) -> Vec<Hazard> {
         let retained = |id: &str| {
             planned
                 .stack
@@ -412,12 +428,28 @@ impl Pass<'_> {
         changes
             .iter()
             .filter(|c| c.destroys() && retained(&c.logical_id))
-            .filter(|c| {
+            .filter_map(|c| {
+                let label = self.resource_label(planned, &c.logical_id);
                 let allow = &self.options.allow_replace;
-                !allow.contains(&c.logical_id)
-                    && !allow.contains(&self.resource_label(planned, &c.logical_id))
+                if allow.contains(&c.logical_id) || allow.contains(&label) {
+                    return None;
+                }
+                let action = if c.action == "Remove" {
+                    "remove"
+                } else {
+                    "replace"
+                };
+                Some(Hazard {
+                    stack: planned.stack.name.clone(),
+                    logical_id: c.logical_id.clone(),
+                    resource_type: c.resource_type.clone(),
+                    action,
+                    properties: c.recreating.clone(),
+                    cause: format!("CloudFormation's change set would {action} it"),
+                    flag: format!("--allow-replace {label}"),
+                    resource: label,
+                })
             })
-            .cloned()
             .collect()
     }
 

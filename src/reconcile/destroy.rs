@@ -61,10 +61,15 @@ impl Pass<'_> {
                     deleting.push((stack, d));
                 }
             }
+            let retained: Vec<Vec<String>> = deleting
+                .iter()
+                .map(|(stack, _)| retained_of(stack))
+                .collect();
             let results = join_all(
                 deleting
                     .iter()
-                    .map(|(stack, d)| self.delete_stack(stack, d)),
+                    .zip(&retained)
+                    .map(|((_, d), retained)| self.delete_stack(d, retained)),
             )
             .await;
             for result in results {
@@ -90,31 +95,28 @@ impl Pass<'_> {
         outcome
     }
 
-    async fn delete_stack(
+    /// Deletes one stack and streams its events; lists the resources of
+    /// `retained` (logical ids) that CloudFormation keeps.
+    pub(super) async fn delete_stack(
         &self,
-        stack: &RenderedStack,
         deployed: &DeployedStack,
+        retained: &[String],
     ) -> Result<(StackResult, usize), CloudError> {
         let started = Instant::now();
         let cfn = &self.cloud.cfn;
-        let name = &stack.name;
+        let name = &deployed.name;
         self.emit(Event::StackStart {
             stack: name.clone(),
             action: crate::plan::Action::Delete,
         });
-        let retained: Vec<_> = if stack.resources.iter().any(|r| r.retain) {
+        let retained: Vec<_> = if retained.is_empty() {
+            Vec::new()
+        } else {
             stacks::resources(cfn, name)
                 .await?
                 .into_iter()
-                .filter(|r| {
-                    stack
-                        .resources
-                        .iter()
-                        .any(|s| s.retain && s.logical_id == r.logical_id)
-                })
+                .filter(|r| retained.contains(&r.logical_id))
                 .collect()
-        } else {
-            Vec::new()
         };
         let seen: HashSet<String> = stacks::events(cfn, &deployed.id)
             .await?
@@ -153,4 +155,13 @@ impl Pass<'_> {
         });
         Ok((result, retained.len()))
     }
+}
+
+fn retained_of(stack: &RenderedStack) -> Vec<String> {
+    stack
+        .resources
+        .iter()
+        .filter(|r| r.retain)
+        .map(|r| r.logical_id.clone())
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! The events a pass reports, one JSON object per line with `--output json`.
 
 use crate::deployed::{ChangeSetChange, StackEvent, StackResource};
+use crate::plan::guard::Hazard;
 use crate::plan::{Action, SettingDrift, StackPlan};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -56,14 +57,16 @@ pub enum Event {
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         outputs: BTreeMap<String, String>,
     },
-    /// A change set that would destroy data, refused before it ran.
-    Refused {
+    /// A retained resource the pass would replace or remove, refused.
+    Refused(Hazard),
+    /// A stack of this environment that its layout no longer names.
+    Orphan {
         stack: String,
-        logical_id: String,
-        resource: String,
-        action: String,
-        properties: Vec<String>,
-        flag: String,
+        status: String,
+        /// Logical ids it retains.
+        retained: Vec<String>,
+        /// `kept` without `--prune`, `delete` with it.
+        action: &'static str,
     },
     /// A live setting written to match the environment.
     SettingApplied {

@@ -10,7 +10,7 @@ mod observe;
 
 pub use apply::public_outputs;
 pub use events::{Event, StackResult};
-pub use observe::{Observed, PlannedStack};
+pub use observe::{Observed, Orphan, PlannedStack};
 
 use crate::asset::Assets;
 use crate::cloud::Cloud;
@@ -26,6 +26,8 @@ pub struct Options {
     /// Stateful resources the user allows to be replaced or removed, as
     /// `unit.resource` or a logical id.
     pub allow_replace: BTreeSet<String>,
+    /// Delete the stacks of this environment that its layout no longer names.
+    pub prune: bool,
 }
 
 /// What one pass needs, borrowed for its length.
@@ -75,6 +77,8 @@ pub struct Outcome {
     pub skipped: usize,
     pub uploads: usize,
     pub settings_fixed: usize,
+    /// Orphan stacks deleted (`--prune`).
+    pub pruned: usize,
     /// The first failure, as a user should read it.
     pub error: Option<String>,
     /// The stacks as they stand after the pass.

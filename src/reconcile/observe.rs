@@ -4,8 +4,9 @@
 use super::Pass;
 use crate::cloud::assets::{BOOTSTRAP_STACK, BUCKET_OUTPUT, bootstrap_template};
 use crate::cloud::{CloudError, functions, stacks};
-use crate::deployed::DeployedStack;
+use crate::deployed::{APP_TAG, DeployedStack, ENVIRONMENT_TAG};
 use crate::plan::diff::{all_added, diff_templates};
+use crate::plan::guard::{self, Hazard, Template};
 use crate::plan::{
     Action, SettingDrift, StackPlan, changed_parameters, decide, deploy_hash, resolve_parameters,
 };
@@ -33,11 +34,27 @@ pub struct Observed {
     pub drift: Vec<SettingDrift>,
     /// Live settings read this pass: (stack, logical id) -> (function, value).
     pub live: BTreeMap<(String, String), (String, Option<i64>)>,
+    /// Retained resources the desired state would replace or remove.
+    pub hazards: Vec<Hazard>,
+    /// Stacks of this environment that are no longer in its layout.
+    pub orphans: Vec<Orphan>,
+    /// Whether orphans are deleted by this pass (`--prune`).
+    pub prune: bool,
+}
+
+/// A deployed stack of this environment that its layout no longer names.
+#[derive(Clone, Debug)]
+pub struct Orphan {
+    pub stack: DeployedStack,
+    /// Logical ids its template retains.
+    pub retained: Vec<String>,
 }
 
 impl Observed {
     pub fn has_changes(&self) -> bool {
-        self.planned.iter().any(|p| p.plan.action.changes()) || !self.drift.is_empty()
+        self.planned.iter().any(|p| p.plan.action.changes())
+            || !self.drift.is_empty()
+            || (self.prune && !self.orphans.is_empty())
     }
 
     pub fn waves(&self) -> Vec<Vec<&PlannedStack>> {
@@ -77,7 +94,7 @@ pub fn bootstrap_stack() -> RenderedStack {
     }
 }
 
-fn retained_ids(template: &Json) -> Vec<String> {
+pub(super) fn retained_ids(template: &Json) -> Vec<String> {
     template
         .get("Resources")
         .and_then(Json::as_object)
@@ -89,6 +106,22 @@ fn retained_ids(template: &Json) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+fn view(list: &[(String, Json)]) -> Vec<Template<'_>> {
+    list.iter()
+        .map(|(stack, body)| Template { stack, body })
+        .collect()
+}
+
+fn parse_deployed(stack: &str, body: &str) -> Result<Json, CloudError> {
+    serde_json::from_str(body).map_err(|e| {
+        CloudError::new(
+            "GetTemplate",
+            stack,
+            format!("the deployed template is not JSON: {e}"),
+        )
+    })
 }
 
 /// Plans one stack against the state known now.
@@ -144,7 +177,17 @@ impl Pass<'_> {
             .iter()
             .map(|(wave, stack)| plan_stack(stack, *wave, &stacks, asset_bucket.as_deref()))
             .collect();
-        // Templates only for stacks that will be updated, fetched concurrently.
+        let orphaned: Vec<&DeployedStack> = stacks
+            .values()
+            .filter(|d| {
+                d.tags.get(APP_TAG) == Some(&env.app)
+                    && d.tags.get(ENVIRONMENT_TAG) == Some(&env.environment)
+                    && env.stack(&d.name).is_none()
+                    && d.name != BOOTSTRAP_STACK
+            })
+            .collect();
+        // Templates only for stacks that will be updated and for orphans,
+        // fetched concurrently.
         let fetched = join_all(plans.iter().map(|plan| async move {
             match plan.action {
                 Action::Update => stacks::template(cfn, &plan.stack).await.map(Some),
@@ -152,7 +195,10 @@ impl Pass<'_> {
             }
         }))
         .await;
+        let orphan_templates =
+            join_all(orphaned.iter().map(|d| stacks::template(cfn, &d.name))).await;
         let mut planned = Vec::new();
+        let mut deployed_templates: Vec<(String, Json)> = Vec::new();
         for ((_, stack), (mut plan, fetched)) in
             ordered.into_iter().zip(plans.into_iter().zip(fetched))
         {
@@ -161,15 +207,10 @@ impl Pass<'_> {
             let mut deployed_retained = Vec::new();
             match fetched? {
                 Some(body) => {
-                    let deployed: Json = serde_json::from_str(&body).map_err(|e| {
-                        CloudError::new(
-                            "GetTemplate",
-                            &plan.stack,
-                            format!("the deployed template is not JSON: {e}"),
-                        )
-                    })?;
+                    let deployed = parse_deployed(&plan.stack, &body)?;
                     deployed_retained = retained_ids(&deployed);
                     plan.changes = diff_templates(&deployed, &desired());
+                    deployed_templates.push((plan.stack.clone(), deployed));
                 }
                 None if matches!(plan.action, Action::Create | Action::Recreate) => {
                     plan.changes = all_added(&desired());
@@ -182,6 +223,32 @@ impl Pass<'_> {
                 deployed_retained,
             });
         }
+        let mut orphans = Vec::new();
+        for (d, body) in orphaned.into_iter().zip(orphan_templates) {
+            let template = parse_deployed(&d.name, &body?)?;
+            orphans.push(Orphan {
+                stack: d.clone(),
+                retained: retained_ids(&template),
+            });
+            deployed_templates.push((d.name.clone(), template));
+        }
+        let hazards = if deployed_templates.is_empty() {
+            Vec::new()
+        } else {
+            let desired: Vec<(String, Json)> = planned
+                .iter()
+                .map(|p| {
+                    let body =
+                        serde_json::from_str::<Json>(&p.stack.template).unwrap_or(Json::Null);
+                    (p.stack.name.clone(), body)
+                })
+                .collect();
+            guard::hazards(
+                &view(&deployed_templates),
+                &view(&desired),
+                &self.options.allow_replace,
+            )
+        };
         let (live, drift) = self.read_settings(&planned, &stacks).await?;
         Ok(Observed {
             stacks,
@@ -189,6 +256,9 @@ impl Pass<'_> {
             planned,
             drift,
             live,
+            hazards,
+            orphans,
+            prune: self.options.prune,
         })
     }
 

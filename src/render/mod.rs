@@ -759,7 +759,7 @@ fn assemble_stack(
     );
     template.insert(
         "Metadata".into(),
-        json!({ "driftless": { "app": env.app, "environment": env.name, "stack": stack.name, "units": units } }),
+        json!({ "driftless": { "app": env.app, "environment": env.name, "stack": stack.name, "units": units, "retained": retained_labels(&summaries) } }),
     );
     if !template_params.is_empty() {
         template.insert("Parameters".into(), Json::Object(template_params));
@@ -786,6 +786,21 @@ fn assemble_stack(
         hash: String::new(),
     };
     (stack, Json::Object(template))
+}
+
+/// `logical id -> unit.resource` for the resources a stack retains, kept in
+/// the template so that a later pass can name them after a rename or a move.
+fn retained_labels(summaries: &[ResourceSummary]) -> Map<String, Json> {
+    summaries
+        .iter()
+        .filter(|r| r.retain)
+        .map(|r| {
+            (
+                r.logical_id.clone(),
+                json!(format!("{}.{}", r.unit, r.resource)),
+            )
+        })
+        .collect()
 }
 
 /// The desired-state hash of a stack: its template and where its parameters

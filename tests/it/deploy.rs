@@ -10,7 +10,7 @@ use std::path::Path;
 /// MiniStack keys Lambda workers by function name alone, and function names
 /// derive from stack names, so tests in different accounts still need
 /// different stack names to run side by side.
-fn reference_app(account: &str) -> (tempfile::TempDir, String) {
+pub fn reference_app(account: &str) -> (tempfile::TempDir, String) {
     let project = reference_copy();
     let app = format!("um{}", &account[account.len() - 6..]);
     for env in ["dev", "prod"] {
@@ -23,20 +23,20 @@ fn reference_app(account: &str) -> (tempfile::TempDir, String) {
     (project, app)
 }
 
-fn stacks(app: &str, env: &str) -> (String, String) {
+pub fn stacks(app: &str, env: &str) -> (String, String) {
     (
         format!("{app}-{env}-stateful"),
         format!("{app}-{env}-stateless"),
     )
 }
 
-fn deploy(project: &Path, account: &str, env: &str) -> std::process::Output {
+pub fn deploy(project: &Path, account: &str, env: &str) -> std::process::Output {
     let out = run(project, account, &["deploy", env, "--yes"]);
     ok(&out);
     out
 }
 
-fn stack_status(c: &Clients, stack: &str) -> String {
+pub fn stack_status(c: &Clients, stack: &str) -> String {
     c.rt.block_on(c.cfn.describe_stacks().stack_name(stack).send())
         .expect("describe stack")
         .stacks()[0]
@@ -45,7 +45,7 @@ fn stack_status(c: &Clients, stack: &str) -> String {
         .unwrap_or_default()
 }
 
-fn output(c: &Clients, stack: &str, key: &str) -> String {
+pub fn output(c: &Clients, stack: &str, key: &str) -> String {
     let out =
         c.rt.block_on(c.cfn.describe_stacks().stack_name(stack).send())
             .expect("describe stack");
@@ -82,7 +82,7 @@ fn reserved_concurrency(c: &Clients, function: &str) -> Option<i32> {
     .reserved_concurrent_executions()
 }
 
-fn stack_ends(out: &std::process::Output) -> Vec<(String, String)> {
+pub fn stack_ends(out: &std::process::Output) -> Vec<(String, String)> {
     events(out)
         .into_iter()
         .filter(|e| e["event"] == "stack_end")
@@ -95,7 +95,7 @@ fn stack_ends(out: &std::process::Output) -> Vec<(String, String)> {
         .collect()
 }
 
-fn edit(path: &Path, from: &str, to: &str) {
+pub fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "{} has no `{from}`", path.display());
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();

@@ -7,4 +7,5 @@ mod deploy;
 mod emulator;
 mod golden;
 mod lint;
+mod safety;
 mod support;

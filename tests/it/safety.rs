@@ -1,0 +1,231 @@
+//! Nothing lost: with items in the dev table, every change that would replace
+//! or remove it is refused before any mutating call, and the items remain.
+
+use super::deploy::{deploy, edit, output, reference_app, stack_ends, stack_status, stacks};
+use super::emulator::{Clients, account, clients, events, run, summary};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::path::Path;
+
+const ITEMS: usize = 3;
+
+/// Deploys dev and writes items to its table; returns the table name.
+fn deployed_with_items(project: &Path, account: &str, app: &str) -> (Clients, String) {
+    deploy(project, account, "dev");
+    let c = clients(account, "us-east-1");
+    let table = output(&c, &stacks(app, "dev").0, "DatabaseTableName");
+    for i in 0..ITEMS {
+        c.rt.block_on(
+            c.dynamodb
+                .put_item()
+                .table_name(&table)
+                .item("username", AttributeValue::S(format!("user{i}")))
+                .item("email", AttributeValue::S(format!("user{i}@example.com")))
+                .send(),
+        )
+        .expect("put item");
+    }
+    (c, table)
+}
+
+fn item_count(c: &Clients, table: &str) -> usize {
+    c.rt.block_on(c.dynamodb.scan().table_name(table).send())
+        .expect("scan: the table must still exist")
+        .items()
+        .len()
+}
+
+/// Runs a deploy that must be refused: exit 4, the resource and flag named,
+/// no mutating call, the items still there. Returns the refusals.
+fn assert_refused(
+    project: &Path,
+    account: &str,
+    c: &Clients,
+    table: &str,
+    cause: &str,
+) -> Vec<serde_json::Value> {
+    let out = run(project, account, &["deploy", "dev", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    let refused: Vec<_> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "refused")
+        .collect();
+    assert!(!refused.is_empty(), "{text}");
+    assert!(
+        refused.iter().any(|r| r["resource"] == "database.users"
+            && r["flag"] == "--allow-replace database.users"
+            && r["cause"].as_str().unwrap_or_default().contains(cause)),
+        "expected a refusal of database.users because `{cause}`:\n{text}"
+    );
+    assert_eq!(summary(&out)["api_calls"]["mutating"], 0, "{text}");
+    assert_eq!(item_count(c, table), ITEMS);
+    refused
+}
+
+#[test]
+fn changing_the_partition_key_is_refused_and_the_items_remain() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (c, table) = deployed_with_items(project.path(), &account, &app);
+    edit(
+        &project.path().join("specs/database/unit.yaml"),
+        "partition_key: { name: username, type: S }",
+        "partition_key: { name: email, type: S }",
+    );
+    let refused = assert_refused(project.path(), &account, &c, &table, "KeySchema changed");
+    assert_eq!(refused[0]["action"], "replace");
+    assert_eq!(refused[0]["properties"], serde_json::json!(["KeySchema"]));
+    // The plan says the same, with the same exit code.
+    let plan = run(project.path(), &account, &["plan", "dev"]);
+    assert_eq!(plan.status.code(), Some(4));
+}
+
+#[test]
+fn adding_a_sort_key_is_refused_and_the_items_remain() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (c, table) = deployed_with_items(project.path(), &account, &app);
+    edit(
+        &project.path().join("specs/database/unit.yaml"),
+        "partition_key: { name: username, type: S }",
+        "partition_key: { name: username, type: S }\n    sort_key: { name: created, type: N }",
+    );
+    assert_refused(project.path(), &account, &c, &table, "KeySchema changed");
+}
+
+#[test]
+fn renaming_the_table_resource_is_refused_and_the_items_remain() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (c, table) = deployed_with_items(project.path(), &account, &app);
+    let unit = project.path().join("specs/database/unit.yaml");
+    edit(&unit, "  users:\n", "  accounts:\n");
+    edit(&unit, "${users.name}", "${accounts.name}");
+    edit(&unit, "${users.arn}", "${accounts.arn}");
+    assert_refused(
+        project.path(),
+        &account,
+        &c,
+        &table,
+        "no longer in the specs",
+    );
+}
+
+#[test]
+fn moving_the_database_unit_to_the_stateless_stack_is_refused() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (c, table) = deployed_with_items(project.path(), &account, &app);
+    edit(
+        &project.path().join("environments/dev.yaml"),
+        "  stateful: [database]\n  stateless: [api, monitoring]",
+        "  stateless: [database, api, monitoring]",
+    );
+    assert_refused(
+        project.path(),
+        &account,
+        &c,
+        &table,
+        &format!("moves from stack {app}-dev-stateful to stack {app}-dev-stateless"),
+    );
+}
+
+#[test]
+fn removing_the_database_unit_from_the_layout_is_refused_until_named_and_pruned() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (c, table) = deployed_with_items(project.path(), &account, &app);
+    let (stateful, _) = stacks(&app, "dev");
+    let env = project.path().join("environments/dev.yaml");
+    edit(&env, "  stateful: [database]\n", "");
+    edit(&env, "  database: { billing_mode: PAY_PER_REQUEST }\n", "");
+    edit(
+        &project.path().join("specs/monitoring/unit.yaml"),
+        "${database.table_name}",
+        "none",
+    );
+    let api = project.path().join("specs/api/unit.yaml");
+    edit(&api, "${database.table_name}", "none");
+    edit(
+        &api,
+        "    grants:\n      - { table: \"${database.table_arn}\", access: read_write }\n",
+        "",
+    );
+    // The database unit is in no layout now; it is still checked, not deployed.
+    let refused = assert_refused(
+        project.path(),
+        &account,
+        &c,
+        &table,
+        "no longer in the layout",
+    );
+    assert_eq!(refused[0]["stack"], stateful.as_str());
+
+    // Named, but without --prune: the orphan stack is reported and kept.
+    let kept = run(
+        project.path(),
+        &account,
+        &[
+            "deploy",
+            "dev",
+            "--yes",
+            "--allow-replace",
+            "database.users",
+        ],
+    );
+    assert_eq!(
+        kept.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&kept.stdout)
+    );
+    assert!(events(&kept).iter().any(|e| e["event"] == "orphan"
+        && e["stack"] == stateful.as_str()
+        && e["action"] == "kept"));
+    assert_eq!(stack_status(&c, &stateful), "CREATE_COMPLETE");
+
+    // Named and pruned: the stack goes, the retained table and its items stay.
+    let pruned = run(
+        project.path(),
+        &account,
+        &[
+            "deploy",
+            "dev",
+            "--yes",
+            "--prune",
+            "--allow-replace",
+            "database.users",
+        ],
+    );
+    assert_eq!(
+        pruned.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pruned.stdout)
+    );
+    assert!(stack_ends(&pruned).contains(&(stateful.clone(), "deleted".into())));
+    assert_eq!(item_count(&c, &table), ITEMS);
+}
+
+#[test]
+fn destroy_without_the_stateful_flag_keeps_the_table_and_its_items() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let (c, table) = deployed_with_items(project.path(), &account, &app);
+    let (stateful, stateless) = stacks(&app, "dev");
+    let out = run(project.path(), &account, &["destroy", "dev", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let ends = stack_ends(&out);
+    assert!(ends.contains(&(stateless, "deleted".into())), "{ends:?}");
+    assert!(
+        ends.contains(&(stateful.clone(), "kept".into())),
+        "{ends:?}"
+    );
+    assert_eq!(stack_status(&c, &stateful), "CREATE_COMPLETE");
+    assert_eq!(item_count(&c, &table), ITEMS);
+}
