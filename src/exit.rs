@@ -11,6 +11,8 @@ pub const INVALID: u8 = 3;
 /// `plan`/`deploy`: a retained resource would be replaced or removed, and
 /// the user did not allow it; nothing was changed.
 pub const REFUSED: u8 = 4;
+/// `deploy`: another deployer holds the environment's lock.
+pub const LOCKED: u8 = 5;
 /// The command line is wrong.
 pub const USAGE: u8 = 64;
 /// Interrupted (Ctrl-C).

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod calls;
 pub mod error;
 pub mod functions;
+pub mod lock;
 pub mod stacks;
 
 use aws_config::retry::RetryConfig;

@@ -5,12 +5,14 @@ use super::Context;
 use super::progress::{self, show, while_running};
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
+use crate::cloud::lock::Holder;
 use crate::exit;
-use crate::reconcile::{Event, Observed, Options, Outcome, Pass};
+use crate::plan::guard::Hazard;
+use crate::reconcile::{Event, LockError, Observed, Options, Outcome, Pass};
 use crate::render::RenderedEnvironment;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
@@ -23,6 +25,10 @@ pub struct DeployArgs {
     /// Apply without asking, even where the environment requires approval.
     #[arg(long)]
     pub yes: bool,
+    /// Wait this long for another deployer's lock on the environment
+    /// before giving up (default: fail at once, naming the holder).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_wait: u64,
 }
 
 /// What the user allows a pass to do beyond the default, shared by `plan`
@@ -157,6 +163,57 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
     }
 }
 
+/// Why a deploy stopped before applying.
+enum Stop {
+    Cloud(crate::cloud::CloudError),
+    Locked(Holder),
+    Refused(Vec<Hazard>),
+}
+
+fn stopped(
+    ctx: &mut Context,
+    stop: Stop,
+    command: &str,
+    started: Instant,
+    cloud: &crate::cloud::Cloud,
+) -> u8 {
+    let (message, code) = match stop {
+        Stop::Cloud(e) => (e.to_string(), exit::FAILURE),
+        Stop::Locked(holder) => (
+            format!(
+                "the environment is locked by {} ({}, expiring in {}s); nothing was changed. Try again later, or pass --lock-wait SECONDS to wait for it",
+                holder.owner,
+                holder.command,
+                holder.expires.saturating_sub(crate::cloud::lock::now())
+            ),
+            exit::LOCKED,
+        ),
+        Stop::Refused(hazards) => {
+            for hazard in hazards {
+                show(&mut ctx.printer, &Event::Refused(hazard));
+            }
+            (
+                "a retained resource would be replaced or removed; nothing was changed".into(),
+                exit::REFUSED,
+            )
+        }
+    };
+    ctx.printer
+        .emit(json!({ "event": "error", "message": message }), || {
+            format!("error: {message}")
+        });
+    progress::summary(
+        &mut ctx.printer,
+        command,
+        false,
+        Json::Null,
+        started,
+        &cloud.calls.summary(),
+        "stopped before applying".into(),
+    );
+    code
+}
+
 impl DeployArgs {
     pub fn execute(&self, ctx: &mut Context) -> u8 {
         run(
@@ -164,7 +221,7 @@ impl DeployArgs {
             &self.environment,
             &self.target,
             &self.safety,
-            Some(self.yes),
+            Some((self.yes, self.lock_wait)),
         )
     }
 }
@@ -175,7 +232,7 @@ pub fn run(
     environment: &str,
     target: &TargetArgs,
     safety: &SafetyArgs,
-    deploy: Option<bool>,
+    deploy: Option<(bool, u64)>,
 ) -> u8 {
     let started = Instant::now();
     let command = if deploy.is_some() { "deploy" } else { "plan" };
@@ -225,7 +282,7 @@ pub fn run(
             return exit::REFUSED;
         }
         let changes = observed.has_changes();
-        let Some(yes) = deploy else {
+        let Some((yes, lock_wait)) = deploy else {
             progress::summary(
                 &mut ctx.printer,
                 command,
@@ -265,7 +322,37 @@ pub fn run(
                 return exit::FAILURE;
             }
         }
-        let outcome = while_running(&mut ctx.printer, rx, pass.apply(&observed)).await;
+        let work = async {
+            let bucket = pass.bootstrap(&observed).await.map_err(Stop::Cloud)?;
+            let lock = pass
+                .lock(&bucket, command, Duration::from_secs(lock_wait))
+                .await
+                .map_err(|e| match e {
+                    LockError::Busy(holder) => Stop::Locked(holder),
+                    LockError::Cloud(e) => Stop::Cloud(e),
+                })?;
+            // Under the lock, look again: another deployer may have finished.
+            let fresh = match pass.observe().await {
+                Ok(fresh) if fresh.hazards.is_empty() => fresh,
+                Ok(fresh) => {
+                    let _ = lock.release().await;
+                    return Err(Stop::Refused(fresh.hazards));
+                }
+                Err(e) => {
+                    let _ = lock.release().await;
+                    return Err(Stop::Cloud(e));
+                }
+            };
+            let mut outcome = pass.apply(&fresh).await;
+            if let Err(e) = lock.release().await {
+                outcome.error.get_or_insert_with(|| e.to_string());
+            }
+            Ok(outcome)
+        };
+        let outcome = match while_running(&mut ctx.printer, rx, work).await {
+            Ok(outcome) => outcome,
+            Err(stop) => return stopped(ctx, stop, command, started, &cloud),
+        };
         if outcome.ok() {
             show_endpoints(ctx, &session, &outcome);
         } else if let Some(error) = &outcome.error {

@@ -228,6 +228,18 @@ pub fn show(p: &mut Printer, event: &Event) {
             };
             p.emit(json, || text);
         }
+        Event::LockWait { key, holder } => {
+            let text = p.paint(
+                &format!(
+                    "waiting for the lock {key}, held by {} ({}), expiring in {}s",
+                    holder.owner,
+                    holder.command,
+                    holder.expires.saturating_sub(crate::cloud::lock::now())
+                ),
+                Colour::Yellow,
+            );
+            p.emit(json, || text);
+        }
         Event::SettingApplied {
             stack,
             function,

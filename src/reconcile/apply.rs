@@ -133,6 +133,37 @@ impl Pass<'_> {
         outcome
     }
 
+    /// Deploys the bootstrap stack alone if it is not there yet, for the
+    /// lock that guards the rest of the pass. Returns the bucket.
+    pub async fn bootstrap(&self, observed: &Observed) -> Result<String, CloudError> {
+        if let Some(bucket) = &observed.asset_bucket {
+            return Ok(bucket.clone());
+        }
+        let missing = || {
+            CloudError::new(
+                "CreateStack",
+                BOOTSTRAP_STACK,
+                "the bootstrap stack did not deploy",
+            )
+        };
+        let planned = observed
+            .planned
+            .iter()
+            .find(|p| p.stack.name == BOOTSTRAP_STACK)
+            .ok_or_else(missing)?;
+        let applied = self.apply_stack(planned, &planned.plan, None).await?;
+        if !matches!(
+            applied.result,
+            StackResult::Created | StackResult::Updated | StackResult::Unchanged
+        ) {
+            return Err(missing());
+        }
+        applied
+            .deployed
+            .and_then(|d| d.outputs.get(BUCKET_OUTPUT).cloned())
+            .ok_or_else(missing)
+    }
+
     /// Deletes the orphan stacks, concurrently: nothing in the layout reads
     /// them any more. Their retained resources stay in the account.
     async fn prune(

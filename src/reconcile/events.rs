@@ -1,5 +1,6 @@
 //! The events a pass reports, one JSON object per line with `--output json`.
 
+use crate::cloud::lock::Holder;
 use crate::deployed::{ChangeSetChange, StackEvent, StackResource};
 use crate::plan::guard::Hazard;
 use crate::plan::{Action, SettingDrift, StackPlan};
@@ -67,6 +68,11 @@ pub enum Event {
         retained: Vec<String>,
         /// `kept` without `--prune`, `delete` with it.
         action: &'static str,
+    },
+    /// Another deployer holds the environment's lock; this pass waits.
+    LockWait {
+        key: String,
+        holder: Holder,
     },
     /// A live setting written to match the environment.
     SettingApplied {

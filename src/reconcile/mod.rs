@@ -6,10 +6,12 @@
 mod apply;
 pub mod destroy;
 mod events;
+mod lock;
 mod observe;
 
 pub use apply::public_outputs;
 pub use events::{Event, StackResult};
+pub use lock::{EnvironmentLock, LockError, lock_key};
 pub use observe::{Observed, Orphan, PlannedStack};
 
 use crate::asset::Assets;

@@ -10,7 +10,7 @@ use crate::plan::guard::{self, Hazard, Template};
 use crate::plan::{
     Action, SettingDrift, StackPlan, changed_parameters, decide, deploy_hash, resolve_parameters,
 };
-use crate::render::{ParameterSource, RenderedStack, ResourceSummary};
+use crate::render::{RenderedStack, ResourceSummary};
 use crate::spec::Tier;
 use futures_util::future::join_all;
 use serde_json::Value as Json;
@@ -29,7 +29,7 @@ pub struct PlannedStack {
 pub struct Observed {
     pub stacks: BTreeMap<String, DeployedStack>,
     pub asset_bucket: Option<String>,
-    /// By wave: the bootstrap stack (when assets need a bucket) in wave 0.
+    /// By wave: the bootstrap stack in wave 0.
     pub planned: Vec<PlannedStack>,
     pub drift: Vec<SettingDrift>,
     /// Live settings read this pass: (stack, logical id) -> (function, value).
@@ -157,15 +157,8 @@ impl Pass<'_> {
             .and_then(|b| b.outputs.get(BUCKET_OUTPUT))
             .cloned();
         let env = self.environment;
-        let needs_bucket = env.stacks.iter().any(|s| {
-            s.parameters
-                .iter()
-                .any(|p| p.source == ParameterSource::AssetBucket)
-        });
-        let mut ordered: Vec<(usize, RenderedStack)> = Vec::new();
-        if needs_bucket {
-            ordered.push((0, bootstrap_stack()));
-        }
+        // The bootstrap stack holds the asset bucket and the deploy lock.
+        let mut ordered: Vec<(usize, RenderedStack)> = vec![(0, bootstrap_stack())];
         for (index, wave) in env.waves.iter().enumerate() {
             for name in wave {
                 if let Some(stack) = env.stack(name) {

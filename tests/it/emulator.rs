@@ -131,6 +131,7 @@ pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub s3: aws_sdk_s3::Client,
     pub rt: tokio::runtime::Runtime,
 }
 
@@ -152,6 +153,11 @@ pub fn clients(account: &str, region: &str) -> Clients {
         cfn: aws_sdk_cloudformation::Client::new(&sdk),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         lambda: aws_sdk_lambda::Client::new(&sdk),
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        ),
         rt,
     }
 }

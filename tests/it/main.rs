@@ -7,5 +7,6 @@ mod deploy;
 mod emulator;
 mod golden;
 mod lint;
+mod lock;
 mod safety;
 mod support;

@@ -1,0 +1,117 @@
+//! One deployer per environment: the lock in the bootstrap bucket names its
+//! holder, a second deployer fails fast or waits, and a stale lock expires.
+
+use super::deploy::{deploy, edit, output, reference_app, stack_ends, stacks};
+use super::emulator::{Clients, account, clients, events, run};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+fn bucket(c: &Clients) -> String {
+    output(c, "driftless-bootstrap", "AssetBucketName")
+}
+
+fn lock_key(app: &str) -> String {
+    format!("locks/{app}-dev.json")
+}
+
+fn write_lock(c: &Clients, app: &str, owner: &str, expires: u64) {
+    let body = serde_json::json!({
+        "owner": owner, "command": "deploy", "acquired": now(), "expires": expires
+    });
+    c.rt.block_on(
+        c.s3.put_object()
+            .bucket(bucket(c))
+            .key(lock_key(app))
+            .body(body.to_string().into_bytes().into())
+            .send(),
+    )
+    .expect("write lock");
+}
+
+fn lock_exists(c: &Clients, app: &str) -> bool {
+    c.rt.block_on(
+        c.s3.head_object()
+            .bucket(bucket(c))
+            .key(lock_key(app))
+            .send(),
+    )
+    .is_ok()
+}
+
+fn change_memory(project: &Path, to: &str) {
+    edit(
+        &project.join("specs/api/unit.yaml"),
+        "memory: { type: integer, default: 256 }",
+        &format!("memory: {{ type: integer, default: {to} }}"),
+    );
+}
+
+#[test]
+fn a_held_lock_stops_a_second_deployer_naming_the_holder_and_a_stale_one_expires() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    assert!(
+        !lock_exists(&c, &app),
+        "a finished deploy releases its lock"
+    );
+    change_memory(project.path(), "512");
+
+    write_lock(&c, &app, "alice@build-7 pid 4242", now() + 600);
+    let out = run(project.path(), &account, &["deploy", "dev", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(text.contains("alice@build-7 pid 4242"), "{text}");
+    assert!(stack_ends(&out).is_empty(), "nothing was applied: {text}");
+
+    write_lock(&c, &app, "alice@build-7 pid 4242", now().saturating_sub(1));
+    let out = run(project.path(), &account, &["deploy", "dev", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        stack_ends(&out).contains(&(stacks(&app, "dev").1, "updated".into())),
+        "{text}"
+    );
+    assert!(!lock_exists(&c, &app));
+}
+
+#[test]
+fn two_deployers_at_once_apply_the_change_once() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    deploy(project.path(), &account, "dev");
+    change_memory(project.path(), "384");
+    let (p1, p2) = (project.path().to_path_buf(), project.path().to_path_buf());
+    let (a1, a2) = (account.clone(), account.clone());
+    let args = ["deploy", "dev", "--yes", "--lock-wait", "120"];
+    let first = std::thread::spawn(move || run(&p1, &a1, &args));
+    let second = std::thread::spawn(move || run(&p2, &a2, &args));
+    let outs = [
+        first.join().expect("first deployer"),
+        second.join().expect("second deployer"),
+    ];
+    let stateless = stacks(&app, "dev").1;
+    let mut updates = 0;
+    for out in &outs {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        updates += stack_ends(out)
+            .iter()
+            .filter(|(s, r)| *s == stateless && r == "updated")
+            .count();
+        // A change set is only ever created under the lock.
+        let e = events(out);
+        if let Some(wait) = e.iter().position(|e| e["event"] == "lock_wait") {
+            assert!(!e[..wait].iter().any(|e| e["event"] == "change_set"));
+        }
+    }
+    assert_eq!(updates, 1, "exactly one deployer applies the change");
+}
