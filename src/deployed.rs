@@ -37,7 +37,9 @@ pub enum Condition {
     /// A create failed and rolled back: the stack holds nothing and cannot be
     /// updated, only deleted and created again.
     FailedCreate,
-    /// Needs a person or a continue-rollback first.
+    /// An update's rollback stopped half way: continue it, then go on.
+    RollbackFailed,
+    /// Needs a person first (`DELETE_FAILED`, `ROLLBACK_FAILED`, ...).
     Stuck,
 }
 
@@ -60,6 +62,7 @@ pub fn condition_of(status: &str) -> Condition {
         | "IMPORT_ROLLBACK_COMPLETE" => Condition::Settled,
         "REVIEW_IN_PROGRESS" => Condition::Review,
         "ROLLBACK_COMPLETE" => Condition::FailedCreate,
+        "UPDATE_ROLLBACK_FAILED" => Condition::RollbackFailed,
         s if s.ends_with("_IN_PROGRESS") => Condition::InProgress,
         _ => Condition::Stuck,
     }
@@ -137,7 +140,11 @@ mod tests {
         );
         assert_eq!(condition_of("ROLLBACK_COMPLETE"), Condition::FailedCreate);
         assert_eq!(condition_of("REVIEW_IN_PROGRESS"), Condition::Review);
-        assert_eq!(condition_of("UPDATE_ROLLBACK_FAILED"), Condition::Stuck);
+        assert_eq!(
+            condition_of("UPDATE_ROLLBACK_FAILED"),
+            Condition::RollbackFailed
+        );
+        assert_eq!(condition_of("DELETE_FAILED"), Condition::Stuck);
         assert!(is_failure("UPDATE_ROLLBACK_COMPLETE"));
         assert!(!is_failure("UPDATE_COMPLETE"));
     }

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod calls;
 pub mod error;
 pub mod functions;
+pub mod identity;
 pub mod lock;
 pub mod stacks;
 
@@ -34,6 +35,7 @@ pub struct Cloud {
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub sts: aws_sdk_sts::Client,
     pub calls: Arc<CallLog>,
     pub region: String,
     pub endpoint: Option<String>,
@@ -123,6 +125,11 @@ impl Cloud {
         let s3 = aws_sdk_s3::Client::from_conf(s3.build());
         let lambda = aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&sdk)
                 .interceptor(counter)
                 .build(),
         );
@@ -130,6 +137,7 @@ impl Cloud {
             cfn,
             s3,
             lambda,
+            sts,
             calls,
             region: settings.region.clone(),
             endpoint: settings.endpoint.clone(),

@@ -315,3 +315,27 @@ pub async fn resources(cfn: &Client, stack: &str) -> Result<Vec<StackResource>, 
         })
         .collect())
 }
+
+pub async fn set_termination_protection(
+    cfn: &Client,
+    stack: &str,
+    enabled: bool,
+) -> Result<(), CloudError> {
+    cfn.update_termination_protection()
+        .stack_name(stack)
+        .enable_termination_protection(enabled)
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("UpdateTerminationProtection", stack, e))?;
+    Ok(())
+}
+
+/// Resumes a rollback that stopped in `UPDATE_ROLLBACK_FAILED`.
+pub async fn continue_rollback(cfn: &Client, stack: &str) -> Result<(), CloudError> {
+    cfn.continue_update_rollback()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("ContinueUpdateRollback", stack, e))?;
+    Ok(())
+}

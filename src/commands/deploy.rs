@@ -8,7 +8,7 @@ use super::target::{TargetArgs, connect, runtime};
 use crate::cloud::lock::Holder;
 use crate::exit;
 use crate::plan::guard::Hazard;
-use crate::reconcile::{Event, LockError, Observed, Options, Outcome, Pass};
+use crate::reconcile::{AccountCheck, Event, LockError, Observed, Options, Outcome, Pass};
 use crate::render::RenderedEnvironment;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
@@ -42,6 +42,10 @@ pub struct SafetyArgs {
     /// Delete the stacks of this environment that its layout no longer names.
     #[arg(long)]
     pub prune: bool,
+    /// Delete and create again a stateful stack whose first create failed
+    /// (ROLLBACK_COMPLETE); stateless ones are recreated without asking.
+    #[arg(long)]
+    pub recreate_failed: bool,
 }
 
 impl SafetyArgs {
@@ -49,6 +53,7 @@ impl SafetyArgs {
         Options {
             allow_replace: self.allow_replace.iter().cloned().collect(),
             prune: self.prune,
+            recreate_failed: self.recreate_failed,
         }
     }
 }
@@ -79,6 +84,16 @@ fn show_plan(ctx: &mut Context, observed: &Observed) {
     }
     for hazard in &observed.hazards {
         show(&mut ctx.printer, &Event::Refused(hazard.clone()));
+    }
+    for stack in &observed.unprotected {
+        ctx.printer.emit(
+            json!({ "event": "protection", "stack": stack, "termination_protection": false }),
+            || {
+                format!(
+                    "  {stack}: termination protection is off; deploy turns it on (protect: true)"
+                )
+            },
+        );
     }
 }
 
@@ -168,6 +183,7 @@ enum Stop {
     Cloud(crate::cloud::CloudError),
     Locked(Holder),
     Refused(Vec<Hazard>),
+    WrongAccount(String),
 }
 
 fn stopped(
@@ -179,6 +195,7 @@ fn stopped(
 ) -> u8 {
     let (message, code) = match stop {
         Stop::Cloud(e) => (e.to_string(), exit::FAILURE),
+        Stop::WrongAccount(message) => (message, exit::REFUSED),
         Stop::Locked(holder) => (
             format!(
                 "the environment is locked by {} ({}, expiring in {}s); nothing was changed. Try again later, or pass --lock-wait SECONDS to wait for it",
@@ -323,6 +340,10 @@ pub fn run(
             }
         }
         let work = async {
+            pass.check_account().await.map_err(|e| match e {
+                AccountCheck::Wrong(message) => Stop::WrongAccount(message),
+                AccountCheck::Cloud(e) => Stop::Cloud(e),
+            })?;
             let bucket = pass.bootstrap(&observed).await.map_err(Stop::Cloud)?;
             let lock = pass
                 .lock(&bucket, command, Duration::from_secs(lock_wait))

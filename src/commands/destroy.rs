@@ -6,7 +6,7 @@ use super::progress::{self, while_running};
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
 use crate::exit;
-use crate::reconcile::{Options, Pass};
+use crate::reconcile::{AccountCheck, Options, Pass};
 use serde_json::json;
 use std::time::Instant;
 
@@ -60,6 +60,17 @@ impl DestroyArgs {
             let cloud = connect(&session.target).await;
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let pass = Pass::new(&cloud, &session.rendered, &session.assets, &options, tx);
+            if let Err(check) = pass.check_account().await {
+                let (message, code) = match check {
+                    AccountCheck::Wrong(message) => (message, exit::REFUSED),
+                    AccountCheck::Cloud(e) => (e.to_string(), exit::FAILURE),
+                };
+                ctx.printer
+                    .emit(json!({ "event": "error", "message": message }), || {
+                        format!("error: {message}")
+                    });
+                return code;
+            }
             let outcome =
                 while_running(&mut ctx.printer, rx, pass.destroy(self.include_stateful)).await;
             if let Some(error) = &outcome.error {

@@ -228,6 +228,10 @@ pub fn show(p: &mut Printer, event: &Event) {
             };
             p.emit(json, || text);
         }
+        Event::Protected { stack } => {
+            let text = format!("{stack}: termination protection on");
+            p.emit(json, || text);
+        }
         Event::LockWait { key, holder } => {
             let text = p.paint(
                 &format!(

@@ -1,6 +1,7 @@
 //! Planning against deployed state, as pure functions: the parameter values a
 //! stack gets, its deploy-time hash, and what must happen to it.
 
+pub mod account;
 pub mod diff;
 pub mod guard;
 
@@ -20,7 +21,9 @@ pub enum Action {
     Recreate,
     /// Another operation is running; wait for it, then look again.
     Wait,
-    /// The stack needs a person first (`UPDATE_ROLLBACK_FAILED`, ...).
+    /// `UPDATE_ROLLBACK_FAILED`: continue the rollback, then update.
+    ContinueRollback,
+    /// The stack needs a person first (`DELETE_FAILED`, ...).
     Blocked,
     Delete,
 }
@@ -33,6 +36,7 @@ impl Action {
             Action::NoOp => "no change",
             Action::Recreate => "recreate",
             Action::Wait => "wait",
+            Action::ContinueRollback => "continue rollback",
             Action::Blocked => "blocked",
             Action::Delete => "delete",
         }
@@ -107,6 +111,17 @@ pub fn decide(deployed: Option<&DeployedStack>, hash: &str) -> (Action, String) 
         Condition::InProgress => (
             Action::Wait,
             format!("{} (another operation is running)", d.status),
+        ),
+        Condition::RollbackFailed => (
+            Action::ContinueRollback,
+            format!(
+                "{}: an update's rollback stopped{}",
+                d.status,
+                d.status_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
         ),
         Condition::Stuck => (
             Action::Blocked,
@@ -252,6 +267,14 @@ mod tests {
         d.status = "ROLLBACK_COMPLETE".into();
         assert_eq!(decide(Some(&d), "h1").0, Action::Recreate);
         d.status = "UPDATE_ROLLBACK_FAILED".into();
-        assert_eq!(decide(Some(&d), "h1").0, Action::Blocked);
+        assert_eq!(decide(Some(&d), "h1").0, Action::ContinueRollback);
+        d.status = "UPDATE_ROLLBACK_COMPLETE".into();
+        assert_eq!(decide(Some(&d), "h1").0, Action::NoOp);
+        d.status = "REVIEW_IN_PROGRESS".into();
+        assert_eq!(decide(Some(&d), "h1").0, Action::Create);
+        for stuck in ["DELETE_FAILED", "ROLLBACK_FAILED", "UPDATE_FAILED"] {
+            d.status = stuck.into();
+            assert_eq!(decide(Some(&d), "h1").0, Action::Blocked, "{stuck}");
+        }
     }
 }

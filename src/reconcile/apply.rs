@@ -122,6 +122,21 @@ impl Pass<'_> {
         if self.options.prune && !failed {
             self.prune(observed, &mut outcome, &mut deployed).await;
         }
+        for stack in super::observe::unprotected(self.environment, &deployed) {
+            match stacks::set_termination_protection(&self.cloud.cfn, &stack, true).await {
+                Ok(()) => {
+                    self.emit(Event::Protected {
+                        stack: stack.clone(),
+                    });
+                    if let Some(d) = deployed.get_mut(&stack) {
+                        d.termination_protection = true;
+                    }
+                }
+                Err(e) => {
+                    outcome.error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
         match self.settle_settings(observed, &deployed, &applied).await {
             Ok(fixed) => outcome.settings_fixed = fixed,
             Err(e) => {
@@ -260,6 +275,30 @@ impl Pass<'_> {
             plan.action = crate::plan::decide(settled.as_ref(), &plan.hash).0;
             action = plan.action;
         }
+        if action == Action::ContinueRollback {
+            let settled = self.continue_rollback(name).await?;
+            plan.action = crate::plan::decide(settled.as_ref(), &plan.hash).0;
+            action = plan.action;
+            if action == Action::ContinueRollback {
+                let reason = settled
+                    .and_then(|d| d.status_reason)
+                    .unwrap_or_else(|| "no reason given".into());
+                self.emit(Event::StackEnd {
+                    stack: name.clone(),
+                    result: StackResult::Failed,
+                    status: "UPDATE_ROLLBACK_FAILED".into(),
+                    seconds: started.elapsed().as_secs_f64(),
+                    reason: Some(format!(
+                        "the rollback failed again: {reason}. Fix the resource by hand, or continue the rollback skipping it in the console, then deploy again"
+                    )),
+                    outputs: BTreeMap::new(),
+                });
+                return Ok(Applied {
+                    result: StackResult::Failed,
+                    deployed: None,
+                });
+            }
+        }
         let end = |result: StackResult,
                    status: String,
                    reason: Option<String>,
@@ -321,12 +360,12 @@ impl Pass<'_> {
             action,
         });
         if action == Action::Recreate {
-            if planned.stack.tier == crate::spec::Tier::Stateful {
+            if planned.stack.tier == crate::spec::Tier::Stateful && !self.options.recreate_failed {
                 return Ok(end(
                     StackResult::Failed,
                     "ROLLBACK_COMPLETE".into(),
                     Some(format!(
-                        "stateful stack {name} failed its first create and holds nothing; delete it (`driftless destroy ENV --include-stateful`) after checking, then deploy again"
+                        "stateful stack {name} failed its first create. It cannot be updated, only deleted and created again; resources it retained stay in the account. Check them, then deploy with --recreate-failed"
                     )),
                     None,
                 ));
@@ -579,6 +618,22 @@ impl Pass<'_> {
             }
             backoff.wait().await;
         }
+    }
+
+    /// Continues an update's rollback and waits for it to end.
+    async fn continue_rollback(&self, name: &str) -> Result<Option<DeployedStack>, CloudError> {
+        let seen: HashSet<String> = stacks::events(&self.cloud.cfn, name)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        self.emit(Event::StackStart {
+            stack: name.to_string(),
+            action: Action::ContinueRollback,
+        });
+        stacks::continue_rollback(&self.cloud.cfn, name).await?;
+        self.stream_events(name, name, seen).await?;
+        stacks::describe(&self.cloud.cfn, name).await
     }
 
     async fn wait_for_others(&self, name: &str) -> Result<Option<DeployedStack>, CloudError> {

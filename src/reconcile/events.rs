@@ -74,6 +74,11 @@ pub enum Event {
         key: String,
         holder: Holder,
     },
+    /// Termination protection turned on (a stateful stack of a protected
+    /// environment).
+    Protected {
+        stack: String,
+    },
     /// A live setting written to match the environment.
     SettingApplied {
         stack: String,

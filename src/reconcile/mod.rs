@@ -30,6 +30,8 @@ pub struct Options {
     pub allow_replace: BTreeSet<String>,
     /// Delete the stacks of this environment that its layout no longer names.
     pub prune: bool,
+    /// Delete and create again a stateful stack whose first create failed.
+    pub recreate_failed: bool,
 }
 
 /// What one pass needs, borrowed for its length.
@@ -64,6 +66,28 @@ impl<'a> Pass<'a> {
         // The receiver lives as long as the command; a send fails only when it
         // is already gone, and then nobody is listening.
         let _ = self.events.send(event);
+    }
+}
+
+/// Why a pass must not touch its target.
+pub enum AccountCheck {
+    /// The account or region differs: the message shows both values.
+    Wrong(String),
+    Cloud(crate::cloud::CloudError),
+}
+
+impl Pass<'_> {
+    /// The account guard, before any mutating call: on an AWS target, the
+    /// caller's account (STS) and the client's region must be the target's.
+    pub async fn check_account(&self) -> Result<(), AccountCheck> {
+        if !matches!(self.environment.target, crate::spec::Target::Aws { .. }) {
+            return Ok(());
+        }
+        let account = crate::cloud::identity::caller_account(&self.cloud.sts)
+            .await
+            .map_err(AccountCheck::Cloud)?;
+        crate::plan::account::check(&self.environment.target, &account, &self.cloud.region)
+            .map_err(AccountCheck::Wrong)
     }
 }
 

@@ -40,6 +40,9 @@ pub struct Observed {
     pub orphans: Vec<Orphan>,
     /// Whether orphans are deleted by this pass (`--prune`).
     pub prune: bool,
+    /// Deployed stateful stacks of a protected environment that lack
+    /// termination protection.
+    pub unprotected: Vec<String>,
 }
 
 /// A deployed stack of this environment that its layout no longer names.
@@ -55,6 +58,7 @@ impl Observed {
         self.planned.iter().any(|p| p.plan.action.changes())
             || !self.drift.is_empty()
             || (self.prune && !self.orphans.is_empty())
+            || !self.unprotected.is_empty()
     }
 
     pub fn waves(&self) -> Vec<Vec<&PlannedStack>> {
@@ -106,6 +110,27 @@ pub(super) fn retained_ids(template: &Json) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The stateful stacks of a protected environment, deployed without
+/// termination protection.
+pub(super) fn unprotected(
+    env: &crate::render::RenderedEnvironment,
+    deployed: &BTreeMap<String, DeployedStack>,
+) -> Vec<String> {
+    if !env.protect {
+        return Vec::new();
+    }
+    env.stacks
+        .iter()
+        .filter(|s| s.tier == Tier::Stateful)
+        .filter(|s| {
+            deployed
+                .get(&s.name)
+                .is_some_and(|d| !d.termination_protection)
+        })
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 fn view(list: &[(String, Json)]) -> Vec<Template<'_>> {
@@ -243,6 +268,7 @@ impl Pass<'_> {
             )
         };
         let (live, drift) = self.read_settings(&planned, &stacks).await?;
+        let unprotected = unprotected(env, &stacks);
         Ok(Observed {
             stacks,
             asset_bucket,
@@ -252,6 +278,7 @@ impl Pass<'_> {
             hazards,
             orphans,
             prune: self.options.prune,
+            unprotected,
         })
     }
 

@@ -88,6 +88,8 @@ pub struct RenderedEnvironment {
     pub stacks: Vec<RenderedStack>,
     /// Stack names by wave: every stateful stack before any stateless one.
     pub waves: Vec<Vec<String>>,
+    /// Termination protection on stateful stacks, no destroy.
+    pub protect: bool,
 }
 
 impl RenderedEnvironment {
@@ -607,6 +609,7 @@ pub fn render(
         target: env.target.clone(),
         stacks,
         waves,
+        protect: env.protect,
     })
 }
 

@@ -291,6 +291,18 @@ fn prod_deploys_provisioned_and_a_capacity_change_keeps_the_items() {
     deploy(project.path(), account, "prod");
     let c = clients(account, "eu-west-1");
     let (stateful, stateless) = stacks(&app, "prod");
+    let protection = |stack: &str| {
+        c.rt.block_on(c.cfn.describe_stacks().stack_name(stack).send())
+            .expect("describe stack")
+            .stacks()[0]
+            .enable_termination_protection()
+    };
+    assert_eq!(
+        protection(&stateful),
+        Some(true),
+        "protect: true guards the data"
+    );
+    assert_ne!(protection(&stateless), Some(true));
     let table = output(&c, &stateful, "DatabaseTableName");
     let describe = || {
         c.rt.block_on(c.dynamodb.describe_table().table_name(&table).send())
@@ -507,6 +519,36 @@ fn a_failed_stack_stops_later_waves_and_the_next_deploy_converges() {
     );
     let again = run(project.path(), &account, &["plan", "dev"]);
     assert_eq!(again.status.code(), Some(0), "converged");
+}
+
+#[test]
+fn a_stateful_stack_whose_first_create_failed_is_recreated_only_with_the_flag() {
+    let project = chain_copy();
+    let unit = project.path().join("specs/naming/unit.yaml");
+    edit(&unit, "tier: stateless", "tier: stateful");
+    let broken = "  broken:\n    type: AWS::SQS::Queue\n    properties:\n      VisibilityTimeout: not-a-number\n";
+    edit(&unit, "outputs:", &format!("{broken}outputs:"));
+    let account = account();
+    let out = run(project.path(), &account, &["deploy", "dev", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    edit(&unit, broken, "");
+
+    let out = run(project.path(), &account, &["deploy", "dev", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("--recreate-failed"), "{text}");
+    assert_eq!(
+        summary(&out)["api_calls"]["by_operation"]["DeleteStack"],
+        Json::Null
+    );
+
+    let out = run(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--yes", "--recreate-failed"],
+    );
+    ok(&out);
+    assert!(stack_ends(&out).contains(&("chain-dev-upstream".into(), "created".into())));
 }
 
 #[test]

@@ -229,3 +229,27 @@ fn destroy_without_the_stateful_flag_keeps_the_table_and_its_items() {
     assert_eq!(stack_status(&c, &stateful), "CREATE_COMPLETE");
     assert_eq!(item_count(&c, &table), ITEMS);
 }
+
+#[test]
+fn credentials_for_another_account_are_refused_showing_both_accounts() {
+    // prod targets account 222222222222; these credentials act in another.
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let out = run(project.path(), &account, &["deploy", "prod", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(text.contains(&format!("account {account}")), "{text}");
+    assert!(text.contains("account 222222222222"), "{text}");
+    assert_eq!(summary(&out)["api_calls"]["mutating"], 0, "{text}");
+    let c = clients(&account, "eu-west-1");
+    let listed =
+        c.rt.block_on(c.cfn.describe_stacks().send())
+            .expect("list stacks");
+    assert!(
+        !listed
+            .stacks()
+            .iter()
+            .any(|s| s.stack_name().is_some_and(|n| n.starts_with(&app))),
+        "nothing was created"
+    );
+}

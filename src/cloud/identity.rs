@@ -1,0 +1,19 @@
+//! Who the credentials belong to: STS GetCallerIdentity.
+
+use super::CloudError;
+
+/// The account the caller's credentials act in.
+pub async fn caller_account(sts: &aws_sdk_sts::Client) -> Result<String, CloudError> {
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("GetCallerIdentity", "the caller", e))?;
+    out.account().map(str::to_string).ok_or_else(|| {
+        CloudError::new(
+            "GetCallerIdentity",
+            "the caller",
+            "the answer named no account",
+        )
+    })
+}
