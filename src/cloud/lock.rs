@@ -18,6 +18,12 @@ pub struct Holder {
     /// Unix seconds.
     pub acquired: u64,
     pub expires: u64,
+    /// The holder's host and process, to spot a holder that died on this
+    /// host before its lock expired.
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub pid: u32,
 }
 
 pub fn now() -> u64 {
@@ -28,8 +34,19 @@ pub fn now() -> u64 {
 }
 
 impl Holder {
-    pub fn is_stale(&self, now: u64) -> bool {
-        self.expires <= now
+    /// Past its expiry, or held by a process of this host that is gone.
+    pub fn is_stale(&self, now: u64, host: &str) -> bool {
+        self.expires <= now || (self.pid != 0 && self.host == host && !process_alive(self.pid))
+    }
+}
+
+/// Whether a process of this host is running. Where that cannot be told,
+/// it is assumed to run, and the lock waits for its expiry.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
     }
 }
 
@@ -97,7 +114,7 @@ pub async fn try_acquire(
         .into_bytes();
     let other: Option<Holder> = serde_json::from_slice(&bytes).ok();
     match other {
-        Some(other) if !other.is_stale(now()) => return Ok(Err(other)),
+        Some(other) if !other.is_stale(now(), &holder.host) => return Ok(Err(other)),
         _ => {}
     }
     // Stale (or unreadable): take it over, unless someone else just did.
@@ -167,8 +184,26 @@ mod tests {
             command: "deploy".into(),
             acquired: 100,
             expires: 200,
+            host: "b".into(),
+            pid: 0,
         };
-        assert!(!holder.is_stale(199));
-        assert!(holder.is_stale(200));
+        assert!(!holder.is_stale(199, "b"));
+        assert!(holder.is_stale(200, "b"));
+    }
+
+    #[test]
+    fn a_holder_that_died_on_this_host_is_stale_at_once() {
+        let mut holder = Holder {
+            owner: "a@b".into(),
+            command: "deploy".into(),
+            acquired: 100,
+            expires: u64::MAX,
+            host: "b".into(),
+            pid: std::process::id(),
+        };
+        assert!(!holder.is_stale(150, "b"), "this process runs");
+        holder.pid = u32::MAX;
+        assert_eq!(holder.is_stale(150, "b"), cfg!(target_os = "linux"));
+        assert!(!holder.is_stale(150, "elsewhere"), "another host's process");
     }
 }

@@ -27,16 +27,19 @@ pub struct EnvironmentLock {
     s3: aws_sdk_s3::Client,
 }
 
-fn owner() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = std::env::var("HOSTNAME")
+fn host() -> String {
+    std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".into());
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+fn owner(host: &str) -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
     format!("{user}@{host} pid {}", std::process::id())
 }
 
@@ -55,12 +58,15 @@ impl Pass<'_> {
         let env = self.environment;
         let key = lock_key(&env.app, &env.environment);
         let started = Instant::now();
-        let owner = owner();
+        let host = host();
+        let owner = owner(&host);
         let holder = |now: u64| Holder {
             owner: owner.clone(),
             command: command.to_string(),
             acquired: now,
             expires: now + LOCK_TTL_SECONDS,
+            host: host.clone(),
+            pid: std::process::id(),
         };
         let mut announced = false;
         let held = loop {
@@ -99,6 +105,8 @@ impl Pass<'_> {
                         command: command.clone(),
                         acquired,
                         expires: now + LOCK_TTL_SECONDS,
+                        host: host.clone(),
+                        pid: std::process::id(),
                     };
                     // A failed renewal is retried at the next tick; the lock
                     // stays ours until it expires.

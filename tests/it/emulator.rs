@@ -75,22 +75,28 @@ pub fn account() -> String {
 
 /// Runs driftless against the emulator as `account`, with JSON output.
 pub fn run(project: &Path, account: &str, args: &[&str]) -> Output {
-    let emulator = emulator();
-    Command::new(env!("CARGO_BIN_EXE_driftless"))
+    command(project, account, args, &emulator().endpoint())
+        .output()
+        .expect("run driftless")
+}
+
+/// The driftless command line against `endpoint` as `account`, JSON output.
+pub fn command(project: &Path, account: &str, args: &[&str], endpoint: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    command
         .arg("--project")
         .arg(project)
         .arg("--output")
         .arg("json")
         .args(args)
-        .env("DRIFTLESS_ENDPOINT", emulator.endpoint())
+        .env("DRIFTLESS_ENDPOINT", endpoint)
         .env("AWS_ACCESS_KEY_ID", account)
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("DRIFTLESS_PROJECT")
-        .env("DRIFTLESS_HOME", home())
-        .output()
-        .expect("run driftless")
+        .env("DRIFTLESS_HOME", home());
+    command
 }
 
 /// The JSON events of a run.
