@@ -29,6 +29,10 @@ pub struct DeployArgs {
     /// before giving up (default: fail at once, naming the holder).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub lock_wait: u64,
+    /// The time limit of the whole pass: when it runs out, nothing new is
+    /// started, what runs finishes, and the deploy fails.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub timeout: u64,
 }
 
 /// What the user allows a pass to do beyond the default, shared by `plan`
@@ -178,6 +182,57 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
     }
 }
 
+/// What `deploy` adds to `plan`.
+pub struct Apply {
+    pub yes: bool,
+    pub lock_wait: Duration,
+    pub timeout: Duration,
+}
+
+/// Runs beside a pass: the first Ctrl-C or the deadline stops new work and
+/// reports what is in flight; a second Ctrl-C quits at once. Never returns.
+async fn stop_on_signal_or_deadline(
+    pass: &Pass<'_>,
+    timeout: Duration,
+    reason: &std::cell::Cell<Option<&'static str>>,
+) -> std::convert::Infallible {
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut timed_out = false;
+    loop {
+        let why = tokio::select! {
+            signal = tokio::signal::ctrl_c() => {
+                if signal.is_err() {
+                    // No signal handling here: only the deadline remains.
+                    if timed_out {
+                        std::future::pending::<()>().await;
+                    }
+                    (&mut deadline).await;
+                    "timeout"
+                } else {
+                    "interrupt"
+                }
+            }
+            _ = &mut deadline, if !timed_out => "timeout",
+        };
+        if why == "timeout" {
+            timed_out = true;
+        }
+        if why == "interrupt" && reason.get() == Some("interrupt") {
+            eprintln!(
+                "interrupted again: quitting now; stack operations under way go on in CloudFormation, and the next deploy picks them up"
+            );
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+        reason.set(Some(why));
+        let in_flight = pass.stop();
+        pass.emit(Event::Stopping {
+            reason: why,
+            in_flight,
+        });
+    }
+}
+
 /// Why a deploy stopped before applying.
 enum Stop {
     Cloud(crate::cloud::CloudError),
@@ -238,7 +293,11 @@ impl DeployArgs {
             &self.environment,
             &self.target,
             &self.safety,
-            Some((self.yes, self.lock_wait)),
+            Some(Apply {
+                yes: self.yes,
+                lock_wait: Duration::from_secs(self.lock_wait),
+                timeout: Duration::from_secs(self.timeout),
+            }),
         )
     }
 }
@@ -249,7 +308,7 @@ pub fn run(
     environment: &str,
     target: &TargetArgs,
     safety: &SafetyArgs,
-    deploy: Option<(bool, u64)>,
+    deploy: Option<Apply>,
 ) -> u8 {
     let started = Instant::now();
     let command = if deploy.is_some() { "deploy" } else { "plan" };
@@ -299,7 +358,12 @@ pub fn run(
             return exit::REFUSED;
         }
         let changes = observed.has_changes();
-        let Some((yes, lock_wait)) = deploy else {
+        let Some(Apply {
+            yes,
+            lock_wait,
+            timeout,
+        }) = deploy
+        else {
             progress::summary(
                 &mut ctx.printer,
                 command,
@@ -346,7 +410,7 @@ pub fn run(
             })?;
             let bucket = pass.bootstrap(&observed).await.map_err(Stop::Cloud)?;
             let lock = pass
-                .lock(&bucket, command, Duration::from_secs(lock_wait))
+                .lock(&bucket, command, lock_wait)
                 .await
                 .map_err(|e| match e {
                     LockError::Busy(holder) => Stop::Locked(holder),
@@ -370,7 +434,14 @@ pub fn run(
             }
             Ok(outcome)
         };
-        let outcome = match while_running(&mut ctx.printer, rx, work).await {
+        let stop_reason = std::cell::Cell::new(None);
+        let guarded = async {
+            tokio::select! {
+                result = work => result,
+                never = stop_on_signal_or_deadline(&pass, timeout, &stop_reason) => match never {},
+            }
+        };
+        let outcome = match while_running(&mut ctx.printer, rx, guarded).await {
             Ok(outcome) => outcome,
             Err(stop) => return stopped(ctx, stop, command, started, &cloud),
         };
@@ -398,10 +469,10 @@ pub fn run(
             &cloud.calls.summary(),
             human,
         );
-        if outcome.ok() {
-            exit::OK
-        } else {
-            exit::FAILURE
+        match stop_reason.get() {
+            _ if outcome.ok() => exit::OK,
+            Some("interrupt") => exit::INTERRUPTED,
+            _ => exit::FAILURE,
         }
     })
 }

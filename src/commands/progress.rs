@@ -228,6 +228,21 @@ pub fn show(p: &mut Printer, event: &Event) {
             };
             p.emit(json, || text);
         }
+        Event::Stopping { reason, in_flight } => {
+            let what = if in_flight.is_empty() {
+                "nothing is in flight".to_string()
+            } else {
+                format!("waiting for {} to finish", in_flight.join(", "))
+            };
+            let text = p.paint(
+                &format!(
+                    "{}: starting nothing new; {what} (Ctrl-C again to quit now; the next deploy picks up from there)",
+                    if *reason == "timeout" { "out of time" } else { "interrupted" }
+                ),
+                Colour::Yellow,
+            );
+            p.emit(json, || text);
+        }
         Event::Protected { stack } => {
             let text = format!("{stack}: termination protection on");
             p.emit(json, || text);

@@ -60,7 +60,7 @@ impl Pass<'_> {
         let mut applied: HashSet<String> = HashSet::new();
         let mut failed = false;
         for wave in observed.waves() {
-            if failed {
+            if failed || self.is_stopping() {
                 outcome.skipped += wave.len();
                 continue;
             }
@@ -119,7 +119,16 @@ impl Pass<'_> {
         if outcome.error.is_none() && failed {
             outcome.error = Some("a stack failed; later waves were not started".into());
         }
-        if self.options.prune && !failed {
+        outcome.stopped = self.is_stopping();
+        if outcome.stopped {
+            outcome.error.get_or_insert_with(|| {
+                format!(
+                    "stopped before the pass finished ({} stack(s) not started); deploy again to go on",
+                    outcome.skipped
+                )
+            });
+        }
+        if self.options.prune && !failed && !outcome.stopped {
             self.prune(observed, &mut outcome, &mut deployed).await;
         }
         for stack in super::observe::unprotected(self.environment, &deployed) {
@@ -261,6 +270,18 @@ impl Pass<'_> {
     }
 
     async fn apply_stack(
+        &self,
+        planned: &PlannedStack,
+        plan: &StackPlan,
+        bucket: Option<&str>,
+    ) -> Result<Applied, CloudError> {
+        self.track(&planned.stack.name, true);
+        let applied = self.apply_stack_tracked(planned, plan, bucket).await;
+        self.track(&planned.stack.name, false);
+        applied
+    }
+
+    async fn apply_stack_tracked(
         &self,
         planned: &PlannedStack,
         plan: &StackPlan,
@@ -435,6 +456,15 @@ impl Pass<'_> {
                     first.cause,
                     first.flag,
                 )),
+                None,
+            ));
+        }
+        if self.is_stopping() {
+            stacks::delete_change_set(cfn, name, &change_set).await?;
+            return Ok(end(
+                StackResult::Failed,
+                "NOT_EXECUTED".into(),
+                Some("stopped before its change set ran".into()),
                 None,
             ));
         }

@@ -79,6 +79,12 @@ pub enum Event {
     Protected {
         stack: String,
     },
+    /// The pass stops starting new work (`interrupt` or `timeout`); the
+    /// stacks in flight finish their operation.
+    Stopping {
+        reason: &'static str,
+        in_flight: Vec<String>,
+    },
     /// A live setting written to match the environment.
     SettingApplied {
         stack: String,

@@ -75,7 +75,9 @@ impl Pass<'_> {
                 .map_err(LockError::Cloud)?;
             match attempt {
                 Ok(held) => break held,
-                Err(other) if started.elapsed() >= wait => return Err(LockError::Busy(other)),
+                Err(other) if started.elapsed() >= wait || self.is_stopping() => {
+                    return Err(LockError::Busy(other));
+                }
                 Err(other) => {
                     if !announced {
                         announced = true;

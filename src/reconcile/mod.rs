@@ -19,7 +19,8 @@ use crate::cloud::Cloud;
 use crate::render::RenderedEnvironment;
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::sync::atomic::AtomicUsize;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Choices the user made for this pass.
@@ -42,6 +43,10 @@ pub struct Pass<'a> {
     pub options: &'a Options,
     events: UnboundedSender<Event>,
     uploads: AtomicUsize,
+    /// Set on Ctrl-C or when the pass runs out of time: start nothing new.
+    stopping: AtomicBool,
+    /// Stacks with an operation of ours under way.
+    in_flight: Mutex<BTreeSet<String>>,
 }
 
 impl<'a> Pass<'a> {
@@ -59,6 +64,32 @@ impl<'a> Pass<'a> {
             options,
             events,
             uploads: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+            in_flight: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Stops starting new work; what runs finishes. Returns the stacks in
+    /// flight, to report them.
+    pub fn stop(&self) -> Vec<String> {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.in_flight
+            .lock()
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn track(&self, stack: &str, running: bool) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            if running {
+                set.insert(stack.to_string());
+            } else {
+                set.remove(stack);
+            }
         }
     }
 
@@ -99,8 +130,10 @@ pub struct Outcome {
     pub unchanged: usize,
     pub failed: usize,
     pub refused: usize,
-    /// Stacks not attempted because an earlier wave failed.
+    /// Stacks not attempted: an earlier wave failed, or the pass stopped.
     pub skipped: usize,
+    /// The pass was stopped (Ctrl-C or its time limit) before it finished.
+    pub stopped: bool,
     pub uploads: usize,
     pub settings_fixed: usize,
     /// Orphan stacks deleted (`--prune`).
@@ -114,6 +147,6 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        self.failed == 0 && self.refused == 0 && self.error.is_none()
+        self.failed == 0 && self.refused == 0 && self.error.is_none() && !self.stopped
     }
 }

@@ -236,3 +236,55 @@ fn a_deploy_killed_at_ten_points_converges_when_run_again() {
         "every kill landed while the deploy ran"
     );
 }
+
+#[test]
+fn ctrl_c_starts_nothing_new_reports_what_is_in_flight_and_exits_130() {
+    let (project, app) = reference_app(&account());
+    let account = account();
+    // Slow calls, so that the interrupt lands while the first wave runs.
+    let proxy = proxy::start(emulator().port, 0, Duration::from_millis(60));
+    let child = command(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--yes"],
+        &proxy.endpoint(),
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("start deploy");
+    let started = Instant::now();
+    while proxy.requests() < 12 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("deploy output");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    let e = events(&out);
+    let stopping = e
+        .iter()
+        .find(|e| e["event"] == "stopping")
+        .unwrap_or_else(|| panic!("a stopping event:\n{text}"));
+    assert_eq!(stopping["reason"], "interrupt");
+    let stateful = stacks(&app, "dev").0;
+    assert_eq!(
+        stopping["in_flight"],
+        serde_json::json!([stateful]),
+        "the stateful stack was in flight and finished: {text}"
+    );
+    // The stateless wave never started.
+    let stateless = stacks(&app, "dev").1;
+    assert!(
+        !e.iter()
+            .any(|e| e["event"] == "stack_start" && e["stack"] == stateless.as_str()),
+        "{text}"
+    );
+    drop(proxy);
+    succeeded(&run(project.path(), &account, &["deploy", "dev", "--yes"]));
+    converged(project.path(), &account);
+}

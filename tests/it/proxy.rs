@@ -231,7 +231,8 @@ fn serve(client: TcpStream, upstream: u16, every: usize, delay: Duration, counts
     if !delay.is_zero() {
         std::thread::sleep(delay);
     }
-    let mut fault = (every > 0 && n.is_multiple_of(every)).then(|| FAULTS[(n / every) % FAULTS.len()]);
+    let mut fault =
+        (every > 0 && n.is_multiple_of(every)).then(|| FAULTS[(n / every) % FAULTS.len()]);
     if fault == Some(Fault::LoseResponse) && !request.is_read() {
         fault = Some(Fault::DropBefore);
     }
