@@ -70,19 +70,24 @@ fn collect(dir: &Path, root: &Path) -> Result<Vec<(String, PathBuf, bool)>, Asse
     fn walk(
         dir: &Path,
         prefix: &str,
-        root: &Path,
+        (root, shown_root): (&Path, &Path),
         ancestors: &mut BTreeSet<PathBuf>,
         out: &mut Vec<(String, PathBuf, bool)>,
     ) -> Result<(), AssetError> {
+        // Paths in messages are relative to the project.
+        let shown = |path: &Path| {
+            path.strip_prefix(shown_root)
+                .unwrap_or(path)
+                .display()
+                .to_string()
+        };
         let io = |path: &Path| {
             let path = path.display().to_string();
             move |source| AssetError::Io { path, source }
         };
         let canonical = dir.canonicalize().map_err(io(dir))?;
         if !ancestors.insert(canonical.clone()) {
-            return Err(AssetError::Loop {
-                path: dir.display().to_string(),
-            });
+            return Err(AssetError::Loop { path: shown(dir) });
         }
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .map_err(io(dir))?
@@ -96,14 +101,20 @@ fn collect(dir: &Path, root: &Path) -> Result<Vec<(String, PathBuf, bool)>, Asse
             let target = path.canonicalize().map_err(io(&path))?;
             if !target.starts_with(root) {
                 return Err(AssetError::OutsideProject {
-                    path: path.display().to_string(),
+                    path: shown(&path),
                     target: target.display().to_string(),
                 });
             }
             let meta = std::fs::metadata(&target).map_err(io(&path))?;
             let zip_name = format!("{prefix}{name}");
             if meta.is_dir() {
-                walk(&path, &format!("{zip_name}/"), root, ancestors, out)?;
+                walk(
+                    &path,
+                    &format!("{zip_name}/"),
+                    (root, shown_root),
+                    ancestors,
+                    out,
+                )?;
             } else if meta.is_file() {
                 out.push((zip_name, target, is_executable(&meta)));
             }
@@ -111,12 +122,18 @@ fn collect(dir: &Path, root: &Path) -> Result<Vec<(String, PathBuf, bool)>, Asse
         ancestors.remove(&canonical);
         Ok(())
     }
-    let root = root.canonicalize().map_err(|source| AssetError::Io {
+    let canonical_root = root.canonicalize().map_err(|source| AssetError::Io {
         path: root.display().to_string(),
         source,
     })?;
     let mut out = Vec::new();
-    walk(dir, "", &root, &mut BTreeSet::new(), &mut out)?;
+    walk(
+        dir,
+        "",
+        (&canonical_root, root),
+        &mut BTreeSet::new(),
+        &mut out,
+    )?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }

@@ -11,7 +11,7 @@ use crate::plan::guard::Hazard;
 use crate::reconcile::{AccountCheck, Event, LockError, Observed, Options, Outcome, Pass};
 use crate::render::RenderedEnvironment;
 use serde_json::{Value as Json, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
@@ -239,6 +239,31 @@ enum Stop {
     Locked(Holder),
     Refused(Vec<Hazard>),
     WrongAccount(String),
+    /// Something the deploying process must provide is missing.
+    Input(String),
+}
+
+/// Secrets read from the environment must all be set before anything
+/// changes, not found missing half way through a pass.
+fn missing_secrets(rendered: &RenderedEnvironment) -> Result<(), String> {
+    let missing: BTreeSet<&str> = rendered
+        .stacks
+        .iter()
+        .flat_map(|s| &s.parameters)
+        .filter_map(|p| match &p.source {
+            crate::render::ParameterSource::Env { var } => Some(var.as_str()),
+            _ => None,
+        })
+        .filter(|var| std::env::var(var).map_or(true, |v| v.is_empty()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<&str> = missing.into_iter().collect();
+    Err(format!(
+        "secret param(s) read from the environment variable(s) {}, which are not set; export them before deploying. Nothing was changed",
+        list.join(", ")
+    ))
 }
 
 fn stopped(
@@ -251,6 +276,7 @@ fn stopped(
     let (message, code) = match stop {
         Stop::Cloud(e) => (e.to_string(), exit::FAILURE),
         Stop::WrongAccount(message) => (message, exit::REFUSED),
+        Stop::Input(message) => (message, exit::INVALID),
         Stop::Locked(holder) => (
             format!(
                 "the environment is locked by {} ({}, expiring in {}s); nothing was changed. Try again later, or pass --lock-wait SECONDS to wait for it",
@@ -404,6 +430,7 @@ pub fn run(
             }
         }
         let work = async {
+            missing_secrets(&session.rendered).map_err(Stop::Input)?;
             pass.check_account().await.map_err(|e| match e {
                 AccountCheck::Wrong(message) => Stop::WrongAccount(message),
                 AccountCheck::Cloud(e) => Stop::Cloud(e),

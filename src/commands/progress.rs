@@ -26,17 +26,12 @@ fn plan_text(p: &Printer, plan: &StackPlan) -> String {
     };
     let mut text = format!("  {:<40} {action}  ({})", plan.stack, plan.reason);
     for name in &plan.changed_parameters {
-        let value = plan
-            .parameters
-            .values
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
+        let value = plan.parameters.shown(name).unwrap_or_default();
         text.push_str(&format!("\n      parameter {name} -> {value}"));
     }
     if !plan.parameters.pending.is_empty() {
         text.push_str(&format!(
-            "\n      parameters from earlier waves: {}",
+            "\n      parameters without a value yet: {}",
             plan.parameters.pending.join(", ")
         ));
     }

@@ -9,7 +9,7 @@ use crate::deployed::{Condition, DeployedStack};
 use crate::render::{ParameterSource, RenderedStack};
 use diff::ResourceChange;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,13 +47,44 @@ impl Action {
     }
 }
 
-/// Parameter values for a stack, from the asset bucket and the outputs of the
-/// stacks it reads. Values not known yet (an upstream not deployed) are listed
-/// in `pending`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// Parameter values for a stack, from the asset bucket, the outputs of the
+/// stacks it reads and, for secrets, the deploying process's environment.
+/// Values not known yet (an upstream not deployed, a variable not set) are
+/// listed in `pending`. Secret values are masked wherever this is shown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResolvedParameters {
     pub values: BTreeMap<String, String>,
     pub pending: Vec<String>,
+    /// Names whose value is a secret.
+    pub secret: BTreeSet<String>,
+}
+
+/// How a secret value is shown.
+pub const MASK: &str = "****";
+
+impl ResolvedParameters {
+    /// The value as it may be shown: secrets masked.
+    pub fn shown(&self, name: &str) -> Option<&str> {
+        if self.secret.contains(name) {
+            return self.values.get(name).map(|_| MASK);
+        }
+        self.values.get(name).map(String::as_str)
+    }
+}
+
+impl Serialize for ResolvedParameters {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let shown: BTreeMap<&str, &str> = self
+            .values
+            .keys()
+            .filter_map(|k| Some((k.as_str(), self.shown(k)?)))
+            .collect();
+        let mut s = serializer.serialize_struct("ResolvedParameters", 2)?;
+        s.serialize_field("values", &shown)?;
+        s.serialize_field("pending", &self.pending)?;
+        s.end()
+    }
 }
 
 pub fn resolve_parameters(
@@ -69,6 +100,10 @@ pub fn resolve_parameters(
                 .get(stack)
                 .and_then(|d| d.outputs.get(output))
                 .cloned(),
+            ParameterSource::Env { var } => {
+                resolved.secret.insert(param.name.clone());
+                std::env::var(var).ok().filter(|v| !v.is_empty())
+            }
         };
         match value {
             Some(v) => {
@@ -85,7 +120,17 @@ pub fn resolve_parameters(
 pub fn deploy_hash(stack: &RenderedStack, parameters: &BTreeMap<String, String>) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(stack.hash.as_bytes());
-    for (name, value) in parameters {
+    // Secret values stay out: the hash is a stack tag anyone may read.
+    let secret: BTreeSet<&str> = stack
+        .parameters
+        .iter()
+        .filter(|p| matches!(p.source, ParameterSource::Env { .. }))
+        .map(|p| p.name.as_str())
+        .collect();
+    for (name, value) in parameters
+        .iter()
+        .filter(|(n, _)| !secret.contains(n.as_str()))
+    {
         hasher.update(b"\n");
         hasher.update(name.as_bytes());
         hasher.update(b"=");
@@ -181,9 +226,11 @@ pub fn changed_parameters(
     let Some(d) = deployed else {
         return Vec::new();
     };
+    // A NoEcho value comes back masked: it cannot be compared.
     resolved
         .values
         .iter()
+        .filter(|(k, _)| !resolved.secret.contains(*k))
         .filter(|(k, v)| d.parameters.get(*k) != Some(*v))
         .map(|(k, _)| k.clone())
         .collect()

@@ -369,10 +369,7 @@ impl Pass<'_> {
             return Ok(end(
                 StackResult::Failed,
                 "NOT_STARTED".into(),
-                Some(format!(
-                    "no value for parameter(s) {}: the stacks they come from have no such output",
-                    plan.parameters.pending.join(", ")
-                )),
+                Some(pending_reason(&planned.stack, &plan.parameters.pending)),
                 None,
             ));
         }
@@ -708,6 +705,30 @@ impl Pass<'_> {
             backoff.wait().await;
         }
     }
+}
+
+/// Why parameters have no value, per parameter.
+fn pending_reason(stack: &crate::render::RenderedStack, pending: &[String]) -> String {
+    let reasons: Vec<String> = pending
+        .iter()
+        .map(|name| {
+            match stack
+                .parameters
+                .iter()
+                .find(|p| &p.name == name)
+                .map(|p| &p.source)
+            {
+                Some(ParameterSource::Env { var }) => format!(
+                    "{name}: the environment variable {var} is not set; export it before deploying"
+                ),
+                Some(ParameterSource::Output { stack, output }) => {
+                    format!("{name}: stack {stack} has no output {output}")
+                }
+                _ => format!("{name}: no value"),
+            }
+        })
+        .collect();
+    format!("no value for parameter(s): {}", reasons.join("; "))
 }
 
 /// The first resource that failed, skipping the cancellations it caused.

@@ -26,6 +26,9 @@ pub enum ParameterSource {
     Output { stack: String, output: String },
     /// The target's asset bucket.
     AssetBucket,
+    /// A secret from the deploying process's environment; a NoEcho parameter
+    /// whose value is never shown or written.
+    Env { var: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -115,6 +118,42 @@ fn sibling_map(unit: &Unit) -> BTreeMap<String, (Kind, String)> {
             )
         })
         .collect()
+}
+
+/// How a secret param gets its value: never as plain text in a file.
+enum SecretValue {
+    /// `${env:NAME}`: read when deploying, passed as a NoEcho parameter.
+    Env(String),
+    /// `{{resolve:secretsmanager:...}}` or `{{resolve:ssm-secure:...}}`:
+    /// CloudFormation resolves it; the reference itself is no secret.
+    Dynamic,
+    PlainText,
+}
+
+fn secret_value(node: &Node) -> SecretValue {
+    let Some(text) = node.as_str() else {
+        return SecretValue::PlainText;
+    };
+    if let Ok(segments) = crate::spec::reference::parse(text)
+        && let [crate::spec::reference::Segment::Ref(crate::spec::reference::Reference::Env(var))] =
+            segments.as_slice()
+    {
+        return SecretValue::Env(var.clone());
+    }
+    let dynamic = [
+        "{{resolve:secretsmanager:",
+        "{{resolve:ssm-secure:",
+        "{{resolve:ssm:",
+    ];
+    if dynamic.iter().any(|p| text.starts_with(p)) && text.ends_with("}}") {
+        return SecretValue::Dynamic;
+    }
+    SecretValue::PlainText
+}
+
+/// The stack parameter carrying a secret param read from the environment.
+fn secret_parameter(unit: &str, param: &str) -> String {
+    format!("Secret{}{}", pascal(unit), pascal(param))
 }
 
 fn literal(file: &FileName, node: &Node) -> Resolved {
@@ -486,6 +525,23 @@ fn param_values(
                         }
                     });
                 }
+                Some(param) if param.secret => {
+                    if let SecretValue::PlainText = secret_value(&entry.value) {
+                        diags.push(
+                            Diagnostic::new(
+                                &env.file,
+                                entry.value.span,
+                                format!(
+                                    "param `{}` of unit `{}` is secret: its value must not be written in a file",
+                                    param.name, unit.name
+                                ),
+                            )
+                            .with_help(
+                                "write `${env:NAME}` to read it from the deploying process, or a `{{resolve:secretsmanager:ID}}` or `{{resolve:ssm-secure:NAME}}` reference",
+                            ),
+                        );
+                    }
+                }
                 Some(param) => {
                     if let Err(message) = param.check(&entry.value) {
                         let mut d = Diagnostic::new(&env.file, entry.value.span, message);
@@ -516,7 +572,19 @@ fn param_values(
             for param in &unit.params {
                 let value = given
                     .and_then(|g| g.values.iter().find(|e| e.key == param.name))
-                    .map(|e| literal(&env.file, &e.value))
+                    .map(|e| match secret_value(&e.value) {
+                        SecretValue::Env(_) if param.secret => Resolved::new(
+                            Origin {
+                                file: env.file.clone(),
+                                span: e.value.span,
+                            },
+                            RValue::Dynamic(
+                                json!({ "Ref": secret_parameter(unit_name, &param.name) }),
+                                DynType::Str,
+                            ),
+                        ),
+                        _ => literal(&env.file, &e.value),
+                    })
                     .or_else(|| param.default.as_ref().map(|d| literal(&unit.file, d)));
                 match value {
                     Some(v) => {
@@ -707,6 +775,18 @@ fn assemble_stack(
             });
             resources.insert(resource.logical_id.clone(), resource.into_json());
         }
+        if let Some(spec) = project.units.get(unit_name) {
+            let given = env.params_of(unit_name);
+            for param in spec.params.iter().filter(|p| p.secret) {
+                let value = given.and_then(|g| g.values.iter().find(|e| e.key == param.name));
+                if let Some(SecretValue::Env(var)) = value.map(|e| secret_value(&e.value)) {
+                    parameters.insert(
+                        secret_parameter(unit_name, &param.name),
+                        ParameterSource::Env { var },
+                    );
+                }
+            }
+        }
         for (param, upstream) in &unit.stack_params {
             let from = unit_stack
                 .get(&upstream.unit)
@@ -736,6 +816,12 @@ fn assemble_stack(
                     format!("output {output} of stack {stack}")
                 }
                 ParameterSource::AssetBucket => "bucket holding the code assets".to_string(),
+                ParameterSource::Env { var } => {
+                    return (
+                        p.clone(),
+                        json!({ "Type": "String", "NoEcho": true, "Description": format!("secret, from the environment variable {var} of the deploying process") }),
+                    );
+                }
             };
             (
                 p.clone(),

@@ -379,10 +379,20 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
                 .and_then(|n| r.boolean(n, "secret"))
                 .unwrap_or(false),
         };
-        if let Some(default) = &param.default
-            && let Err(message) = param.check(default)
-        {
-            r.error(default.span, format!("default of {message}"));
+        match &param.default {
+            Some(default) if param.secret => r.error(
+                default.span,
+                format!(
+                    "param `{}` is secret: a default would put its value in the spec; remove it and give `${{env:NAME}}` in each environment",
+                    param.name
+                ),
+            ),
+            Some(default) => {
+                if let Err(message) = param.check(default) {
+                    r.error(default.span, format!("default of {message}"));
+                }
+            }
+            None => {}
         }
         params.push(param);
     }

@@ -21,6 +21,10 @@ struct Case {
     expectations: Vec<Expectation>,
     from_reference: bool,
     files: Vec<(String, String)>,
+    /// `# symlink: LINK -> TARGET`, made after the files.
+    symlinks: Vec<(String, String)>,
+    /// `# repeat: FILE COUNT LINE`: LINE appended COUNT times to FILE.
+    repeats: Vec<(String, usize, String)>,
 }
 
 fn parse_case(text: &str) -> Case {
@@ -28,6 +32,8 @@ fn parse_case(text: &str) -> Case {
         expectations: Vec::new(),
         from_reference: false,
         files: Vec::new(),
+        symlinks: Vec::new(),
+        repeats: Vec::new(),
     };
     for line in text.lines() {
         if let Some(file) = line.strip_prefix("--- ") {
@@ -46,6 +52,24 @@ fn parse_case(text: &str) -> Case {
                 location: format!("{file}:{line_no}:{col}"),
                 fragment: parts.next().unwrap_or_default().trim().to_string(),
             });
+        } else if let Some(link) = line.strip_prefix("# symlink: ") {
+            let (from, to) = link
+                .split_once(" -> ")
+                .expect("`# symlink: LINK -> TARGET`");
+            case.symlinks
+                .push((from.trim().to_string(), to.trim().to_string()));
+        } else if let Some(repeat) = line.strip_prefix("# repeat: ") {
+            let mut parts = repeat.splitn(3, ' ');
+            let (file, count, text) = (
+                parts.next().unwrap_or_default(),
+                parts
+                    .next()
+                    .and_then(|c| c.parse().ok())
+                    .expect("`# repeat: FILE COUNT LINE`"),
+                parts.next().unwrap_or_default(),
+            );
+            case.repeats
+                .push((file.to_string(), count, text.to_string()));
         } else if line.trim() == "# base: reference" {
             case.from_reference = true;
         }
@@ -98,7 +122,7 @@ fn every_corpus_case_is_rejected_at_the_right_place() {
         .filter(|p| p.extension().is_some_and(|e| e == "case"))
         .collect();
     names.sort();
-    assert!(names.len() >= 25, "corpus has only {} cases", names.len());
+    assert!(names.len() >= 50, "corpus has only {} cases", names.len());
     let mut failures = Vec::new();
     for path in &names {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -114,6 +138,17 @@ fn every_corpus_case_is_rejected_at_the_right_place() {
             let target = project.path().join(file);
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
             std::fs::write(&target, content).unwrap();
+        }
+        for (file, count, line) in &case.repeats {
+            let target = project.path().join(file);
+            let mut text = std::fs::read_to_string(&target).unwrap_or_default();
+            text.push_str(&format!("{line}\n").repeat(*count));
+            std::fs::write(&target, text).unwrap();
+        }
+        for (link, target) in &case.symlinks {
+            let link = project.path().join(link);
+            std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(target, &link).unwrap();
         }
         let (diagnostics, elapsed) = run(project.path());
         failures.extend(check(&name, &diagnostics, elapsed, &case.expectations));

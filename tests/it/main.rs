@@ -11,4 +11,5 @@ mod lint;
 mod lock;
 mod proxy;
 mod safety;
+mod secrets;
 mod support;

@@ -1,0 +1,148 @@
+//! Secret params: read from the deploying process's environment, passed as
+//! NoEcho parameters, masked in plans and never in a template or output.
+
+use super::emulator::{account, clients, command, emulator, events};
+use super::support::{copy_dir, repo_root};
+
+const TOKEN: &str = "tok-8f3a9c1e-do-not-print";
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&repo_root().join("tests/fixtures/secret"), dir.path());
+    dir
+}
+
+fn run(
+    project: &std::path::Path,
+    account: &str,
+    args: &[&str],
+    token: Option<&str>,
+) -> std::process::Output {
+    let mut c = command(project, account, args, &emulator().endpoint());
+    match token {
+        Some(t) => c.env("WORKER_TOKEN", t),
+        None => c.env_remove("WORKER_TOKEN"),
+    };
+    c.output().expect("run driftless")
+}
+
+fn all_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_secret_reaches_the_function_and_nothing_shows_it() {
+    let project = project();
+    let account = account();
+    let out = run(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--yes"],
+        Some(TOKEN),
+    );
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        !text.contains(TOKEN),
+        "the deploy printed the secret:\n{text}"
+    );
+
+    let c = clients(&account, "us-east-1");
+    let template =
+        c.rt.block_on(c.cfn.get_template().stack_name("secrets-dev-app").send())
+            .expect("get template");
+    let body = template.template_body().unwrap_or_default();
+    assert!(body.contains("\"NoEcho\""), "{body}");
+    assert!(!body.contains(TOKEN));
+    let stack =
+        c.rt.block_on(c.cfn.describe_stacks().stack_name("secrets-dev-app").send())
+            .expect("describe stack");
+    let function = stack.stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("WorkerFunctionName"))
+        .and_then(|o| o.output_value())
+        .expect("function name output")
+        .to_string();
+    let config =
+        c.rt.block_on(
+            c.lambda
+                .get_function_configuration()
+                .function_name(&function)
+                .send(),
+        )
+        .expect("function configuration");
+    let env = config
+        .environment()
+        .and_then(|e| e.variables())
+        .and_then(|v| v.get("TOKEN"))
+        .cloned();
+    assert_eq!(
+        env.as_deref(),
+        Some(TOKEN),
+        "the secret reached the function"
+    );
+
+    // A plan with another value: masked, and no change (CloudFormation never
+    // shows a NoEcho value back, so it is not part of the hash).
+    let plan = run(
+        project.path(),
+        &account,
+        &["plan", "dev"],
+        Some("other-value-123"),
+    );
+    let text = all_text(&plan);
+    assert_eq!(plan.status.code(), Some(0), "{text}");
+    assert!(!text.contains("other-value-123"), "{text}");
+    let shown = events(&plan)
+        .into_iter()
+        .find(|e| e["event"] == "stack_plan" && e["stack"] == "secrets-dev-app")
+        .expect("the stack's plan");
+    assert_eq!(shown["parameters"]["values"]["SecretWorkerToken"], "****");
+
+    // Rendering never needs or writes the value.
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let render = run(
+        project.path(),
+        &account,
+        &[
+            "render",
+            "dev",
+            "--out",
+            &out_dir.path().display().to_string(),
+        ],
+        Some(TOKEN),
+    );
+    assert_eq!(render.status.code(), Some(0), "{}", all_text(&render));
+    for entry in std::fs::read_dir(out_dir.path()).expect("rendered files") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("read rendered file");
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(TOKEN),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_missing_secret_variable_stops_the_deploy_before_any_change() {
+    let project = project();
+    let account = account();
+    let out = run(project.path(), &account, &["deploy", "dev", "--yes"], None);
+    let text = all_text(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("WORKER_TOKEN"), "{text}");
+    let summary = events(&out)
+        .into_iter()
+        .rev()
+        .find(|e| e["event"] == "summary")
+        .expect("summary");
+    assert_eq!(summary["api_calls"]["mutating"], 0, "{text}");
+}
