@@ -470,7 +470,13 @@ pub fn run(
         };
         let outcome = match while_running(&mut ctx.printer, rx, guarded).await {
             Ok(outcome) => outcome,
-            Err(stop) => return stopped(ctx, stop, command, started, &cloud),
+            Err(stop) => {
+                let code = stopped(ctx, stop, command, started, &cloud);
+                return match stop_reason.get() {
+                    Some("interrupt") => exit::INTERRUPTED,
+                    _ => code,
+                };
+            }
         };
         if outcome.ok() {
             show_endpoints(ctx, &session, &outcome);

@@ -176,6 +176,13 @@ impl Pass<'_> {
             .find(|p| p.stack.name == BOOTSTRAP_STACK)
             .ok_or_else(missing)?;
         let applied = self.apply_stack(planned, &planned.plan, None).await?;
+        if self.is_stopping() {
+            return Err(CloudError::new(
+                "CreateStack",
+                BOOTSTRAP_STACK,
+                "stopped before the pass finished (nothing of the environment was started); deploy again to go on",
+            ));
+        }
         if !matches!(
             applied.result,
             StackResult::Created | StackResult::Updated | StackResult::Unchanged

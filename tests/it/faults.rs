@@ -288,3 +288,31 @@ fn ctrl_c_starts_nothing_new_reports_what_is_in_flight_and_exits_130() {
     succeeded(&run(project.path(), &account, &["deploy", "dev", "--yes"]));
     converged(project.path(), &account);
 }
+
+#[test]
+fn a_pass_out_of_time_starts_nothing_new_and_fails() {
+    let (project, app) = reference_app(&account());
+    let account = account();
+    let out = run(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--yes", "--timeout", "0"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let e = events(&out);
+    assert!(
+        e.iter()
+            .any(|e| e["event"] == "stopping" && e["reason"] == "timeout"),
+        "{text}"
+    );
+    let (stateful, stateless) = stacks(&app, "dev");
+    assert!(
+        !e.iter().any(|e| e["event"] == "stack_start"
+            && (e["stack"] == stateful.as_str() || e["stack"] == stateless.as_str())),
+        "{text}"
+    );
+    assert!(text.contains("deploy again to go on"), "{text}");
+    succeeded(&run(project.path(), &account, &["deploy", "dev", "--yes"]));
+    converged(project.path(), &account);
+}
