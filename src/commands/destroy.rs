@@ -6,7 +6,7 @@ use super::progress::{self, while_running};
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
 use crate::exit;
-use crate::reconcile::{AccountCheck, Options, Pass};
+use crate::reconcile::{AccountCheck, LockError, Options, Pass};
 use serde_json::json;
 use std::time::Instant;
 
@@ -71,8 +71,31 @@ impl DestroyArgs {
                     });
                 return code;
             }
-            let outcome =
+            let lock = match pass.lock_if_bootstrapped("destroy").await {
+                Ok(lock) => lock,
+                Err(LockError::Busy(holder)) => {
+                    let message = format!(
+                        "the environment is locked by {} ({}); nothing was deleted. Try again later",
+                        holder.owner, holder.command
+                    );
+                    ctx.printer
+                        .emit(json!({ "event": "error", "message": message }), || {
+                            format!("error: {message}")
+                        });
+                    return exit::LOCKED;
+                }
+                Err(LockError::Cloud(e)) => {
+                    ctx.printer.error(&e);
+                    return exit::FAILURE;
+                }
+            };
+            let mut outcome =
                 while_running(&mut ctx.printer, rx, pass.destroy(self.include_stateful)).await;
+            if let Some(lock) = lock
+                && let Err(e) = lock.release().await
+            {
+                outcome.error.get_or_insert_with(|| e.to_string());
+            }
             if let Some(error) = &outcome.error {
                 ctx.printer
                     .emit(json!({ "event": "error", "message": error }), || {

@@ -2,8 +2,9 @@
 //! object in the bootstrap bucket) while it applies, renewing it as it goes.
 
 use super::{Event, Pass};
-use crate::cloud::CloudError;
+use crate::cloud::assets::{BOOTSTRAP_STACK, BUCKET_OUTPUT};
 use crate::cloud::lock::{self, Held, Holder};
+use crate::cloud::{CloudError, stacks};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -119,6 +120,23 @@ impl Pass<'_> {
             })
         };
         Ok(EnvironmentLock { held, renewer, s3 })
+    }
+}
+
+impl Pass<'_> {
+    /// The lock, when the bootstrap bucket exists (without it, driftless
+    /// never deployed here and there is nothing to guard); fails at once.
+    pub async fn lock_if_bootstrapped(
+        &self,
+        command: &str,
+    ) -> Result<Option<EnvironmentLock>, LockError> {
+        let bootstrap = stacks::describe(&self.cloud.cfn, BOOTSTRAP_STACK)
+            .await
+            .map_err(LockError::Cloud)?;
+        let Some(bucket) = bootstrap.and_then(|b| b.outputs.get(BUCKET_OUTPUT).cloned()) else {
+            return Ok(None);
+        };
+        self.lock(&bucket, command, Duration::ZERO).await.map(Some)
     }
 }
 

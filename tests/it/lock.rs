@@ -71,6 +71,17 @@ fn a_held_lock_stops_a_second_deployer_naming_the_holder_and_a_stale_one_expires
     assert_eq!(out.status.code(), Some(5), "{text}");
     assert!(text.contains("alice@build-7 pid 4242"), "{text}");
     assert!(stack_ends(&out).is_empty(), "nothing was applied: {text}");
+    let destroy = run(project.path(), &account, &["destroy", "dev", "--yes"]);
+    let text = String::from_utf8_lossy(&destroy.stdout).into_owned();
+    assert_eq!(
+        destroy.status.code(),
+        Some(5),
+        "destroy waits its turn too: {text}"
+    );
+    assert!(
+        stack_ends(&destroy).is_empty(),
+        "nothing was deleted: {text}"
+    );
 
     write_lock(&c, &app, "alice@build-7 pid 4242", now().saturating_sub(1));
     let out = run(project.path(), &account, &["deploy", "dev", "--yes"]);
