@@ -296,37 +296,6 @@ impl Pass<'_> {
     ) -> Result<Applied, CloudError> {
         let name = &planned.stack.name;
         let started = Instant::now();
-        let mut action = plan.action;
-        let mut plan = plan.clone();
-        if action == Action::Wait {
-            let settled = self.wait_for_others(name).await?;
-            plan.action = crate::plan::decide(settled.as_ref(), &plan.hash).0;
-            action = plan.action;
-        }
-        if action == Action::ContinueRollback {
-            let settled = self.continue_rollback(name).await?;
-            plan.action = crate::plan::decide(settled.as_ref(), &plan.hash).0;
-            action = plan.action;
-            if action == Action::ContinueRollback {
-                let reason = settled
-                    .and_then(|d| d.status_reason)
-                    .unwrap_or_else(|| "no reason given".into());
-                self.emit(Event::StackEnd {
-                    stack: name.clone(),
-                    result: StackResult::Failed,
-                    status: "UPDATE_ROLLBACK_FAILED".into(),
-                    seconds: started.elapsed().as_secs_f64(),
-                    reason: Some(format!(
-                        "the rollback failed again: {reason}. Fix the resource by hand, or continue the rollback skipping it in the console, then deploy again"
-                    )),
-                    outputs: BTreeMap::new(),
-                });
-                return Ok(Applied {
-                    result: StackResult::Failed,
-                    deployed: None,
-                });
-            }
-        }
         let end = |result: StackResult,
                    status: String,
                    reason: Option<String>,
@@ -344,6 +313,31 @@ impl Pass<'_> {
             });
             Applied { result, deployed }
         };
+        let mut action = plan.action;
+        let mut plan = plan.clone();
+        if action == Action::Wait {
+            let settled = self.wait_for_others(name).await?;
+            plan.action = crate::plan::decide(settled.as_ref(), &plan.hash).0;
+            action = plan.action;
+        }
+        if action == Action::ContinueRollback {
+            let settled = self.continue_rollback(name).await?;
+            plan.action = crate::plan::decide(settled.as_ref(), &plan.hash).0;
+            action = plan.action;
+            if action == Action::ContinueRollback {
+                let reason = settled
+                    .and_then(|d| d.status_reason)
+                    .unwrap_or_else(|| "no reason given".into());
+                return Ok(end(
+                    StackResult::Failed,
+                    "UPDATE_ROLLBACK_FAILED".into(),
+                    Some(format!(
+                        "the rollback failed again: {reason}. Fix the resource by hand, or continue the rollback skipping it in the console, then deploy again"
+                    )),
+                    None,
+                ));
+            }
+        }
         match action {
             Action::NoOp => {
                 return Ok(Applied {
