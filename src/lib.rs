@@ -19,6 +19,7 @@ pub mod par;
 pub mod plan;
 pub mod reconcile;
 pub mod render;
+pub mod smoke;
 pub mod spec;
 pub mod validate;
 pub mod yaml;

@@ -51,3 +51,34 @@ pub async fn set_reserved_concurrency(
     }
     Ok(())
 }
+
+/// What a synchronous invoke returned.
+pub struct Invoked {
+    pub status: u16,
+    /// `Unhandled` or `Handled` when the function failed.
+    pub function_error: Option<String>,
+    pub payload: Vec<u8>,
+}
+
+/// Invokes a function and waits for its answer (RequestResponse).
+pub async fn invoke(
+    lambda: &Client,
+    function: &str,
+    payload: &[u8],
+) -> Result<Invoked, CloudError> {
+    let out = lambda
+        .invoke()
+        .function_name(function)
+        .payload(aws_smithy_types::Blob::new(payload))
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("Invoke", function, e))?;
+    Ok(Invoked {
+        status: u16::try_from(out.status_code()).unwrap_or(0),
+        function_error: out.function_error().map(str::to_string),
+        payload: out
+            .payload()
+            .map(|p| p.as_ref().to_vec())
+            .unwrap_or_default(),
+    })
+}

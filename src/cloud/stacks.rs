@@ -103,6 +103,8 @@ pub struct ChangeSetRequest<'a> {
     pub create: bool,
     pub template: &'a str,
     pub parameters: &'a BTreeMap<String, String>,
+    /// Parameters that keep their deployed value.
+    pub keep_previous: &'a [String],
     pub tags: &'a BTreeMap<String, String>,
 }
 
@@ -120,6 +122,12 @@ pub async fn create_change_set(
                 .parameter_value(v)
                 .build()
         })
+        .chain(req.keep_previous.iter().map(|k| {
+            Parameter::builder()
+                .parameter_key(k)
+                .use_previous_value(true)
+                .build()
+        }))
         .collect();
     let tags = req
         .tags

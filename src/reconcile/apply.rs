@@ -13,15 +13,47 @@ use crate::deployed::{
 };
 use crate::plan::guard::Hazard;
 use crate::plan::{Action, StackPlan};
-use crate::render::ParameterSource;
+use crate::render::{ParameterSource, RenderedStack};
 use futures_util::future::join_all;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long to wait for an operation someone else started.
 const WAIT_FOR_OTHERS: Duration = Duration::from_secs(30 * 60);
 /// How long one stack operation of ours may take.
 const STACK_OPERATION_LIMIT: Duration = Duration::from_secs(60 * 60);
+
+/// What a change set is made of.
+pub(super) struct ChangeSetJob<'a> {
+    pub stack: &'a str,
+    pub create: bool,
+    pub template: &'a str,
+    pub parameters: &'a BTreeMap<String, String>,
+    /// Parameters that keep their deployed value (NoEcho ones, which
+    /// CloudFormation never returns).
+    pub keep_previous: &'a [String],
+    pub tags: &'a BTreeMap<String, String>,
+    /// Not executed once the pass is stopping (a rollback always runs).
+    pub stoppable: bool,
+}
+
+/// How a change set run ended.
+pub(super) enum ChangeSetRun {
+    /// CloudFormation found nothing to change.
+    Empty(Option<DeployedStack>),
+    /// CloudFormation could not create the change set.
+    Rejected(String),
+    /// It would replace or remove a retained resource; deleted unexecuted.
+    Destroys(Vec<Hazard>),
+    /// The pass is stopping; deleted unexecuted.
+    NotExecuted,
+    /// Executed; `failure` says why it did not settle, if it did not.
+    Executed {
+        status: String,
+        failure: Option<String>,
+        deployed: Option<DeployedStack>,
+    },
+}
 
 /// How one stack's apply ended.
 struct Applied {
@@ -394,21 +426,106 @@ impl Pass<'_> {
         }
         self.upload_assets(planned, bucket).await?;
         let create = matches!(action, Action::Create | Action::Recreate);
-        let change_set = change_set_name();
         let mut tags = BTreeMap::new();
         tags.insert(HASH_TAG.to_string(), plan.hash.clone());
         tags.insert(ENVIRONMENT_TAG.into(), self.environment.environment.clone());
         tags.insert(APP_TAG.into(), self.environment.app.clone());
+        let run = self
+            .run_change_set(
+                ChangeSetJob {
+                    stack: name,
+                    create,
+                    template: &planned.stack.template,
+                    parameters: &plan.parameters.values,
+                    keep_previous: &[],
+                    tags: &tags,
+                    stoppable: true,
+                },
+                |changes| {
+                    self.destroying_changes(
+                        &planned.stack,
+                        &planned.deployed_retained,
+                        &self.options.allow_replace,
+                        changes,
+                    )
+                },
+            )
+            .await?;
+        Ok(match run {
+            ChangeSetRun::Empty(d) => {
+                let status = d.as_ref().map(|d| d.status.clone()).unwrap_or_default();
+                end(StackResult::Unchanged, status, None, d)
+            }
+            ChangeSetRun::Rejected(reason) => end(
+                StackResult::Failed,
+                "CHANGE_SET_FAILED".into(),
+                Some(format!("CloudFormation refused the change set: {reason}")),
+                None,
+            ),
+            ChangeSetRun::Destroys(refused) => {
+                let first = &refused[0];
+                end(
+                    StackResult::Refused,
+                    "NOT_EXECUTED".into(),
+                    Some(format!(
+                        "{} {} ({}) would be {}d: {}; nothing was changed. Pass `{}` to allow it for this resource alone",
+                        name,
+                        first.resource,
+                        first.resource_type,
+                        first.action,
+                        first.cause,
+                        first.flag,
+                    )),
+                    None,
+                )
+            }
+            ChangeSetRun::NotExecuted => end(
+                StackResult::Failed,
+                "NOT_EXECUTED".into(),
+                Some("stopped before its change set ran".into()),
+                None,
+            ),
+            ChangeSetRun::Executed {
+                status,
+                failure: Some(reason),
+                deployed,
+            } => end(StackResult::Failed, status, Some(reason), deployed),
+            ChangeSetRun::Executed {
+                status,
+                failure: None,
+                deployed,
+            } => {
+                let result = if create {
+                    StackResult::Created
+                } else {
+                    StackResult::Updated
+                };
+                end(result, status, None, deployed)
+            }
+        })
+    }
+
+    /// Change set → data-loss check → execute → stream events until the
+    /// stack settles. `destroys` names the changes that must not run; a
+    /// stoppable run is not executed once the pass is stopping.
+    pub(super) async fn run_change_set(
+        &self,
+        job: ChangeSetJob<'_>,
+        destroys: impl Fn(&[ChangeSetChange]) -> Vec<Hazard>,
+    ) -> Result<ChangeSetRun, CloudError> {
+        let name = job.stack;
+        let change_set = change_set_name();
         let cfn = &self.cloud.cfn;
         stacks::create_change_set(
             cfn,
             &ChangeSetRequest {
                 stack: name,
                 name: &change_set,
-                create,
-                template: &planned.stack.template,
-                parameters: &plan.parameters.values,
-                tags: &tags,
+                create: job.create,
+                template: job.template,
+                parameters: job.parameters,
+                keep_previous: job.keep_previous,
+                tags: job.tags,
             },
         )
         .await?;
@@ -416,55 +533,29 @@ impl Pass<'_> {
             ChangeSetOutcome::Ready(changes) => changes,
             ChangeSetOutcome::Empty => {
                 stacks::delete_change_set(cfn, name, &change_set).await?;
-                let d = stacks::describe(cfn, name).await?;
-                let status = d.as_ref().map(|d| d.status.clone()).unwrap_or_default();
-                return Ok(end(StackResult::Unchanged, status, None, d));
+                return Ok(ChangeSetRun::Empty(stacks::describe(cfn, name).await?));
             }
             ChangeSetOutcome::Failed(reason) => {
                 stacks::delete_change_set(cfn, name, &change_set).await?;
-                return Ok(end(
-                    StackResult::Failed,
-                    "CHANGE_SET_FAILED".into(),
-                    Some(format!("CloudFormation refused the change set: {reason}")),
-                    None,
-                ));
+                return Ok(ChangeSetRun::Rejected(reason));
             }
         };
         self.emit(Event::ChangeSet {
-            stack: name.clone(),
+            stack: name.to_string(),
             change_set: change_set.clone(),
             changes: changes.clone(),
         });
-        let refused = self.destroying_changes(planned, &changes);
+        let refused = destroys(&changes);
         if !refused.is_empty() {
             stacks::delete_change_set(cfn, name, &change_set).await?;
             for hazard in &refused {
                 self.emit(Event::Refused(hazard.clone()));
             }
-            let first = &refused[0];
-            return Ok(end(
-                StackResult::Refused,
-                "NOT_EXECUTED".into(),
-                Some(format!(
-                    "{} {} ({}) would be {}d: {}; nothing was changed. Pass `{}` to allow it for this resource alone",
-                    name,
-                    first.resource,
-                    first.resource_type,
-                    first.action,
-                    first.cause,
-                    first.flag,
-                )),
-                None,
-            ));
+            return Ok(ChangeSetRun::Destroys(refused));
         }
-        if self.is_stopping() {
+        if job.stoppable && self.is_stopping() {
             stacks::delete_change_set(cfn, name, &change_set).await?;
-            return Ok(end(
-                StackResult::Failed,
-                "NOT_EXECUTED".into(),
-                Some("stopped before its change set ran".into()),
-                None,
-            ));
+            return Ok(ChangeSetRun::NotExecuted);
         }
         let seen: HashSet<String> = stacks::events(cfn, name)
             .await?
@@ -475,60 +566,50 @@ impl Pass<'_> {
         let events = self.stream_events(name, name, seen).await?;
         let d = stacks::describe(cfn, name).await?;
         let status = d.as_ref().map(|d| d.status.clone()).unwrap_or_default();
-        if is_failure(&status) || condition_of(&status) != Condition::Settled {
-            let reason = first_failure(&events)
-                .map(|e| {
-                    format!(
-                        "{} ({}) {}: {}",
-                        e.logical_id,
-                        e.resource_type,
-                        e.status,
-                        e.reason.as_deref().unwrap_or("no reason given")
-                    )
-                })
-                .or_else(|| d.as_ref().and_then(|d| d.status_reason.clone()));
-            return Ok(end(StackResult::Failed, status, reason, d));
-        }
-        let result = if create {
-            StackResult::Created
-        } else {
-            StackResult::Updated
-        };
-        Ok(end(result, status, None, d))
+        let failure =
+            (is_failure(&status) || condition_of(&status) != Condition::Settled).then(|| {
+                first_failure(&events)
+                    .map(|e| {
+                        format!(
+                            "{} ({}) {}: {}",
+                            e.logical_id,
+                            e.resource_type,
+                            e.status,
+                            e.reason.as_deref().unwrap_or("no reason given")
+                        )
+                    })
+                    .or_else(|| d.as_ref().and_then(|d| d.status_reason.clone()))
+                    .unwrap_or_else(|| format!("the stack ended in {status}"))
+            });
+        Ok(ChangeSetRun::Executed {
+            status,
+            failure,
+            deployed: d,
+        })
     }
 
-    /// `unit.resource` for a logical id, for messages and `--allow-replace`.
-    fn resource_label(&self, planned: &PlannedStack, logical_id: &str) -> String {
-        planned
-            .stack
-            .resources
-            .iter()
-            .find(|r| r.logical_id == logical_id)
-            .map(|r| format!("{}.{}", r.unit, r.resource))
-            .unwrap_or_else(|| logical_id.to_string())
-    }
-
-    /// Changes that would replace or remove a retained resource and that the
-    /// user did not allow by name.
-    fn destroying_changes(
+    /// Changes that would replace or remove a retained resource (retained by
+    /// `stack`'s template or one of `also_retained`) and that `allow` does not
+    /// name.
+    pub(super) fn destroying_changes(
         &self,
-        planned: &PlannedStack,
+        stack: &RenderedStack,
+        also_retained: &[String],
+        allow: &BTreeSet<String>,
         changes: &[ChangeSetChange],
     ) -> Vec<Hazard> {
         let retained = |id: &str| {
-            planned
-                .stack
+            stack
                 .resources
                 .iter()
                 .any(|r| r.logical_id == id && r.retain)
-                || planned.deployed_retained.iter().any(|r| r == id)
+                || also_retained.iter().any(|r| r == id)
         };
         changes
             .iter()
             .filter(|c| c.destroys() && retained(&c.logical_id))
             .filter_map(|c| {
-                let label = self.resource_label(planned, &c.logical_id);
-                let allow = &self.options.allow_replace;
+                let label = resource_label(stack, &c.logical_id);
                 if allow.contains(&c.logical_id) || allow.contains(&label) {
                     return None;
                 }
@@ -538,7 +619,7 @@ impl Pass<'_> {
                     "replace"
                 };
                 Some(Hazard {
-                    stack: planned.stack.name.clone(),
+                    stack: stack.name.clone(),
                     logical_id: c.logical_id.clone(),
                     resource_type: c.resource_type.clone(),
                     action,
@@ -706,6 +787,16 @@ impl Pass<'_> {
             backoff.wait().await;
         }
     }
+}
+
+/// `unit.resource` for a logical id, for messages and `--allow-replace`.
+fn resource_label(stack: &RenderedStack, logical_id: &str) -> String {
+    stack
+        .resources
+        .iter()
+        .find(|r| r.logical_id == logical_id)
+        .map(|r| format!("{}.{}", r.unit, r.resource))
+        .unwrap_or_else(|| logical_id.to_string())
 }
 
 /// Why parameters have no value, per parameter.

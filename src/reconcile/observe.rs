@@ -23,6 +23,9 @@ pub struct PlannedStack {
     pub plan: StackPlan,
     /// Logical ids the deployed template retains (`DeletionPolicy: Retain`).
     pub deployed_retained: Vec<String>,
+    /// The deployed template, for a stack this pass updates: what a
+    /// rollback puts back.
+    pub deployed_template: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -223,9 +226,10 @@ impl Pass<'_> {
             // Parsed only for stacks that change: a no-op pass never reads templates.
             let desired = || serde_json::from_str::<Json>(&stack.template).unwrap_or(Json::Null);
             let mut deployed_retained = Vec::new();
-            match fetched? {
+            let fetched = fetched?;
+            match &fetched {
                 Some(body) => {
-                    let deployed = parse_deployed(&plan.stack, &body)?;
+                    let deployed = parse_deployed(&plan.stack, body)?;
                     deployed_retained = retained_ids(&deployed);
                     plan.changes = diff_templates(&deployed, &desired());
                     deployed_templates.push((plan.stack.clone(), deployed));
@@ -239,6 +243,7 @@ impl Pass<'_> {
                 stack,
                 plan,
                 deployed_retained,
+                deployed_template: fetched,
             });
         }
         let mut orphans = Vec::new();

@@ -1,0 +1,273 @@
+//! Running checks: concurrently, each after the checks its `after` names,
+//! with a timeout per attempt and bounded retries with backoff (a new
+//! endpoint may need a moment).
+
+use super::expect::{Observed, judge};
+use super::http::{HttpClient, is_loopback_name};
+use super::resolve::{Action, Check};
+use crate::cloud::functions;
+use futures_util::future::join_all;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// How one check ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    /// `GET /users` or `invoke my-function`.
+    pub target: String,
+    pub passed: bool,
+    /// 0 when it never ran (a check it runs after failed, or it could not
+    /// be resolved).
+    pub attempts: u32,
+    pub status: Option<u16>,
+    pub latency_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// The results of one run of an environment's checks, in declared order.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub results: Vec<CheckResult>,
+    pub seconds: f64,
+}
+
+impl Report {
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|r| r.passed).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed()
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failed() == 0
+    }
+}
+
+/// A check ready to run, or why it cannot.
+pub struct Planned {
+    pub name: String,
+    pub after: Vec<String>,
+    pub check: Result<Check, String>,
+}
+
+pub struct Runner {
+    http: HttpClient,
+    lambda: aws_sdk_lambda::Client,
+    /// Sent to loopback endpoints that get no `authorization` header from
+    /// the check: the local emulator reads the account from it.
+    loopback_authorization: Option<String>,
+    /// The first pause between attempts; it doubles, up to 2 s.
+    first_backoff: Duration,
+}
+
+impl Runner {
+    pub fn new(
+        lambda: aws_sdk_lambda::Client,
+        loopback_authorization: Option<String>,
+    ) -> Result<Self, String> {
+        Ok(Runner {
+            http: HttpClient::new()?,
+            lambda,
+            loopback_authorization,
+            first_backoff: Duration::from_millis(250),
+        })
+    }
+
+    /// Runs every check once its `after` checks passed; a check whose
+    /// `after` check failed is reported as not run.
+    pub async fn run(&self, planned: Vec<Planned>) -> Report {
+        let started = Instant::now();
+        let mut results: Vec<Option<CheckResult>> = vec![None; planned.len()];
+        let mut passed: BTreeSet<String> = BTreeSet::new();
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        loop {
+            let ready: Vec<usize> = (0..planned.len())
+                .filter(|&i| results[i].is_none())
+                .filter(|&i| planned[i].after.iter().all(|a| done.contains(a)))
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            let runs = ready.iter().map(|&i| {
+                let p = &planned[i];
+                let blocked = p.after.iter().find(|a| !passed.contains(*a));
+                async move {
+                    match (&p.check, blocked) {
+                        (_, Some(first)) => not_run(p, format!("not run: `{first}` failed")),
+                        (Err(why), None) => not_run(p, why.clone()),
+                        (Ok(check), None) => self.run_check(check).await,
+                    }
+                }
+            });
+            for (i, result) in ready.iter().zip(join_all(runs).await) {
+                done.insert(planned[*i].name.clone());
+                if result.passed {
+                    passed.insert(planned[*i].name.clone());
+                }
+                results[*i] = Some(result);
+            }
+        }
+        // Checks left waiting on each other through `after`.
+        let results = results
+            .into_iter()
+            .zip(&planned)
+            .map(|(r, p)| {
+                r.unwrap_or_else(|| not_run(p, "not run: its `after` checks wait on it".into()))
+            })
+            .collect();
+        Report {
+            results,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    async fn run_check(&self, check: &Check) -> CheckResult {
+        let mut pause = self.first_backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = match tokio::time::timeout(check.timeout, self.attempt(check)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Attempt {
+                    status: None,
+                    latency: None,
+                    problems: vec![format!("no answer within {} s", check.timeout.as_secs())],
+                },
+            };
+            if outcome.problems.is_empty() || attempt > check.retries {
+                return CheckResult {
+                    name: check.name.clone(),
+                    target: check.target(),
+                    passed: outcome.problems.is_empty(),
+                    attempts: attempt,
+                    status: outcome.status,
+                    latency_ms: outcome.latency.map(|l| l.as_millis() as u64),
+                    failure: (!outcome.problems.is_empty())
+                        .then(|| check.mask(&outcome.problems.join("; "))),
+                };
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    async fn attempt(&self, check: &Check) -> Attempt {
+        match &check.action {
+            Action::Http(request) => {
+                let mut headers = request.headers.clone();
+                if let Some(auth) = &self.loopback_authorization
+                    && is_loopback_url(&request.url)
+                    && !headers.iter().any(|(k, _)| k == "authorization")
+                {
+                    headers.push(("authorization".into(), auth.clone()));
+                }
+                let request = super::http::Request {
+                    method: request.method.clone(),
+                    url: request.url.clone(),
+                    headers,
+                    body: request.body.clone(),
+                };
+                match self.http.send(&request).await {
+                    Err(e) => Attempt::failed(e),
+                    Ok(r) => Attempt {
+                        status: Some(r.status),
+                        latency: Some(r.latency),
+                        problems: judge(
+                            &check.expect,
+                            &Observed {
+                                status: r.status,
+                                headers: &r.headers,
+                                body: &r.body,
+                                latency: r.latency,
+                                function_error: None,
+                            },
+                        ),
+                    },
+                }
+            }
+            Action::Invoke { function, payload } => {
+                let started = Instant::now();
+                match functions::invoke(&self.lambda, function, payload).await {
+                    Err(e) => Attempt::failed(e.to_string()),
+                    Ok(out) => {
+                        let latency = started.elapsed();
+                        Attempt {
+                            status: Some(out.status),
+                            latency: Some(latency),
+                            problems: judge(
+                                &check.expect,
+                                &Observed {
+                                    status: out.status,
+                                    headers: &[],
+                                    body: &out.payload,
+                                    latency,
+                                    function_error: out.function_error.as_deref(),
+                                },
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Attempt {
+    status: Option<u16>,
+    latency: Option<Duration>,
+    problems: Vec<String>,
+}
+
+impl Attempt {
+    fn failed(problem: String) -> Self {
+        Attempt {
+            status: None,
+            latency: None,
+            problems: vec![problem],
+        }
+    }
+}
+
+fn not_run(p: &Planned, why: String) -> CheckResult {
+    CheckResult {
+        name: p.name.clone(),
+        target: p.check.as_ref().map(Check::target).unwrap_or_default(),
+        passed: false,
+        attempts: 0,
+        status: None,
+        latency_ms: None,
+        failure: Some(why),
+    }
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    is_loopback_name(host) || host == "127.0.0.1" || host == "[::1]"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls_are_recognised() {
+        assert!(is_loopback_url("http://a.execute-api.localhost:4566/users"));
+        assert!(is_loopback_url("http://127.0.0.1:8080"));
+        assert!(is_loopback_url("http://localhost/x"));
+        assert!(!is_loopback_url(
+            "https://a.execute-api.eu-west-1.amazonaws.com/users"
+        ));
+        assert!(!is_loopback_url("not a url"));
+    }
+}
