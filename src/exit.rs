@@ -13,6 +13,14 @@ pub const INVALID: u8 = 3;
 pub const REFUSED: u8 = 4;
 /// `deploy`: another deployer holds the environment's lock.
 pub const LOCKED: u8 = 5;
+/// `deploy`: a smoke check failed after the pass; every stack it changed
+/// is back on the previous release, and the checks pass there.
+pub const SMOKE_ROLLED_BACK: u8 = 6;
+/// A smoke check failed and the environment is not back on a release that
+/// passes: rollback is off, nothing changed, a stack was left as the pass
+/// made it, or the checks fail on the previous release too. For `smoke`:
+/// a check failed.
+pub const SMOKE_FAILED: u8 = 7;
 /// The command line is wrong.
 pub const USAGE: u8 = 64;
 /// Interrupted (Ctrl-C).

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Render(args) => args.execute(&mut ctx),
         Command::Plan(args) => args.execute(&mut ctx),
         Command::Deploy(args) => args.execute(&mut ctx),
+        Command::Smoke(args) => args.execute(&mut ctx),
         Command::Destroy(args) => args.execute(&mut ctx),
         Command::Outputs(args) => args.execute(&mut ctx),
         Command::Local(args) => args.execute(&mut ctx),

@@ -8,7 +8,9 @@ use super::target::{TargetArgs, connect, runtime};
 use crate::cloud::lock::Holder;
 use crate::exit;
 use crate::plan::guard::Hazard;
-use crate::reconcile::{AccountCheck, Event, LockError, Observed, Options, Outcome, Pass};
+use crate::reconcile::{
+    AccountCheck, Event, LockError, Observed, Options, Outcome, Pass, Snapshot,
+};
 use crate::render::RenderedEnvironment;
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,6 +35,10 @@ pub struct DeployArgs {
     /// started, what runs finishes, and the deploy fails.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub timeout: u64,
+    /// Do not run the environment's smoke checks after the pass (refused
+    /// where the environment is protected: there they gate the release).
+    #[arg(long)]
+    pub no_smoke: bool,
 }
 
 /// What the user allows a pass to do beyond the default, shared by `plan`
@@ -126,17 +132,6 @@ fn sample_get_path(rendered: &RenderedEnvironment) -> Option<String> {
     paths.into_iter().next()
 }
 
-/// The header an emulator needs to put a data-plane call in the caller's
-/// account, when that account is not the default one.
-fn emulator_auth_header(region: &str) -> Option<String> {
-    let key = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
-    (key.len() == 12 && key.bytes().all(|b| b.is_ascii_digit())).then(|| {
-        format!(
-            "Authorization: AWS4-HMAC-SHA256 Credential={key}/20260101/{region}/execute-api/aws4_request, SignedHeaders=host, Signature=0"
-        )
-    })
-}
-
 fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
     let mut urls = Vec::new();
     for stack in &session.rendered.stacks {
@@ -160,7 +155,8 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
         .settings
         .endpoint
         .as_ref()
-        .and_then(|_| emulator_auth_header(&session.target.settings.region));
+        .and_then(|_| crate::local::account_authorization(&session.target.settings.region))
+        .map(|value| format!("Authorization: {value}"));
     for (label, url) in urls {
         let curl = path.as_ref().map(|p| {
             let header = header
@@ -185,6 +181,8 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
 /// What `deploy` adds to `plan`.
 pub struct Apply {
     pub yes: bool,
+    /// Run the smoke checks after the pass (where there are any).
+    pub smoke: bool,
     pub lock_wait: Duration,
     pub timeout: Duration,
 }
@@ -241,6 +239,8 @@ enum Stop {
     WrongAccount(String),
     /// Something the deploying process must provide is missing.
     Input(String),
+    /// The deploying process cannot do its part (no TLS roots, ...).
+    Setup(String),
 }
 
 /// Secrets read from the environment must all be set before anything
@@ -256,12 +256,26 @@ fn missing_secrets(rendered: &RenderedEnvironment) -> Result<(), String> {
         })
         .filter(|var| std::env::var(var).map_or(true, |v| v.is_empty()))
         .collect();
+    if !missing.is_empty() {
+        let list: Vec<&str> = missing.into_iter().collect();
+        return Err(format!(
+            "secret param(s) read from the environment variable(s) {}, which are not set; export them before deploying. Nothing was changed",
+            list.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// The smoke checks' header variables, checked before anything changes when
+/// the checks will run.
+fn missing_smoke_vars(rendered: &RenderedEnvironment) -> Result<(), String> {
+    let missing = super::smoke::missing_vars(rendered);
     if missing.is_empty() {
         return Ok(());
     }
-    let list: Vec<&str> = missing.into_iter().collect();
+    let list: Vec<&str> = missing.iter().map(String::as_str).collect();
     Err(format!(
-        "secret param(s) read from the environment variable(s) {}, which are not set; export them before deploying. Nothing was changed",
+        "the smoke checks read the environment variable(s) {}, which are not set; export them before deploying. Nothing was changed",
         list.join(", ")
     ))
 }
@@ -277,6 +291,7 @@ fn stopped(
         Stop::Cloud(e) => (e.to_string(), exit::FAILURE),
         Stop::WrongAccount(message) => (message, exit::REFUSED),
         Stop::Input(message) => (message, exit::INVALID),
+        Stop::Setup(message) => (message, exit::FAILURE),
         Stop::Locked(holder) => (
             format!(
                 "the environment is locked by {} ({}, expiring in {}s); nothing was changed. Try again later, or pass --lock-wait SECONDS to wait for it",
@@ -321,6 +336,7 @@ impl DeployArgs {
             &self.safety,
             Some(Apply {
                 yes: self.yes,
+                smoke: !self.no_smoke,
                 lock_wait: Duration::from_secs(self.lock_wait),
                 timeout: Duration::from_secs(self.timeout),
             }),
@@ -342,6 +358,20 @@ pub fn run(
         Ok(s) => s,
         Err(code) => return code,
     };
+    if deploy.as_ref().is_some_and(|d| !d.smoke)
+        && session.rendered.protect
+        && !session.rendered.smoke.is_empty()
+    {
+        let message = format!(
+            "{} is protected: its smoke checks gate every release, so --no-smoke is refused",
+            session.rendered.environment
+        );
+        ctx.printer
+            .emit(json!({ "event": "error", "message": message }), || {
+                format!("error: {message}")
+            });
+        return exit::USAGE;
+    }
     let rt = match runtime(ctx) {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -386,6 +416,7 @@ pub fn run(
         let changes = observed.has_changes();
         let Some(Apply {
             yes,
+            smoke,
             lock_wait,
             timeout,
         }) = deploy
@@ -405,23 +436,39 @@ pub fn run(
             );
             return if changes { exit::CHANGES } else { exit::OK };
         };
+        let smoke = smoke && !session.rendered.smoke.is_empty();
         if !changes {
-            let outcome = Outcome {
+            let mut outcome = Outcome {
                 unchanged: observed.planned.len(),
                 deployed: observed.stacks.clone(),
                 ..Default::default()
             };
             show_endpoints(ctx, &session, &outcome);
+            let mut code = exit::OK;
+            if smoke {
+                // Nothing changed, but the checks still gate the pipeline.
+                let runner = match missing_smoke_vars(&session.rendered)
+                    .map_err(Stop::Input)
+                    .and_then(|()| super::smoke::runner(&session.target, &cloud).map_err(Stop::Setup))
+                {
+                    Ok(runner) => runner,
+                    Err(stop) => return stopped(ctx, stop, command, started, &cloud),
+                };
+                let nothing_changed = Snapshot::default();
+                let gate = pass.gate(&runner, &nothing_changed, &mut outcome);
+                let verdict = while_running(&mut ctx.printer, rx, gate).await;
+                code = super::smoke::show_verdict(ctx, &verdict);
+            }
             progress::summary(
                 &mut ctx.printer,
                 command,
-                true,
+                code == exit::OK,
                 json!(outcome),
                 started,
                 &cloud.calls.summary(),
                 "no changes".into(),
             );
-            return exit::OK;
+            return code;
         }
         if session.requires_approval() {
             let question = format!("deploy these changes to {}?", session.rendered.environment);
@@ -431,6 +478,12 @@ pub fn run(
         }
         let work = async {
             missing_secrets(&session.rendered).map_err(Stop::Input)?;
+            let runner = if smoke {
+                missing_smoke_vars(&session.rendered).map_err(Stop::Input)?;
+                Some(super::smoke::runner(&session.target, &cloud).map_err(Stop::Setup)?)
+            } else {
+                None
+            };
             pass.check_account().await.map_err(|e| match e {
                 AccountCheck::Wrong(message) => Stop::WrongAccount(message),
                 AccountCheck::Cloud(e) => Stop::Cloud(e),
@@ -455,11 +508,18 @@ pub fn run(
                     return Err(Stop::Cloud(e));
                 }
             };
+            let snapshot = Snapshot::take(&fresh);
             let mut outcome = pass.apply(&fresh).await;
+            let verdict = match &runner {
+                Some(runner) if outcome.ok() => {
+                    Some(pass.gate(runner, &snapshot, &mut outcome).await)
+                }
+                _ => None,
+            };
             if let Err(e) = lock.release().await {
                 outcome.error.get_or_insert_with(|| e.to_string());
             }
-            Ok(outcome)
+            Ok((outcome, verdict))
         };
         let stop_reason = std::cell::Cell::new(None);
         let guarded = async {
@@ -468,8 +528,8 @@ pub fn run(
                 never = stop_on_signal_or_deadline(&pass, timeout, &stop_reason) => match never {},
             }
         };
-        let outcome = match while_running(&mut ctx.printer, rx, guarded).await {
-            Ok(outcome) => outcome,
+        let (outcome, verdict) = match while_running(&mut ctx.printer, rx, guarded).await {
+            Ok(done) => done,
             Err(stop) => {
                 let code = stopped(ctx, stop, command, started, &cloud);
                 return match stop_reason.get() {
@@ -486,6 +546,7 @@ pub fn run(
                     format!("error: {error}")
                 });
         }
+        let gate = verdict.map(|v| super::smoke::show_verdict(ctx, &v));
         let human = format!(
             "{} created, {} updated, {} unchanged, {} failed",
             outcome.created,
@@ -496,14 +557,14 @@ pub fn run(
         progress::summary(
             &mut ctx.printer,
             command,
-            outcome.ok(),
+            outcome.ok() && gate.is_none_or(|code| code == exit::OK),
             json!(outcome),
             started,
             &cloud.calls.summary(),
             human,
         );
         match stop_reason.get() {
-            _ if outcome.ok() => exit::OK,
+            _ if outcome.ok() => gate.unwrap_or(exit::OK),
             Some("interrupt") => exit::INTERRUPTED,
             _ => exit::FAILURE,
         }

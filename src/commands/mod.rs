@@ -8,6 +8,7 @@ pub mod plan;
 pub mod progress;
 pub mod render;
 pub mod session;
+pub mod smoke;
 pub mod target;
 pub mod validate;
 

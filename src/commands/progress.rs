@@ -6,6 +6,7 @@ use crate::output::{Colour, Printer};
 use crate::plan::diff::{ChangeKind, render_value_change};
 use crate::plan::{Action, StackPlan};
 use crate::reconcile::{Event, StackResult};
+use crate::smoke::CheckResult;
 use serde_json::{Value as Json, json};
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -172,6 +173,7 @@ pub fn show(p: &mut Printer, event: &Event) {
                 StackResult::Updated => ("updated", Colour::Green),
                 StackResult::Deleted => ("deleted", Colour::Green),
                 StackResult::Unchanged => ("unchanged", Colour::Dim),
+                StackResult::RolledBack => ("rolled back", Colour::Yellow),
             };
             let word = if *result == StackResult::Refused {
                 "refused"
@@ -264,6 +266,48 @@ pub fn show(p: &mut Printer, event: &Event) {
             let text = format!("{stack}: {function} reserved concurrency set to {value}");
             p.emit(json, || text);
         }
+        Event::SmokeCheck { .. } => p.emit(json, String::new),
+        Event::Smoke {
+            phase,
+            results,
+            seconds,
+            ..
+        } => {
+            let text = smoke_table(p, phase, results, *seconds);
+            p.emit(json, || text);
+        }
+        Event::Rollback {
+            complete,
+            restored,
+            deleted,
+            left,
+        } => {
+            let mut text = if *complete {
+                p.paint("rollback complete", Colour::Yellow)
+            } else {
+                p.paint("rollback incomplete", Colour::Red)
+            };
+            if !restored.is_empty() {
+                text.push_str(&format!(
+                    "; back on the previous release: {}",
+                    restored.join(", ")
+                ));
+            }
+            if !deleted.is_empty() {
+                text.push_str(&format!(
+                    "; created by this pass, deleted: {}",
+                    deleted.join(", ")
+                ));
+            }
+            for l in left {
+                text.push_str(&format!(
+                    "\n  {}: {}",
+                    l.stack,
+                    p.paint(&l.reason, Colour::Red)
+                ));
+            }
+            p.emit(json, || text);
+        }
         Event::Retained { stack, resource } => {
             let text = format!(
                 "  kept {} {} (Retain; it outlives {stack})",
@@ -276,6 +320,54 @@ pub fn show(p: &mut Printer, event: &Event) {
             p.emit(json, || text);
         }
     }
+}
+
+/// The results of one run of the checks, as a table.
+pub fn smoke_table(p: &Printer, phase: &str, results: &[CheckResult], seconds: f64) -> String {
+    let passed = results.iter().filter(|r| r.passed).count();
+    let failed = results.len() - passed;
+    let verdict = if failed == 0 {
+        p.paint(&format!("{passed} passed"), Colour::Green)
+    } else {
+        p.paint(&format!("{passed} passed, {failed} failed"), Colour::Red)
+    };
+    let title = match phase {
+        "rollback" => "smoke checks after the rollback",
+        _ => "smoke checks",
+    };
+    let mut text = format!("{title}: {verdict} in {seconds:.2}s");
+    let name_width = results.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let target_width = results.iter().map(|r| r.target.len()).max().unwrap_or(0);
+    for r in results {
+        let (word, colour) = match (r.passed, r.attempts) {
+            (true, _) => ("pass", Colour::Green),
+            (false, 0) => ("skip", Colour::Yellow),
+            (false, _) => ("FAIL", Colour::Red),
+        };
+        let status = r
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        let latency = r
+            .latency_ms
+            .map(|l| format!("{l} ms"))
+            .unwrap_or_else(|| "-".into());
+        let tries = if r.attempts > 1 {
+            format!(" ({} attempts)", r.attempts)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "\n  {} {:<name_width$}  {:<target_width$}  {status:>3}  {latency:>7}{tries}",
+            p.paint(word, colour),
+            r.name,
+            r.target,
+        ));
+        if let Some(failure) = &r.failure {
+            text.push_str(&format!("\n       {}", p.paint(failure, colour)));
+        }
+    }
+    text
 }
 
 /// Shows events as they arrive while `work` runs, then the rest.

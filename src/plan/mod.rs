@@ -26,6 +26,8 @@ pub enum Action {
     /// The stack needs a person first (`DELETE_FAILED`, ...).
     Blocked,
     Delete,
+    /// Back to the template it had before the pass (failed smoke checks).
+    RollBack,
 }
 
 impl Action {
@@ -39,6 +41,7 @@ impl Action {
             Action::ContinueRollback => "continue rollback",
             Action::Blocked => "blocked",
             Action::Delete => "delete",
+            Action::RollBack => "roll back",
         }
     }
 

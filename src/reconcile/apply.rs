@@ -179,12 +179,16 @@ impl Pass<'_> {
             }
         }
         match self.settle_settings(observed, &deployed, &applied).await {
-            Ok(fixed) => outcome.settings_fixed = fixed,
+            Ok(written) => {
+                outcome.settings_fixed = written.len();
+                outcome.settings_written = written;
+            }
             Err(e) => {
                 outcome.error.get_or_insert_with(|| e.to_string());
             }
         }
         outcome.uploads = self.uploads.load(std::sync::atomic::Ordering::Relaxed);
+        outcome.changed = applied.into_iter().collect();
         outcome.deployed = deployed;
         outcome
     }
@@ -264,7 +268,7 @@ impl Pass<'_> {
         observed: &Observed,
         deployed: &BTreeMap<String, DeployedStack>,
         applied: &HashSet<String>,
-    ) -> Result<usize, CloudError> {
+    ) -> Result<Vec<String>, CloudError> {
         let fresh: Vec<PlannedStack> = observed
             .planned
             .iter()
@@ -305,7 +309,10 @@ impl Pass<'_> {
                 value: Some(*desired),
             });
         }
-        Ok(writes.len())
+        Ok(writes
+            .into_iter()
+            .map(|(_, function, _)| function)
+            .collect())
     }
 
     async fn apply_stack(
@@ -761,7 +768,7 @@ impl Pass<'_> {
         }
     }
 
-    async fn wait_until_gone(&self, name: &str) -> Result<(), CloudError> {
+    pub(super) async fn wait_until_gone(&self, name: &str) -> Result<(), CloudError> {
         let started = Instant::now();
         let mut backoff = Backoff::new();
         loop {

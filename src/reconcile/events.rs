@@ -18,6 +18,8 @@ pub enum StackResult {
     Kept,
     Failed,
     Refused,
+    /// Back on the template it had before the pass.
+    RolledBack,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -91,6 +93,28 @@ pub enum Event {
         function: String,
         setting: &'static str,
         value: Option<i64>,
+    },
+    /// The checks of one phase (`release`, or `rollback` after one) ended.
+    Smoke {
+        phase: &'static str,
+        passed: usize,
+        failed: usize,
+        seconds: f64,
+        #[serde(skip)]
+        results: Vec<crate::smoke::CheckResult>,
+    },
+    /// One check's result.
+    SmokeCheck {
+        phase: &'static str,
+        #[serde(flatten)]
+        result: crate::smoke::CheckResult,
+    },
+    /// The rollback after failed checks ended.
+    Rollback {
+        complete: bool,
+        restored: Vec<String>,
+        deleted: Vec<String>,
+        left: Vec<super::LeftStack>,
     },
     /// Resources kept by a destroy (Retain policy, or a stack left alone).
     Retained {

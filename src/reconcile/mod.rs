@@ -6,13 +6,17 @@
 mod apply;
 pub mod destroy;
 mod events;
+mod gate;
 mod lock;
 mod observe;
+mod rollback;
 
 pub use apply::public_outputs;
 pub use events::{Event, StackResult};
+pub use gate::Verdict;
 pub use lock::{EnvironmentLock, LockError, lock_key};
 pub use observe::{Observed, Orphan, PlannedStack};
+pub use rollback::{LeftStack, RollbackReport, Snapshot};
 
 use crate::asset::Assets;
 use crate::cloud::Cloud;
@@ -140,6 +144,12 @@ pub struct Outcome {
     pub pruned: usize,
     /// The first failure, as a user should read it.
     pub error: Option<String>,
+    /// Stacks this pass created or updated (the bootstrap stack included).
+    #[serde(skip)]
+    pub changed: std::collections::BTreeSet<String>,
+    /// Functions whose reserved concurrency this pass wrote.
+    #[serde(skip)]
+    pub settings_written: Vec<String>,
     /// The stacks as they stand after the pass.
     #[serde(skip)]
     pub deployed: std::collections::BTreeMap<String, crate::deployed::DeployedStack>,

@@ -93,6 +93,10 @@ pub struct RenderedEnvironment {
     pub waves: Vec<Vec<String>>,
     /// Termination protection on stateful stacks, no destroy.
     pub protect: bool,
+    /// Checks run after every pass that converged.
+    pub smoke: Vec<crate::spec::smoke::SmokeCheck>,
+    /// Put the changed stacks back when a check fails.
+    pub rollback: bool,
 }
 
 impl RenderedEnvironment {
@@ -678,6 +682,8 @@ pub fn render(
         stacks,
         waves,
         protect: env.protect,
+        smoke: env.smoke.clone(),
+        rollback: env.rollback,
     })
 }
 

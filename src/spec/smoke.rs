@@ -61,6 +61,21 @@ impl SmokeCheck {
     }
 }
 
+impl SmokeCheck {
+    /// The environment variables its headers read (`${env:NAME}`).
+    pub fn env_vars(&self) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter_map(|e| e.value.as_str())
+            .flat_map(super::reference::references)
+            .filter_map(|r| match r {
+                super::reference::Reference::Env(var) => Some(var),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 const CHECK_KEYS: &[&str] = &[
     "name", "request", "invoke", "headers", "body", "payload", "expect", "timeout", "retries",
     "after",

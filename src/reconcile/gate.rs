@@ -1,0 +1,130 @@
+//! The release gate: after a pass, the environment's smoke checks; when one
+//! fails and the environment rolls back, the stacks the pass changed go back
+//! to what they were, and the checks run again on the previous release.
+
+use super::{Event, Outcome, Pass, Snapshot};
+use crate::cloud::assets::BOOTSTRAP_STACK;
+use crate::deployed::DeployedStack;
+use crate::render::RenderedEnvironment;
+use crate::render::resolve::output_id;
+use crate::smoke::{Planned, Report, Runner, Values, resolve};
+use std::collections::BTreeMap;
+
+/// How the gate ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    /// A check failed; every changed stack is back on its previous release
+    /// and the checks pass there.
+    RolledBack,
+    /// A check failed and the environment is not back on a release that
+    /// passes: the reason says what is left.
+    Failed(String),
+}
+
+/// Outputs of the deployed stacks, by `unit.output`.
+struct Deployed<'a> {
+    environment: &'a RenderedEnvironment,
+    stacks: &'a BTreeMap<String, DeployedStack>,
+}
+
+impl Values for Deployed<'_> {
+    fn output(&self, unit: &str, output: &str) -> Result<String, String> {
+        let stack = self
+            .environment
+            .stacks
+            .iter()
+            .find(|s| s.units.iter().any(|u| u == unit))
+            .ok_or_else(|| format!("unit `{unit}` is not deployed by this environment"))?;
+        let deployed = self
+            .stacks
+            .get(&stack.name)
+            .ok_or_else(|| format!("stack {} is not deployed; deploy it first", stack.name))?;
+        deployed
+            .outputs
+            .get(&output_id(unit, output))
+            .cloned()
+            .ok_or_else(|| format!("stack {} has no output for `{unit}.{output}`", stack.name))
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Pass<'_> {
+    /// Runs the environment's checks against `stacks` and reports them.
+    pub async fn smoke(
+        &self,
+        runner: &Runner,
+        stacks: &BTreeMap<String, DeployedStack>,
+        phase: &'static str,
+    ) -> Report {
+        let values = Deployed {
+            environment: self.environment,
+            stacks,
+        };
+        let planned = self
+            .environment
+            .smoke
+            .iter()
+            .map(|c| Planned {
+                name: c.name.clone(),
+                after: c.after.iter().map(|(name, _)| name.clone()).collect(),
+                check: resolve(c, &values),
+            })
+            .collect();
+        let report = runner.run(planned).await;
+        for result in &report.results {
+            self.emit(Event::SmokeCheck {
+                phase,
+                result: result.clone(),
+            });
+        }
+        self.emit(Event::Smoke {
+            phase,
+            passed: report.passed(),
+            failed: report.failed(),
+            seconds: report.seconds,
+            results: report.results.clone(),
+        });
+        report
+    }
+
+    /// The checks after a pass; on failure, the rollback and the checks again.
+    pub async fn gate(
+        &self,
+        runner: &Runner,
+        snapshot: &Snapshot,
+        outcome: &mut Outcome,
+    ) -> Verdict {
+        if self.smoke(runner, &outcome.deployed, "release").await.ok() {
+            return Verdict::Passed;
+        }
+        if !self.environment.rollback {
+            return Verdict::Failed(
+                "a smoke check failed; this environment does not roll back (rollback: false), so the release stays".into(),
+            );
+        }
+        if outcome.changed.iter().all(|s| s == BOOTSTRAP_STACK) {
+            return Verdict::Failed(
+                "a smoke check failed; this pass changed no stack, so there is nothing to roll back".into(),
+            );
+        }
+        let report = self.roll_back(snapshot, outcome).await;
+        let again = self.smoke(runner, &outcome.deployed, "rollback").await;
+        match (report.complete(), again.ok()) {
+            (true, true) => Verdict::RolledBack,
+            (true, false) => Verdict::Failed(
+                "a smoke check failed; the release was rolled back, but the checks fail on the previous release too".into(),
+            ),
+            (false, _) => {
+                let left: Vec<String> = report.left.iter().map(|l| l.stack.clone()).collect();
+                Verdict::Failed(format!(
+                    "a smoke check failed and the rollback is incomplete: {} left as this pass made them",
+                    left.join(", ")
+                ))
+            }
+        }
+    }
+}
