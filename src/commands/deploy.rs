@@ -547,13 +547,16 @@ pub fn run(
                 });
         }
         let gate = verdict.map(|v| super::smoke::show_verdict(ctx, &v));
-        let human = format!(
+        let mut human = format!(
             "{} created, {} updated, {} unchanged, {} failed",
             outcome.created,
             outcome.updated,
             outcome.unchanged,
             outcome.failed + outcome.refused
         );
+        if outcome.rolled_back > 0 {
+            human.push_str(&format!(", {} rolled back", outcome.rolled_back));
+        }
         progress::summary(
             &mut ctx.printer,
             command,

@@ -142,6 +142,8 @@ pub struct Outcome {
     pub settings_fixed: usize,
     /// Orphan stacks deleted (`--prune`).
     pub pruned: usize,
+    /// Stacks put back after failed smoke checks (restored or deleted).
+    pub rolled_back: usize,
     /// The first failure, as a user should read it.
     pub error: Option<String>,
     /// Stacks this pass created or updated (the bootstrap stack included).

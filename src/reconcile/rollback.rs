@@ -163,6 +163,7 @@ impl Pass<'_> {
         if failed.is_none() {
             report.settings_restored = self.restore_settings(snapshot, outcome, &mut report).await;
         }
+        outcome.rolled_back = report.restored.len() + report.deleted.len();
         self.emit(Event::Rollback {
             complete: report.complete(),
             restored: report.restored.clone(),

@@ -175,3 +175,39 @@ fn missing_project_folder_is_a_failure_with_advice() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_protected_environment_refuses_to_skip_its_smoke_checks() {
+    // Refused before any connection: the endpoint is never reached.
+    let out = driftless(
+        &repo_root(),
+        &[
+            "deploy",
+            "prod",
+            "--yes",
+            "--no-smoke",
+            "--endpoint",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
+    assert!(
+        stdout(&out).contains("--no-smoke is refused"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn smoke_without_checks_says_where_to_declare_them() {
+    let out = driftless(
+        &repo_root().join("tests/fixtures/secret"),
+        &["smoke", "dev", "--endpoint", "http://127.0.0.1:9"],
+    );
+    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
+    assert!(
+        stdout(&out).contains("declares no smoke checks"),
+        "{}",
+        stdout(&out)
+    );
+}

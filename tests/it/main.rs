@@ -12,4 +12,5 @@ mod lock;
 mod proxy;
 mod safety;
 mod secrets;
+mod smoke;
 mod support;

@@ -1,0 +1,348 @@
+//! Smoke checks after the pass, and the rollback when one fails: against the
+//! emulator, with the reference app in prod configuration and a small
+//! CDN-origin function.
+
+use super::deploy::{edit, reference_app, stacks};
+use super::emulator::{Clients, account, clients, command, emulator, events, http, ok, run};
+use super::support::{copy_dir, repo_root};
+use serde_json::Value as Json;
+use std::path::Path;
+use std::process::Output;
+
+/// The reference app with prod's target moved to a fresh account, so that
+/// tests deploying prod run side by side.
+fn prod_app() -> (tempfile::TempDir, String, String) {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    edit(
+        &project.path().join("environments/prod.yaml"),
+        "account: \"222222222222\"",
+        &format!("account: \"{account}\""),
+    );
+    (project, app, account)
+}
+
+fn smoke_results(out: &Output, phase: &str) -> Vec<Json> {
+    events(out)
+        .into_iter()
+        .filter(|e| e["event"] == "smoke_check" && e["phase"] == phase)
+        .collect()
+}
+
+fn gate(out: &Output) -> Json {
+    events(out)
+        .into_iter()
+        .find(|e| e["event"] == "gate")
+        .unwrap_or(Json::Null)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn function_state(c: &Clients, function: &str) -> (String, i32) {
+    let out =
+        c.rt.block_on(c.lambda.get_function().function_name(function).send())
+            .expect("get function");
+    let config = out.configuration().expect("configuration");
+    (
+        config.code_sha256().unwrap_or_default().to_string(),
+        config.memory_size().unwrap_or_default(),
+    )
+}
+
+fn stack_output(c: &Clients, stack: &str, key: &str) -> String {
+    super::deploy::output(c, stack, key)
+}
+
+fn break_handler(project: &Path) {
+    edit(
+        &project.join("specs/api/runtime/lambda_function.py"),
+        "def lambda_handler(event, context):\n",
+        "def lambda_handler(event, context):\n    return respond(500, {\"error\": \"broken release\"})\n",
+    );
+}
+
+#[test]
+fn prod_passes_its_smoke_checks_which_create_a_user_and_read_it_back() {
+    let (project, app, account) = prod_app();
+    let out = run(project.path(), &account, &["deploy", "prod", "--yes"]);
+    ok(&out);
+    let results = smoke_results(&out, "release");
+    let names: Vec<&str> = results.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["create user", "read user", "delete user", "list users"]
+    );
+    for r in &results {
+        assert_eq!(r["passed"], true, "{r}");
+    }
+    assert_eq!(
+        results[0]["status"], 201,
+        "the user was created: {}",
+        results[0]
+    );
+    assert_eq!(results[1]["status"], 200, "and read back: {}", results[1]);
+    assert_eq!(gate(&out)["verdict"], "passed");
+    // The prod configuration: provisioned table, reserved concurrency 10.
+    let c = clients(&account, "eu-west-1");
+    let (stateful, stateless) = stacks(&app, "prod");
+    let table = stack_output(&c, &stateful, "DatabaseTableName");
+    let described =
+        c.rt.block_on(c.dynamodb.describe_table().table_name(&table).send())
+            .expect("describe table");
+    let throughput = described
+        .table()
+        .and_then(|t| t.provisioned_throughput())
+        .expect("provisioned throughput");
+    assert_eq!(throughput.read_capacity_units(), Some(5));
+    let function = stack_output(&c, &stateless, "ApiFunctionName");
+    let concurrency =
+        c.rt.block_on(
+            c.lambda
+                .get_function_concurrency()
+                .function_name(&function)
+                .send(),
+        )
+        .expect("concurrency");
+    assert_eq!(concurrency.reserved_concurrent_executions(), Some(10));
+}
+
+#[test]
+fn a_release_answering_500_is_rolled_back_to_the_previous_code() {
+    let (project, app, account) = prod_app();
+    ok(&run(project.path(), &account, &["deploy", "prod", "--yes"]));
+    let c = clients(&account, "eu-west-1");
+    let (_, stateless) = stacks(&app, "prod");
+    let function = stack_output(&c, &stateless, "ApiFunctionName");
+    let endpoint = stack_output(&c, &stateless, "ApiEndpoint");
+    let (code_before, _) = function_state(&c, &function);
+
+    break_handler(project.path());
+    let out = run(project.path(), &account, &["deploy", "prod", "--yes"]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    let failed = smoke_results(&out, "release");
+    assert!(
+        failed
+            .iter()
+            .any(|r| r["passed"] == false && r["status"] == 500),
+        "{failed:?}"
+    );
+    let again = smoke_results(&out, "rollback");
+    assert!(
+        !again.is_empty() && again.iter().all(|r| r["passed"] == true),
+        "{again:?}"
+    );
+    assert_eq!(gate(&out)["verdict"], "rolled_back");
+
+    let (code_after, _) = function_state(&c, &function);
+    assert_eq!(code_after, code_before, "the previous code is live again");
+    let answer = http("GET", &format!("{endpoint}/users"), &account, None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("\"users\""), "{}", answer.body);
+    // The spec still holds the bad release: a plan shows it pending.
+    let plan = run(project.path(), &account, &["plan", "prod"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+}
+
+#[test]
+fn a_release_that_also_changed_memory_is_rolled_back_on_both() {
+    let (project, app, account) = prod_app();
+    ok(&run(project.path(), &account, &["deploy", "prod", "--yes"]));
+    let c = clients(&account, "eu-west-1");
+    let (_, stateless) = stacks(&app, "prod");
+    let function = stack_output(&c, &stateless, "ApiFunctionName");
+    let before = function_state(&c, &function);
+    assert_eq!(before.1, 256);
+
+    break_handler(project.path());
+    edit(
+        &project.path().join("environments/prod.yaml"),
+        "api: { reserved_concurrency: 10 }",
+        "api: { reserved_concurrency: 10, memory: 512 }",
+    );
+    let out = run(project.path(), &account, &["deploy", "prod", "--yes"]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    let changed = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "change_set" && e["stack"] == stateless.as_str())
+        .expect("the release changed the stateless stack");
+    assert!(changed.to_string().contains("ApiHandler"), "{changed}");
+    assert_eq!(
+        function_state(&c, &function),
+        before,
+        "code and memory are back"
+    );
+}
+
+#[test]
+fn a_rollback_that_would_remove_a_table_leaves_the_stateful_stack_and_says_so() {
+    let (project, app, account) = prod_app();
+    ok(&run(project.path(), &account, &["deploy", "prod", "--yes"]));
+    let c = clients(&account, "eu-west-1");
+    let (stateful, stateless) = stacks(&app, "prod");
+    let function = stack_output(&c, &stateless, "ApiFunctionName");
+    let code_before = function_state(&c, &function).0;
+
+    // The release adds a table and breaks the handler.
+    edit(
+        &project.path().join("specs/database/unit.yaml"),
+        "resources:\n",
+        "resources:\n  audit:\n    kind: table\n    partition_key: { name: id, type: S }\n",
+    );
+    break_handler(project.path());
+    let out = run(project.path(), &account, &["deploy", "prod", "--yes"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let rollback = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "rollback")
+        .expect("a rollback event");
+    assert_eq!(rollback["complete"], false, "{rollback}");
+    assert_eq!(rollback["restored"][0], stateless.as_str(), "{rollback}");
+    assert_eq!(
+        rollback["left"][0]["stack"],
+        stateful.as_str(),
+        "{rollback}"
+    );
+    let reason = rollback["left"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("remove") && reason.contains("database.audit"),
+        "{reason}"
+    );
+    assert!(
+        gate(&out)["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("rollback is incomplete")),
+        "{}",
+        gate(&out)
+    );
+    // The stateless stack is back; the new table is still there.
+    assert_eq!(function_state(&c, &function).0, code_before);
+    let resources =
+        c.rt.block_on(
+            c.cfn
+                .describe_stack_resources()
+                .stack_name(&stateful)
+                .send(),
+        )
+        .expect("stack resources");
+    assert!(
+        resources
+            .stack_resources()
+            .iter()
+            .any(|r| r.logical_resource_id() == Some("DatabaseAudit")),
+        "the new table stays in its stack"
+    );
+}
+
+/// The CDN-origin fixture under an app name of its own.
+fn edge_app(account: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&repo_root().join("tests/fixtures/edge"), dir.path());
+    edit(
+        &dir.path().join("environments/dev.yaml"),
+        "app: edge",
+        &format!("app: edge{}", &account[account.len() - 6..]),
+    );
+    dir
+}
+
+fn edge_run(project: &Path, account: &str, args: &[&str], token: Option<&str>) -> Output {
+    let mut c = command(project, account, args, &emulator().endpoint());
+    match token {
+        Some(t) => c.env("ORIGIN_VERIFY", t),
+        None => c.env_remove("ORIGIN_VERIFY"),
+    };
+    c.output().expect("run driftless")
+}
+
+#[test]
+fn redirect_header_auth_and_invoke_checks_pass_and_fail_as_the_origin_answers() {
+    let account = account();
+    let project = edge_app(&account);
+    let out = edge_run(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--yes"],
+        Some("origin-secret-value"),
+    );
+    ok(&out);
+    let results = smoke_results(&out, "release");
+    assert_eq!(results.len(), 4, "{results:?}");
+    let by_name = |name: &str| {
+        results
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap_or(Json::Null)
+    };
+    assert_eq!(by_name("moved page redirects")["status"], 302);
+    assert_eq!(by_name("no CDN header, no page")["status"], 403);
+    assert_eq!(by_name("CDN header opens the page")["status"], 200);
+    assert_eq!(by_name("function answers a direct invoke")["passed"], true);
+    assert!(results.iter().all(|r| r["passed"] == true), "{results:?}");
+
+    // A wrong header value: the origin answers 403, the check fails, and
+    // the value sent is never shown.
+    let wrong = "wrong-token-5d1e";
+    let out = edge_run(project.path(), &account, &["smoke", "dev"], Some(wrong));
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let failed = smoke_results(&out, "release")
+        .into_iter()
+        .find(|r| r["passed"] == false)
+        .expect("a failed check");
+    assert_eq!(failed["name"], "CDN header opens the page");
+    assert_eq!(failed["status"], 403);
+    assert!(!text(&out).contains(wrong), "the header value is printed");
+
+    // Without the variable, nothing runs.
+    let out = edge_run(project.path(), &account, &["smoke", "dev"], None);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("ORIGIN_VERIFY"), "{}", text(&out));
+}
+
+#[test]
+fn without_rollback_a_failed_check_keeps_the_release_and_fails_the_deploy() {
+    let account = account();
+    let project = edge_app(&account);
+    let token = Some("origin-secret-value");
+    ok(&edge_run(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--yes"],
+        token,
+    ));
+    edit(
+        &project.path().join("specs/origin/code/main.py"),
+        "\"location\": \"/home\"",
+        "\"location\": \"/elsewhere\"",
+    );
+    let out = edge_run(project.path(), &account, &["deploy", "dev", "--yes"], token);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let failure = smoke_results(&out, "release")
+        .into_iter()
+        .find(|r| r["passed"] == false)
+        .expect("a failed check");
+    assert!(
+        failure["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("header `location` is `/elsewhere`, expected `/home`")),
+        "{failure}"
+    );
+    assert!(events(&out).iter().all(|e| e["event"] != "rollback"));
+    assert!(
+        gate(&out)["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("rollback: false")),
+        "{}",
+        gate(&out)
+    );
+    // A no-op deploy still runs the checks, and there is nothing to roll back.
+    let out = edge_run(project.path(), &account, &["deploy", "dev", "--yes"], token);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(!smoke_results(&out, "release").is_empty());
+}
