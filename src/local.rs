@@ -292,6 +292,18 @@ pub fn down(home: &Path) -> Result<bool, LocalError> {
     Ok(running)
 }
 
+/// The `Authorization` header value the emulator reads the caller's account
+/// from, for data-plane calls (an HTTP API) made with plain HTTP: needed
+/// when the access key names an account other than the default one.
+pub fn account_authorization(region: &str) -> Option<String> {
+    let key = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
+    (key.len() == 12 && key.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        format!(
+            "AWS4-HMAC-SHA256 Credential={key}/20260101/{region}/execute-api/aws4_request, SignedHeaders=host, Signature=0"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,16 +342,4 @@ mod tests {
         assert!(matches!(err, LocalError::PortBusy { port: p } if p == port));
         assert!(err.to_string().contains("--port"));
     }
-}
-
-/// The `Authorization` header value the emulator reads the caller's account
-/// from, for data-plane calls (an HTTP API) made with plain HTTP: needed
-/// when the access key names an account other than the default one.
-pub fn account_authorization(region: &str) -> Option<String> {
-    let key = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
-    (key.len() == 12 && key.bytes().all(|b| b.is_ascii_digit())).then(|| {
-        format!(
-            "AWS4-HMAC-SHA256 Credential={key}/20260101/{region}/execute-api/aws4_request, SignedHeaders=host, Signature=0"
-        )
-    })
 }

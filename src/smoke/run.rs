@@ -271,3 +271,143 @@ mod tests {
         assert!(!is_loopback_url("not a url"));
     }
 }
+
+#[cfg(test)]
+mod runner_tests {
+    use super::*;
+    use crate::smoke::Expected;
+    use crate::smoke::http::Request;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback server answering `/ok` with 200 and anything else with
+    /// 500, counting requests.
+    async fn server() -> (u16, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 4096];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        seen.fetch_add(1, Ordering::SeqCst);
+                        let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                        let status = if head.starts_with("GET /ok ") {
+                            "200 OK"
+                        } else {
+                            "500 Oops"
+                        };
+                        let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+                        if socket.write_all(reply.as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (port, count)
+    }
+
+    fn check(name: &str, port: u16, path: &str, retries: u32) -> Check {
+        Check {
+            name: name.into(),
+            action: Action::Http(Request {
+                method: "GET".into(),
+                url: format!("http://127.0.0.1:{port}{path}"),
+                headers: Vec::new(),
+                body: None,
+            }),
+            expect: Expected {
+                status: vec![200],
+                ..Default::default()
+            },
+            timeout: Duration::from_secs(5),
+            retries,
+            secrets: Vec::new(),
+        }
+    }
+
+    fn runner() -> Runner {
+        let config = aws_sdk_lambda::Config::builder()
+            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+            .build();
+        let mut runner = Runner::new(aws_sdk_lambda::Client::from_conf(config), None).unwrap();
+        runner.first_backoff = Duration::from_millis(5);
+        runner
+    }
+
+    #[tokio::test]
+    async fn failures_are_retried_and_skip_the_checks_after_them() {
+        let (port, requests) = server().await;
+        let planned = vec![
+            Planned {
+                name: "broken".into(),
+                after: vec![],
+                check: Ok(check("broken", port, "/broken", 2)),
+            },
+            Planned {
+                name: "after broken".into(),
+                after: vec!["broken".into()],
+                check: Ok(check("after broken", port, "/ok", 2)),
+            },
+            Planned {
+                name: "fine".into(),
+                after: vec![],
+                check: Ok(check("fine", port, "/ok", 2)),
+            },
+            Planned {
+                name: "after fine".into(),
+                after: vec!["fine".into()],
+                check: Ok(check("after fine", port, "/ok", 0)),
+            },
+            Planned {
+                name: "unresolved".into(),
+                after: vec![],
+                check: Err("stack x is not deployed".into()),
+            },
+        ];
+        let report = runner().run(planned).await;
+        let r = &report.results;
+        assert_eq!(r.len(), 5);
+        assert!(
+            !r[0].passed && r[0].attempts == 3 && r[0].status == Some(500),
+            "{:?}",
+            r[0]
+        );
+        assert!(!r[1].passed && r[1].attempts == 0, "{:?}", r[1]);
+        assert_eq!(r[1].failure.as_deref(), Some("not run: `broken` failed"));
+        assert!(r[2].passed && r[2].attempts == 1, "{:?}", r[2]);
+        assert!(r[3].passed, "{:?}", r[3]);
+        assert_eq!(r[4].failure.as_deref(), Some("stack x is not deployed"));
+        assert_eq!((report.passed(), report.failed()), (2, 3));
+        // 3 attempts of `broken`, 1 of `fine`, 1 of `after fine`.
+        assert_eq!(requests.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn checks_that_wait_on_each_other_are_reported_not_run() {
+        let (port, requests) = server().await;
+        let planned = vec![
+            Planned {
+                name: "a".into(),
+                after: vec!["b".into()],
+                check: Ok(check("a", port, "/ok", 0)),
+            },
+            Planned {
+                name: "b".into(),
+                after: vec!["a".into()],
+                check: Ok(check("b", port, "/ok", 0)),
+            },
+        ];
+        let report = runner().run(planned).await;
+        assert!(report.results.iter().all(|r| !r.passed && r.attempts == 0));
+        assert_eq!(requests.load(Ordering::SeqCst), 0);
+    }
+}

@@ -178,6 +178,27 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
             }
         }
     }
+    let graph: crate::graph::Graph = checks
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.after.iter().map(|(n, _)| n.clone()).collect(),
+            )
+        })
+        .collect();
+    if let Some(cycle) = crate::graph::find_cycle(&graph)
+        && let Some(first) = checks.iter().find(|c| c.name == cycle[0])
+    {
+        let span = first.after.first().map_or(first.span, |(_, span)| *span);
+        r.push(
+            r.diagnostic(
+                span,
+                format!("smoke checks wait on each other: {}", cycle.join(" -> ")),
+            )
+            .with_help("remove one `after` so that the checks can start"),
+        );
+    }
     checks
 }
 
