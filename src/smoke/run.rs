@@ -151,7 +151,7 @@ impl Runner {
                         .then(|| check.mask(&outcome.problems.join("; "))),
                 };
             }
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep(jittered(pause)).await;
             pause = (pause * 2).min(Duration::from_secs(2));
         }
     }
@@ -231,6 +231,15 @@ impl Attempt {
             problems: vec![problem],
         }
     }
+}
+
+/// Half the pause plus a random part of the other half, so that checks
+/// throttled together do not retry together.
+fn jittered(pause: Duration) -> Duration {
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+    let half = pause / 2;
+    half + half.mul_f64((random % 1000) as f64 / 1000.0)
 }
 
 fn not_run(p: &Planned, why: String) -> CheckResult {

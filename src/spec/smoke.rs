@@ -230,7 +230,13 @@ fn read_request(node: &Node, r: &mut Reader<'_>) -> Option<SmokeAction> {
     })
 }
 
+/// A mapping of names to single values (headers), or to any value
+/// (`json` and `payload` expectations, compared as a whole).
 fn string_map(node: &Node, what: &str, r: &mut Reader<'_>) -> Option<Vec<Entry>> {
+    value_map(node, what, true, r)
+}
+
+fn value_map(node: &Node, what: &str, scalars: bool, r: &mut Reader<'_>) -> Option<Vec<Entry>> {
     let Some(entries) = node.entries() else {
         r.error(
             node.span,
@@ -238,7 +244,7 @@ fn string_map(node: &Node, what: &str, r: &mut Reader<'_>) -> Option<Vec<Entry>>
         );
         return None;
     };
-    for e in entries {
+    for e in entries.iter().filter(|_| scalars) {
         if matches!(e.value.value, Value::Seq(_) | Value::Map(_) | Value::Null) {
             r.error(
                 e.value.span,
@@ -276,7 +282,7 @@ fn read_expect(node: &Node, r: &mut Reader<'_>) -> Expect {
         body_contains: node.get("body_contains").cloned(),
         json: node
             .get("json")
-            .and_then(|j| string_map(j, "expected json", r))
+            .and_then(|j| value_map(j, "expected json", false, r))
             .unwrap_or_default(),
         latency_ms: node
             .get("latency_ms")
@@ -284,7 +290,7 @@ fn read_expect(node: &Node, r: &mut Reader<'_>) -> Expect {
             .and_then(|v| u64::try_from(v).ok()),
         payload: node
             .get("payload")
-            .and_then(|p| string_map(p, "expected payload", r))
+            .and_then(|p| value_map(p, "expected payload", false, r))
             .unwrap_or_default(),
     }
 }
