@@ -150,7 +150,7 @@ fn a_release_answering_500_is_rolled_back_to_the_previous_code() {
 }
 
 #[test]
-fn a_release_that_also_changed_memory_is_rolled_back_on_both() {
+fn a_release_that_also_changed_memory_and_concurrency_is_rolled_back_on_all() {
     let (project, app, account) = prod_app();
     ok(&run(project.path(), &account, &["deploy", "prod", "--yes"]));
     let c = clients(&account, "eu-west-1");
@@ -163,10 +163,16 @@ fn a_release_that_also_changed_memory_is_rolled_back_on_both() {
     edit(
         &project.path().join("environments/prod.yaml"),
         "api: { reserved_concurrency: 10 }",
-        "api: { reserved_concurrency: 10, memory: 512 }",
+        "api: { reserved_concurrency: 7, memory: 512 }",
     );
     let out = run(project.path(), &account, &["deploy", "prod", "--yes"]);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(
+        events(&out)
+            .iter()
+            .any(|e| e["event"] == "setting_applied" && e["value"] == 7),
+        "the release set reserved concurrency 7"
+    );
     let changed = events(&out)
         .into_iter()
         .find(|e| e["event"] == "change_set" && e["stack"] == stateless.as_str())
@@ -176,6 +182,19 @@ fn a_release_that_also_changed_memory_is_rolled_back_on_both() {
         function_state(&c, &function),
         before,
         "code and memory are back"
+    );
+    let concurrency =
+        c.rt.block_on(
+            c.lambda
+                .get_function_concurrency()
+                .function_name(&function)
+                .send(),
+        )
+        .expect("concurrency");
+    assert_eq!(
+        concurrency.reserved_concurrent_executions(),
+        Some(10),
+        "reserved concurrency is back"
     );
 }
 
