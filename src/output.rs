@@ -136,6 +136,13 @@ impl Printer {
     }
 
     /// A failure that ends the command, with its chain of causes.
+    /// An `error` event for a failure described by a message alone.
+    pub fn failure(&mut self, message: &str) {
+        self.emit(json!({ "event": "error", "message": message }), || {
+            format!("error: {message}")
+        });
+    }
+
     pub fn error(&mut self, error: &(dyn std::error::Error + 'static)) {
         self.clear_status();
         let mut causes = Vec::new();

@@ -266,20 +266,6 @@ fn missing_secrets(rendered: &RenderedEnvironment) -> Result<(), String> {
     Ok(())
 }
 
-/// The smoke checks' header variables, checked before anything changes when
-/// the checks will run.
-fn missing_smoke_vars(rendered: &RenderedEnvironment) -> Result<(), String> {
-    let missing = super::smoke::missing_vars(rendered);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<&str> = missing.iter().map(String::as_str).collect();
-    Err(format!(
-        "the smoke checks read the environment variable(s) {}, which are not set; export them before deploying. Nothing was changed",
-        list.join(", ")
-    ))
-}
-
 fn stopped(
     ctx: &mut Context,
     stop: Stop,
@@ -311,10 +297,7 @@ fn stopped(
             )
         }
     };
-    ctx.printer
-        .emit(json!({ "event": "error", "message": message }), || {
-            format!("error: {message}")
-        });
+    ctx.printer.failure(&message);
     progress::summary(
         &mut ctx.printer,
         command,
@@ -366,10 +349,7 @@ pub fn run(
             "{} is protected: its smoke checks gate every release, so --no-smoke is refused",
             session.rendered.environment
         );
-        ctx.printer
-            .emit(json!({ "event": "error", "message": message }), || {
-                format!("error: {message}")
-            });
+        ctx.printer.failure(&message);
         return exit::USAGE;
     }
     let rt = match runtime(ctx) {
@@ -447,7 +427,7 @@ pub fn run(
             let mut code = exit::OK;
             if smoke {
                 // Nothing changed, but the checks still gate the pipeline.
-                let runner = match missing_smoke_vars(&session.rendered)
+                let runner = match super::smoke::unset_vars(&session.rendered)
                     .map_err(Stop::Input)
                     .and_then(|()| super::smoke::runner(&session.target, &cloud).map_err(Stop::Setup))
                 {
@@ -479,7 +459,7 @@ pub fn run(
         let work = async {
             missing_secrets(&session.rendered).map_err(Stop::Input)?;
             let runner = if smoke {
-                missing_smoke_vars(&session.rendered).map_err(Stop::Input)?;
+                super::smoke::unset_vars(&session.rendered).map_err(Stop::Input)?;
                 Some(super::smoke::runner(&session.target, &cloud).map_err(Stop::Setup)?)
             } else {
                 None
@@ -541,10 +521,7 @@ pub fn run(
         if outcome.ok() {
             show_endpoints(ctx, &session, &outcome);
         } else if let Some(error) = &outcome.error {
-            ctx.printer
-                .emit(json!({ "event": "error", "message": error }), || {
-                    format!("error: {error}")
-                });
+            ctx.printer.failure(error);
         }
         let gate = verdict.map(|v| super::smoke::show_verdict(ctx, &v));
         let mut human = format!(

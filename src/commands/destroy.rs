@@ -65,10 +65,7 @@ impl DestroyArgs {
                     AccountCheck::Wrong(message) => (message, exit::REFUSED),
                     AccountCheck::Cloud(e) => (e.to_string(), exit::FAILURE),
                 };
-                ctx.printer
-                    .emit(json!({ "event": "error", "message": message }), || {
-                        format!("error: {message}")
-                    });
+                ctx.printer.failure(&message);
                 return code;
             }
             let lock = match pass.lock_if_bootstrapped("destroy").await {
@@ -78,10 +75,7 @@ impl DestroyArgs {
                         "the environment is locked by {} ({}); nothing was deleted. Try again later",
                         holder.owner, holder.command
                     );
-                    ctx.printer
-                        .emit(json!({ "event": "error", "message": message }), || {
-                            format!("error: {message}")
-                        });
+                    ctx.printer.failure(&message);
                     return exit::LOCKED;
                 }
                 Err(LockError::Cloud(e)) => {
@@ -97,10 +91,7 @@ impl DestroyArgs {
                 outcome.error.get_or_insert_with(|| e.to_string());
             }
             if let Some(error) = &outcome.error {
-                ctx.printer
-                    .emit(json!({ "event": "error", "message": error }), || {
-                        format!("error: {error}")
-                    });
+                ctx.printer.failure(error);
             }
             let ok = outcome.error.is_none();
             let human = format!(

@@ -34,14 +34,22 @@ pub fn runner(target: &Resolved, cloud: &Cloud) -> Result<Runner, String> {
     Runner::new(cloud.lambda.clone(), authorization)
 }
 
-/// Environment variables the checks' headers read that are not set.
-pub fn missing_vars(rendered: &RenderedEnvironment) -> BTreeSet<String> {
-    rendered
+/// The checks' header variables must all be set before anything runs.
+pub fn unset_vars(rendered: &RenderedEnvironment) -> Result<(), String> {
+    let missing: BTreeSet<String> = rendered
         .smoke
         .iter()
         .flat_map(|c| c.env_vars())
         .filter(|var| std::env::var(var).map_or(true, |v| v.is_empty()))
-        .collect()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<&str> = missing.iter().map(String::as_str).collect();
+    Err(format!(
+        "the smoke checks read the environment variable(s) {}, which are not set; export them first. Nothing was changed",
+        list.join(", ")
+    ))
 }
 
 /// The verdict as an event and an exit code.
@@ -86,23 +94,11 @@ impl SmokeArgs {
                 "environment {} declares no smoke checks; add a `smoke:` list to environments/{}.yaml",
                 session.rendered.environment, self.environment
             );
-            ctx.printer
-                .emit(json!({ "event": "error", "message": message }), || {
-                    format!("error: {message}")
-                });
+            ctx.printer.failure(&message);
             return exit::USAGE;
         }
-        let missing = missing_vars(&session.rendered);
-        if !missing.is_empty() {
-            let list: Vec<&str> = missing.iter().map(String::as_str).collect();
-            let message = format!(
-                "the smoke checks read the environment variable(s) {}, which are not set; export them first",
-                list.join(", ")
-            );
-            ctx.printer
-                .emit(json!({ "event": "error", "message": message }), || {
-                    format!("error: {message}")
-                });
+        if let Err(message) = unset_vars(&session.rendered) {
+            ctx.printer.failure(&message);
             return exit::INVALID;
         }
         let rt = match runtime(ctx) {
@@ -114,10 +110,7 @@ impl SmokeArgs {
             let runner = match runner(&session.target, &cloud) {
                 Ok(r) => r,
                 Err(message) => {
-                    ctx.printer
-                        .emit(json!({ "event": "error", "message": message }), || {
-                            format!("error: {message}")
-                        });
+                    ctx.printer.failure(&message);
                     return exit::FAILURE;
                 }
             };

@@ -23,20 +23,6 @@ const WAIT_FOR_OTHERS: Duration = Duration::from_secs(30 * 60);
 /// How long one stack operation of ours may take.
 const STACK_OPERATION_LIMIT: Duration = Duration::from_secs(60 * 60);
 
-/// What a change set is made of.
-pub(super) struct ChangeSetJob<'a> {
-    pub stack: &'a str,
-    pub create: bool,
-    pub template: &'a str,
-    pub parameters: &'a BTreeMap<String, String>,
-    /// Parameters that keep their deployed value (NoEcho ones, which
-    /// CloudFormation never returns).
-    pub keep_previous: &'a [String],
-    pub tags: &'a BTreeMap<String, String>,
-    /// Not executed once the pass is stopping (a rollback always runs).
-    pub stoppable: bool,
-}
-
 /// How a change set run ended.
 pub(super) enum ChangeSetRun {
     /// CloudFormation found nothing to change.
@@ -61,7 +47,7 @@ struct Applied {
     deployed: Option<DeployedStack>,
 }
 
-fn change_set_name() -> String {
+pub(super) fn change_set_name() -> String {
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -437,17 +423,19 @@ impl Pass<'_> {
         tags.insert(HASH_TAG.to_string(), plan.hash.clone());
         tags.insert(ENVIRONMENT_TAG.into(), self.environment.environment.clone());
         tags.insert(APP_TAG.into(), self.environment.app.clone());
+        let change_set = change_set_name();
         let run = self
             .run_change_set(
-                ChangeSetJob {
+                ChangeSetRequest {
                     stack: name,
+                    name: &change_set,
                     create,
                     template: &planned.stack.template,
                     parameters: &plan.parameters.values,
                     keep_previous: &[],
                     tags: &tags,
-                    stoppable: true,
                 },
+                true,
                 |changes| {
                     self.destroying_changes(
                         &planned.stack,
@@ -514,54 +502,44 @@ impl Pass<'_> {
 
     /// Change set → data-loss check → execute → stream events until the
     /// stack settles. `destroys` names the changes that must not run; a
-    /// stoppable run is not executed once the pass is stopping.
+    /// stoppable run is not executed once the pass is stopping (a rollback
+    /// always runs).
     pub(super) async fn run_change_set(
         &self,
-        job: ChangeSetJob<'_>,
+        request: ChangeSetRequest<'_>,
+        stoppable: bool,
         destroys: impl Fn(&[ChangeSetChange]) -> Vec<Hazard>,
     ) -> Result<ChangeSetRun, CloudError> {
-        let name = job.stack;
-        let change_set = change_set_name();
+        let name = request.stack;
+        let change_set = request.name;
         let cfn = &self.cloud.cfn;
-        stacks::create_change_set(
-            cfn,
-            &ChangeSetRequest {
-                stack: name,
-                name: &change_set,
-                create: job.create,
-                template: job.template,
-                parameters: job.parameters,
-                keep_previous: job.keep_previous,
-                tags: job.tags,
-            },
-        )
-        .await?;
-        let changes = match stacks::wait_change_set(cfn, name, &change_set).await? {
+        stacks::create_change_set(cfn, &request).await?;
+        let changes = match stacks::wait_change_set(cfn, name, change_set).await? {
             ChangeSetOutcome::Ready(changes) => changes,
             ChangeSetOutcome::Empty => {
-                stacks::delete_change_set(cfn, name, &change_set).await?;
+                stacks::delete_change_set(cfn, name, change_set).await?;
                 return Ok(ChangeSetRun::Empty(stacks::describe(cfn, name).await?));
             }
             ChangeSetOutcome::Failed(reason) => {
-                stacks::delete_change_set(cfn, name, &change_set).await?;
+                stacks::delete_change_set(cfn, name, change_set).await?;
                 return Ok(ChangeSetRun::Rejected(reason));
             }
         };
         self.emit(Event::ChangeSet {
             stack: name.to_string(),
-            change_set: change_set.clone(),
+            change_set: change_set.to_string(),
             changes: changes.clone(),
         });
         let refused = destroys(&changes);
         if !refused.is_empty() {
-            stacks::delete_change_set(cfn, name, &change_set).await?;
+            stacks::delete_change_set(cfn, name, change_set).await?;
             for hazard in &refused {
                 self.emit(Event::Refused(hazard.clone()));
             }
             return Ok(ChangeSetRun::Destroys(refused));
         }
-        if job.stoppable && self.is_stopping() {
-            stacks::delete_change_set(cfn, name, &change_set).await?;
+        if stoppable && self.is_stopping() {
+            stacks::delete_change_set(cfn, name, change_set).await?;
             return Ok(ChangeSetRun::NotExecuted);
         }
         let seen: HashSet<String> = stacks::events(cfn, name)
@@ -569,7 +547,7 @@ impl Pass<'_> {
             .into_iter()
             .map(|e| e.id)
             .collect();
-        stacks::execute_change_set(cfn, name, &change_set).await?;
+        stacks::execute_change_set(cfn, name, change_set).await?;
         let events = self.stream_events(name, name, seen).await?;
         let d = stacks::describe(cfn, name).await?;
         let status = d.as_ref().map(|d| d.status.clone()).unwrap_or_default();

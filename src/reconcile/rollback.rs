@@ -4,9 +4,10 @@
 //! goes back only where that would neither replace nor remove a retained
 //! resource; otherwise it is left as it is, and reported.
 
-use super::apply::{ChangeSetJob, ChangeSetRun};
+use super::apply::{ChangeSetRun, change_set_name};
 use super::observe::{Observed, retained_ids};
 use super::{Event, Outcome, Pass, StackResult};
+use crate::cloud::stacks::ChangeSetRequest;
 use crate::cloud::{CloudError, functions, stacks};
 use crate::deployed::DeployedStack;
 use crate::plan::Action;
@@ -301,15 +302,16 @@ impl Pass<'_> {
         self.track(name, true);
         let run = self
             .run_change_set(
-                ChangeSetJob {
+                ChangeSetRequest {
                     stack: name,
+                    name: &change_set_name(),
                     create: false,
                     template: &template,
                     parameters: &values,
                     keep_previous: &keep,
                     tags: &tags,
-                    stoppable: false,
                 },
+                false,
                 |changes| {
                     self.destroying_changes(stack, &previous_retained, &BTreeSet::new(), changes)
                 },

@@ -71,7 +71,7 @@ fn parameter(c: &Clients, stack: &str, key: &str) -> String {
         .to_string()
 }
 
-fn reserved_concurrency(c: &Clients, function: &str) -> Option<i32> {
+pub fn reserved_concurrency(c: &Clients, function: &str) -> Option<i32> {
     c.rt.block_on(
         c.lambda
             .get_function_concurrency()

@@ -2,7 +2,7 @@
 //! emulator, with the reference app in prod configuration and a small
 //! CDN-origin function.
 
-use super::deploy::{edit, reference_app, stacks};
+use super::deploy::{edit, output, reference_app, reserved_concurrency, stacks};
 use super::emulator::{Clients, account, clients, command, emulator, events, http, ok, run};
 use super::support::{copy_dir, repo_root};
 use serde_json::Value as Json;
@@ -55,10 +55,6 @@ fn function_state(c: &Clients, function: &str) -> (String, i32) {
     )
 }
 
-fn stack_output(c: &Clients, stack: &str, key: &str) -> String {
-    super::deploy::output(c, stack, key)
-}
-
 fn break_handler(project: &Path) {
     edit(
         &project.join("specs/api/runtime/lambda_function.py"),
@@ -91,7 +87,7 @@ fn prod_passes_its_smoke_checks_which_create_a_user_and_read_it_back() {
     // The prod configuration: provisioned table, reserved concurrency 10.
     let c = clients(&account, "eu-west-1");
     let (stateful, stateless) = stacks(&app, "prod");
-    let table = stack_output(&c, &stateful, "DatabaseTableName");
+    let table = output(&c, &stateful, "DatabaseTableName");
     let described =
         c.rt.block_on(c.dynamodb.describe_table().table_name(&table).send())
             .expect("describe table");
@@ -100,16 +96,8 @@ fn prod_passes_its_smoke_checks_which_create_a_user_and_read_it_back() {
         .and_then(|t| t.provisioned_throughput())
         .expect("provisioned throughput");
     assert_eq!(throughput.read_capacity_units(), Some(5));
-    let function = stack_output(&c, &stateless, "ApiFunctionName");
-    let concurrency =
-        c.rt.block_on(
-            c.lambda
-                .get_function_concurrency()
-                .function_name(&function)
-                .send(),
-        )
-        .expect("concurrency");
-    assert_eq!(concurrency.reserved_concurrent_executions(), Some(10));
+    let function = output(&c, &stateless, "ApiFunctionName");
+    assert_eq!(reserved_concurrency(&c, &function), Some(10));
 }
 
 #[test]
@@ -118,8 +106,8 @@ fn a_release_answering_500_is_rolled_back_to_the_previous_code() {
     ok(&run(project.path(), &account, &["deploy", "prod", "--yes"]));
     let c = clients(&account, "eu-west-1");
     let (_, stateless) = stacks(&app, "prod");
-    let function = stack_output(&c, &stateless, "ApiFunctionName");
-    let endpoint = stack_output(&c, &stateless, "ApiEndpoint");
+    let function = output(&c, &stateless, "ApiFunctionName");
+    let endpoint = output(&c, &stateless, "ApiEndpoint");
     let (code_before, _) = function_state(&c, &function);
 
     break_handler(project.path());
@@ -155,7 +143,7 @@ fn a_release_that_also_changed_memory_and_concurrency_is_rolled_back_on_all() {
     ok(&run(project.path(), &account, &["deploy", "prod", "--yes"]));
     let c = clients(&account, "eu-west-1");
     let (_, stateless) = stacks(&app, "prod");
-    let function = stack_output(&c, &stateless, "ApiFunctionName");
+    let function = output(&c, &stateless, "ApiFunctionName");
     let before = function_state(&c, &function);
     assert_eq!(before.1, 256);
 
@@ -183,16 +171,8 @@ fn a_release_that_also_changed_memory_and_concurrency_is_rolled_back_on_all() {
         before,
         "code and memory are back"
     );
-    let concurrency =
-        c.rt.block_on(
-            c.lambda
-                .get_function_concurrency()
-                .function_name(&function)
-                .send(),
-        )
-        .expect("concurrency");
     assert_eq!(
-        concurrency.reserved_concurrent_executions(),
+        reserved_concurrency(&c, &function),
         Some(10),
         "reserved concurrency is back"
     );
@@ -204,7 +184,7 @@ fn a_rollback_that_would_remove_a_table_leaves_the_stateful_stack_and_says_so() 
     ok(&run(project.path(), &account, &["deploy", "prod", "--yes"]));
     let c = clients(&account, "eu-west-1");
     let (stateful, stateless) = stacks(&app, "prod");
-    let function = stack_output(&c, &stateless, "ApiFunctionName");
+    let function = output(&c, &stateless, "ApiFunctionName");
     let code_before = function_state(&c, &function).0;
 
     // The release adds a table and breaks the handler.
