@@ -29,6 +29,13 @@ fn home() -> PathBuf {
         .join("driftless-home")
 }
 
+/// The Python of the emulator's environment (it has boto3 and botocore).
+pub fn python() -> PathBuf {
+    let executable = driftless::local::ensure_installed(&home())
+        .unwrap_or_else(|e| panic!("cannot install the emulator: {e}"));
+    executable.with_file_name("python")
+}
+
 /// The shared emulator, started on first use.
 pub fn emulator() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();

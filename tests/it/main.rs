@@ -7,6 +7,7 @@ mod deploy;
 mod emulator;
 mod faults;
 mod golden;
+mod handler;
 mod lint;
 mod lock;
 mod proxy;
