@@ -3,6 +3,7 @@
 
 use super::CloudError;
 use aws_sdk_lambda::Client;
+use std::collections::{BTreeMap, HashMap};
 
 /// The function's reserved concurrency; `None` when it has none.
 pub async fn reserved_concurrency(
@@ -81,4 +82,180 @@ pub async fn invoke(
             .map(|p| p.as_ref().to_vec())
             .unwrap_or_default(),
     })
+}
+
+/// The tag a hotswapped function carries until a deploy brings
+/// CloudFormation back in line; its value lists what was swapped.
+pub const HOTSWAP_TAG: &str = "driftless:hotswapped";
+
+/// What the live function runs, as `GetFunction` answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveFunction {
+    pub name: String,
+    pub arn: String,
+    /// Base64 of the code zip's SHA-256, as Lambda reports it.
+    pub code_sha256: String,
+    pub environment: BTreeMap<String, String>,
+    pub description: String,
+    pub reserved_concurrency: Option<i64>,
+    /// The value of [`HOTSWAP_TAG`]: what was swapped since the last deploy.
+    pub hotswapped: Option<String>,
+}
+
+/// Lambda's `CodeSha256` for a zip whose SHA-256 is `hex`.
+pub fn code_sha256_of_hex(hex: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect();
+    bytes
+        .filter(|b| b.len() == 32)
+        .map(|b| aws_smithy_types::base64::encode(b))
+}
+
+pub async fn get(lambda: &Client, function: &str) -> Result<LiveFunction, CloudError> {
+    let out = lambda
+        .get_function()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("GetFunction", function, e))?;
+    let config = out.configuration();
+    Ok(LiveFunction {
+        name: function.to_string(),
+        arn: config
+            .and_then(|c| c.function_arn())
+            .unwrap_or_default()
+            .to_string(),
+        code_sha256: config
+            .and_then(|c| c.code_sha256())
+            .unwrap_or_default()
+            .to_string(),
+        environment: config
+            .and_then(|c| c.environment())
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        description: config
+            .and_then(|c| c.description())
+            .unwrap_or_default()
+            .to_string(),
+        reserved_concurrency: out
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions())
+            .map(i64::from),
+        hotswapped: out.tags().and_then(|t| t.get(HOTSWAP_TAG)).cloned(),
+    })
+}
+
+/// Where new code comes from: the zip itself, or the asset in the bucket.
+pub enum CodeSource<'a> {
+    Zip(&'a [u8]),
+    S3 { bucket: &'a str, key: &'a str },
+}
+
+pub async fn update_code(
+    lambda: &Client,
+    function: &str,
+    code: CodeSource<'_>,
+) -> Result<(), CloudError> {
+    let request = lambda.update_function_code().function_name(function);
+    let request = match code {
+        CodeSource::Zip(bytes) => request.zip_file(aws_smithy_types::Blob::new(bytes)),
+        CodeSource::S3 { bucket, key } => request.s3_bucket(bucket).s3_key(key),
+    };
+    request
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("UpdateFunctionCode", function, e))?;
+    Ok(())
+}
+
+pub async fn update_configuration(
+    lambda: &Client,
+    function: &str,
+    environment: &BTreeMap<String, String>,
+    description: &str,
+) -> Result<(), CloudError> {
+    let variables: HashMap<String, String> = environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    lambda
+        .update_function_configuration()
+        .function_name(function)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(variables))
+                .build(),
+        )
+        .description(description)
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("UpdateFunctionConfiguration", function, e))?;
+    Ok(())
+}
+
+/// Waits until the function's last update has finished (Lambda refuses a
+/// second update while one is in progress); fails if it failed.
+pub async fn wait_updated(lambda: &Client, function: &str) -> Result<(), CloudError> {
+    use aws_sdk_lambda::types::LastUpdateStatus;
+    let mut pause = std::time::Duration::from_millis(50);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let out = lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("GetFunctionConfiguration", function, e))?;
+        match out.last_update_status() {
+            Some(LastUpdateStatus::InProgress) => {}
+            Some(LastUpdateStatus::Failed) => {
+                return Err(CloudError::new(
+                    "UpdateFunctionCode",
+                    function,
+                    format!(
+                        "the update failed: {}",
+                        out.last_update_status_reason().unwrap_or("no reason given")
+                    ),
+                ));
+            }
+            _ => return Ok(()),
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(CloudError::new(
+                "GetFunctionConfiguration",
+                function,
+                "the update did not finish within 5 minutes",
+            ));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(500));
+    }
+}
+
+pub async fn tag_hotswapped(lambda: &Client, arn: &str, swapped: &str) -> Result<(), CloudError> {
+    lambda
+        .tag_resource()
+        .resource(arn)
+        .tags(HOTSWAP_TAG, swapped)
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("TagResource", arn, e))?;
+    Ok(())
+}
+
+pub async fn untag_hotswapped(lambda: &Client, arn: &str) -> Result<(), CloudError> {
+    lambda
+        .untag_resource()
+        .resource(arn)
+        .tag_keys(HOTSWAP_TAG)
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("UntagResource", arn, e))?;
+    Ok(())
 }

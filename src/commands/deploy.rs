@@ -73,7 +73,7 @@ fn plan_counts(observed: &Observed) -> Json {
     for p in &observed.planned {
         *counts.entry(p.plan.action.name()).or_default() += 1;
     }
-    json!({ "actions": counts, "drift": observed.drift.len() })
+    json!({ "actions": counts, "drift": observed.drift.len(), "hotswapped": observed.hotswapped.len() })
 }
 
 fn show_plan(ctx: &mut Context, observed: &Observed) {
@@ -82,6 +82,9 @@ fn show_plan(ctx: &mut Context, observed: &Observed) {
     }
     for drift in &observed.drift {
         show(&mut ctx.printer, &Event::Drift(drift.clone()));
+    }
+    for drift in &observed.hotswapped {
+        show(&mut ctx.printer, &Event::HotswapDrift(drift.clone()));
     }
     for orphan in &observed.orphans {
         let event = Event::Orphan {
@@ -232,7 +235,7 @@ async fn stop_on_signal_or_deadline(
 }
 
 /// Why a deploy stopped before applying.
-enum Stop {
+pub(super) enum Stop {
     Cloud(crate::cloud::CloudError),
     Locked(Holder),
     Refused(Vec<Hazard>),
@@ -266,7 +269,7 @@ fn missing_secrets(rendered: &RenderedEnvironment) -> Result<(), String> {
     Ok(())
 }
 
-fn stopped(
+pub(super) fn stopped(
     ctx: &mut Context,
     stop: Stop,
     command: &str,
@@ -308,6 +311,72 @@ fn stopped(
         "stopped before applying".into(),
     );
     code
+}
+
+/// The runner for the environment's checks, when they are to run; their
+/// header variables must all be set first.
+pub(super) fn smoke_runner(
+    session: &Session,
+    cloud: &crate::cloud::Cloud,
+    smoke: bool,
+) -> Result<Option<crate::smoke::Runner>, Stop> {
+    if !smoke || session.rendered.smoke.is_empty() {
+        return Ok(None);
+    }
+    super::smoke::unset_vars(&session.rendered).map_err(Stop::Input)?;
+    super::smoke::runner(&session.target, cloud)
+        .map(Some)
+        .map_err(Stop::Setup)
+}
+
+/// Applies a planned pass: the account guard, the bootstrap stack, the
+/// environment's lock, a fresh look under it, the waves, then the smoke
+/// checks (and their rollback) while the lock is still held.
+pub(super) async fn apply_locked(
+    pass: &Pass<'_>,
+    observed: &Observed,
+    session: &Session,
+    cloud: &crate::cloud::Cloud,
+    smoke: bool,
+    command: &str,
+    lock_wait: Duration,
+) -> Result<(Outcome, Option<crate::reconcile::Verdict>), Stop> {
+    missing_secrets(&session.rendered).map_err(Stop::Input)?;
+    let runner = smoke_runner(session, cloud, smoke)?;
+    pass.check_account().await.map_err(|e| match e {
+        AccountCheck::Wrong(message) => Stop::WrongAccount(message),
+        AccountCheck::Cloud(e) => Stop::Cloud(e),
+    })?;
+    let bucket = pass.bootstrap(observed).await.map_err(Stop::Cloud)?;
+    let lock = pass
+        .lock(&bucket, command, lock_wait)
+        .await
+        .map_err(|e| match e {
+            LockError::Busy(holder) => Stop::Locked(holder),
+            LockError::Cloud(e) => Stop::Cloud(e),
+        })?;
+    // Under the lock, look again: another deployer may have finished.
+    let fresh = match pass.observe().await {
+        Ok(fresh) if fresh.hazards.is_empty() => fresh,
+        Ok(fresh) => {
+            let _ = lock.release().await;
+            return Err(Stop::Refused(fresh.hazards));
+        }
+        Err(e) => {
+            let _ = lock.release().await;
+            return Err(Stop::Cloud(e));
+        }
+    };
+    let snapshot = Snapshot::take(&fresh);
+    let mut outcome = pass.apply(&fresh).await;
+    let verdict = match &runner {
+        Some(runner) if outcome.ok() => Some(pass.gate(runner, &snapshot, &mut outcome).await),
+        _ => None,
+    };
+    if let Err(e) = lock.release().await {
+        outcome.error.get_or_insert_with(|| e.to_string());
+    }
+    Ok((outcome, verdict))
 }
 
 impl DeployArgs {
@@ -425,15 +494,12 @@ pub fn run(
             };
             show_endpoints(ctx, &session, &outcome);
             let mut code = exit::OK;
-            if smoke {
-                // Nothing changed, but the checks still gate the pipeline.
-                let runner = match super::smoke::unset_vars(&session.rendered)
-                    .map_err(Stop::Input)
-                    .and_then(|()| super::smoke::runner(&session.target, &cloud).map_err(Stop::Setup))
-                {
-                    Ok(runner) => runner,
-                    Err(stop) => return stopped(ctx, stop, command, started, &cloud),
-                };
+            // Nothing changed, but the checks still gate the pipeline.
+            let runner = match smoke_runner(&session, &cloud, smoke) {
+                Ok(runner) => runner,
+                Err(stop) => return stopped(ctx, stop, command, started, &cloud),
+            };
+            if let Some(runner) = runner {
                 let nothing_changed = Snapshot::default();
                 let gate = pass.gate(&runner, &nothing_changed, &mut outcome);
                 let verdict = while_running(&mut ctx.printer, rx, gate).await;
@@ -456,51 +522,7 @@ pub fn run(
                 return exit::FAILURE;
             }
         }
-        let work = async {
-            missing_secrets(&session.rendered).map_err(Stop::Input)?;
-            let runner = if smoke {
-                super::smoke::unset_vars(&session.rendered).map_err(Stop::Input)?;
-                Some(super::smoke::runner(&session.target, &cloud).map_err(Stop::Setup)?)
-            } else {
-                None
-            };
-            pass.check_account().await.map_err(|e| match e {
-                AccountCheck::Wrong(message) => Stop::WrongAccount(message),
-                AccountCheck::Cloud(e) => Stop::Cloud(e),
-            })?;
-            let bucket = pass.bootstrap(&observed).await.map_err(Stop::Cloud)?;
-            let lock = pass
-                .lock(&bucket, command, lock_wait)
-                .await
-                .map_err(|e| match e {
-                    LockError::Busy(holder) => Stop::Locked(holder),
-                    LockError::Cloud(e) => Stop::Cloud(e),
-                })?;
-            // Under the lock, look again: another deployer may have finished.
-            let fresh = match pass.observe().await {
-                Ok(fresh) if fresh.hazards.is_empty() => fresh,
-                Ok(fresh) => {
-                    let _ = lock.release().await;
-                    return Err(Stop::Refused(fresh.hazards));
-                }
-                Err(e) => {
-                    let _ = lock.release().await;
-                    return Err(Stop::Cloud(e));
-                }
-            };
-            let snapshot = Snapshot::take(&fresh);
-            let mut outcome = pass.apply(&fresh).await;
-            let verdict = match &runner {
-                Some(runner) if outcome.ok() => {
-                    Some(pass.gate(runner, &snapshot, &mut outcome).await)
-                }
-                _ => None,
-            };
-            if let Err(e) = lock.release().await {
-                outcome.error.get_or_insert_with(|| e.to_string());
-            }
-            Ok((outcome, verdict))
-        };
+        let work = apply_locked(&pass, &observed, &session, &cloud, smoke, command, lock_wait);
         let stop_reason = std::cell::Cell::new(None);
         let guarded = async {
             tokio::select! {

@@ -99,6 +99,35 @@ pub fn show(p: &mut Printer, event: &Event) {
             );
             p.emit(json, || text);
         }
+        Event::HotswapDrift(d) => {
+            let text = p.paint(
+                &format!(
+                    "  hotswapped  {} {}: runs {} that CloudFormation does not hold; deploy brings it back in line",
+                    d.stack,
+                    d.logical_id,
+                    d.swapped.replace(',', " and ")
+                ),
+                Colour::Yellow,
+            );
+            p.emit(json, || text);
+        }
+        Event::Hotswapped(s) | Event::HotswapSettled(s) => {
+            let verb = if matches!(event, Event::Hotswapped(_)) {
+                "hotswapped"
+            } else {
+                "brought back in line"
+            };
+            let what = if s.changed.is_empty() {
+                "untagged".to_string()
+            } else {
+                s.changed.join(", ")
+            };
+            let text = format!(
+                "{}: {} {verb} ({what}, {:.2}s)",
+                s.stack, s.function, s.seconds
+            );
+            p.emit(json, || text);
+        }
         Event::Upload {
             key,
             bytes,

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod diff;
 pub mod guard;
+pub mod hotswap;
 
 use crate::deployed::{Condition, DeployedStack};
 use crate::render::{ParameterSource, RenderedStack};
@@ -219,6 +220,17 @@ pub struct SettingDrift {
     pub setting: &'static str,
     pub desired: Option<i64>,
     pub live: Option<i64>,
+}
+
+/// A function that runs hotswapped code or configuration: CloudFormation
+/// holds something else until the next deploy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HotswapDrift {
+    pub stack: String,
+    pub logical_id: String,
+    pub function: String,
+    /// What was swapped: `code`, `environment`, `description`, comma-separated.
+    pub swapped: String,
 }
 
 /// Parameters whose deployed value differs from the resolved one.

@@ -173,6 +173,17 @@ impl Pass<'_> {
                 outcome.error.get_or_insert_with(|| e.to_string());
             }
         }
+        if !observed.hotswapped.is_empty() && !failed && !outcome.stopped {
+            match self
+                .settle_hotswaps(observed, &deployed, bucket.as_deref())
+                .await
+            {
+                Ok(count) => outcome.hotswaps_settled = count,
+                Err(e) => {
+                    outcome.error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
         outcome.uploads = self.uploads.load(std::sync::atomic::Ordering::Relaxed);
         outcome.changed = applied.into_iter().collect();
         outcome.deployed = deployed;
@@ -261,7 +272,8 @@ impl Pass<'_> {
             .filter(|p| applied.contains(&p.stack.name))
             .cloned()
             .collect();
-        let (fresh_live, _) = self.read_settings(&fresh, deployed).await?;
+        let fresh_functions = self.read_functions(&fresh, deployed).await?;
+        let (fresh_live, _) = super::observe::settings_drift(&fresh, &fresh_functions);
         let mut live = observed.live.clone();
         live.extend(fresh_live);
         let mut writes = Vec::new();

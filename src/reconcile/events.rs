@@ -3,7 +3,7 @@
 use crate::cloud::lock::Holder;
 use crate::deployed::{ChangeSetChange, StackEvent, StackResource};
 use crate::plan::guard::Hazard;
-use crate::plan::{Action, SettingDrift, StackPlan};
+use crate::plan::{Action, HotswapDrift, SettingDrift, StackPlan};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -30,6 +30,12 @@ pub enum Event {
     Plan(StackPlan),
     /// A live function setting that differs from the environment.
     Drift(SettingDrift),
+    /// A function running hotswapped code CloudFormation does not hold.
+    HotswapDrift(HotswapDrift),
+    /// A function updated through Lambda, skipping CloudFormation.
+    Hotswapped(super::hotswap::Swapped),
+    /// A hotswapped function brought back in line with CloudFormation.
+    HotswapSettled(super::hotswap::Swapped),
     Upload {
         key: String,
         bytes: usize,

@@ -7,6 +7,7 @@ mod apply;
 pub mod destroy;
 mod events;
 mod gate;
+mod hotswap;
 mod lock;
 mod observe;
 mod rollback;
@@ -14,6 +15,7 @@ mod rollback;
 pub use apply::public_outputs;
 pub use events::{Event, StackResult};
 pub use gate::Verdict;
+pub use hotswap::{HotswapPlan, Swapped};
 pub use lock::{EnvironmentLock, LockError, lock_key};
 pub use observe::{Observed, Orphan, PlannedStack};
 pub use rollback::{LeftStack, RollbackReport, Snapshot};
@@ -142,6 +144,8 @@ pub struct Outcome {
     pub settings_fixed: usize,
     /// Orphan stacks deleted (`--prune`).
     pub pruned: usize,
+    /// Hotswapped functions brought back in line with CloudFormation.
+    pub hotswaps_settled: usize,
     /// Stacks put back after failed smoke checks (restored or deleted).
     pub rolled_back: usize,
     /// The first failure, as a user should read it.

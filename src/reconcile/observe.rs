@@ -3,12 +3,14 @@
 
 use super::Pass;
 use crate::cloud::assets::{BOOTSTRAP_STACK, BUCKET_OUTPUT, bootstrap_template};
-use crate::cloud::{CloudError, functions, stacks};
+use crate::cloud::functions::{self, LiveFunction};
+use crate::cloud::{CloudError, stacks};
 use crate::deployed::{APP_TAG, DeployedStack, ENVIRONMENT_TAG};
 use crate::plan::diff::{all_added, diff_templates};
 use crate::plan::guard::{self, Hazard, Template};
 use crate::plan::{
-    Action, SettingDrift, StackPlan, changed_parameters, decide, deploy_hash, resolve_parameters,
+    Action, HotswapDrift, SettingDrift, StackPlan, changed_parameters, decide, deploy_hash,
+    resolve_parameters,
 };
 use crate::render::{RenderedStack, ResourceSummary};
 use crate::spec::Tier;
@@ -37,6 +39,10 @@ pub struct Observed {
     pub drift: Vec<SettingDrift>,
     /// Live settings read this pass: (stack, logical id) -> (function, value).
     pub live: BTreeMap<(String, String), (String, Option<i64>)>,
+    /// Every deployed function of the planned stacks, as read this pass.
+    pub functions: BTreeMap<(String, String), LiveFunction>,
+    /// Functions that run hotswapped code CloudFormation does not hold.
+    pub hotswapped: Vec<HotswapDrift>,
     /// Retained resources the desired state would replace or remove.
     pub hazards: Vec<Hazard>,
     /// Stacks of this environment that are no longer in its layout.
@@ -60,6 +66,7 @@ impl Observed {
     pub fn has_changes(&self) -> bool {
         self.planned.iter().any(|p| p.plan.action.changes())
             || !self.drift.is_empty()
+            || !self.hotswapped.is_empty()
             || (self.prune && !self.orphans.is_empty())
             || !self.unprotected.is_empty()
     }
@@ -272,7 +279,9 @@ impl Pass<'_> {
                 &self.options.allow_replace,
             )
         };
-        let (live, drift) = self.read_settings(&planned, &stacks).await?;
+        let functions = self.read_functions(&planned, &stacks).await?;
+        let (live, drift) = settings_drift(&planned, &functions);
+        let hotswapped = hotswap_drift(&functions);
         let unprotected = unprotected(env, &stacks);
         Ok(Observed {
             stacks,
@@ -280,6 +289,8 @@ impl Pass<'_> {
             planned,
             drift,
             live,
+            functions,
+            hotswapped,
             hazards,
             orphans,
             prune: self.options.prune,
@@ -287,30 +298,21 @@ impl Pass<'_> {
         })
     }
 
-    /// Reads the reserved concurrency of every deployed function that declares
-    /// one, concurrently, and lists those that differ.
-    pub(super) async fn read_settings(
+    /// Reads every deployed function of the planned stacks, concurrently
+    /// (one `GetFunction` each: code, configuration, concurrency and tags).
+    pub(super) async fn read_functions(
         &self,
         planned: &[PlannedStack],
         stacks: &BTreeMap<String, DeployedStack>,
-    ) -> Result<
-        (
-            BTreeMap<(String, String), (String, Option<i64>)>,
-            Vec<SettingDrift>,
-        ),
-        CloudError,
-    > {
+    ) -> Result<BTreeMap<(String, String), LiveFunction>, CloudError> {
         let mut targets = Vec::new();
         for p in planned {
             let Some(deployed) = stacks.get(&p.stack.name) else {
                 continue;
             };
             for f in &p.stack.functions {
-                if f.reserved_concurrency.is_none() {
-                    continue;
-                }
                 if let Some(function) = deployed.outputs.get(&f.output) {
-                    targets.push((p.stack.name.clone(), f.clone(), function.clone()));
+                    targets.push(((p.stack.name.clone(), f.logical_id.clone()), function));
                 }
             }
         }
@@ -318,25 +320,67 @@ impl Pass<'_> {
         let reads = join_all(
             targets
                 .iter()
-                .map(|(_, _, function)| functions::reserved_concurrency(lambda, function)),
+                .map(|(_, function)| functions::get(lambda, function)),
         )
         .await;
         let mut live = BTreeMap::new();
-        let mut drift = Vec::new();
-        for ((stack, f, function), read) in targets.into_iter().zip(reads) {
-            let value = read?;
-            if value != f.reserved_concurrency {
+        for ((key, _), read) in targets.into_iter().zip(reads) {
+            live.insert(key, read?);
+        }
+        Ok(live)
+    }
+}
+
+/// Reserved concurrency as read, for functions that declare one, and those
+/// that differ from the environment.
+pub(super) fn settings_drift(
+    planned: &[PlannedStack],
+    functions: &BTreeMap<(String, String), LiveFunction>,
+) -> (
+    BTreeMap<(String, String), (String, Option<i64>)>,
+    Vec<SettingDrift>,
+) {
+    let mut live = BTreeMap::new();
+    let mut drift = Vec::new();
+    for p in planned {
+        for f in &p.stack.functions {
+            if f.reserved_concurrency.is_none() {
+                continue;
+            }
+            let key = (p.stack.name.clone(), f.logical_id.clone());
+            let Some(function) = functions.get(&key) else {
+                continue;
+            };
+            if function.reserved_concurrency != f.reserved_concurrency {
                 drift.push(SettingDrift {
-                    stack: stack.clone(),
+                    stack: p.stack.name.clone(),
                     logical_id: f.logical_id.clone(),
-                    function: function.clone(),
+                    function: function.name.clone(),
                     setting: "reserved_concurrency",
                     desired: f.reserved_concurrency,
-                    live: value,
+                    live: function.reserved_concurrency,
                 });
             }
-            live.insert((stack, f.logical_id), (function, value));
+            live.insert(key, (function.name.clone(), function.reserved_concurrency));
         }
-        Ok((live, drift))
     }
+    (live, drift)
+}
+
+/// Functions that run hotswapped code or configuration CloudFormation does
+/// not hold.
+pub(super) fn hotswap_drift(
+    functions: &BTreeMap<(String, String), LiveFunction>,
+) -> Vec<HotswapDrift> {
+    functions
+        .iter()
+        .filter_map(|((stack, logical_id), f)| {
+            f.hotswapped.as_ref().map(|swapped| HotswapDrift {
+                stack: stack.clone(),
+                logical_id: logical_id.clone(),
+                function: f.name.clone(),
+                swapped: swapped.clone(),
+            })
+        })
+        .collect()
 }

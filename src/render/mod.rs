@@ -93,6 +93,9 @@ pub struct RenderedEnvironment {
     pub waves: Vec<Vec<String>>,
     /// Termination protection on stateful stacks, no destroy.
     pub protect: bool,
+    /// Watch passes may update function code and configuration through
+    /// Lambda, skipping CloudFormation.
+    pub hotswap: bool,
     /// Checks run after every pass that converged.
     pub smoke: Vec<crate::spec::smoke::SmokeCheck>,
     /// Put the changed stacks back when a check fails.
@@ -682,6 +685,7 @@ pub fn render(
         stacks,
         waves,
         protect: env.protect,
+        hotswap: env.hotswap,
         smoke: env.smoke.clone(),
         rollback: env.rollback,
     })

@@ -1,0 +1,341 @@
+//! Hotswap: code, environment variables and description go straight into
+//! Lambda, skipping CloudFormation, where the environment allows it. The
+//! function is tagged until a deploy brings CloudFormation back in line; a
+//! deploy converges such functions on what CloudFormation holds and untags
+//! them.
+
+use super::{Event, Observed, Pass, PlannedStack};
+use crate::cloud::CloudError;
+use crate::cloud::functions::{self, CodeSource, LiveFunction};
+use crate::deployed::DeployedStack;
+use crate::plan::Action;
+use crate::plan::hotswap::{self, DesiredFunction, Known};
+use futures_util::future::join_all;
+use serde::Serialize;
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+/// One function a hotswap converges.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub stack: String,
+    pub live: LiveFunction,
+    pub desired: DesiredFunction,
+    /// CloudFormation already holds the desired state (the stack is
+    /// unchanged): converging removes the drift instead of adding to it.
+    pub held: bool,
+}
+
+/// What a watch pass can do through Lambda alone.
+#[derive(Debug, Default)]
+pub struct HotswapPlan {
+    pub targets: Vec<Target>,
+    /// Why the rest of the pass needs CloudFormation, one reason per stack
+    /// or setting; empty when hotswap carries every change.
+    pub needs_cloudformation: Vec<String>,
+}
+
+impl HotswapPlan {
+    pub fn carries_everything(&self) -> bool {
+        self.needs_cloudformation.is_empty()
+    }
+}
+
+/// One function converged.
+#[derive(Clone, Debug, Serialize)]
+pub struct Swapped {
+    pub stack: String,
+    pub logical_id: String,
+    pub function: String,
+    /// `code`, `environment`, `description`: what was written.
+    pub changed: Vec<&'static str>,
+    /// Milliseconds from the start of the pass until the new code was live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_ms: Option<u64>,
+    pub seconds: f64,
+}
+
+fn account_of(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap_or_default()
+}
+
+impl Pass<'_> {
+    fn known_for<'k>(
+        &'k self,
+        planned: &'k PlannedStack,
+        parameters: &'k BTreeMap<String, String>,
+        live: &'k LiveFunction,
+    ) -> Known<'k> {
+        Known {
+            parameters,
+            region: &self.cloud.region,
+            account: account_of(&live.arn),
+            stack_name: &planned.stack.name,
+        }
+    }
+
+    /// Which changes a watch pass can hotswap, and which need CloudFormation.
+    pub fn hotswap_plan(&self, observed: &Observed) -> HotswapPlan {
+        let mut plan = HotswapPlan::default();
+        let tagged: BTreeSet<(&str, &str)> = observed
+            .hotswapped
+            .iter()
+            .map(|d| (d.stack.as_str(), d.logical_id.as_str()))
+            .collect();
+        for drift in &observed.drift {
+            plan.needs_cloudformation.push(format!(
+                "{} {} is {:?} live, {:?} desired",
+                drift.function, drift.setting, drift.live, drift.desired
+            ));
+        }
+        if observed.prune && !observed.orphans.is_empty() {
+            plan.needs_cloudformation
+                .push("orphan stacks are to be pruned".into());
+        }
+        for stack in &observed.unprotected {
+            plan.needs_cloudformation
+                .push(format!("{stack} needs termination protection"));
+        }
+        for planned in &observed.planned {
+            let name = planned.stack.name.as_str();
+            let in_stack: BTreeSet<&str> = tagged
+                .iter()
+                .filter(|(s, _)| *s == name)
+                .map(|(_, id)| *id)
+                .collect();
+            let (changed, held) = match planned.plan.action {
+                Action::NoOp => (BTreeSet::new(), true),
+                Action::Update => match self.swappable(planned) {
+                    Ok(changed) => (changed, false),
+                    Err(reason) => {
+                        plan.needs_cloudformation.push(format!("{name}: {reason}"));
+                        continue;
+                    }
+                },
+                other => {
+                    plan.needs_cloudformation
+                        .push(format!("{name}: {}", other.name()));
+                    continue;
+                }
+            };
+            let ids: BTreeSet<&str> = changed
+                .iter()
+                .map(String::as_str)
+                .chain(in_stack.iter().copied())
+                .collect();
+            let desired_template = || serde_json::from_str::<Json>(&planned.stack.template);
+            let Ok(template) = desired_template() else {
+                plan.needs_cloudformation
+                    .push(format!("{name}: the rendered template is not JSON"));
+                continue;
+            };
+            let mut targets = Vec::new();
+            let mut reason = None;
+            for id in ids {
+                let key = (name.to_string(), id.to_string());
+                let Some(live) = observed.functions.get(&key) else {
+                    reason = Some(format!("{id} is not deployed yet"));
+                    break;
+                };
+                let known = self.known_for(planned, &planned.plan.parameters.values, live);
+                match hotswap::desired_function(&template, id, &known) {
+                    Ok(desired) if self.code_of(&desired).is_some() => targets.push(Target {
+                        stack: name.to_string(),
+                        live: live.clone(),
+                        desired,
+                        held,
+                    }),
+                    Ok(desired) => {
+                        reason = Some(format!("no local code for {}", desired.code_key));
+                        break;
+                    }
+                    Err(e) => {
+                        reason = Some(e);
+                        break;
+                    }
+                }
+            }
+            match reason {
+                Some(reason) => plan.needs_cloudformation.push(format!("{name}: {reason}")),
+                None => plan.targets.extend(targets),
+            }
+        }
+        plan
+    }
+
+    fn swappable(&self, planned: &PlannedStack) -> Result<BTreeSet<String>, String> {
+        if !planned.plan.changed_parameters.is_empty() {
+            return Err(format!(
+                "parameter(s) {} changed",
+                planned.plan.changed_parameters.join(", ")
+            ));
+        }
+        let deployed = planned
+            .deployed_template
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Json>(t).ok())
+            .ok_or("the deployed template was not read")?;
+        let desired = serde_json::from_str::<Json>(&planned.stack.template)
+            .map_err(|_| "the rendered template is not JSON")?;
+        hotswap::swappable_changes(&deployed, &desired)
+    }
+
+    /// The zip of the desired code, built this pass.
+    fn code_of(&self, desired: &DesiredFunction) -> Option<&[u8]> {
+        let sha = hotswap::asset_sha256(&desired.code_key)?;
+        self.assets
+            .values()
+            .find(|a| a.sha256 == sha)
+            .map(|a| a.bytes.as_slice())
+    }
+
+    /// Converges every target through Lambda, concurrently across functions.
+    pub async fn hotswap(
+        &self,
+        plan: &HotswapPlan,
+        started: Instant,
+    ) -> Result<Vec<Swapped>, CloudError> {
+        let results = join_all(plan.targets.iter().map(|t| async move {
+            let code = self.code_of(&t.desired).map(CodeSource::Zip);
+            self.converge(t, code, started).await
+        }))
+        .await;
+        results.into_iter().collect()
+    }
+
+    /// Writes what differs between the live function and the desired one,
+    /// waiting for each update to finish, then tags or untags the function.
+    async fn converge(
+        &self,
+        target: &Target,
+        code: Option<CodeSource<'_>>,
+        started: Instant,
+    ) -> Result<Swapped, CloudError> {
+        let begun = Instant::now();
+        let lambda = &self.cloud.lambda;
+        let live = &target.live;
+        let desired = &target.desired;
+        let function = live.name.as_str();
+        let desired_sha =
+            hotswap::asset_sha256(&desired.code_key).and_then(functions::code_sha256_of_hex);
+        let mut changed = Vec::new();
+        let mut live_ms = None;
+        if desired_sha.as_deref() != Some(live.code_sha256.as_str()) {
+            let code = code.unwrap_or(CodeSource::S3 {
+                bucket: &desired.code_bucket,
+                key: &desired.code_key,
+            });
+            functions::update_code(lambda, function, code).await?;
+            live_ms = Some(started.elapsed().as_millis() as u64);
+            changed.push("code");
+            functions::wait_updated(lambda, function).await?;
+        }
+        let environment = live.environment != desired.environment;
+        let description = live.description != desired.description;
+        if environment || description {
+            functions::update_configuration(
+                lambda,
+                function,
+                &desired.environment,
+                &desired.description,
+            )
+            .await?;
+            if live_ms.is_none() {
+                live_ms = Some(started.elapsed().as_millis() as u64);
+            }
+            if environment {
+                changed.push("environment");
+            }
+            if description {
+                changed.push("description");
+            }
+            functions::wait_updated(lambda, function).await?;
+        }
+        if target.held {
+            if live.hotswapped.is_some() {
+                functions::untag_hotswapped(lambda, &live.arn).await?;
+            }
+        } else {
+            let mut swapped: BTreeSet<&str> = live
+                .hotswapped
+                .as_deref()
+                .map(|s| s.split(',').filter(|p| !p.is_empty()).collect())
+                .unwrap_or_default();
+            let before = swapped.len();
+            swapped.extend(changed.iter().copied());
+            if swapped.len() != before || live.hotswapped.is_none() {
+                let value: Vec<&str> = swapped.into_iter().collect();
+                functions::tag_hotswapped(lambda, &live.arn, &value.join(",")).await?;
+            }
+        }
+        let swapped = Swapped {
+            stack: target.stack.clone(),
+            logical_id: desired.logical_id.clone(),
+            function: function.to_string(),
+            changed,
+            live_ms,
+            seconds: begun.elapsed().as_secs_f64(),
+        };
+        Ok(swapped)
+    }
+
+    /// After a deploy: functions that ran hotswapped code are converged on
+    /// the template CloudFormation now holds (code from the asset bucket),
+    /// and untagged. Returns how many were brought in line.
+    pub(super) async fn settle_hotswaps(
+        &self,
+        observed: &Observed,
+        deployed: &BTreeMap<String, DeployedStack>,
+        bucket: Option<&str>,
+    ) -> Result<usize, CloudError> {
+        let stacks: BTreeSet<&str> = observed
+            .hotswapped
+            .iter()
+            .map(|d| d.stack.as_str())
+            .collect();
+        let planned: Vec<PlannedStack> = observed
+            .planned
+            .iter()
+            .filter(|p| stacks.contains(p.stack.name.as_str()))
+            .cloned()
+            .collect();
+        // Read again: an update may have replaced the function or its code.
+        let fresh = self.read_functions(&planned, deployed).await?;
+        let mut targets = Vec::new();
+        for p in &planned {
+            let parameters =
+                super::observe::plan_stack(&p.stack, p.plan.wave, deployed, bucket).parameters;
+            let template = serde_json::from_str::<Json>(&p.stack.template)
+                .map_err(|e| CloudError::new("UpdateFunctionCode", &p.stack.name, e.to_string()))?;
+            for ((stack, id), live) in fresh.iter().filter(|((s, _), _)| *s == p.stack.name) {
+                if live.hotswapped.is_none() {
+                    continue;
+                }
+                let known = self.known_for(p, &parameters.values, live);
+                let desired = hotswap::desired_function(&template, id, &known).map_err(|e| {
+                    CloudError::new(
+                        "UpdateFunctionConfiguration",
+                        &live.name,
+                        format!("cannot bring the hotswapped function back in line: {e}; deploy again after fixing it"),
+                    )
+                })?;
+                targets.push(Target {
+                    stack: stack.clone(),
+                    live: live.clone(),
+                    desired,
+                    held: true,
+                });
+            }
+        }
+        let started = Instant::now();
+        let results = join_all(targets.iter().map(|t| self.converge(t, None, started))).await;
+        let mut count = 0;
+        for result in results {
+            let swapped = result?;
+            self.emit(Event::HotswapSettled(swapped));
+            count += 1;
+        }
+        Ok(count)
+    }
+}
