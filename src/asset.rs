@@ -54,14 +54,46 @@ pub enum AssetError {
     Zip(#[from] zip::result::ZipError),
 }
 
-/// Names never shipped: caches and editor or VCS litter.
-fn ignored(name: &str) -> bool {
+/// Names never shipped nor watched: caches, build state, and editor or VCS
+/// litter (vim's swap files and write probe, emacs locks and autosaves,
+/// JetBrains' safe-write copies).
+pub fn ignored(name: &str) -> bool {
     matches!(
         name,
-        "__pycache__" | ".git" | ".DS_Store" | ".pytest_cache" | ".mypy_cache"
+        "__pycache__"
+            | ".git"
+            | ".driftless"
+            | ".DS_Store"
+            | ".pytest_cache"
+            | ".mypy_cache"
+            | "4913"
     ) || name.ends_with(".pyc")
         || name.ends_with('~')
-        || name.ends_with(".swp")
+        || [
+            ".swp",
+            ".swo",
+            ".swx",
+            ".tmp",
+            "___jb_tmp___",
+            "___jb_old___",
+        ]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#'))
+}
+
+/// The code directories (build inputs included) of the units `env` deploys.
+pub fn code_dirs(project: &Project, env: &Environment) -> Vec<PathBuf> {
+    let mut dirs = BTreeSet::new();
+    for unit in project.units.values().filter(|u| env.deploys(&u.name)) {
+        for resource in unit.resources.iter().filter(|r| r.kind.has_code()) {
+            if let Some(code) = resource.body.get("code").and_then(Node::as_str) {
+                dirs.insert(unit.dir.join(code));
+            }
+        }
+    }
+    dirs.into_iter().collect()
 }
 
 /// Files under `dir` as (path in the zip, file on disk, executable), sorted.

@@ -2,7 +2,7 @@
 
 use crate::commands::{
     deploy::DeployArgs, destroy::DestroyArgs, local::LocalArgs, outputs::OutputsArgs,
-    plan::PlanArgs, render::RenderArgs, smoke::SmokeArgs, validate::ValidateArgs,
+    plan::PlanArgs, render::RenderArgs, smoke::SmokeArgs, validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
 use clap::{Parser, Subcommand};
@@ -47,6 +47,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Converge the environment: change sets, wave by wave.
     Deploy(DeployArgs),
+    /// Deploy, then follow every saved change: code, environment and
+    /// description hotswapped where allowed, anything else deployed.
+    Watch(WatchArgs),
     /// Run the environment's smoke checks against what is deployed.
     Smoke(SmokeArgs),
     /// Delete the environment's stacks: stateless first, stateful on request.

@@ -22,4 +22,5 @@ pub mod render;
 pub mod smoke;
 pub mod spec;
 pub mod validate;
+pub mod watch;
 pub mod yaml;

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => args.execute(&mut ctx),
         Command::Deploy(args) => args.execute(&mut ctx),
         Command::Smoke(args) => args.execute(&mut ctx),
+        Command::Watch(args) => args.execute(&mut ctx),
         Command::Destroy(args) => args.execute(&mut ctx),
         Command::Outputs(args) => args.execute(&mut ctx),
         Command::Local(args) => args.execute(&mut ctx),

@@ -59,7 +59,7 @@ pub struct SafetyArgs {
 }
 
 impl SafetyArgs {
-    fn options(&self) -> Options {
+    pub(super) fn options(&self) -> Options {
         Options {
             allow_replace: self.allow_replace.iter().cloned().collect(),
             prune: self.prune,
@@ -246,6 +246,35 @@ pub(super) enum Stop {
     Setup(String),
 }
 
+impl Stop {
+    /// The message, the exit code, and the refused changes to show.
+    pub(super) fn explain(self) -> (String, u8, Vec<Hazard>) {
+        let (message, code) = match self {
+            Stop::Cloud(e) => (e.to_string(), exit::FAILURE),
+            Stop::WrongAccount(message) => (message, exit::REFUSED),
+            Stop::Input(message) => (message, exit::INVALID),
+            Stop::Setup(message) => (message, exit::FAILURE),
+            Stop::Locked(holder) => (
+                format!(
+                    "the environment is locked by {} ({}, expiring in {}s); nothing was changed. Try again later, or pass --lock-wait SECONDS to wait for it",
+                    holder.owner,
+                    holder.command,
+                    holder.expires.saturating_sub(crate::cloud::lock::now())
+                ),
+                exit::LOCKED,
+            ),
+            Stop::Refused(hazards) => {
+                return (
+                    "a retained resource would be replaced or removed; nothing was changed".into(),
+                    exit::REFUSED,
+                    hazards,
+                );
+            }
+        };
+        (message, code, Vec::new())
+    }
+}
+
 /// Secrets read from the environment must all be set before anything
 /// changes, not found missing half way through a pass.
 fn missing_secrets(rendered: &RenderedEnvironment) -> Result<(), String> {
@@ -276,30 +305,10 @@ pub(super) fn stopped(
     started: Instant,
     cloud: &crate::cloud::Cloud,
 ) -> u8 {
-    let (message, code) = match stop {
-        Stop::Cloud(e) => (e.to_string(), exit::FAILURE),
-        Stop::WrongAccount(message) => (message, exit::REFUSED),
-        Stop::Input(message) => (message, exit::INVALID),
-        Stop::Setup(message) => (message, exit::FAILURE),
-        Stop::Locked(holder) => (
-            format!(
-                "the environment is locked by {} ({}, expiring in {}s); nothing was changed. Try again later, or pass --lock-wait SECONDS to wait for it",
-                holder.owner,
-                holder.command,
-                holder.expires.saturating_sub(crate::cloud::lock::now())
-            ),
-            exit::LOCKED,
-        ),
-        Stop::Refused(hazards) => {
-            for hazard in hazards {
-                show(&mut ctx.printer, &Event::Refused(hazard));
-            }
-            (
-                "a retained resource would be replaced or removed; nothing was changed".into(),
-                exit::REFUSED,
-            )
-        }
-    };
+    let (message, code, hazards) = stop.explain();
+    for hazard in hazards {
+        show(&mut ctx.printer, &Event::Refused(hazard));
+    }
     ctx.printer.failure(&message);
     progress::summary(
         &mut ctx.printer,
@@ -311,6 +320,19 @@ pub(super) fn stopped(
         "stopped before applying".into(),
     );
     code
+}
+
+/// `--no-smoke` is refused where the checks gate every release.
+pub(super) fn smoke_may_be_skipped(ctx: &mut Context, session: &Session) -> Result<(), u8> {
+    if session.rendered.protect && !session.rendered.smoke.is_empty() {
+        let message = format!(
+            "{} is protected: its smoke checks gate every release, so --no-smoke is refused",
+            session.rendered.environment
+        );
+        ctx.printer.failure(&message);
+        return Err(exit::USAGE);
+    }
+    Ok(())
 }
 
 /// The runner for the environment's checks, when they are to run; their
@@ -411,15 +433,9 @@ pub fn run(
         Err(code) => return code,
     };
     if deploy.as_ref().is_some_and(|d| !d.smoke)
-        && session.rendered.protect
-        && !session.rendered.smoke.is_empty()
+        && let Err(code) = smoke_may_be_skipped(ctx, &session)
     {
-        let message = format!(
-            "{} is protected: its smoke checks gate every release, so --no-smoke is refused",
-            session.rendered.environment
-        );
-        ctx.printer.failure(&message);
-        return exit::USAGE;
+        return code;
     }
     let rt = match runtime(ctx) {
         Ok(rt) => rt,

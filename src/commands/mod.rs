@@ -11,6 +11,7 @@ pub mod session;
 pub mod smoke;
 pub mod target;
 pub mod validate;
+pub mod watch;
 
 use crate::exit;
 use crate::output::Printer;

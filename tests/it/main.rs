@@ -15,3 +15,4 @@ mod safety;
 mod secrets;
 mod smoke;
 mod support;
+mod watch;

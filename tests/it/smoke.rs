@@ -11,7 +11,7 @@ use std::process::Output;
 
 /// The reference app with prod's target moved to a fresh account, so that
 /// tests deploying prod run side by side.
-fn prod_app() -> (tempfile::TempDir, String, String) {
+pub fn prod_app() -> (tempfile::TempDir, String, String) {
     let account = account();
     let (project, app) = reference_app(&account);
     edit(

@@ -1,0 +1,404 @@
+//! Watch mode against the emulator, on copies of the reference app: a
+//! `driftless watch` child process, its JSON lines read as they come, and
+//! files edited underneath it.
+
+use super::deploy::{deploy, edit, output, reference_app, stacks};
+use super::emulator::{Clients, account, clients, command, emulator, events, http, ok, run};
+use serde_json::Value as Json;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// A running `driftless watch`, stopped when dropped.
+struct Watch {
+    child: Child,
+    lines: Receiver<Json>,
+    seen: Vec<Json>,
+}
+
+impl Watch {
+    fn start(project: &Path, account: &str, args: &[&str]) -> Watch {
+        let mut child = command(project, account, args, &emulator().endpoint())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start watch");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(event) = serde_json::from_str::<Json>(&line)
+                    && tx.send(event).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let mut watch = Watch {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        watch.next(|e| e["event"] == "watch_pass", Duration::from_secs(60));
+        watch
+    }
+
+    /// The next event matching `want`, within `limit`.
+    fn next(&mut self, want: impl Fn(&Json) -> bool, limit: Duration) -> Json {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(event) => {
+                    self.seen.push(event.clone());
+                    if want(&event) {
+                        return event;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no such event within {limit:?}; saw:\n{:#?}", self.seen)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("watch ended; saw:\n{:#?}", self.seen)
+                }
+            }
+        }
+    }
+
+    fn pass(&mut self) -> Json {
+        self.next(|e| e["event"] == "watch_pass", Duration::from_secs(60))
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn last_updated(c: &Clients, stack: &str) -> Option<String> {
+    c.rt.block_on(c.cfn.describe_stacks().stack_name(stack).send())
+        .expect("describe stack")
+        .stacks()[0]
+        .last_updated_time()
+        .map(|t| t.to_string())
+}
+
+fn function(c: &Clients, name: &str) -> aws_sdk_lambda::operation::get_function::GetFunctionOutput {
+    c.rt.block_on(c.lambda.get_function().function_name(name).send())
+        .expect("get function")
+}
+
+fn code_sha(c: &Clients, name: &str) -> String {
+    function(c, name)
+        .configuration()
+        .and_then(|f| f.code_sha256())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn memory(c: &Clients, name: &str) -> i32 {
+    function(c, name)
+        .configuration()
+        .and_then(|f| f.memory_size())
+        .unwrap_or_default()
+}
+
+fn hotswap_tag(c: &Clients, name: &str) -> Option<String> {
+    function(c, name)
+        .tags()
+        .and_then(|t| t.get("driftless:hotswapped"))
+        .cloned()
+}
+
+/// Polls `url` until its body contains `text`; returns when it did.
+fn served_within(url: &str, account: &str, text: &str, limit: Duration) -> Option<Instant> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if http("GET", url, account, None).body.contains(text) {
+            return Some(Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+const HANDLER: &str = "specs/api/runtime/lambda_function.py";
+
+#[test]
+fn a_handler_edit_is_live_within_two_seconds_without_cloudformation_and_deploy_settles_it() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let root = project.path();
+    deploy(root, &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let (stateful, stateless) = stacks(&app, "dev");
+    let name = output(&c, &stateless, "ApiFunctionName");
+    let url = format!("{}/users/ghost", output(&c, &stateless, "ApiEndpoint"));
+    let sha_before = code_sha(&c, &name);
+    let updated_before = (last_updated(&c, &stateful), last_updated(&c, &stateless));
+
+    let mut watch = Watch::start(root, &account, &["watch", "dev"]);
+    let saved = Instant::now();
+    edit(
+        &root.join(HANDLER),
+        "f\"no user {username}\"",
+        "f\"nobody called {username}\"",
+    );
+    let live = served_within(
+        &url,
+        &account,
+        "nobody called ghost",
+        Duration::from_secs(2),
+    );
+    assert!(live.is_some(), "the new code was not served within 2 s");
+    let pass = watch.pass();
+    assert_eq!(pass["result"], "hotswapped", "{pass}");
+    assert!(saved.elapsed() < Duration::from_secs(10));
+    assert_ne!(
+        code_sha(&c, &name),
+        sha_before,
+        "the code hash did not change"
+    );
+    assert_eq!(
+        (last_updated(&c, &stateful), last_updated(&c, &stateless)),
+        updated_before,
+        "a stack was updated"
+    );
+    assert_eq!(hotswap_tag(&c, &name).as_deref(), Some("code"));
+    drop(watch);
+
+    // The drift shows in plan, which is not a no-op...
+    let plan = run(root, &account, &["plan", "dev"]);
+    assert_eq!(plan.status.code(), Some(2), "plan should see changes");
+    let drift: Vec<Json> = events(&plan)
+        .into_iter()
+        .filter(|e| e["event"] == "hotswap_drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0]["function"], name.as_str());
+    // ...and a deploy brings CloudFormation in line and clears the tag.
+    let out = deploy(root, &account, "dev");
+    assert!(
+        events(&out)
+            .iter()
+            .any(|e| e["event"] == "hotswap_settled" && e["function"] == name.as_str()),
+        "no hotswap_settled event"
+    );
+    assert_eq!(hotswap_tag(&c, &name), None);
+    assert!(
+        http("GET", &url, &account, None)
+            .body
+            .contains("nobody called ghost")
+    );
+    let plan = run(root, &account, &["plan", "dev"]);
+    ok(&plan);
+}
+
+#[test]
+fn reverting_a_hotswapped_handler_is_not_a_no_op_for_deploy() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let root = project.path();
+    deploy(root, &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let (_, stateless) = stacks(&app, "dev");
+    let name = output(&c, &stateless, "ApiFunctionName");
+    let url = format!("{}/users/ghost", output(&c, &stateless, "ApiEndpoint"));
+    let handler = root.join(HANDLER);
+    let original = std::fs::read_to_string(&handler).unwrap();
+    edit(
+        &handler,
+        "f\"no user {username}\"",
+        "f\"nobody called {username}\"",
+    );
+    let once = run(root, &account, &["watch", "dev", "--once", "--no-smoke"]);
+    ok(&once);
+    assert!(
+        http("GET", &url, &account, None)
+            .body
+            .contains("nobody called")
+    );
+    // Back to what CloudFormation holds: the stack's hash matches again, but
+    // the live function still runs the swapped code.
+    std::fs::write(&handler, original).unwrap();
+    let plan = run(root, &account, &["plan", "dev"]);
+    assert_eq!(plan.status.code(), Some(2), "the hotswapped code must show");
+    deploy(root, &account, "dev");
+    assert!(
+        http("GET", &url, &account, None)
+            .body
+            .contains("no user ghost")
+    );
+    assert_eq!(hotswap_tag(&c, &name), None);
+    ok(&run(root, &account, &["plan", "dev"]));
+}
+
+#[test]
+fn a_memory_edit_updates_only_the_stateless_stack() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let root = project.path();
+    deploy(root, &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let (stateful, stateless) = stacks(&app, "dev");
+    let name = output(&c, &stateless, "ApiFunctionName");
+    let stateful_before = last_updated(&c, &stateful);
+    let stateless_before = last_updated(&c, &stateless);
+    let mut watch = Watch::start(root, &account, &["watch", "dev"]);
+    edit(
+        &root.join("specs/api/unit.yaml"),
+        "memory: { type: integer, default: 256 }",
+        "memory: { type: integer, default: 512 }",
+    );
+    let pass = watch.pass();
+    assert_eq!(pass["result"], "deployed", "{pass}");
+    assert_eq!(pass["stacks"]["updated"], 1, "{pass}");
+    assert_eq!(memory(&c, &name), 512);
+    assert_eq!(last_updated(&c, &stateful), stateful_before);
+    assert_ne!(last_updated(&c, &stateless), stateless_before);
+}
+
+#[test]
+fn broken_yaml_is_reported_the_watch_stays_and_the_fix_is_reconciled() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let root = project.path();
+    deploy(root, &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let (_, stateless) = stacks(&app, "dev");
+    let name = output(&c, &stateless, "ApiFunctionName");
+    let env_file = root.join("environments/dev.yaml");
+    let good = std::fs::read_to_string(&env_file).unwrap();
+    let mut watch = Watch::start(root, &account, &["watch", "dev"]);
+    std::fs::write(&env_file, format!("{good}params: [\n")).unwrap();
+    let pass = watch.pass();
+    assert_eq!(pass["result"], "invalid", "{pass}");
+    let diagnostic = watch
+        .seen
+        .iter()
+        .find(|e| e["event"] == "diagnostic")
+        .cloned()
+        .unwrap_or(Json::Null);
+    assert!(
+        diagnostic["file"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("dev.yaml"),
+        "{:#?}",
+        watch.seen
+    );
+    assert!(watch.alive());
+    std::fs::write(
+        &env_file,
+        good.replace("reserved_concurrency: 1", "reserved_concurrency: 2"),
+    )
+    .unwrap();
+    let pass = watch.pass();
+    assert_eq!(pass["result"], "deployed", "{pass}");
+    assert_eq!(super::deploy::reserved_concurrency(&c, &name), Some(2));
+    // Ctrl-C ends the watch cleanly.
+    let pid = watch.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    watch.next(
+        |e| e["event"] == "watch" && e["state"] == "stopped",
+        Duration::from_secs(10),
+    );
+    let exit = watch.child.wait().expect("wait");
+    assert_eq!(exit.code(), Some(0));
+}
+
+#[test]
+fn edits_during_a_pass_end_with_the_last_edit_live() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let root = project.path();
+    deploy(root, &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let (_, stateless) = stacks(&app, "dev");
+    let name = output(&c, &stateless, "ApiFunctionName");
+    let url = format!("{}/users/ghost", output(&c, &stateless, "ApiEndpoint"));
+    let handler = root.join(HANDLER);
+    let original = std::fs::read_to_string(&handler).unwrap();
+    let mut watch = Watch::start(root, &account, &["watch", "dev", "--debounce", "20"]);
+    // A CloudFormation pass (memory), and while it runs, three handler edits.
+    edit(
+        &root.join("specs/api/unit.yaml"),
+        "memory: { type: integer, default: 256 }",
+        "memory: { type: integer, default: 384 }",
+    );
+    watch.next(|e| e["event"] == "stack_start", Duration::from_secs(30));
+    for version in 1..=3 {
+        let text = original.replace(
+            "f\"no user {username}\"",
+            &format!("f\"edit {version} {{username}}\""),
+        );
+        std::fs::write(&handler, text).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    // Passes until one starts after the last write and ends.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pass = watch.pass();
+        let trigger = pass["trigger"].to_string();
+        if trigger.contains("lambda_function.py") && pass["stopped_by"].is_null() {
+            assert!(
+                matches!(pass["result"].as_str(), Some("hotswapped" | "deployed")),
+                "{pass}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{:#?}", watch.seen);
+    }
+    assert!(
+        served_within(&url, &account, "edit 3 ghost", Duration::from_secs(2)).is_some(),
+        "the last edit is not what runs: {}",
+        http("GET", &url, &account, None).body
+    );
+    assert_eq!(memory(&c, &name), 384);
+}
+
+#[test]
+fn watch_prod_never_hotswaps() {
+    let (project, app, account) = super::smoke::prod_app();
+    let root = project.path();
+    deploy(root, &account, "prod");
+    let c = clients(&account, "eu-west-1");
+    let (_, stateless) = stacks(&app, "prod");
+    let name = output(&c, &stateless, "ApiFunctionName");
+    let before = last_updated(&c, &stateless);
+    edit(
+        &root.join(HANDLER),
+        "f\"no user {username}\"",
+        "f\"nobody called {username}\"",
+    );
+    let out = run(root, &account, &["watch", "prod", "--once", "--yes"]);
+    ok(&out);
+    let pass = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "watch_pass")
+        .expect("a pass");
+    assert_eq!(pass["result"], "deployed", "{pass}");
+    assert!(events(&out).iter().all(|e| e["event"] != "hotswapped"));
+    assert_ne!(
+        last_updated(&c, &stateless),
+        before,
+        "CloudFormation was not used"
+    );
+    assert_eq!(hotswap_tag(&c, &name), None);
+    // Without --yes, watching an environment that requires approval is refused.
+    let refused = run(root, &account, &["watch", "prod"]);
+    assert_eq!(refused.status.code(), Some(64));
+}
