@@ -63,7 +63,17 @@ pub fn load_environment(
     let env = match project.environment(env_name) {
         Ok(env) => env,
         Err(d) => {
-            diags.push(d);
+            // A file that does not parse names no environment: its own
+            // errors say why, without a second one.
+            let in_own_file = |e: &Diagnostic| {
+                let file: &str = e.file.as_ref();
+                [".yaml", ".yml"]
+                    .iter()
+                    .any(|ext| file == format!("environments/{env_name}{ext}"))
+            };
+            if !diags.iter().any(in_own_file) {
+                diags.push(d);
+            }
             return Err(Failure::Invalid(diags.into_sorted()));
         }
     };

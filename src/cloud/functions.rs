@@ -113,7 +113,7 @@ pub fn code_sha256_of_hex(hex: &str) -> Option<String> {
         .collect();
     bytes
         .filter(|b| b.len() == 32)
-        .map(|b| aws_smithy_types::base64::encode(b))
+        .map(aws_smithy_types::base64::encode)
 }
 
 pub async fn get(lambda: &Client, function: &str) -> Result<LiveFunction, CloudError> {

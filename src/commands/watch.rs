@@ -53,7 +53,7 @@ enum Ended {
     Hotswapped(Vec<Swapped>),
     /// Through CloudFormation; `why` says why hotswap could not carry it.
     Deployed {
-        outcome: Outcome,
+        outcome: Box<Outcome>,
         why: Option<String>,
     },
     Invalid(usize),
@@ -142,9 +142,9 @@ impl WatchArgs {
         let mut batch: Option<Batch> = None;
         loop {
             number += 1;
-            let trigger: Vec<String> = batch
+            let trigger = batch
                 .as_ref()
-                .map(|b| b.paths.iter().map(|p| inputs.shown(p)).collect())
+                .map(|b| shown_paths(&inputs, b))
                 .unwrap_or_default();
             let saved_at = batch.as_ref().map_or_else(Instant::now, |b| b.first);
             let started = Instant::now();
@@ -363,6 +363,7 @@ impl WatchArgs {
                     (Some(Verdict::RolledBack), true) => exit::SMOKE_ROLLED_BACK,
                     (Some(Verdict::Failed(_)), true) => exit::SMOKE_FAILED,
                 };
+                let outcome = Box::new(outcome);
                 let mut report = PassReport::of(Ended::Deployed { outcome, why }, code);
                 report.verdict = verdict;
                 report
@@ -555,6 +556,22 @@ impl WatchArgs {
             None => line,
         });
         ctx.printer.flush();
+    }
+}
+
+/// The changed paths, as the user knows them. Files gone again by now (an
+/// editor's or sed's temporary copies) are left out unless nothing else is.
+fn shown_paths(inputs: &Inputs, batch: &Batch) -> Vec<String> {
+    let existing: Vec<String> = batch
+        .paths
+        .iter()
+        .filter(|p| p.exists())
+        .map(|p| inputs.shown(p))
+        .collect();
+    if existing.is_empty() {
+        batch.paths.iter().map(|p| inputs.shown(p)).collect()
+    } else {
+        existing
     }
 }
 

@@ -76,7 +76,7 @@ pub fn swappable_changes(deployed: &Json, desired: &Json) -> Result<BTreeSet<Str
     let (Some(old), Some(new)) = (resources(deployed), resources(desired)) else {
         return Err("a template has no resources".into());
     };
-    for id in old.keys().filter(|id| !new.contains_key(*id)) {
+    if let Some(id) = old.keys().find(|id| !new.contains_key(*id)) {
         return Err(format!("{id} is removed"));
     }
     let mut changed = BTreeSet::new();

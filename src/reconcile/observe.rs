@@ -38,7 +38,7 @@ pub struct Observed {
     pub planned: Vec<PlannedStack>,
     pub drift: Vec<SettingDrift>,
     /// Live settings read this pass: (stack, logical id) -> (function, value).
-    pub live: BTreeMap<(String, String), (String, Option<i64>)>,
+    pub live: LiveSettings,
     /// Every deployed function of the planned stacks, as read this pass.
     pub functions: BTreeMap<(String, String), LiveFunction>,
     /// Functions that run hotswapped code CloudFormation does not hold.
@@ -331,15 +331,15 @@ impl Pass<'_> {
     }
 }
 
+/// Reserved concurrency by (stack, logical id): (function, value).
+pub type LiveSettings = BTreeMap<(String, String), (String, Option<i64>)>;
+
 /// Reserved concurrency as read, for functions that declare one, and those
 /// that differ from the environment.
 pub(super) fn settings_drift(
     planned: &[PlannedStack],
     functions: &BTreeMap<(String, String), LiveFunction>,
-) -> (
-    BTreeMap<(String, String), (String, Option<i64>)>,
-    Vec<SettingDrift>,
-) {
+) -> (LiveSettings, Vec<SettingDrift>) {
     let mut live = BTreeMap::new();
     let mut drift = Vec::new();
     for p in planned {
