@@ -47,6 +47,9 @@ pub struct WatchArgs {
     pub lock_wait: u64,
 }
 
+/// Why a pass stopped early when files changed during it.
+const NEWER_CHANGE: &str = "a newer change";
+
 /// How one pass ended.
 enum Ended {
     Unchanged,
@@ -102,13 +105,17 @@ impl WatchArgs {
         {
             return code;
         }
-        if session.requires_approval() && !self.once {
-            let question = format!(
-                "apply every saved change to {} without asking again?",
-                session.rendered.environment
-            );
+        if session.requires_approval() {
+            let question = if self.once {
+                format!("deploy the changes to {}?", session.rendered.environment)
+            } else {
+                format!(
+                    "apply every saved change to {} without asking again?",
+                    session.rendered.environment
+                )
+            };
             if !approved(ctx, self.yes, &question) {
-                return exit::USAGE;
+                return exit::FAILURE;
             }
         }
         let rt = match runtime(ctx) {
@@ -296,7 +303,7 @@ impl WatchArgs {
                         Some(batch) => { batch.paths.insert(path); }
                         None => {
                             listen.pending = Some(Batch::starting(path));
-                            stopped_by.get_or_insert("a newer change");
+                            stopped_by.get_or_insert(NEWER_CHANGE);
                             pass.stop();
                         }
                     }
@@ -443,7 +450,7 @@ impl WatchArgs {
     ) {
         let seconds = started.elapsed().as_secs_f64();
         let p = &ctx.printer;
-        let (result, mut text, colour) = match &report.ended {
+        let (mut result, mut text, colour) = match &report.ended {
             Ended::Unchanged => ("unchanged", "no changes".to_string(), Colour::Dim),
             Ended::Hotswapped(swapped) => {
                 let what: Vec<String> = swapped
@@ -512,6 +519,9 @@ impl WatchArgs {
         }
         if let Some(by) = report.stopped_by {
             text.push_str(&format!(" · stopped by {by}"));
+            if by == NEWER_CHANGE && result == "failed" {
+                result = "superseded";
+            }
         }
         let label = if trigger.is_empty() {
             "first pass".to_string()

@@ -400,5 +400,10 @@ fn watch_prod_never_hotswaps() {
     assert_eq!(hotswap_tag(&c, &name), None);
     // Without --yes, watching an environment that requires approval is refused.
     let refused = run(root, &account, &["watch", "prod"]);
-    assert_eq!(refused.status.code(), Some(64));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("approval required"),
+        "{}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
 }
