@@ -5,20 +5,6 @@ use super::CloudError;
 use aws_sdk_lambda::Client;
 use std::collections::{BTreeMap, HashMap};
 
-/// The function's reserved concurrency; `None` when it has none.
-pub async fn reserved_concurrency(
-    lambda: &Client,
-    function: &str,
-) -> Result<Option<i64>, CloudError> {
-    let out = lambda
-        .get_function_concurrency()
-        .function_name(function)
-        .send()
-        .await
-        .map_err(|e| CloudError::sdk("GetFunctionConcurrency", function, e))?;
-    Ok(out.reserved_concurrent_executions().map(i64::from))
-}
-
 pub async fn set_reserved_concurrency(
     lambda: &Client,
     function: &str,
