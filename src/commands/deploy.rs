@@ -24,6 +24,17 @@ pub struct DeployArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub safety: SafetyArgs,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// The time limit of the whole pass: when it runs out, nothing new is
+    /// started, what runs finishes, and the deploy fails.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub timeout: u64,
+}
+
+/// How `deploy` and `watch` apply what they planned.
+#[derive(Debug, Default, clap::Args)]
+pub struct ApplyArgs {
     /// Apply without asking, even where the environment requires approval.
     #[arg(long)]
     pub yes: bool,
@@ -31,11 +42,7 @@ pub struct DeployArgs {
     /// before giving up (default: fail at once, naming the holder).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub lock_wait: u64,
-    /// The time limit of the whole pass: when it runs out, nothing new is
-    /// started, what runs finishes, and the deploy fails.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
-    pub timeout: u64,
-    /// Do not run the environment's smoke checks after the pass (refused
+    /// Do not run the environment's smoke checks after a pass (refused
     /// where the environment is protected: there they gate the release).
     #[arg(long)]
     pub no_smoke: bool,
@@ -409,9 +416,9 @@ impl DeployArgs {
             &self.target,
             &self.safety,
             Some(Apply {
-                yes: self.yes,
-                smoke: !self.no_smoke,
-                lock_wait: Duration::from_secs(self.lock_wait),
+                yes: self.apply.yes,
+                smoke: !self.apply.no_smoke,
+                lock_wait: Duration::from_secs(self.apply.lock_wait),
                 timeout: Duration::from_secs(self.timeout),
             }),
         )

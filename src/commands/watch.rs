@@ -4,7 +4,9 @@
 //! stacks. One line per pass; errors are shown and the watch goes on.
 
 use super::Context;
-use super::deploy::{SafetyArgs, Stop, apply_locked, smoke_may_be_skipped, smoke_runner};
+use super::deploy::{
+    ApplyArgs, SafetyArgs, Stop, apply_locked, smoke_may_be_skipped, smoke_runner,
+};
 use super::progress::{show, smoke_table};
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
@@ -29,22 +31,14 @@ pub struct WatchArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub safety: SafetyArgs,
-    /// Apply every pass without asking, where the environment requires approval.
-    #[arg(long)]
-    pub yes: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
     /// Run the first pass only and exit with its result.
     #[arg(long)]
     pub once: bool,
     /// How long no file may change before a pass starts, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 100)]
     pub debounce: u64,
-    /// Do not run the environment's smoke checks after the passes (refused
-    /// where the environment is protected).
-    #[arg(long)]
-    pub no_smoke: bool,
-    /// Wait this long for another deployer's lock before a pass gives up.
-    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
-    pub lock_wait: u64,
 }
 
 /// Why a pass stopped early when files changed during it.
@@ -100,7 +94,7 @@ impl WatchArgs {
             Ok(s) => s,
             Err(code) => return code,
         };
-        if self.no_smoke
+        if self.apply.no_smoke
             && let Err(code) = smoke_may_be_skipped(ctx, &session)
         {
             return code;
@@ -114,7 +108,7 @@ impl WatchArgs {
                     session.rendered.environment
                 )
             };
-            if !approved(ctx, self.yes, &question) {
+            if !approved(ctx, self.apply.yes, &question) {
                 return exit::FAILURE;
             }
         }
@@ -350,7 +344,7 @@ impl WatchArgs {
         if !observed.has_changes() {
             return PassReport::of(Ended::Unchanged, exit::OK);
         }
-        let smoke = !self.no_smoke;
+        let smoke = !self.apply.no_smoke;
         let mut why = None;
         if session.rendered.hotswap {
             let plan = pass.hotswap_plan(&observed);
@@ -361,7 +355,7 @@ impl WatchArgs {
             }
             why = plan.needs_cloudformation.into_iter().next();
         }
-        let lock_wait = Duration::from_secs(self.lock_wait);
+        let lock_wait = Duration::from_secs(self.apply.lock_wait);
         match apply_locked(pass, &observed, session, cloud, smoke, "watch", lock_wait).await {
             Ok((outcome, verdict)) => {
                 let code = match (&verdict, outcome.ok()) {
@@ -401,7 +395,7 @@ impl WatchArgs {
             );
         };
         let lock = match pass
-            .lock(bucket, "watch", Duration::from_secs(self.lock_wait))
+            .lock(bucket, "watch", Duration::from_secs(self.apply.lock_wait))
             .await
         {
             Ok(lock) => lock,

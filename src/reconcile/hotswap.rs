@@ -60,6 +60,23 @@ fn account_of(arn: &str) -> &str {
     arn.split(':').nth(4).unwrap_or_default()
 }
 
+/// The functions whose hotswappable properties change, or why the stack
+/// needs CloudFormation.
+fn swappable(planned: &PlannedStack, desired: &Json) -> Result<BTreeSet<String>, String> {
+    if !planned.plan.changed_parameters.is_empty() {
+        return Err(format!(
+            "parameter(s) {} changed",
+            planned.plan.changed_parameters.join(", ")
+        ));
+    }
+    let deployed = planned
+        .deployed_template
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Json>(t).ok())
+        .ok_or("the deployed template was not read")?;
+    hotswap::swappable_changes(&deployed, desired)
+}
+
 impl Pass<'_> {
     fn known_for<'k>(
         &'k self,
@@ -104,9 +121,17 @@ impl Pass<'_> {
                 .filter(|(s, _)| *s == name)
                 .map(|(_, id)| *id)
                 .collect();
+            if planned.plan.action == Action::NoOp && in_stack.is_empty() {
+                continue;
+            }
+            let Ok(template) = serde_json::from_str::<Json>(&planned.stack.template) else {
+                plan.needs_cloudformation
+                    .push(format!("{name}: the rendered template is not JSON"));
+                continue;
+            };
             let (changed, held) = match planned.plan.action {
                 Action::NoOp => (BTreeSet::new(), true),
-                Action::Update => match self.swappable(planned) {
+                Action::Update => match swappable(planned, &template) {
                     Ok(changed) => (changed, false),
                     Err(reason) => {
                         plan.needs_cloudformation.push(format!("{name}: {reason}"));
@@ -124,12 +149,6 @@ impl Pass<'_> {
                 .map(String::as_str)
                 .chain(in_stack.iter().copied())
                 .collect();
-            let desired_template = || serde_json::from_str::<Json>(&planned.stack.template);
-            let Ok(template) = desired_template() else {
-                plan.needs_cloudformation
-                    .push(format!("{name}: the rendered template is not JSON"));
-                continue;
-            };
             let mut targets = Vec::new();
             let mut reason = None;
             for id in ids {
@@ -162,23 +181,6 @@ impl Pass<'_> {
             }
         }
         plan
-    }
-
-    fn swappable(&self, planned: &PlannedStack) -> Result<BTreeSet<String>, String> {
-        if !planned.plan.changed_parameters.is_empty() {
-            return Err(format!(
-                "parameter(s) {} changed",
-                planned.plan.changed_parameters.join(", ")
-            ));
-        }
-        let deployed = planned
-            .deployed_template
-            .as_deref()
-            .and_then(|t| serde_json::from_str::<Json>(t).ok())
-            .ok_or("the deployed template was not read")?;
-        let desired = serde_json::from_str::<Json>(&planned.stack.template)
-            .map_err(|_| "the rendered template is not JSON")?;
-        hotswap::swappable_changes(&deployed, &desired)
     }
 
     /// The zip of the desired code, built this pass.

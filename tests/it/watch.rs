@@ -131,18 +131,53 @@ fn served_within(url: &str, account: &str, text: &str, limit: Duration) -> Optio
     None
 }
 
-const HANDLER: &str = "specs/api/runtime/lambda_function.py";
+/// The reference app deployed to dev in a fresh account, as a watch test
+/// starts from.
+struct Dev {
+    project: tempfile::TempDir,
+    account: String,
+    c: Clients,
+    stateful: String,
+    stateless: String,
+    /// The API function's physical name.
+    name: String,
+    /// A route the handler answers with 404 and a text the tests edit.
+    url: String,
+}
 
-#[test]
-fn a_handler_edit_is_live_within_two_seconds_without_cloudformation_and_deploy_settles_it() {
+fn deployed_dev() -> Dev {
     let account = account();
     let (project, app) = reference_app(&account);
-    let root = project.path();
-    deploy(root, &account, "dev");
+    deploy(project.path(), &account, "dev");
     let c = clients(&account, "us-east-1");
     let (stateful, stateless) = stacks(&app, "dev");
     let name = output(&c, &stateless, "ApiFunctionName");
     let url = format!("{}/users/ghost", output(&c, &stateless, "ApiEndpoint"));
+    Dev {
+        project,
+        account,
+        c,
+        stateful,
+        stateless,
+        name,
+        url,
+    }
+}
+
+const HANDLER: &str = "specs/api/runtime/lambda_function.py";
+
+#[test]
+fn a_handler_edit_is_live_within_two_seconds_without_cloudformation_and_deploy_settles_it() {
+    let Dev {
+        project,
+        account,
+        c,
+        stateful,
+        stateless,
+        name,
+        url,
+    } = deployed_dev();
+    let root = project.path();
     let sha_before = code_sha(&c, &name);
     let updated_before = (last_updated(&c, &stateful), last_updated(&c, &stateless));
 
@@ -205,14 +240,15 @@ fn a_handler_edit_is_live_within_two_seconds_without_cloudformation_and_deploy_s
 
 #[test]
 fn reverting_a_hotswapped_handler_is_not_a_no_op_for_deploy() {
-    let account = account();
-    let (project, app) = reference_app(&account);
+    let Dev {
+        project,
+        account,
+        c,
+        name,
+        url,
+        ..
+    } = deployed_dev();
     let root = project.path();
-    deploy(root, &account, "dev");
-    let c = clients(&account, "us-east-1");
-    let (_, stateless) = stacks(&app, "dev");
-    let name = output(&c, &stateless, "ApiFunctionName");
-    let url = format!("{}/users/ghost", output(&c, &stateless, "ApiEndpoint"));
     let handler = root.join(HANDLER);
     let original = std::fs::read_to_string(&handler).unwrap();
     edit(
@@ -244,13 +280,16 @@ fn reverting_a_hotswapped_handler_is_not_a_no_op_for_deploy() {
 
 #[test]
 fn a_memory_edit_updates_only_the_stateless_stack() {
-    let account = account();
-    let (project, app) = reference_app(&account);
+    let Dev {
+        project,
+        account,
+        c,
+        stateful,
+        stateless,
+        name,
+        ..
+    } = deployed_dev();
     let root = project.path();
-    deploy(root, &account, "dev");
-    let c = clients(&account, "us-east-1");
-    let (stateful, stateless) = stacks(&app, "dev");
-    let name = output(&c, &stateless, "ApiFunctionName");
     let stateful_before = last_updated(&c, &stateful);
     let stateless_before = last_updated(&c, &stateless);
     let mut watch = Watch::start(root, &account, &["watch", "dev"]);
@@ -269,13 +308,14 @@ fn a_memory_edit_updates_only_the_stateless_stack() {
 
 #[test]
 fn broken_yaml_is_reported_the_watch_stays_and_the_fix_is_reconciled() {
-    let account = account();
-    let (project, app) = reference_app(&account);
+    let Dev {
+        project,
+        account,
+        c,
+        name,
+        ..
+    } = deployed_dev();
     let root = project.path();
-    deploy(root, &account, "dev");
-    let c = clients(&account, "us-east-1");
-    let (_, stateless) = stacks(&app, "dev");
-    let name = output(&c, &stateless, "ApiFunctionName");
     let env_file = root.join("environments/dev.yaml");
     let good = std::fs::read_to_string(&env_file).unwrap();
     let mut watch = Watch::start(root, &account, &["watch", "dev"]);
@@ -322,14 +362,15 @@ fn broken_yaml_is_reported_the_watch_stays_and_the_fix_is_reconciled() {
 
 #[test]
 fn edits_during_a_pass_end_with_the_last_edit_live() {
-    let account = account();
-    let (project, app) = reference_app(&account);
+    let Dev {
+        project,
+        account,
+        c,
+        name,
+        url,
+        ..
+    } = deployed_dev();
     let root = project.path();
-    deploy(root, &account, "dev");
-    let c = clients(&account, "us-east-1");
-    let (_, stateless) = stacks(&app, "dev");
-    let name = output(&c, &stateless, "ApiFunctionName");
-    let url = format!("{}/users/ghost", output(&c, &stateless, "ApiEndpoint"));
     let handler = root.join(HANDLER);
     let original = std::fs::read_to_string(&handler).unwrap();
     let mut watch = Watch::start(root, &account, &["watch", "dev", "--debounce", "20"]);
