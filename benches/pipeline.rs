@@ -7,6 +7,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::Path;
 
+// The same allocator as the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn pipeline(root: &Path) -> usize {
     let (_, rendered, _) =
         driftless::validate::load_environment(root, "dev").expect("valid project");

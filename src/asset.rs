@@ -44,14 +44,32 @@ pub enum AssetError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "{path} leads outside the project ({target}); code directories may only hold files of the project"
-    )]
+    #[error("{path} leads outside the project ({target})")]
     OutsideProject { path: String, target: String },
-    #[error("{path} is a symlink loop; remove the link")]
+    #[error("{path} is a symlink loop")]
     Loop { path: String },
     #[error("cannot write the zip: {0}")]
     Zip(#[from] zip::result::ZipError),
+}
+
+impl AssetError {
+    /// What would be right.
+    pub fn help(&self) -> &'static str {
+        match self {
+            AssetError::Io { .. } => "check that the file exists and that you may read it",
+            AssetError::OutsideProject { .. } => {
+                "code folders may only hold files of the project; copy the file in or remove the link"
+            }
+            AssetError::Loop { .. } => {
+                "remove the link, or point it at a folder that does not contain it"
+            }
+            AssetError::Zip(_) => "check the free space and permissions of the temporary folder",
+        }
+    }
+
+    fn diagnostic(&self, file: &crate::diag::FileName, span: crate::yaml::Span) -> Diagnostic {
+        Diagnostic::new(file, span, self.to_string()).with_help(self.help())
+    }
 }
 
 /// Names never shipped nor watched: caches, build state, and editor or VCS
@@ -232,14 +250,17 @@ fn code_spec<'a>(
     };
     let error = |message: String| Diagnostic::new(&unit.file, code_node.span, message);
     let Some(code) = code_node.as_str() else {
-        return Err(error(
-            "`code` must be a folder path relative to the unit".into(),
-        ));
+        return Err(
+            error("`code` must be a folder path relative to the unit".into())
+                .with_help("for example `code: runtime/`"),
+        );
     };
     if code.contains("${") {
-        return Err(error(
-            "`code` must be a literal folder path, not a reference".into(),
-        ));
+        return Err(
+            error("`code` must be a literal folder path, not a reference".into()).with_help(
+                "write the folder path; the code itself may differ per environment through `environment:`",
+            ),
+        );
     }
     let dir = unit.dir.join(code);
     // Many functions share a folder: resolve each path once.
@@ -252,8 +273,9 @@ fn code_spec<'a>(
     let inside = match (resolve(&dir), resolve(root)) {
         (Some(dir), Some(root)) => dir.starts_with(root),
         _ => {
+            let shown = dir.strip_prefix(root).unwrap_or(&dir);
             return Err(error(format!("code folder `{code}` does not exist"))
-                .with_help(format!("create {} or fix the path", dir.display())));
+                .with_help(format!("create {}/ or fix the path", shown.display())));
         }
     };
     if !inside {
@@ -264,7 +286,8 @@ fn code_spec<'a>(
         );
     }
     if !dir.is_dir() {
-        return Err(error(format!("code `{code}` is not a folder")));
+        return Err(error(format!("code `{code}` is not a folder"))
+            .with_help("point `code:` at the folder that holds the file"));
     }
     let build = resource
         .body
@@ -286,9 +309,13 @@ fn run_build(
     resource: &str,
     root: &Path,
 ) -> Result<PathBuf, Diagnostic> {
-    let error = |message: String| Diagnostic::new(&unit.file, spec.code_node.span, message);
+    let error = |message: String| {
+        Diagnostic::new(&unit.file, spec.code_node.span, message)
+            .with_help("run the build command in the code folder to see its whole output")
+    };
     let command = spec.build.clone().unwrap_or_default();
-    let (inputs, _) = zip_dir(&spec.dir, root).map_err(|e| error(e.to_string()))?;
+    let (inputs, _) =
+        zip_dir(&spec.dir, root).map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?;
     let key = sha256_hex(&[inputs.as_slice(), command.as_bytes()].concat());
     let out = root
         .join(".driftless")
@@ -405,7 +432,7 @@ pub fn prepare(
                 };
                 assets.insert((unit.name.clone(), resource.name.clone()), asset);
             }
-            Some(Err(e)) => diags.push(Diagnostic::new(&unit.file, code_node.span, e.to_string())),
+            Some(Err(e)) => diags.push(e.diagnostic(&unit.file, code_node.span)),
             None => {}
         }
     }

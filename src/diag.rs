@@ -41,6 +41,21 @@ impl Diagnostic {
         }
     }
 
+    /// "did you mean" help when a close candidate exists, else `otherwise`.
+    pub fn suggest_or<'a>(
+        self,
+        wrong: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+        otherwise: impl Into<String>,
+    ) -> Self {
+        let d = self.suggest(wrong, candidates);
+        if d.help.is_some() {
+            d
+        } else {
+            d.with_help(otherwise)
+        }
+    }
+
     /// `file:line:col`
     pub fn location(&self) -> String {
         format!("{}:{}", self.file, self.span)
@@ -54,6 +69,36 @@ impl fmt::Display for Diagnostic {
             write!(f, "\n  help: {help}")?;
         }
         Ok(())
+    }
+}
+
+/// Values people write for an allowed value under another name.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("ON_DEMAND", "PAY_PER_REQUEST"),
+    ("ONDEMAND", "PAY_PER_REQUEST"),
+    ("on-demand", "PAY_PER_REQUEST"),
+    ("PROVISIONED_CAPACITY", "PROVISIONED"),
+    ("int", "integer"),
+    ("float", "number"),
+    ("double", "number"),
+    ("str", "string"),
+    ("text", "string"),
+    ("bool", "boolean"),
+];
+
+/// Help for a value that is not one of `allowed`: the likely intended one,
+/// or the list.
+pub fn value_help<'a>(given: &str, allowed: impl IntoIterator<Item = &'a str> + Clone) -> String {
+    let synonym = SYNONYMS
+        .iter()
+        .find(|(other, _)| other.eq_ignore_ascii_case(given))
+        .and_then(|(_, meant)| allowed.clone().into_iter().find(|a| a == meant));
+    match synonym.or_else(|| closest(given, allowed.clone())) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!(
+            "use one of: {}",
+            allowed.into_iter().collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -118,5 +163,24 @@ mod tests {
         assert_eq!(closest("partition_kye", keys), Some("partition_key"));
         assert_eq!(closest("billingmode", keys), Some("billing_mode"));
         assert_eq!(closest("colour", keys), None);
+    }
+
+    #[test]
+    fn value_help_knows_synonyms_typos_and_lists_the_rest() {
+        let modes = ["PAY_PER_REQUEST", "PROVISIONED"];
+        assert_eq!(
+            value_help("ON_DEMAND", modes),
+            "did you mean `PAY_PER_REQUEST`?"
+        );
+        assert_eq!(
+            value_help("PROVISONED", modes),
+            "did you mean `PROVISIONED`?"
+        );
+        assert_eq!(
+            value_help("free", modes),
+            "use one of: PAY_PER_REQUEST, PROVISIONED"
+        );
+        // A synonym only helps where its meaning is allowed.
+        assert_eq!(value_help("ON_DEMAND", ["a", "b"]), "use one of: a, b");
     }
 }

@@ -7,6 +7,11 @@ use driftless::exit;
 use driftless::output::Printer;
 use std::process::ExitCode;
 
+// Rendering allocates many small JSON values across threads; mimalloc keeps
+// that off glibc's locks and arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

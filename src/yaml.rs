@@ -126,6 +126,8 @@ impl Value {
 pub struct YamlError {
     pub span: Span,
     pub message: String,
+    /// What would be right.
+    pub help: String,
 }
 
 /// Parses one YAML document. An empty document is `Value::Null`.
@@ -134,10 +136,11 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         return Err(YamlError {
             span: Span::new(1, 1),
             message: format!(
-                "file is {} bytes, more than the {} a spec may have; split it or remove generated content",
+                "file is {} bytes, more than the {} a spec may have",
                 text.len(),
                 MAX_FILE_BYTES
             ),
+            help: FILE_TOO_LARGE_HELP.to_string(),
         });
     }
     let mut builder = Builder::default();
@@ -147,6 +150,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         return Err(YamlError {
             span: Span::from_marker(e.marker()),
             message: format!("invalid YAML: {info}"),
+            help: syntax_help(info).to_string(),
         });
     }
     if let Some(err) = builder.error {
@@ -155,6 +159,29 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     Ok(builder
         .root
         .unwrap_or_else(|| Node::new(Span::new(1, 1), Value::Null)))
+}
+
+/// What to do about a file over the size limit.
+pub const FILE_TOO_LARGE_HELP: &str =
+    "split it into smaller units, or remove generated content from it";
+
+/// What would fix a syntax error, from the parser's description of it.
+fn syntax_help(info: &str) -> &'static str {
+    if info.contains("flow sequence") {
+        "close the list with `]`, and separate its items with `,`"
+    } else if info.contains("flow mapping") {
+        "close the mapping with `}`, and separate its entries with `,`"
+    } else if info.contains("quoted scalar") {
+        "close the quote that this value starts with"
+    } else if info.contains("tab") {
+        "indent with spaces; YAML does not allow tabs there"
+    } else if info.contains("mapping values are not allowed") {
+        "quote a value that contains `: `, or put the nested mapping on its own indented lines"
+    } else if info.contains("block") {
+        "check the indentation: the keys of one mapping start in the same column, the items of a list too"
+    } else {
+        "check the quoting, indentation and brackets on this line and the one before it"
+    }
 }
 
 /// Decodes file bytes as UTF-8, pointing at the first invalid byte.
@@ -172,7 +199,9 @@ pub fn decode(bytes: &[u8]) -> Result<&str, YamlError> {
                 u32::try_from(line).unwrap_or(u32::MAX),
                 u32::try_from(col).unwrap_or(u32::MAX),
             ),
-            message: "file is not valid UTF-8; save it as UTF-8".to_string(),
+            message: "file is not valid UTF-8".to_string(),
+            help: "save the file as UTF-8 (this byte is in another encoding, such as Latin-1)"
+                .to_string(),
         }
     })
 }
@@ -201,11 +230,12 @@ struct Builder {
 }
 
 impl Builder {
-    fn fail(&mut self, span: Span, message: impl Into<String>) {
+    fn fail(&mut self, span: Span, message: impl Into<String>, help: impl Into<String>) {
         if self.error.is_none() {
             self.error = Some(YamlError {
                 span,
                 message: message.into(),
+                help: help.into(),
             });
         }
     }
@@ -226,13 +256,18 @@ impl Builder {
                         Value::Bool(b) => b.to_string(),
                         Value::Float(f) => f.to_string(),
                         Value::Null => {
-                            self.fail(node.span, "a mapping key is empty; give it a name");
+                            self.fail(
+                                node.span,
+                                "a mapping key is empty",
+                                "give the key a name before its `:`",
+                            );
                             return;
                         }
                         Value::Seq(_) | Value::Map(_) => {
                             self.fail(
                                 node.span,
                                 "a mapping key must be a plain name, not a list or mapping",
+                                "write a name before the `:`",
                             );
                             return;
                         }
@@ -242,9 +277,10 @@ impl Builder {
                         self.fail(
                             node.span,
                             format!(
-                                "duplicate key `{text}` (first defined at line {}); keep one",
+                                "duplicate key `{text}` (first defined at line {})",
                                 first.line
                             ),
+                            format!("keep one of the two `{text}:` entries"),
                         );
                         return;
                     }
@@ -264,7 +300,8 @@ impl Builder {
         if self.stack.len() >= MAX_DEPTH {
             self.fail(
                 span,
-                format!("nesting deeper than {MAX_DEPTH} levels; flatten the document"),
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+                "flatten the document",
             );
         } else if self.count_node(span, 1) {
             self.stack.push(frame);
@@ -276,7 +313,8 @@ impl Builder {
         if self.nodes > MAX_NODES {
             self.fail(
                 span,
-                format!("document expands to more than {MAX_NODES} values (an alias bomb?); remove the repeated aliases"),
+                format!("document expands to more than {MAX_NODES} values (an alias bomb?)"),
+                "remove the repeated aliases (`*name`) and write the values out",
             );
             return false;
         }
@@ -296,9 +334,10 @@ impl MarkedEventReceiver for Builder {
                     self.fail(
                         span,
                         format!(
-                            "YAML tags such as `{}{}` are not supported; write the value plainly (references use `${{name}}`)",
+                            "YAML tags such as `{}{}` are not supported",
                             tag.handle, tag.suffix
                         ),
+                        "write the value plainly; references use `${name}`, `${resource.attribute}` or `${unit.output}`",
                     );
                     return;
                 }
@@ -313,7 +352,11 @@ impl MarkedEventReceiver for Builder {
                 self.complete(Node::new(span, value), anchor);
             }
             Event::SequenceStart(_, Some(_)) | Event::MappingStart(_, Some(_)) => {
-                self.fail(span, "YAML tags are not supported; write the value plainly");
+                self.fail(
+                    span,
+                    "YAML tags are not supported",
+                    "write the value plainly, without the `!tag`",
+                );
             }
             Event::SequenceStart(anchor, None) => self.open(
                 span,
@@ -348,7 +391,11 @@ impl MarkedEventReceiver for Builder {
                     let span = entries.first().map_or(span, |e| e.key_span.min(span));
                     self.complete(Node::new(span, Value::Map(entries)), anchor)
                 }
-                None => self.fail(span, "unbalanced YAML structure"),
+                None => self.fail(
+                    span,
+                    "unbalanced YAML structure",
+                    "check the brackets and indentation around here",
+                ),
             },
             Event::Alias(id) => {
                 let Some((node, count)) = self.anchors.get(&id).map(|(n, c)| (n.clone(), *c))
@@ -356,6 +403,7 @@ impl MarkedEventReceiver for Builder {
                     self.fail(
                         span,
                         "alias refers to an anchor that is not complete (a recursive alias?)",
+                        "an alias (`*name`) can only repeat a value whose anchor (`&name`) ends before it",
                     );
                     return;
                 };

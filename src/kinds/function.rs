@@ -164,6 +164,7 @@ fn grant_statement(grant: &Resolved, x: &Expansion<'_>) -> Result<Json, Diagnost
             return Err(x.error(
                 grant,
                 "a grant lists either `actions` and `resources` or one target with `access`, not both",
+                "split it into two grants",
             ));
         }
         return Ok(json!({
@@ -176,6 +177,7 @@ fn grant_statement(grant: &Resolved, x: &Expansion<'_>) -> Result<Json, Diagnost
         return Err(x.error(
             grant,
             "a grant names exactly one of table, bucket, queue, topic or function (with `access`), or lists `actions` and `resources`",
+            "for example `{ table: \"${database.table_arn}\", access: read }`, one target per grant",
         ));
     };
     let default_access = match *target {
@@ -192,10 +194,8 @@ fn grant_statement(grant: &Resolved, x: &Expansion<'_>) -> Result<Json, Diagnost
         let at = grant.get("access").unwrap_or(grant);
         return Err(x.error(
             at,
-            format!(
-                "access `{access}` does not apply to a {target}; use one of: {}",
-                access_levels(target)
-            ),
+            format!("access `{access}` does not apply to a {target}"),
+            format!("use one of: {}", access_levels(target)),
         ));
     };
     let arn = arn.to_json();
@@ -220,10 +220,22 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     if let Some(value) = retention
         && !RETENTION_DAYS.contains(&retention_days)
     {
-        errors.push(x.error(
+        errors.push(
+            x.error(
                 value,
-                format!("log_retention_days {retention_days} is not a period CloudWatch Logs accepts; use one of 1, 3, 5, 7, 14, 30, 60, 90, 180, 365, ..."),
-            ));
+                format!(
+                    "log_retention_days {retention_days} is not a period CloudWatch Logs accepts"
+                ),
+                format!(
+                    "use one of {}",
+                    RETENTION_DAYS
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        );
     }
     let log_group = CfnResource::new(
         log_group_id.clone(),

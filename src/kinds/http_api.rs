@@ -96,41 +96,45 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         return Ok(resources);
     };
     for (route_key, key_span, target) in routes.entries() {
-        let key_error = |message: String| Diagnostic::new(&routes.origin.file, *key_span, message);
+        let key_error = |message: String, help: &str| {
+            Diagnostic::new(&routes.origin.file, *key_span, message).with_help(help)
+        };
         let Some(suffix) = route_id(route_key) else {
-            errors.push(key_error(format!(
-                "route `{route_key}` is not `METHOD /path` (METHOD one of {}) or `$default`",
-                METHODS.join(", ")
-            )));
+            errors.push(key_error(
+                format!(
+                    "route `{route_key}` is not `METHOD /path` (METHOD one of {}) or `$default`",
+                    METHODS.join(", ")
+                ),
+                "write it as `\"GET /users/{username}\": handler`",
+            ));
             continue;
         };
         let route_logical_id = format!("{id}Route{suffix}");
         if let Some(other) = route_ids.insert(route_logical_id.clone(), route_key.clone()) {
-            errors.push(key_error(format!(
-                "routes `{other}` and `{route_key}` differ only in punctuation; rename one path"
-            )));
+            errors.push(key_error(
+                format!("routes `{other}` and `{route_key}` differ only in punctuation"),
+                "rename one of the two paths",
+            ));
             continue;
         }
         let name = target.str().unwrap_or_default();
         let function_id = match x.siblings.get(name) {
             Some((Kind::Function, logical_id)) => logical_id.clone(),
             _ => {
-                let mut d = x.error(
+                let help = match closest(name, functions.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None if functions.is_empty() => {
+                        "add a resource of kind `function` to the unit".to_string()
+                    }
+                    None => format!("functions of this unit: {}", functions.join(", ")),
+                };
+                errors.push(x.error(
                     target,
                     format!(
                         "route `{route_key}` targets `{name}`, which is not a function of this unit"
                     ),
-                );
-                d = match closest(name, functions.iter().copied()) {
-                    Some(best) => d.with_help(format!("did you mean `{best}`?")),
-                    None if functions.is_empty() => {
-                        d.with_help("add a resource of kind `function` to the unit")
-                    }
-                    None => {
-                        d.with_help(format!("functions of this unit: {}", functions.join(", ")))
-                    }
-                };
-                errors.push(d);
+                    help,
+                ));
                 continue;
             }
         };

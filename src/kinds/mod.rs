@@ -213,8 +213,14 @@ impl Expansion<'_> {
         self.fields.get(name)
     }
 
-    pub fn error(&self, value: &Resolved, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(&value.origin.file, value.origin.span, message)
+    /// A problem with a field's value, and what would be right.
+    pub fn error(
+        &self,
+        value: &Resolved,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic::new(&value.origin.file, value.origin.span, message).with_help(help)
     }
 
     /// A field as CloudFormation JSON, if present.

@@ -1,6 +1,6 @@
 //! Field schemas of the high-level kinds, and the check of resolved values against them.
 
-use crate::diag::{Diagnostic, closest};
+use crate::diag::Diagnostic;
 use crate::render::value::{DynType, RValue, Resolved};
 
 #[derive(Debug)]
@@ -46,6 +46,10 @@ pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut
         out.push(error(
             value,
             format!("{what} must be a mapping, found {}", value.type_name()),
+            format!(
+                "write its keys on their own lines below it, or inline as `{{ key: value }}`; keys: {}",
+                specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+            ),
         ));
         return;
     };
@@ -54,19 +58,18 @@ pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut
         match specs.iter().find(|s| s.name == key) {
             Some(spec) => check_type(&spec.ty, field, &format!("`{key}` of {what}"), out),
             None => {
-                let d = Diagnostic::new(
-                    &value.origin.file,
-                    *key_span,
-                    format!("unknown key `{key}` in {what}"),
+                out.push(
+                    Diagnostic::new(
+                        &value.origin.file,
+                        *key_span,
+                        format!("unknown key `{key}` in {what}"),
+                    )
+                    .suggest_or(
+                        key,
+                        names(),
+                        format!("allowed keys: {}", names().collect::<Vec<_>>().join(", ")),
+                    ),
                 );
-                let d = match closest(key, names()) {
-                    Some(best) => d.with_help(format!("did you mean `{best}`?")),
-                    None => d.with_help(format!(
-                        "allowed keys: {}",
-                        names().collect::<Vec<_>>().join(", ")
-                    )),
-                };
-                out.push(d);
             }
         }
     }
@@ -75,13 +78,14 @@ pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut
             out.push(error(
                 value,
                 format!("{what} is missing the required key `{}`", spec.name),
+                format!("add `{}:` to {what}", spec.name),
             ));
         }
     }
 }
 
-fn error(value: &Resolved, message: String) -> Diagnostic {
-    Diagnostic::new(&value.origin.file, value.origin.span, message)
+fn error(value: &Resolved, message: String, help: impl Into<String>) -> Diagnostic {
+    Diagnostic::new(&value.origin.file, value.origin.span, message).with_help(help)
 }
 
 fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagnostic>) {
@@ -95,6 +99,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             format!(
                 "{what} must be known when rendering (a literal or a param), not a value known only at deploy time"
             ),
+            "write the value, or pass it as a param from the environment file",
         )
     };
     match ty {
@@ -104,6 +109,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be a string, found {}", value.type_name()),
+                "write text; quote it if it looks like a number or `true`",
             )),
         },
         FieldType::Int { min, max } => match value.value {
@@ -111,11 +117,13 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             RValue::Int(i) => out.push(error(
                 value,
                 format!("{what} is {i}, outside the allowed range {min}..={max}"),
+                format!("use a whole number from {min} to {max}"),
             )),
             _ if dynamic => out.push(must_be_static()),
             _ => out.push(error(
                 value,
                 format!("{what} must be an integer, found {}", value.type_name()),
+                format!("write a whole number from {min} to {max}, without quotes"),
             )),
         },
         FieldType::Num => match value.value {
@@ -124,6 +132,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be a number, found {}", value.type_name()),
+                "write a number, without quotes",
             )),
         },
         FieldType::Bool => match value.value {
@@ -132,22 +141,20 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be true or false, found {}", value.type_name()),
+                "write `true` or `false`, without quotes",
             )),
         },
         FieldType::Enum(allowed) => match &value.value {
             RValue::Str(s) if allowed.contains(&s.as_str()) => {}
             RValue::Str(s) => {
-                let d = error(
+                out.push(error(
                     value,
                     format!(
                         "{what} is `{s}`, which is not one of: {}",
                         allowed.join(", ")
                     ),
-                );
-                out.push(match closest(s, allowed.iter().copied()) {
-                    Some(best) => d.with_help(format!("did you mean `{best}`?")),
-                    None => d,
-                });
+                    crate::diag::value_help(s, allowed.iter().copied()),
+                ));
             }
             _ if dynamic => out.push(must_be_static()),
             _ => out.push(error(
@@ -157,6 +164,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
                     allowed.join(", "),
                     value.type_name()
                 ),
+                format!("write one of: {}", allowed.join(", ")),
             )),
         },
         FieldType::List(item) => match &value.value {
@@ -168,6 +176,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be a list, found {}", value.type_name()),
+                "write `[a, b]`, or one `- item` per line below it",
             )),
         },
         FieldType::MapOf(item) => match &value.value {
@@ -179,6 +188,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be a mapping, found {}", value.type_name()),
+                "write it as `{ name: value }`, or one `name: value` per line below it",
             )),
         },
         FieldType::Object(specs) => check_fields(specs, value, what, out),

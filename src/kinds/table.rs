@@ -71,7 +71,8 @@ fn key_schema<'a>(
             if *existing != ty {
                 errors.push(x.error(
                     key,
-                    format!("key attribute `{name}` is declared as {ty} here and as {existing} elsewhere; use one type"),
+                    format!("key attribute `{name}` is declared as {ty} here and as {existing} elsewhere"),
+                    format!("give `{name}` one type in every key and index"),
                 ));
             }
         } else {

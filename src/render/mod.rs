@@ -222,7 +222,18 @@ fn render_unit(
                                 "`depends_on` names `{name}`, which is not a resource of this unit"
                             ),
                         )
-                        .suggest(name, siblings.keys().map(String::as_str)),
+                        .suggest_or(
+                            name,
+                            siblings.keys().map(String::as_str),
+                            format!(
+                                "resources of this unit: {}",
+                                siblings
+                                    .keys()
+                                    .map(String::as_str)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ),
                     );
                 }
             }
@@ -382,6 +393,22 @@ pub fn report_unit_cycle(
     true
 }
 
+/// Help naming the units there are, for a unit name that is not one of them.
+fn units_in_specs(project: &Project) -> String {
+    if project.units.is_empty() {
+        return "there are no units yet; add specs/<unit>/unit.yaml".to_string();
+    }
+    format!(
+        "units in specs/: {}",
+        project
+            .units
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// Smoke checks may read outputs of deployed units, and `${env:NAME}` in headers.
 fn check_smoke(project: &Project, env: &Environment, diags: &mut Diagnostics) {
     use crate::spec::reference::{self, Reference};
@@ -393,8 +420,8 @@ fn check_smoke(project: &Project, env: &Environment, diags: &mut Diagnostics) {
                         reference::Segment::Ref(r) => Some(r),
                         reference::Segment::Text(_) => None,
                     }),
-                    Err(message) => {
-                        diags.push(Diagnostic::new(&env.file, n.span, message));
+                    Err(m) => {
+                        diags.push(Diagnostic::new(&env.file, n.span, m.message).with_help(m.help));
                         return;
                     }
                 };
@@ -405,13 +432,11 @@ fn check_smoke(project: &Project, env: &Environment, diags: &mut Diagnostics) {
                             format!(
                                 "`{r}`: environment variables are read only in smoke check headers"
                             ),
-                            None,
+                            "write the value itself here, or send it in a header".to_string(),
                         )),
                         Reference::Name(_) => Some((
                             format!("`{r}`: a smoke check reads unit outputs"),
-                            Some(
-                                "write `${unit.output}`, for example `${api.endpoint}`".to_string(),
-                            ),
+                            "write `${unit.output}`, for example `${api.endpoint}`".to_string(),
                         )),
                         Reference::Dotted(unit_name, output) => {
                             match project.units.get(unit_name) {
@@ -422,24 +447,24 @@ fn check_smoke(project: &Project, env: &Environment, diags: &mut Diagnostics) {
                                         check.name
                                     ),
                                     closest(unit_name, project.units.keys().map(String::as_str))
-                                        .map(|best| format!("did you mean `{best}`?")),
+                                        .map_or_else(
+                                            || units_in_specs(project),
+                                            |best| format!("did you mean `{best}`?"),
+                                        ),
                                 )),
                                 Some(_) if !env.deploys(unit_name) => Some((
                                     format!(
                                         "smoke check `{}` reads `{r}`, but this environment does not deploy `{unit_name}`",
                                         check.name
                                     ),
-                                    Some(format!("add `{unit_name}` to a stack under `stacks:`")),
+                                    format!("add `{unit_name}` to a stack under `stacks:`"),
                                 )),
-                                Some(unit) => resolve::missing_output(unit, output)
-                                    .map(|(message, help)| (message, Some(help))),
+                                Some(unit) => resolve::missing_output(unit, output),
                             }
                         }
                     };
                     if let Some((message, help)) = problem {
-                        let mut d = Diagnostic::new(&env.file, n.span, message);
-                        d.help = help;
-                        diags.push(d);
+                        diags.push(Diagnostic::new(&env.file, n.span, message).with_help(help));
                     }
                 }
             });
@@ -468,7 +493,11 @@ fn layout(
                             stack.name
                         ),
                     )
-                    .suggest(unit, project.units.keys().map(String::as_str)),
+                    .suggest_or(
+                        unit,
+                        project.units.keys().map(String::as_str),
+                        units_in_specs(project),
+                    ),
                 );
             }
         }
@@ -493,7 +522,11 @@ fn param_values(
                     given.span,
                     format!("params for unit `{}`, which is not in specs/", given.unit),
                 )
-                .suggest(&given.unit, project.units.keys().map(String::as_str)),
+                .suggest_or(
+                    &given.unit,
+                    project.units.keys().map(String::as_str),
+                    units_in_specs(project),
+                ),
             );
             continue;
         };
@@ -550,19 +583,10 @@ fn param_values(
                     }
                 }
                 Some(param) => {
-                    if let Err(message) = param.check(&entry.value) {
-                        let mut d = Diagnostic::new(&env.file, entry.value.span, message);
-                        if !param.allowed.is_empty()
-                            && let Some(s) = entry.value.as_str()
-                        {
-                            let allowed: Vec<String> = param
-                                .allowed
-                                .iter()
-                                .map(crate::spec::unit::display_scalar)
-                                .collect();
-                            d = d.suggest(s, allowed.iter().map(String::as_str));
-                        }
-                        diags.push(d);
+                    if let Err((message, help)) = param.check(&entry.value) {
+                        diags.push(
+                            Diagnostic::new(&env.file, entry.value.span, message).with_help(help),
+                        );
                     }
                 }
             }
@@ -577,8 +601,13 @@ fn param_values(
             let given = env.params_of(unit_name);
             let mut unit_values = BTreeMap::new();
             for param in &unit.params {
-                let value = given
-                    .and_then(|g| g.values.iter().find(|e| e.key == param.name))
+                let entry = given.and_then(|g| g.values.iter().find(|e| e.key == param.name));
+                if entry.is_some_and(|e| !param.secret && param.check(&e.value).is_err()) {
+                    // Reported above, where the value is written; what reads the
+                    // param gets a placeholder instead of a second report.
+                    continue;
+                }
+                let value = entry
                     .map(|e| match secret_value(&e.value) {
                         SecretValue::Env(_) if param.secret => Resolved::new(
                             Origin {

@@ -74,10 +74,9 @@ impl<'a> Resolver<'a> {
         )
     }
 
-    fn error(&mut self, node: &Node, message: String, help: Option<String>) -> Resolved {
-        let mut d = Diagnostic::new(self.file(), node.span, message);
-        d.help = help;
-        self.errors.push(d);
+    fn error(&mut self, node: &Node, message: String, help: impl Into<String>) -> Resolved {
+        self.errors
+            .push(Diagnostic::new(self.file(), node.span, message).with_help(help));
         self.placeholder(node)
     }
 
@@ -103,7 +102,7 @@ impl<'a> Resolver<'a> {
     fn resolve_string(&mut self, node: &Node, text: &str) -> Resolved {
         let segments = match reference::parse(text) {
             Ok(segments) => segments,
-            Err(message) => return self.error(node, message, None),
+            Err(m) => return self.error(node, m.message, m.help),
         };
         if let [Segment::Ref(r)] = segments.as_slice() {
             return self.resolve_reference(node, r);
@@ -134,7 +133,7 @@ impl<'a> Resolver<'a> {
                         return self.error(
                             node,
                             format!("{} cannot be written inside a string", p.type_name()),
-                            None,
+                            "reference a single value here, or write the whole field as the reference",
                         );
                     }
                 }
@@ -169,7 +168,7 @@ impl<'a> Resolver<'a> {
                             self.error(
                                 node,
                                 format!("`{r}`: a {} has no attribute `{second}`", kind.name()),
-                                Some(help),
+                                help,
                             )
                         }
                     };
@@ -179,7 +178,7 @@ impl<'a> Resolver<'a> {
             Reference::Env(_) => self.error(
                 node,
                 format!("`{r}`: environment variables cannot be read in a unit"),
-                Some("pass the value as a param from the environment file".into()),
+                "pass the value as a param from the environment file",
             ),
         }
     }
@@ -197,10 +196,10 @@ impl<'a> Resolver<'a> {
             return self.error(
                 node,
                 format!("`${{{name}}}` names a resource, not a param"),
-                Some(format!(
+                format!(
                     "write `${{{name}.<attribute>}}`; attributes of a {}: {attrs}",
                     kind.name()
-                )),
+                ),
             );
         }
         let params: Vec<&str> = self
@@ -211,16 +210,16 @@ impl<'a> Resolver<'a> {
             .map(|p| p.name.as_str())
             .collect();
         let help = match closest(name, params.iter().copied()) {
-            Some(best) => Some(format!("did you mean `${{{best}}}`?")),
-            None if params.is_empty() => Some(format!(
+            Some(best) => format!("did you mean `${{{best}}}`?"),
+            None if params.is_empty() => format!(
                 "declare it under `params:` of unit `{}`",
                 self.scope.unit.name
-            )),
-            None => Some(format!(
+            ),
+            None => format!(
                 "params of unit `{}`: {}",
                 self.scope.unit.name,
                 params.join(", ")
-            )),
+            ),
         };
         self.error(node, format!("unknown param `${{{name}}}`"), help)
     }
@@ -244,11 +243,10 @@ impl<'a> Resolver<'a> {
                 .map(String::as_str)
                 .chain(project.units.keys().map(String::as_str))
                 .collect();
-            let help = closest(unit_name, candidates.iter().copied())
-                .map(|best| format!("did you mean `{best}`?"))
-                .or_else(|| {
-                    Some("a reference names a resource of this unit or another unit".into())
-                });
+            let help = closest(unit_name, candidates.iter().copied()).map_or_else(
+                || "a reference names a resource of this unit or another unit".to_string(),
+                |best| format!("did you mean `{best}`?"),
+            );
             return self.error(
                 node,
                 format!("unknown reference `{r}`: `{unit_name}` is neither a resource of this unit nor a unit"),
@@ -259,11 +257,11 @@ impl<'a> Resolver<'a> {
             return self.error(
                 node,
                 format!("`{r}`: a unit cannot read its own outputs"),
-                Some("reference the resource attribute the output is made of".into()),
+                "reference the resource attribute the output is made of",
             );
         }
         if let Some((message, help)) = missing_output(upstream, output) {
-            return self.error(node, message, Some(help));
+            return self.error(node, message, help);
         }
         let Some(unit_stack) = self.scope.unit_stack else {
             return self.placeholder(node);
@@ -275,7 +273,7 @@ impl<'a> Resolver<'a> {
             return self.error(
                 node,
                 format!("`{r}` reads unit `{unit_name}`, which this environment does not deploy"),
-                Some(format!("add `{unit_name}` to a stack under `stacks:`")),
+                format!("add `{unit_name}` to a stack under `stacks:`"),
             );
         };
         let key = (unit_name.to_string(), output.to_string());

@@ -179,7 +179,11 @@ fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
                     None
                 }
                 _ => {
-                    r.error(n.span, "account must be a 12-digit AWS account id in quotes");
+                    r.error(
+                        n.span,
+                        "account must be a 12-digit AWS account id in quotes",
+                        "write it as `account: \"123456789012\"`",
+                    );
                     None
                 }
             });
@@ -197,6 +201,7 @@ fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
                     "target must be `local` or a mapping with region and account, found {}",
                     node.type_name()
                 ),
+                "write `target: local` or `target: { region: eu-west-1, account: \"123456789012\" }`",
             );
             None
         }
@@ -220,7 +225,8 @@ fn read_stacks(node: &Node, r: &mut Reader<'_>) -> Vec<StackDef> {
     if entries.is_empty() {
         r.error(
             node.span,
-            "stacks is empty; put at least one unit in a stack",
+            "stacks is empty",
+            "put at least one unit in a stack, for example `stacks: { stateless: [api] }`",
         );
     }
     let mut stacks: Vec<StackDef> = Vec::new();
@@ -239,7 +245,8 @@ fn read_stacks(node: &Node, r: &mut Reader<'_>) -> Vec<StackDef> {
         if units.is_empty() && matches!(entry.value.value, Value::Seq(_) | Value::Null) {
             r.error(
                 entry.value.span,
-                format!("stack `{}` has no units; remove it or add units", entry.key),
+                format!("stack `{}` has no units", entry.key),
+                "remove the stack or list its units, for example `[api]`",
             );
         }
         for (i, (unit, span)) in units.iter().enumerate() {
@@ -259,6 +266,7 @@ fn read_stacks(node: &Node, r: &mut Reader<'_>) -> Vec<StackDef> {
                     format!(
                         "unit `{unit}` is already in stack `{stack}`; a unit lives in one stack"
                     ),
+                    format!("remove `{unit}` from one of the two stacks"),
                 );
             }
         }
@@ -279,6 +287,7 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<UnitParams> {
                 "params must be a mapping of unit to values, found {}",
                 node.type_name()
             ),
+            "for example `params: { api: { memory: 512 } }`",
         );
         return Vec::new();
     };
@@ -298,6 +307,7 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<UnitParams> {
                         entry.key,
                         entry.value.type_name()
                     ),
+                    format!("for example `{}: {{ name: value }}`", entry.key),
                 );
                 None
             }

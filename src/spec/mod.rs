@@ -86,22 +86,26 @@ fn unit_files(specs: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
 /// Reads and parses one file; read, encoding and syntax errors are diagnostics.
 fn parse_file(path: &Path, file: &FileName) -> Result<yaml::Node, Diagnostic> {
     let start = Span::new(1, 1);
-    let cannot_read = |e: std::io::Error| Diagnostic::new(file, start, format!("cannot read: {e}"));
+    let cannot_read = |e: std::io::Error| {
+        Diagnostic::new(file, start, format!("cannot read: {e}"))
+            .with_help("check that the file exists and that you may read it")
+    };
     let size = std::fs::metadata(path).map_err(cannot_read)?.len();
     if size > yaml::MAX_FILE_BYTES as u64 {
         return Err(Diagnostic::new(
             file,
             start,
             format!(
-                "file is {size} bytes, more than the {} a spec may have; split it or remove generated content",
+                "file is {size} bytes, more than the {} a spec may have",
                 yaml::MAX_FILE_BYTES
             ),
-        ));
+        )
+        .with_help(yaml::FILE_TOO_LARGE_HELP));
     }
     let bytes = std::fs::read(path).map_err(cannot_read)?;
     yaml::decode(&bytes)
         .and_then(yaml::parse)
-        .map_err(|e| Diagnostic::new(file, e.span, e.message))
+        .map_err(|e| Diagnostic::new(file, e.span, e.message).with_help(e.help))
 }
 
 fn display_name(root: &Path, path: &Path) -> FileName {

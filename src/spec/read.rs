@@ -11,8 +11,10 @@ pub struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    pub fn error(&mut self, span: Span, message: impl Into<String>) {
-        self.diags.push(Diagnostic::new(self.file, span, message));
+    /// Reports a problem and what would be right.
+    pub fn error(&mut self, span: Span, message: impl Into<String>, help: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::new(self.file, span, message).with_help(help));
     }
 
     pub fn push(&mut self, diagnostic: Diagnostic) {
@@ -30,6 +32,7 @@ impl Reader<'_> {
             self.error(
                 node.span,
                 format!("{what} must be a mapping, found {}", node.type_name()),
+                format!("write its keys on their own lines below it, or inline as `{{ key: value }}`; keys: {}", allowed.join(", ")),
             );
             return false;
         };
@@ -40,12 +43,11 @@ impl Reader<'_> {
                         entry.key_span,
                         format!("unknown key `{}` in {what}", entry.key),
                     )
-                    .suggest(&entry.key, allowed.iter().copied());
-                let d = if d.help.is_none() {
-                    d.with_help(format!("allowed keys: {}", allowed.join(", ")))
-                } else {
-                    d
-                };
+                    .suggest_or(
+                        &entry.key,
+                        allowed.iter().copied(),
+                        format!("allowed keys: {}", allowed.join(", ")),
+                    );
                 self.push(d);
             }
         }
@@ -54,6 +56,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} is missing the required key `{key}`"),
+                    format!("add `{key}:` to {what}"),
                 );
             }
         }
@@ -67,6 +70,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} must be a string, found {}", node.type_name()),
+                    "write a single text value; quote it if it looks like a number or `true`",
                 );
                 None
             }
@@ -81,7 +85,8 @@ impl Reader<'_> {
         } else {
             self.error(
                 node.span,
-                format!("{what} `{s}` is not a valid name; start with a letter and use letters, digits, `_` or `-`"),
+                format!("{what} `{s}` is not a valid name"),
+                "start with a letter and use letters, digits, `_` or `-`",
             );
             None
         }
@@ -94,6 +99,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} must be true or false, found {}", node.type_name()),
+                    "write `true` or `false`, without quotes",
                 );
                 None
             }
@@ -107,6 +113,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} is {i}, outside the allowed range {min}..={max}"),
+                    format!("use a whole number from {min} to {max}"),
                 );
                 None
             }
@@ -114,6 +121,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} must be an integer, found {}", node.type_name()),
+                    format!("write a whole number from {min} to {max}, without quotes"),
                 );
                 None
             }
@@ -127,6 +135,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} must be a list, found {}", node.type_name()),
+                    "write `[a, b]`, or one `- item` per line below it",
                 );
                 None
             }
@@ -142,6 +151,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} must be a list of names, found {}", node.type_name()),
+                    "write `[a, b]`, or one `- name` per line below it",
                 );
                 return Vec::new();
             }

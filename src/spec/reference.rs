@@ -32,8 +32,34 @@ pub enum Segment {
     Ref(Reference),
 }
 
+/// A `${...}` that is not a reference: what is wrong, and what would be right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    pub message: String,
+    pub help: String,
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.message, self.help)
+    }
+}
+
+impl From<Malformed> for String {
+    fn from(m: Malformed) -> String {
+        m.to_string()
+    }
+}
+
+fn malformed(message: String, help: &str) -> Malformed {
+    Malformed {
+        message,
+        help: help.to_string(),
+    }
+}
+
 /// Splits a string into text and references.
-pub fn parse(text: &str) -> Result<Vec<Segment>, String> {
+pub fn parse(text: &str) -> Result<Vec<Segment>, Malformed> {
     let mut segments = Vec::new();
     let mut literal = String::new();
     let mut rest = text;
@@ -51,8 +77,9 @@ pub fn parse(text: &str) -> Result<Vec<Segment>, String> {
             continue;
         };
         let Some(end) = body_start.find('}') else {
-            return Err(format!(
-                "`${{` without a closing `}}` in {text:?}; close the reference or write `$${{` for a literal"
+            return Err(malformed(
+                format!("`${{` without a closing `}}` in {text:?}"),
+                "close the reference with `}`, or write `$${` for a literal `${`",
             ));
         };
         let body = body_start[..end].trim();
@@ -69,21 +96,23 @@ pub fn parse(text: &str) -> Result<Vec<Segment>, String> {
     Ok(segments)
 }
 
-fn parse_body(body: &str) -> Result<Reference, String> {
+fn parse_body(body: &str) -> Result<Reference, Malformed> {
     if let Some(var) = body.strip_prefix("env:") {
         if is_env_name(var) {
             return Ok(Reference::Env(var.to_string()));
         }
-        return Err(format!(
-            "`${{{body}}}` is not a valid environment variable reference; use `${{env:NAME}}` with letters, digits and `_`"
+        return Err(malformed(
+            format!("`${{{body}}}` is not a valid environment variable reference"),
+            "write `${env:NAME}`, the name of letters, digits and `_`",
         ));
     }
     let parts: Vec<&str> = body.split('.').collect();
     match parts.as_slice() {
         [name] if is_name(name) => Ok(Reference::Name(name.to_string())),
         [a, b] if is_name(a) && is_name(b) => Ok(Reference::Dotted(a.to_string(), b.to_string())),
-        _ => Err(format!(
-            "`${{{body}}}` is not a valid reference; write `${{param}}`, `${{resource.attribute}}` or `${{unit.output}}`"
+        _ => Err(malformed(
+            format!("`${{{body}}}` is not a valid reference"),
+            "write `${param}`, `${resource.attribute}` or `${unit.output}`",
         )),
     }
 }
@@ -143,13 +172,13 @@ mod tests {
 
     #[test]
     fn malformed_references_are_errors() {
-        assert!(
-            parse("${a.b.c}")
-                .unwrap_err()
-                .contains("not a valid reference")
-        );
+        let nested = parse("${a.b.c}").unwrap_err();
+        assert!(nested.message.contains("not a valid reference"));
+        assert!(nested.help.contains("${resource.attribute}"));
         assert!(parse("${}").is_err());
-        assert!(parse("x ${open").unwrap_err().contains("closing"));
+        let open = parse("x ${open").unwrap_err();
+        assert!(open.message.contains("closing"));
+        assert!(open.help.contains("$${"));
         assert_eq!(
             parse("${env:TOKEN}").unwrap(),
             vec![Segment::Ref(Reference::Env("TOKEN".into()))]

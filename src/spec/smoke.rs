@@ -105,7 +105,8 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
         if checks.iter().any(|c| c.name == name) {
             r.error(
                 item.span,
-                format!("two smoke checks are named `{name}`; names must be unique"),
+                format!("two smoke checks are named `{name}`"),
+                "give each check its own name; `after` refers to checks by name",
             );
         }
         let action = match (item.get("request"), item.get("invoke")) {
@@ -118,7 +119,11 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
                 })
             }
             (Some(_), Some(n)) => {
-                r.error(n.span, "a smoke check has `request` or `invoke`, not both");
+                r.error(
+                    n.span,
+                    "a smoke check has `request` or `invoke`, not both",
+                    "split it into two checks",
+                );
                 None
             }
             (None, None) => {
@@ -173,7 +178,18 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
                             check.name
                         ),
                     )
-                    .suggest(dep, checks.iter().map(|c| c.name.as_str())),
+                    .suggest_or(
+                        dep,
+                        checks.iter().map(|c| c.name.as_str()),
+                        format!(
+                            "checks of this environment: {}",
+                            checks
+                                .iter()
+                                .map(|c| c.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
                 );
             }
         }
@@ -220,7 +236,7 @@ fn read_request(node: &Node, r: &mut Reader<'_>) -> Option<SmokeAction> {
                     METHODS.join(", ")
                 ),
             )
-            .suggest(method, METHODS.iter().copied()),
+            .with_help(crate::diag::value_help(method, METHODS.iter().copied())),
         );
         return None;
     }
@@ -241,6 +257,7 @@ fn value_map(node: &Node, what: &str, scalars: bool, r: &mut Reader<'_>) -> Opti
         r.error(
             node.span,
             format!("{what} must be a mapping, found {}", node.type_name()),
+            "write it as `{ name: value }`, or one `name: value` per line below it",
         );
         return None;
     };
@@ -249,6 +266,7 @@ fn value_map(node: &Node, what: &str, scalars: bool, r: &mut Reader<'_>) -> Opti
             r.error(
                 e.value.span,
                 format!("`{}` of {what} must be a single value", e.key),
+                "write one text or number; quote it if it holds `: ` or `#`",
             );
         }
     }

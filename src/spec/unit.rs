@@ -51,6 +51,16 @@ impl ParamType {
         }
     }
 
+    /// How to write a value of this type.
+    pub fn help(self) -> &'static str {
+        match self {
+            ParamType::String => "write text; quote it if it looks like a number or `true`",
+            ParamType::Integer => "write a whole number, without quotes",
+            ParamType::Number => "write a number, without quotes",
+            ParamType::Boolean => "write `true` or `false`, without quotes",
+        }
+    }
+
     /// Whether a YAML value has this type.
     pub fn accepts(self, value: &Value) -> bool {
         matches!(
@@ -77,24 +87,31 @@ pub struct ParamDef {
 }
 
 impl ParamDef {
-    /// Checks a value (a default or an environment's value) against this param;
-    /// the message names what would be right.
-    pub fn check(&self, value: &Node) -> Result<(), String> {
+    /// Checks a value (a default or an environment's value) against this param:
+    /// what is wrong, and what would be right.
+    pub fn check(&self, value: &Node) -> Result<(), (String, String)> {
         if !self.ty.accepts(&value.value) {
-            return Err(format!(
-                "param `{}` is {}, found {}",
-                self.name,
-                self.ty.name(),
-                value.type_name()
+            return Err((
+                format!(
+                    "param `{}` is {}, found {}",
+                    self.name,
+                    self.ty.name(),
+                    value.type_name()
+                ),
+                self.ty.help().to_string(),
             ));
         }
         if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a.value == value.value) {
             let allowed: Vec<String> = self.allowed.iter().map(display_scalar).collect();
-            return Err(format!(
-                "param `{}` is {}, which is not one of: {}",
-                self.name,
-                display_scalar(value),
-                allowed.join(", ")
+            let given = display_scalar(value);
+            let help = crate::diag::value_help(&given, allowed.iter().map(String::as_str));
+            return Err((
+                format!(
+                    "param `{}` is {given}, which is not one of: {}",
+                    self.name,
+                    allowed.join(", ")
+                ),
+                help,
             ));
         }
         let number = match value.value {
@@ -106,11 +123,19 @@ impl ParamDef {
             && (self.min.is_some_and(|min| n < min) || self.max.is_some_and(|max| n > max))
         {
             let fmt = |b: Option<f64>| b.map_or("..".to_string(), |v| v.to_string());
-            return Err(format!(
-                "param `{}` is {n}, outside its range {}..={}",
-                self.name,
-                fmt(self.min),
-                fmt(self.max)
+            let help = match (self.min, self.max) {
+                (Some(min), Some(max)) => format!("use a value from {min} to {max}"),
+                (Some(min), None) => format!("use a value of at least {min}"),
+                (None, _) => format!("use a value of at most {}", fmt(self.max)),
+            };
+            return Err((
+                format!(
+                    "param `{}` is {n}, outside its range {}..={}",
+                    self.name,
+                    fmt(self.min),
+                    fmt(self.max)
+                ),
+                help,
             ));
         }
         Ok(())
@@ -228,7 +253,11 @@ pub fn read(doc: &Node, dir_name: &str, dir: PathBuf, r: &mut Reader<'_>) -> Opt
                     n.span,
                     format!("tier `{other}` is not one of: stateful, stateless"),
                 )
-                .suggest(other, ["stateful", "stateless"]),
+                .suggest_or(
+                    other,
+                    ["stateful", "stateless"],
+                    "`stateful` for units that hold data, `stateless` for the rest",
+                ),
             );
             None
         }
@@ -253,9 +282,10 @@ pub fn read(doc: &Node, dir_name: &str, dir: PathBuf, r: &mut Reader<'_>) -> Opt
             r.error(
                 resource.span,
                 format!(
-                    "resource `{}` has the name of the param at line {}; `${{{}}}` would be ambiguous, rename one",
+                    "resource `{}` has the name of the param at line {}; `${{{}}}` would be ambiguous",
                     resource.name, param.span.line, resource.name
                 ),
+                "rename the resource or the param",
             );
         }
     }
@@ -277,6 +307,7 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
         r.error(
             node.span,
             format!("params must be a mapping, found {}", node.type_name()),
+            "for example `params: { memory: { type: integer, default: 256 } }`",
         );
         return Vec::new();
     };
@@ -286,6 +317,7 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
             r.error(
                 entry.key_span,
                 format!("param name `{}` is not a valid name", entry.key),
+                "start with a letter and use letters, digits, `_` or `-`",
             );
             continue;
         }
@@ -309,6 +341,10 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
                         "param `{}` must be a type name or a mapping with `type`",
                         entry.key
                     ),
+                    format!(
+                        "write `{}: integer`, or `{}: {{ type: integer, default: 1 }}`",
+                        entry.key, entry.key
+                    ),
                 );
                 continue;
             }
@@ -326,7 +362,10 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
                         ParamType::NAMES.join(", ")
                     ),
                 )
-                .suggest(&type_name, ParamType::NAMES.iter().copied()),
+                .with_help(crate::diag::value_help(
+                    &type_name,
+                    ParamType::NAMES.iter().copied(),
+                )),
             );
             continue;
         };
@@ -344,6 +383,7 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
                         ty.name(),
                         value.type_name()
                     ),
+                    ty.help(),
                 );
             }
         }
@@ -356,6 +396,7 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
                     r.error(
                         n.span,
                         format!("`{key}` must be a number, found {}", n.type_name()),
+                        "write a number, without quotes",
                     );
                     None
                 }
@@ -383,13 +424,14 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
             Some(default) if param.secret => r.error(
                 default.span,
                 format!(
-                    "param `{}` is secret: a default would put its value in the spec; remove it and give `${{env:NAME}}` in each environment",
+                    "param `{}` is secret: a default would put its value in the spec",
                     param.name
                 ),
+                "remove the default and give `${env:NAME}` in each environment",
             ),
             Some(default) => {
-                if let Err(message) = param.check(default) {
-                    r.error(default.span, format!("default of {message}"));
+                if let Err((message, help)) = param.check(default) {
+                    r.error(default.span, format!("default of {message}"), help);
                 }
             }
             None => {}
@@ -404,6 +446,7 @@ fn read_resources(node: &Node, r: &mut Reader<'_>) -> Vec<ResourceDef> {
         r.error(
             node.span,
             format!("resources must be a mapping, found {}", node.type_name()),
+            "write one resource per name below it, each with `kind:` or `type:`",
         );
         return Vec::new();
     };
@@ -412,7 +455,8 @@ fn read_resources(node: &Node, r: &mut Reader<'_>) -> Vec<ResourceDef> {
         if !super::reference::is_name(&entry.key) {
             r.error(
                 entry.key_span,
-                format!("resource name `{}` is not a valid name; start with a letter and use letters, digits, `_` or `-`", entry.key),
+                format!("resource name `{}` is not a valid name", entry.key),
+                "start with a letter and use letters, digits, `_` or `-`",
             );
             continue;
         }
@@ -425,6 +469,7 @@ fn read_resources(node: &Node, r: &mut Reader<'_>) -> Vec<ResourceDef> {
                     entry.key,
                     body.type_name()
                 ),
+                "give it `kind:` and its fields, or `type: AWS::...` and `properties:`",
             );
             continue;
         };
@@ -432,10 +477,8 @@ fn read_resources(node: &Node, r: &mut Reader<'_>) -> Vec<ResourceDef> {
             (Some(_), Some(t)) => {
                 r.error(
                     t.span,
-                    format!(
-                        "resource `{}` has both `kind` and `type`; keep one",
-                        entry.key
-                    ),
+                    format!("resource `{}` has both `kind` and `type`", entry.key),
+                    "keep `kind:` for a driftless kind, or `type:` for raw CloudFormation",
                 );
                 continue;
             }
@@ -448,15 +491,14 @@ fn read_resources(node: &Node, r: &mut Reader<'_>) -> Vec<ResourceDef> {
                     None => {
                         let d = r
                             .diagnostic(k.span, format!("unknown kind `{name}`"))
-                            .suggest(&name, KIND_NAMES.iter().copied());
-                        let d = if d.help.is_none() {
-                            d.with_help(format!(
-                                "kinds: {}; or write raw CloudFormation with `type: AWS::...` and `properties:`",
-                                KIND_NAMES.join(", ")
-                            ))
-                        } else {
-                            d
-                        };
+                            .suggest_or(
+                                &name,
+                                KIND_NAMES.iter().copied(),
+                                format!(
+                                    "kinds: {}; or write raw CloudFormation with `type: AWS::...` and `properties:`",
+                                    KIND_NAMES.join(", ")
+                                ),
+                            );
                         r.push(d);
                         continue;
                     }
@@ -521,6 +563,7 @@ fn read_outputs(node: &Node, r: &mut Reader<'_>) -> Vec<OutputDef> {
         r.error(
             node.span,
             format!("outputs must be a mapping, found {}", node.type_name()),
+            "for example `outputs: { table_name: ${users.name} }`",
         );
         return Vec::new();
     };
@@ -530,6 +573,7 @@ fn read_outputs(node: &Node, r: &mut Reader<'_>) -> Vec<OutputDef> {
             r.error(
                 entry.key_span,
                 format!("output name `{}` is not a valid name", entry.key),
+                "start with a letter and use letters, digits, `_` or `-`",
             );
             continue;
         }
@@ -544,6 +588,7 @@ fn read_outputs(node: &Node, r: &mut Reader<'_>) -> Vec<OutputDef> {
                     entry.key,
                     entry.value.type_name()
                 ),
+                "write one value, such as `${users.name}` or `orders-${stage}`",
             );
             continue;
         }

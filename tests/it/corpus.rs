@@ -96,6 +96,9 @@ fn check(
     if expectations.is_empty() {
         failures.push(format!("{name}: no `# expect:` line"));
     }
+    for d in diagnostics.iter().filter(|d| d.help.is_none()) {
+        failures.push(format!("{name}: `{d}` does not say what would be right"));
+    }
     for e in expectations {
         let found = diagnostics
             .iter()
@@ -168,6 +171,25 @@ fn expect_one(project: &Path, location: &str, fragment: &str) {
         }],
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_wrong_param_value_is_reported_once_where_it_is_written() {
+    let project = reference_copy();
+    let dev = project.path().join("environments/dev.yaml");
+    let text = std::fs::read_to_string(&dev).unwrap();
+    let broken = text.replace("billing_mode: PAY_PER_REQUEST", "billing_mode: ON_DEMAND");
+    assert_ne!(text, broken, "dev.yaml sets billing_mode");
+    std::fs::write(&dev, broken).unwrap();
+    let (diagnostics, _) = run(project.path());
+    let shown: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(diagnostics.len(), 1, "{shown:#?}");
+    assert!(
+        shown[0].starts_with("environments/dev.yaml:")
+            && shown[0].contains("ON_DEMAND")
+            && shown[0].contains("help: did you mean `PAY_PER_REQUEST`?"),
+        "{shown:#?}"
+    );
 }
 
 #[test]
