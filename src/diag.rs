@@ -56,6 +56,18 @@ impl Diagnostic {
         }
     }
 
+    /// "did you mean" help when a close candidate exists, else `label: ` and
+    /// every candidate.
+    pub fn suggest_among<'a>(
+        self,
+        wrong: &str,
+        candidates: impl IntoIterator<Item = &'a str> + Clone,
+        label: &str,
+    ) -> Self {
+        let all = listed(candidates.clone());
+        self.suggest_or(wrong, candidates, format!("{label}: {all}"))
+    }
+
     /// `file:line:col`
     pub fn location(&self) -> String {
         format!("{}:{}", self.file, self.span)
@@ -95,11 +107,13 @@ pub fn value_help<'a>(given: &str, allowed: impl IntoIterator<Item = &'a str> + 
         .and_then(|(_, meant)| allowed.clone().into_iter().find(|a| a == meant));
     match synonym.or_else(|| closest(given, allowed.clone())) {
         Some(best) => format!("did you mean `{best}`?"),
-        None => format!(
-            "use one of: {}",
-            allowed.into_iter().collect::<Vec<_>>().join(", ")
-        ),
+        None => format!("use one of: {}", listed(allowed)),
     }
+}
+
+/// Names for a help line: `a, b, c`.
+pub fn listed<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    items.into_iter().collect::<Vec<_>>().join(", ")
 }
 
 /// The closest candidate to `wrong`, if any is close enough to be a likely typo.

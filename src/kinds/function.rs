@@ -220,22 +220,10 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     if let Some(value) = retention
         && !RETENTION_DAYS.contains(&retention_days)
     {
-        errors.push(
-            x.error(
-                value,
-                format!(
-                    "log_retention_days {retention_days} is not a period CloudWatch Logs accepts"
-                ),
-                format!(
-                    "use one of {}",
-                    RETENTION_DAYS
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
-        );
+        let periods: Vec<String> = RETENTION_DAYS.iter().map(ToString::to_string).collect();
+        let message =
+            format!("log_retention_days {retention_days} is not a period CloudWatch Logs accepts");
+        errors.push(x.error(value, message, format!("use one of {}", periods.join(", "))));
     }
     let log_group = CfnResource::new(
         log_group_id.clone(),

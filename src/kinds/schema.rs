@@ -48,7 +48,7 @@ pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut
             format!("{what} must be a mapping, found {}", value.type_name()),
             format!(
                 "write its keys on their own lines below it, or inline as `{{ key: value }}`; keys: {}",
-                specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                crate::diag::listed(specs.iter().map(|s| s.name))
             ),
         ));
         return;
@@ -64,11 +64,7 @@ pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut
                         *key_span,
                         format!("unknown key `{key}` in {what}"),
                     )
-                    .suggest_or(
-                        key,
-                        names(),
-                        format!("allowed keys: {}", names().collect::<Vec<_>>().join(", ")),
-                    ),
+                    .suggest_among(key, names(), "allowed keys"),
                 );
             }
         }

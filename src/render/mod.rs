@@ -222,17 +222,10 @@ fn render_unit(
                                 "`depends_on` names `{name}`, which is not a resource of this unit"
                             ),
                         )
-                        .suggest_or(
+                        .suggest_among(
                             name,
                             siblings.keys().map(String::as_str),
-                            format!(
-                                "resources of this unit: {}",
-                                siblings
-                                    .keys()
-                                    .map(String::as_str)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
+                            "resources of this unit",
                         ),
                     );
                 }
@@ -400,12 +393,7 @@ fn units_in_specs(project: &Project) -> String {
     }
     format!(
         "units in specs/: {}",
-        project
-            .units
-            .keys()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::diag::listed(project.units.keys().map(String::as_str))
     )
 }
 

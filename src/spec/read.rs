@@ -43,11 +43,7 @@ impl Reader<'_> {
                         entry.key_span,
                         format!("unknown key `{}` in {what}", entry.key),
                     )
-                    .suggest_or(
-                        &entry.key,
-                        allowed.iter().copied(),
-                        format!("allowed keys: {}", allowed.join(", ")),
-                    );
+                    .suggest_among(&entry.key, allowed.iter().copied(), "allowed keys");
                 self.push(d);
             }
         }

@@ -178,17 +178,10 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
                             check.name
                         ),
                     )
-                    .suggest_or(
+                    .suggest_among(
                         dep,
                         checks.iter().map(|c| c.name.as_str()),
-                        format!(
-                            "checks of this environment: {}",
-                            checks
-                                .iter()
-                                .map(|c| c.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
+                        "checks of this environment",
                     ),
                 );
             }
