@@ -84,6 +84,17 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// How to write a value of each shape, for help lines.
+pub mod write {
+    pub const TEXT: &str = "write text; quote it if it looks like a number or `true`";
+    pub const INTEGER: &str = "write a whole number, without quotes";
+    pub const NUMBER: &str = "write a number, without quotes";
+    pub const BOOLEAN: &str = "write `true` or `false`, without quotes";
+    pub const LIST: &str = "write `[a, b]`, or one `- item` per line below it";
+    pub const MAPPING: &str =
+        "write it as `{ name: value }`, or one `name: value` per line below it";
+}
+
 /// Values people write for an allowed value under another name.
 const SYNONYMS: &[(&str, &str)] = &[
     ("ON_DEMAND", "PAY_PER_REQUEST"),

@@ -105,7 +105,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be a string, found {}", value.type_name()),
-                "write text; quote it if it looks like a number or `true`",
+                crate::diag::write::TEXT,
             )),
         },
         FieldType::Int { min, max } => match value.value {
@@ -128,7 +128,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be a number, found {}", value.type_name()),
-                "write a number, without quotes",
+                crate::diag::write::NUMBER,
             )),
         },
         FieldType::Bool => match value.value {
@@ -137,7 +137,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be true or false, found {}", value.type_name()),
-                "write `true` or `false`, without quotes",
+                crate::diag::write::BOOLEAN,
             )),
         },
         FieldType::Enum(allowed) => match &value.value {
@@ -172,7 +172,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be a list, found {}", value.type_name()),
-                "write `[a, b]`, or one `- item` per line below it",
+                crate::diag::write::LIST,
             )),
         },
         FieldType::MapOf(item) => match &value.value {
@@ -184,7 +184,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             _ => out.push(error(
                 value,
                 format!("{what} must be a mapping, found {}", value.type_name()),
-                "write it as `{ name: value }`, or one `name: value` per line below it",
+                crate::diag::write::MAPPING,
             )),
         },
         FieldType::Object(specs) => check_fields(specs, value, what, out),

@@ -66,7 +66,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} must be a string, found {}", node.type_name()),
-                    "write a single text value; quote it if it looks like a number or `true`",
+                    crate::diag::write::TEXT,
                 );
                 None
             }
@@ -95,7 +95,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} must be true or false, found {}", node.type_name()),
-                    "write `true` or `false`, without quotes",
+                    crate::diag::write::BOOLEAN,
                 );
                 None
             }
@@ -131,7 +131,7 @@ impl Reader<'_> {
                 self.error(
                     node.span,
                     format!("{what} must be a list, found {}", node.type_name()),
-                    "write `[a, b]`, or one `- item` per line below it",
+                    crate::diag::write::LIST,
                 );
                 None
             }

@@ -250,7 +250,7 @@ fn value_map(node: &Node, what: &str, scalars: bool, r: &mut Reader<'_>) -> Opti
         r.error(
             node.span,
             format!("{what} must be a mapping, found {}", node.type_name()),
-            "write it as `{ name: value }`, or one `name: value` per line below it",
+            crate::diag::write::MAPPING,
         );
         return None;
     };

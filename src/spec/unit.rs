@@ -54,10 +54,10 @@ impl ParamType {
     /// How to write a value of this type.
     pub fn help(self) -> &'static str {
         match self {
-            ParamType::String => "write text; quote it if it looks like a number or `true`",
-            ParamType::Integer => "write a whole number, without quotes",
-            ParamType::Number => "write a number, without quotes",
-            ParamType::Boolean => "write `true` or `false`, without quotes",
+            ParamType::String => crate::diag::write::TEXT,
+            ParamType::Integer => crate::diag::write::INTEGER,
+            ParamType::Number => crate::diag::write::NUMBER,
+            ParamType::Boolean => crate::diag::write::BOOLEAN,
         }
     }
 
@@ -396,7 +396,7 @@ fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
                     r.error(
                         n.span,
                         format!("`{key}` must be a number, found {}", n.type_name()),
-                        "write a number, without quotes",
+                        crate::diag::write::NUMBER,
                     );
                     None
                 }
