@@ -12,8 +12,7 @@ use std::path::Path;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn pipeline(root: &Path) -> usize {
-    let (_, rendered, _) =
-        driftless::validate::load_environment(root, "dev").expect("valid project");
+    let (_, rendered, _) = driftless::load::load_environment(root, "dev").expect("valid project");
     rendered.stacks.iter().map(|s| s.template.len()).sum()
 }
 

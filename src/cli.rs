@@ -59,3 +59,20 @@ pub enum Command {
     /// The local emulator: up, down, status.
     Local(LocalArgs),
 }
+
+impl Command {
+    /// The command's name, as summaries and locks name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Validate(_) => "validate",
+            Command::Render(_) => "render",
+            Command::Plan(_) => "plan",
+            Command::Deploy(_) => "deploy",
+            Command::Watch(_) => "watch",
+            Command::Smoke(_) => "smoke",
+            Command::Destroy(_) => "destroy",
+            Command::Outputs(_) => "outputs",
+            Command::Local(_) => "local",
+        }
+    }
+}

@@ -4,16 +4,17 @@
 //! The core (spec loading, validation, rendering, ordering, planning) is pure
 //! and works on plain data; commands wire it to files and the terminal.
 
-pub mod asset;
+pub mod bundle;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod deployed;
 pub mod diag;
+pub mod emulator;
 pub mod exit;
 pub mod graph;
 pub mod kinds;
-pub mod local;
+pub mod load;
 pub mod output;
 pub mod par;
 pub mod plan;
@@ -21,6 +22,5 @@ pub mod reconcile;
 pub mod render;
 pub mod smoke;
 pub mod spec;
-pub mod validate;
-pub mod watch;
+pub mod watcher;
 pub mod yaml;

@@ -1,8 +1,9 @@
-//! The `driftless` binary: parse arguments, dispatch, map the result to an exit code.
+//! The `driftless` binary: parse arguments, dispatch, and end in one place:
+//! the error and the summary printed, the exit code returned.
 
 use clap::Parser;
 use driftless::cli::{Cli, Command};
-use driftless::commands::Context;
+use driftless::commands::{Context, finish};
 use driftless::exit;
 use driftless::output::Printer;
 use std::process::ExitCode;
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
         printer: Printer::stdio(cli.output, cli.ci),
         ci: cli.ci,
     };
-    let code = match &cli.command {
+    let result = match &cli.command {
         Command::Validate(args) => args.execute(&mut ctx),
         Command::Render(args) => args.execute(&mut ctx),
         Command::Plan(args) => args.execute(&mut ctx),
@@ -41,6 +42,5 @@ fn main() -> ExitCode {
         Command::Outputs(args) => args.execute(&mut ctx),
         Command::Local(args) => args.execute(&mut ctx),
     };
-    ctx.printer.flush();
-    ExitCode::from(code)
+    ExitCode::from(finish(&mut ctx.printer, cli.command.name(), result))
 }

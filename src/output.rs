@@ -138,9 +138,17 @@ impl Printer {
     /// A failure that ends the command, with its chain of causes.
     /// An `error` event for a failure described by a message alone.
     pub fn failure(&mut self, message: &str) {
-        self.emit(json!({ "event": "error", "message": message }), || {
-            format!("error: {message}")
-        });
+        match self.format {
+            Format::Json => self.emit(json!({ "event": "error", "message": message }), String::new),
+            Format::Human => self.to_stderr(&format!("error: {message}")),
+        }
+    }
+
+    /// Text for people on stderr (errors), never mixed into stdout.
+    pub fn to_stderr(&mut self, text: &str) {
+        self.clear_status();
+        let _ = self.out.flush();
+        let _ = writeln!(self.err, "{text}");
     }
 
     pub fn error(&mut self, error: &(dyn std::error::Error + 'static)) {

@@ -145,16 +145,19 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     }
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, false) {
+    // Every document is read, so that a second one is an error and not
+    // silently dropped; a problem the builder found comes first in the file.
+    let loaded = parser.load(&mut builder, true);
+    if let Some(err) = builder.error {
+        return Err(err);
+    }
+    if let Err(e) = loaded {
         let info = e.info();
         return Err(YamlError {
             span: Span::from_marker(e.marker()),
             message: format!("invalid YAML: {info}"),
             help: syntax_help(info).to_string(),
         });
-    }
-    if let Some(err) = builder.error {
-        return Err(err);
     }
     Ok(builder
         .root
@@ -226,6 +229,8 @@ struct Builder {
     root: Option<Node>,
     anchors: std::collections::HashMap<usize, (Node, usize)>,
     nodes: usize,
+    /// Documents started so far: a file holds one.
+    documents: usize,
     error: Option<YamlError>,
 }
 
@@ -411,11 +416,17 @@ impl MarkedEventReceiver for Builder {
                     self.complete(node, 0);
                 }
             }
-            Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd
-            | Event::Nothing => {}
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.fail(
+                        span,
+                        "a second YAML document starts here; a spec file holds one document",
+                        "remove the `---` (or `...`) and what follows it, or move that content into its own file",
+                    );
+                }
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
     }
 }
@@ -525,5 +536,28 @@ mod tests {
     fn invalid_utf8_points_at_the_byte() {
         let err = decode(b"a: 1\nb: \xff\n").unwrap_err();
         assert_eq!(err.span, Span::new(2, 4));
+    }
+
+    #[test]
+    fn a_second_document_is_an_error_at_its_marker() {
+        let err = parse("environment: dev\n---\nbroken: [unclosed\n").unwrap_err();
+        assert_eq!(err.span, Span::new(2, 1), "{err:?}");
+        assert!(err.message.contains("second YAML document"), "{err:?}");
+        assert!(err.help.contains("---"), "{err:?}");
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.span.line, 2);
+    }
+
+    #[test]
+    fn content_after_a_document_end_marker_is_a_second_document() {
+        let err = parse("a: 1\n...\nb: 2\n").unwrap_err();
+        assert!(err.message.contains("second YAML document"), "{err:?}");
+        assert_eq!(err.span.line, 3);
+    }
+
+    #[test]
+    fn one_document_with_its_markers_is_fine() {
+        let node = parse("---\na: 1\n...\n").unwrap();
+        assert_eq!(node.get("a").map(|n| n.span.line), Some(2));
     }
 }

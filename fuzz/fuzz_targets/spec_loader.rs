@@ -33,5 +33,5 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(unit) {
         let _ = driftless::spec::reference::parse(text);
     }
-    let _ = driftless::validate::validate_project(root);
+    let _ = driftless::load::validate_project(root);
 });

@@ -3,13 +3,16 @@
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 #[derive(Debug, Default)]
 pub struct CallLog {
@@ -82,6 +85,53 @@ impl Intercept for Counter {
     }
 }
 
+/// The store's clock, from the `Date` header of its latest answer: a lock's
+/// age is judged by the store that holds it, never by two hosts' clocks.
+#[derive(Debug, Default)]
+pub struct StoreClock {
+    /// Unix seconds the store answered with, and when we read them.
+    seen: Mutex<Option<(i64, Instant)>>,
+}
+
+impl StoreClock {
+    fn record(&self, date: &str) {
+        let parsed = aws_smithy_types::DateTime::from_str(
+            date,
+            aws_smithy_types::date_time::Format::HttpDate,
+        );
+        if let (Ok(date), Ok(mut seen)) = (parsed, self.seen.lock()) {
+            *seen = Some((date.secs(), Instant::now()));
+        }
+    }
+
+    /// The store's time now, in Unix seconds, when it has answered once.
+    pub fn now(&self) -> Option<i64> {
+        let seen = *self.seen.lock().ok()?;
+        seen.map(|(secs, at)| secs + at.elapsed().as_secs() as i64)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DateReader(pub Arc<StoreClock>);
+
+impl Intercept for DateReader {
+    fn name(&self) -> &'static str {
+        "driftless-store-clock"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(date) = context.response().headers().get("date") {
+            self.0.record(date);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +148,19 @@ mod tests {
         assert_eq!(summary.total, 5);
         assert_eq!(summary.mutating, 2);
         assert_eq!(summary.by_operation["DescribeStacks"], 2);
+    }
+
+    #[test]
+    fn the_store_clock_reads_http_dates() {
+        let clock = StoreClock::default();
+        assert_eq!(clock.now(), None);
+        clock.record("Tue, 01 Dec 2026 19:07:29 GMT");
+        assert_eq!(clock.now(), Some(1_796_152_049));
+        clock.record("not a date");
+        assert_eq!(
+            clock.now(),
+            Some(1_796_152_049),
+            "a bad header keeps the last good one"
+        );
     }
 }

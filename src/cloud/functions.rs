@@ -2,14 +2,14 @@
 //! from and written to the live function.
 
 use super::CloudError;
-use aws_sdk_lambda::Client;
 use std::collections::{BTreeMap, HashMap};
 
 pub async fn set_reserved_concurrency(
-    lambda: &Client,
+    cloud: &super::Cloud,
     function: &str,
     value: Option<i64>,
 ) -> Result<(), CloudError> {
+    let lambda = &cloud.lambda;
     match value {
         Some(value) => {
             let value = i32::try_from(value).map_err(|_| {
@@ -49,10 +49,11 @@ pub struct Invoked {
 
 /// Invokes a function and waits for its answer (RequestResponse).
 pub async fn invoke(
-    lambda: &Client,
+    cloud: &super::Cloud,
     function: &str,
     payload: &[u8],
 ) -> Result<Invoked, CloudError> {
+    let lambda = &cloud.lambda;
     let out = lambda
         .invoke()
         .function_name(function)
@@ -102,7 +103,8 @@ pub fn code_sha256_of_hex(hex: &str) -> Option<String> {
         .map(aws_smithy_types::base64::encode)
 }
 
-pub async fn get(lambda: &Client, function: &str) -> Result<LiveFunction, CloudError> {
+pub async fn get(cloud: &super::Cloud, function: &str) -> Result<LiveFunction, CloudError> {
+    let lambda = &cloud.lambda;
     let out = lambda
         .get_function()
         .function_name(function)
@@ -144,10 +146,11 @@ pub enum CodeSource<'a> {
 }
 
 pub async fn update_code(
-    lambda: &Client,
+    cloud: &super::Cloud,
     function: &str,
     code: CodeSource<'_>,
 ) -> Result<(), CloudError> {
+    let lambda = &cloud.lambda;
     let request = lambda.update_function_code().function_name(function);
     let request = match code {
         CodeSource::Zip(bytes) => request.zip_file(aws_smithy_types::Blob::new(bytes)),
@@ -161,11 +164,12 @@ pub async fn update_code(
 }
 
 pub async fn update_configuration(
-    lambda: &Client,
+    cloud: &super::Cloud,
     function: &str,
     environment: &BTreeMap<String, String>,
     description: &str,
 ) -> Result<(), CloudError> {
+    let lambda = &cloud.lambda;
     let variables: HashMap<String, String> = environment
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -187,7 +191,8 @@ pub async fn update_configuration(
 
 /// Waits until the function's last update has finished (Lambda refuses a
 /// second update while one is in progress); fails if it failed.
-pub async fn wait_updated(lambda: &Client, function: &str) -> Result<(), CloudError> {
+pub async fn wait_updated(cloud: &super::Cloud, function: &str) -> Result<(), CloudError> {
+    let lambda = &cloud.lambda;
     use aws_sdk_lambda::types::LastUpdateStatus;
     let mut pause = std::time::Duration::from_millis(50);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
@@ -224,7 +229,12 @@ pub async fn wait_updated(lambda: &Client, function: &str) -> Result<(), CloudEr
     }
 }
 
-pub async fn tag_hotswapped(lambda: &Client, arn: &str, swapped: &str) -> Result<(), CloudError> {
+pub async fn tag_hotswapped(
+    cloud: &super::Cloud,
+    arn: &str,
+    swapped: &str,
+) -> Result<(), CloudError> {
+    let lambda = &cloud.lambda;
     lambda
         .tag_resource()
         .resource(arn)
@@ -235,7 +245,8 @@ pub async fn tag_hotswapped(lambda: &Client, arn: &str, swapped: &str) -> Result
     Ok(())
 }
 
-pub async fn untag_hotswapped(lambda: &Client, arn: &str) -> Result<(), CloudError> {
+pub async fn untag_hotswapped(cloud: &super::Cloud, arn: &str) -> Result<(), CloudError> {
+    let lambda = &cloud.lambda;
     lambda
         .untag_resource()
         .resource(arn)

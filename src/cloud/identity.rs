@@ -3,7 +3,8 @@
 use super::CloudError;
 
 /// The account the caller's credentials act in.
-pub async fn caller_account(sts: &aws_sdk_sts::Client) -> Result<String, CloudError> {
+pub async fn caller_account(cloud: &super::Cloud) -> Result<String, CloudError> {
+    let sts = &cloud.sts;
     let out = sts
         .get_caller_identity()
         .send()

@@ -2,7 +2,7 @@
 //! retry and timeout policy) and turns service answers into plain data.
 //! Nothing outside this module imports `aws_sdk_*`.
 
-pub mod assets;
+pub mod bootstrap;
 pub mod calls;
 pub mod error;
 pub mod functions;
@@ -14,7 +14,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
-pub use calls::{CallLog, CallSummary};
+pub use calls::{CallLog, CallSummary, StoreClock};
 pub use error::CloudError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,11 +32,13 @@ pub struct ConnectSettings {
 /// The clients of one target, sharing one configuration and one call log.
 #[derive(Clone, Debug)]
 pub struct Cloud {
-    pub cfn: aws_sdk_cloudformation::Client,
-    pub s3: aws_sdk_s3::Client,
-    pub lambda: aws_sdk_lambda::Client,
-    pub sts: aws_sdk_sts::Client,
-    pub calls: Arc<CallLog>,
+    cfn: aws_sdk_cloudformation::Client,
+    s3: aws_sdk_s3::Client,
+    lambda: aws_sdk_lambda::Client,
+    sts: aws_sdk_sts::Client,
+    calls: Arc<CallLog>,
+    /// The S3 store's clock, for the lock's age.
+    clock: Arc<StoreClock>,
     pub region: String,
     pub endpoint: Option<String>,
 }
@@ -107,15 +109,22 @@ impl Cloud {
             }
         }
         let sdk = loader.load().await;
+        Cloud::from_sdk(&sdk, settings)
+    }
+
+    /// The clients of `sdk`, counted, with S3 path-style against an endpoint.
+    pub(crate) fn from_sdk(sdk: &aws_config::SdkConfig, settings: &ConnectSettings) -> Cloud {
         let calls = Arc::new(CallLog::default());
         let counter = calls::Counter(calls.clone());
         let cfn = aws_sdk_cloudformation::Client::from_conf(
-            aws_sdk_cloudformation::config::Builder::from(&sdk)
+            aws_sdk_cloudformation::config::Builder::from(sdk)
                 .interceptor(counter.clone())
                 .build(),
         );
-        let mut s3 = aws_sdk_s3::config::Builder::from(&sdk)
+        let clock = Arc::new(StoreClock::default());
+        let mut s3 = aws_sdk_s3::config::Builder::from(sdk)
             .interceptor(counter.clone())
+            .interceptor(calls::DateReader(clock.clone()))
             .request_checksum_calculation(
                 aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
             );
@@ -124,12 +133,12 @@ impl Cloud {
         }
         let s3 = aws_sdk_s3::Client::from_conf(s3.build());
         let lambda = aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::config::Builder::from(&sdk)
+            aws_sdk_lambda::config::Builder::from(sdk)
                 .interceptor(counter.clone())
                 .build(),
         );
         let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(&sdk)
+            aws_sdk_sts::config::Builder::from(sdk)
                 .interceptor(counter)
                 .build(),
         );
@@ -139,8 +148,61 @@ impl Cloud {
             lambda,
             sts,
             calls,
+            clock,
             region: settings.region.clone(),
             endpoint: settings.endpoint.clone(),
         }
+    }
+
+    /// Clients that send every request through `http`, with test
+    /// credentials: for tests that replay recorded answers or inject faults.
+    pub fn with_http_client(
+        http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+        settings: &ConnectSettings,
+    ) -> Cloud {
+        let mut sdk = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .http_client(http)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                    TEST_ACCESS_KEY,
+                    TEST_ACCESS_KEY,
+                    None,
+                    None,
+                    "driftless-test",
+                )),
+            )
+            .retry_config(RetryConfig::disabled());
+        if let Some(endpoint) = &settings.endpoint {
+            sdk = sdk.endpoint_url(endpoint);
+        }
+        Cloud::from_sdk(&sdk.build(), settings)
+    }
+
+    /// Clients that are never meant to reach anything (a runner whose
+    /// checks make no cloud calls, in tests).
+    pub fn detached(region: &str) -> Cloud {
+        let settings = ConnectSettings {
+            region: region.to_string(),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            profile: None,
+        };
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .build();
+        Cloud::from_sdk(&sdk, &settings)
+    }
+
+    /// The store's time (Unix seconds) as of its latest answer, or ours
+    /// before it answered.
+    pub fn store_now(&self) -> i64 {
+        self.clock.now().unwrap_or_else(|| lock::now() as i64)
+    }
+
+    /// The calls made so far, by operation.
+    pub fn calls(&self) -> CallSummary {
+        self.calls.summary()
     }
 }

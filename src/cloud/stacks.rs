@@ -3,7 +3,6 @@
 
 use super::CloudError;
 use crate::deployed::{ChangeSetChange, DeployedStack, StackEvent, StackResource};
-use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, Stack, Tag, TemplateStage,
@@ -51,7 +50,8 @@ fn deployed(stack: &Stack) -> DeployedStack {
 
 /// Every live stack of the account and region, by name: one call per page,
 /// however many stacks the environment has.
-pub async fn list(cfn: &Client) -> Result<BTreeMap<String, DeployedStack>, CloudError> {
+pub async fn list(cloud: &super::Cloud) -> Result<BTreeMap<String, DeployedStack>, CloudError> {
+    let cfn = &cloud.cfn;
     let mut stacks = BTreeMap::new();
     let mut token = None;
     loop {
@@ -77,7 +77,11 @@ fn missing(e: &impl ProvideErrorMetadata) -> bool {
 }
 
 /// One stack by name or id; `None` once it is gone.
-pub async fn describe(cfn: &Client, stack: &str) -> Result<Option<DeployedStack>, CloudError> {
+pub async fn describe(
+    cloud: &super::Cloud,
+    stack: &str,
+) -> Result<Option<DeployedStack>, CloudError> {
+    let cfn = &cloud.cfn;
     match cfn.describe_stacks().stack_name(stack).send().await {
         Ok(out) => Ok(out.stacks().first().map(deployed)),
         Err(e) if e.as_service_error().is_some_and(missing) => Ok(None),
@@ -86,7 +90,8 @@ pub async fn describe(cfn: &Client, stack: &str) -> Result<Option<DeployedStack>
 }
 
 /// The template the stack runs now.
-pub async fn template(cfn: &Client, stack: &str) -> Result<String, CloudError> {
+pub async fn template(cloud: &super::Cloud, stack: &str) -> Result<String, CloudError> {
+    let cfn = &cloud.cfn;
     let out = cfn
         .get_template()
         .stack_name(stack)
@@ -110,9 +115,10 @@ pub struct ChangeSetRequest<'a> {
 
 /// Creates a change set and returns its id.
 pub async fn create_change_set(
-    cfn: &Client,
+    cloud: &super::Cloud,
     req: &ChangeSetRequest<'_>,
 ) -> Result<String, CloudError> {
+    let cfn = &cloud.cfn;
     let parameters = req
         .parameters
         .iter()
@@ -194,10 +200,11 @@ fn changes_of(
 
 /// Waits until CloudFormation has computed the change set.
 pub async fn wait_change_set(
-    cfn: &Client,
+    cloud: &super::Cloud,
     stack: &str,
     change_set: &str,
 ) -> Result<ChangeSetOutcome, CloudError> {
+    let cfn = &cloud.cfn;
     let mut delay = Duration::from_millis(50);
     loop {
         let mut changes = Vec::new();
@@ -241,10 +248,11 @@ pub async fn wait_change_set(
 }
 
 pub async fn execute_change_set(
-    cfn: &Client,
+    cloud: &super::Cloud,
     stack: &str,
     change_set: &str,
 ) -> Result<(), CloudError> {
+    let cfn = &cloud.cfn;
     cfn.execute_change_set()
         .stack_name(stack)
         .change_set_name(change_set)
@@ -255,10 +263,11 @@ pub async fn execute_change_set(
 }
 
 pub async fn delete_change_set(
-    cfn: &Client,
+    cloud: &super::Cloud,
     stack: &str,
     change_set: &str,
 ) -> Result<(), CloudError> {
+    let cfn = &cloud.cfn;
     cfn.delete_change_set()
         .stack_name(stack)
         .change_set_name(change_set)
@@ -269,7 +278,8 @@ pub async fn delete_change_set(
 }
 
 /// The newest page of a stack's events, newest first.
-pub async fn events(cfn: &Client, stack: &str) -> Result<Vec<StackEvent>, CloudError> {
+pub async fn events(cloud: &super::Cloud, stack: &str) -> Result<Vec<StackEvent>, CloudError> {
+    let cfn = &cloud.cfn;
     let out = cfn
         .describe_stack_events()
         .stack_name(stack)
@@ -297,7 +307,8 @@ pub async fn events(cfn: &Client, stack: &str) -> Result<Vec<StackEvent>, CloudE
         .collect())
 }
 
-pub async fn delete(cfn: &Client, stack: &str) -> Result<(), CloudError> {
+pub async fn delete(cloud: &super::Cloud, stack: &str) -> Result<(), CloudError> {
+    let cfn = &cloud.cfn;
     cfn.delete_stack()
         .stack_name(stack)
         .send()
@@ -306,7 +317,11 @@ pub async fn delete(cfn: &Client, stack: &str) -> Result<(), CloudError> {
     Ok(())
 }
 
-pub async fn resources(cfn: &Client, stack: &str) -> Result<Vec<StackResource>, CloudError> {
+pub async fn resources(
+    cloud: &super::Cloud,
+    stack: &str,
+) -> Result<Vec<StackResource>, CloudError> {
+    let cfn = &cloud.cfn;
     let out = cfn
         .describe_stack_resources()
         .stack_name(stack)
@@ -325,10 +340,11 @@ pub async fn resources(cfn: &Client, stack: &str) -> Result<Vec<StackResource>, 
 }
 
 pub async fn set_termination_protection(
-    cfn: &Client,
+    cloud: &super::Cloud,
     stack: &str,
     enabled: bool,
 ) -> Result<(), CloudError> {
+    let cfn = &cloud.cfn;
     cfn.update_termination_protection()
         .stack_name(stack)
         .enable_termination_protection(enabled)
@@ -339,7 +355,8 @@ pub async fn set_termination_protection(
 }
 
 /// Resumes a rollback that stopped in `UPDATE_ROLLBACK_FAILED`.
-pub async fn continue_rollback(cfn: &Client, stack: &str) -> Result<(), CloudError> {
+pub async fn continue_rollback(cloud: &super::Cloud, stack: &str) -> Result<(), CloudError> {
+    let cfn = &cloud.cfn;
     cfn.continue_update_rollback()
         .stack_name(stack)
         .send()

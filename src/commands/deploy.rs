@@ -1,19 +1,17 @@
 //! `driftless deploy ENV` and `driftless plan ENV`: the reconcile pass, with
 //! or without applying it.
 
-use super::Context;
-use super::progress::{self, show, while_running};
+use super::display::{show, show_verdict, while_running};
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
-use crate::cloud::lock::Holder;
+use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
+use crate::bundle::Builds;
 use crate::exit;
-use crate::plan::guard::Hazard;
-use crate::reconcile::{
-    AccountCheck, Event, LockError, Observed, Options, Outcome, Pass, Snapshot,
-};
+use crate::reconcile::{Event, Mode, Observed, Options, Outcome, Pass, Report, Settings, guard};
 use crate::render::RenderedEnvironment;
+use crate::spec::Environment;
 use serde_json::{Value as Json, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
@@ -165,7 +163,7 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
         .settings
         .endpoint
         .as_ref()
-        .and_then(|_| crate::local::account_authorization(&session.target.settings.region))
+        .and_then(|_| crate::emulator::account_authorization(&session.target.settings.region))
         .map(|value| format!("Authorization: {value}"));
     for (label, url) in urls {
         let curl = path.as_ref().map(|p| {
@@ -197,220 +195,25 @@ pub struct Apply {
     pub timeout: Duration,
 }
 
-/// Runs beside a pass: the first Ctrl-C or the deadline stops new work and
-/// reports what is in flight; a second Ctrl-C quits at once. Never returns.
-async fn stop_on_signal_or_deadline(
-    pass: &Pass<'_>,
-    timeout: Duration,
-    reason: &std::cell::Cell<Option<&'static str>>,
-) -> std::convert::Infallible {
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    let mut timed_out = false;
-    loop {
-        let why = tokio::select! {
-            signal = tokio::signal::ctrl_c() => {
-                if signal.is_err() {
-                    // No signal handling here: only the deadline remains.
-                    if timed_out {
-                        std::future::pending::<()>().await;
-                    }
-                    (&mut deadline).await;
-                    "timeout"
-                } else {
-                    "interrupt"
-                }
-            }
-            _ = &mut deadline, if !timed_out => "timeout",
-        };
-        if why == "timeout" {
-            timed_out = true;
-        }
-        if why == "interrupt" && reason.get() == Some("interrupt") {
-            eprintln!(
-                "interrupted again: quitting now; stack operations under way go on in CloudFormation, and the next deploy picks them up"
-            );
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-        reason.set(Some(why));
-        let in_flight = pass.stop();
-        pass.emit(Event::Stopping {
-            reason: why,
-            in_flight,
-        });
-    }
-}
-
-/// Why a deploy stopped before applying.
-pub(super) enum Stop {
-    Cloud(crate::cloud::CloudError),
-    Locked(Holder),
-    Refused(Vec<Hazard>),
-    WrongAccount(String),
-    /// Something the deploying process must provide is missing.
-    Input(String),
-    /// The deploying process cannot do its part (no TLS roots, ...).
-    Setup(String),
-}
-
-impl Stop {
-    /// The message, the exit code, and the refused changes to show.
-    pub(super) fn explain(self) -> (String, u8, Vec<Hazard>) {
-        let (message, code) = match self {
-            Stop::Cloud(e) => (e.to_string(), exit::FAILURE),
-            Stop::WrongAccount(message) => (message, exit::REFUSED),
-            Stop::Input(message) => (message, exit::INVALID),
-            Stop::Setup(message) => (message, exit::FAILURE),
-            Stop::Locked(holder) => (
-                format!(
-                    "the environment is locked by {} ({}, expiring in {}s); nothing was changed. Try again later, or pass --lock-wait SECONDS to wait for it",
-                    holder.owner,
-                    holder.command,
-                    holder.expires.saturating_sub(crate::cloud::lock::now())
-                ),
-                exit::LOCKED,
+/// `--no-smoke` is refused where the checks gate every release: the same
+/// kind of refusal as destroying a protected environment.
+pub(super) fn refuse_skipped_smoke(env: &Environment, no_smoke: bool) -> Result<(), CommandError> {
+    if no_smoke && env.protect && !env.smoke.is_empty() {
+        return Err(CommandError::new(
+            ErrorKind::Refused,
+            format!(
+                "{} is protected: its smoke checks gate every release, so --no-smoke is refused; nothing was changed",
+                env.name
             ),
-            Stop::Refused(hazards) => {
-                return (
-                    "a retained resource would be replaced or removed; nothing was changed".into(),
-                    exit::REFUSED,
-                    hazards,
-                );
-            }
-        };
-        (message, code, Vec::new())
-    }
-}
-
-/// Secrets read from the environment must all be set before anything
-/// changes, not found missing half way through a pass.
-fn missing_secrets(rendered: &RenderedEnvironment) -> Result<(), String> {
-    let missing: BTreeSet<&str> = rendered
-        .stacks
-        .iter()
-        .flat_map(|s| &s.parameters)
-        .filter_map(|p| match &p.source {
-            crate::render::ParameterSource::Env { var } => Some(var.as_str()),
-            _ => None,
-        })
-        .filter(|var| std::env::var(var).map_or(true, |v| v.is_empty()))
-        .collect();
-    if !missing.is_empty() {
-        let list: Vec<&str> = missing.into_iter().collect();
-        return Err(format!(
-            "secret param(s) read from the environment variable(s) {}, which are not set; export them before deploying. Nothing was changed",
-            list.join(", ")
-        ));
+        )
+        .with_help("run without --no-smoke, or set `protect: false` in the environment's file"));
     }
     Ok(())
-}
-
-pub(super) fn stopped(
-    ctx: &mut Context,
-    stop: Stop,
-    command: &str,
-    started: Instant,
-    cloud: &crate::cloud::Cloud,
-) -> u8 {
-    let (message, code, hazards) = stop.explain();
-    for hazard in hazards {
-        show(&mut ctx.printer, &Event::Refused(hazard));
-    }
-    ctx.printer.failure(&message);
-    progress::summary(
-        &mut ctx.printer,
-        command,
-        false,
-        Json::Null,
-        started,
-        &cloud.calls.summary(),
-        "stopped before applying".into(),
-    );
-    code
-}
-
-/// `--no-smoke` is refused where the checks gate every release.
-pub(super) fn smoke_may_be_skipped(ctx: &mut Context, session: &Session) -> Result<(), u8> {
-    if session.rendered.protect && !session.rendered.smoke.is_empty() {
-        let message = format!(
-            "{} is protected: its smoke checks gate every release, so --no-smoke is refused",
-            session.rendered.environment
-        );
-        ctx.printer.failure(&message);
-        return Err(exit::USAGE);
-    }
-    Ok(())
-}
-
-/// The runner for the environment's checks, when they are to run; their
-/// header variables must all be set first.
-pub(super) fn smoke_runner(
-    session: &Session,
-    cloud: &crate::cloud::Cloud,
-    smoke: bool,
-) -> Result<Option<crate::smoke::Runner>, Stop> {
-    if !smoke || session.rendered.smoke.is_empty() {
-        return Ok(None);
-    }
-    super::smoke::unset_vars(&session.rendered).map_err(Stop::Input)?;
-    super::smoke::runner(&session.target, cloud)
-        .map(Some)
-        .map_err(Stop::Setup)
-}
-
-/// Applies a planned pass: the account guard, the bootstrap stack, the
-/// environment's lock, a fresh look under it, the waves, then the smoke
-/// checks (and their rollback) while the lock is still held.
-pub(super) async fn apply_locked(
-    pass: &Pass<'_>,
-    observed: &Observed,
-    session: &Session,
-    cloud: &crate::cloud::Cloud,
-    smoke: bool,
-    command: &str,
-    lock_wait: Duration,
-) -> Result<(Outcome, Option<crate::reconcile::Verdict>), Stop> {
-    missing_secrets(&session.rendered).map_err(Stop::Input)?;
-    let runner = smoke_runner(session, cloud, smoke)?;
-    pass.check_account().await.map_err(|e| match e {
-        AccountCheck::Wrong(message) => Stop::WrongAccount(message),
-        AccountCheck::Cloud(e) => Stop::Cloud(e),
-    })?;
-    let bucket = pass.bootstrap(observed).await.map_err(Stop::Cloud)?;
-    let lock = pass
-        .lock(&bucket, command, lock_wait)
-        .await
-        .map_err(|e| match e {
-            LockError::Busy(holder) => Stop::Locked(holder),
-            LockError::Cloud(e) => Stop::Cloud(e),
-        })?;
-    // Under the lock, look again: another deployer may have finished.
-    let fresh = match pass.observe().await {
-        Ok(fresh) if fresh.hazards.is_empty() => fresh,
-        Ok(fresh) => {
-            let _ = lock.release().await;
-            return Err(Stop::Refused(fresh.hazards));
-        }
-        Err(e) => {
-            let _ = lock.release().await;
-            return Err(Stop::Cloud(e));
-        }
-    };
-    let snapshot = Snapshot::take(&fresh);
-    let mut outcome = pass.apply(&fresh).await;
-    let verdict = match &runner {
-        Some(runner) if outcome.ok() => Some(pass.gate(runner, &snapshot, &mut outcome).await),
-        _ => None,
-    };
-    if let Err(e) = lock.release().await {
-        outcome.error.get_or_insert_with(|| e.to_string());
-    }
-    Ok((outcome, verdict))
 }
 
 impl DeployArgs {
-    pub fn execute(&self, ctx: &mut Context) -> u8 {
-        run(
+    pub fn execute(&self, ctx: &mut Context) -> CommandResult {
+        plan_or_deploy(
             ctx,
             &self.environment,
             &self.target,
@@ -425,173 +228,129 @@ impl DeployArgs {
     }
 }
 
-/// Observe and plan; with `deploy` (`Some(yes)`), ask if needed and apply.
-pub fn run(
+/// The summary line of a pass that applied.
+fn applied_summary(
+    command: &str,
+    outcome: &Outcome,
+    ok: bool,
+    started: Instant,
+    cloud: &crate::cloud::Cloud,
+) -> Summary {
+    let mut human = format!(
+        "{} created, {} updated, {} unchanged, {} failed",
+        outcome.created,
+        outcome.updated,
+        outcome.unchanged,
+        outcome.failed + outcome.refused
+    );
+    if outcome.rolled_back > 0 {
+        human.push_str(&format!(", {} rolled back", outcome.rolled_back));
+    }
+    Summary::cloud(command, ok, json!(outcome), started, &cloud.calls(), &human)
+}
+
+/// Observe and plan; with `deploy`, ask if needed and run the reconcile
+/// sequence.
+pub fn plan_or_deploy(
     ctx: &mut Context,
     environment: &str,
     target: &TargetArgs,
     safety: &SafetyArgs,
     deploy: Option<Apply>,
-) -> u8 {
+) -> CommandResult {
     let started = Instant::now();
     let command = if deploy.is_some() { "deploy" } else { "plan" };
-    let session = match Session::open(ctx, command, environment, target) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    if deploy.as_ref().is_some_and(|d| !d.smoke)
-        && let Err(code) = smoke_may_be_skipped(ctx, &session)
-    {
-        return code;
-    }
-    let rt = match runtime(ctx) {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    let no_smoke = deploy.as_ref().is_some_and(|d| !d.smoke);
+    let session = Session::open(ctx, command, environment, target, Builds::Run, &|env| {
+        refuse_skipped_smoke(env, no_smoke)
+    })?;
+    let rt = runtime()?;
     let options = safety.options();
     rt.block_on(async {
         let cloud = connect(&session.target).await;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let pass = Pass::new(&cloud, &session.rendered, &session.assets, &options, tx);
+        let stopped_early = |e: CommandError, human: &str| {
+            e.with_summary(Summary::cloud(command, false, Json::Null, started, &cloud.calls(), human))
+        };
+        if let Err(check) = pass.check_account().await {
+            let stop = crate::reconcile::Stop::from(check);
+            return Err(stopped_early(stop.into(), "refused before reading anything"));
+        }
         let observed = match pass.observe().await {
             Ok(o) => o,
             Err(e) => {
-                ctx.printer.error(&e);
-                progress::summary(
-                    &mut ctx.printer,
-                    command,
-                    false,
-                    Json::Null,
-                    started,
-                    &cloud.calls.summary(),
-                    "could not read the deployed state".into(),
-                );
-                return exit::FAILURE;
+                let e = CommandError::from_error(ErrorKind::Failure, &e);
+                return Err(stopped_early(e, "could not read the deployed state"));
             }
         };
         show_plan(ctx, &observed);
         if !observed.hazards.is_empty() {
             let count = observed.hazards.len();
-            progress::summary(
-                &mut ctx.printer,
+            let human = format!(
+                "refused: {count} retained resource(s) would be replaced or removed; nothing was changed"
+            );
+            return Err(CommandError::reported(ErrorKind::Refused).with_summary(Summary::cloud(
                 command,
                 false,
                 plan_counts(&observed),
                 started,
-                &cloud.calls.summary(),
-                format!(
-                    "refused: {count} retained resource(s) would be replaced or removed; nothing was changed"
-                ),
-            );
-            return exit::REFUSED;
+                &cloud.calls(),
+                &human,
+            )));
         }
         let changes = observed.has_changes();
-        let Some(Apply {
-            yes,
-            smoke,
-            lock_wait,
-            timeout,
-        }) = deploy
-        else {
-            progress::summary(
-                &mut ctx.printer,
-                command,
-                true,
-                plan_counts(&observed),
-                started,
-                &cloud.calls.summary(),
-                if changes {
-                    "changes to apply".into()
-                } else {
-                    "no changes".into()
-                },
-            );
-            return if changes { exit::CHANGES } else { exit::OK };
+        let Some(apply) = deploy else {
+            let human = if changes { "changes to apply" } else { "no changes" };
+            let summary =
+                Summary::cloud(command, true, plan_counts(&observed), started, &cloud.calls(), human);
+            return Ok(summary.with_code(if changes { exit::CHANGES } else { exit::OK }));
         };
-        let smoke = smoke && !session.rendered.smoke.is_empty();
-        if !changes {
-            let mut outcome = Outcome {
-                unchanged: observed.planned.len(),
-                deployed: observed.stacks.clone(),
-                ..Default::default()
-            };
-            show_endpoints(ctx, &session, &outcome);
-            let mut code = exit::OK;
-            // Nothing changed, but the checks still gate the pipeline.
-            let runner = match smoke_runner(&session, &cloud, smoke) {
-                Ok(runner) => runner,
-                Err(stop) => return stopped(ctx, stop, command, started, &cloud),
-            };
-            if let Some(runner) = runner {
-                let nothing_changed = Snapshot::default();
-                let gate = pass.gate(&runner, &nothing_changed, &mut outcome);
-                let verdict = while_running(&mut ctx.printer, rx, gate).await;
-                code = super::smoke::show_verdict(ctx, &verdict);
-            }
-            progress::summary(
-                &mut ctx.printer,
-                command,
-                code == exit::OK,
-                json!(outcome),
-                started,
-                &cloud.calls.summary(),
-                "no changes".into(),
-            );
-            return code;
-        }
-        if session.requires_approval() {
-            let question = format!("deploy these changes to {}?", session.rendered.environment);
-            if !approved(ctx, yes, &question) {
-                return exit::FAILURE;
-            }
-        }
-        let work = apply_locked(&pass, &observed, &session, &cloud, smoke, command, lock_wait);
-        let stop_reason = std::cell::Cell::new(None);
-        let guarded = async {
-            tokio::select! {
-                result = work => result,
-                never = stop_on_signal_or_deadline(&pass, timeout, &stop_reason) => match never {},
-            }
-        };
-        let (outcome, verdict) = match while_running(&mut ctx.printer, rx, guarded).await {
-            Ok(done) => done,
-            Err(stop) => {
-                let code = stopped(ctx, stop, command, started, &cloud);
-                return match stop_reason.get() {
-                    Some("interrupt") => exit::INTERRUPTED,
-                    _ => code,
-                };
-            }
-        };
-        if outcome.ok() {
-            show_endpoints(ctx, &session, &outcome);
-        } else if let Some(error) = &outcome.error {
-            ctx.printer.failure(error);
-        }
-        let gate = verdict.map(|v| super::smoke::show_verdict(ctx, &v));
-        let mut human = format!(
-            "{} created, {} updated, {} unchanged, {} failed",
-            outcome.created,
-            outcome.updated,
-            outcome.unchanged,
-            outcome.failed + outcome.refused
-        );
-        if outcome.rolled_back > 0 {
-            human.push_str(&format!(", {} rolled back", outcome.rolled_back));
-        }
-        progress::summary(
-            &mut ctx.printer,
+        let settings = Settings {
             command,
-            outcome.ok() && gate.is_none_or(|code| code == exit::OK),
-            json!(outcome),
-            started,
-            &cloud.calls.summary(),
-            human,
-        );
-        match stop_reason.get() {
-            _ if outcome.ok() => gate.unwrap_or(exit::OK),
-            Some("interrupt") => exit::INTERRUPTED,
-            _ => exit::FAILURE,
+            smoke: apply.smoke,
+            lock_wait: apply.lock_wait,
+        };
+        let mode = if changes {
+            if session.requires_approval() {
+                let question = format!("deploy these changes to {}?", session.rendered.environment);
+                approved(ctx, apply.yes, &question)?;
+            }
+            Mode::Apply
+        } else {
+            // Nothing changed, but the checks still gate the pipeline.
+            Mode::Verify
+        };
+        let work = guard::guarded(&pass, Some(apply.timeout), pass.run(&observed, mode, &settings));
+        let result = while_running(&mut ctx.printer, rx, work).await;
+        let stopped = pass.stop_reason();
+        let code = crate::reconcile::exit_code(&result, stopped);
+        let report: Report = match result {
+            Ok(report) => report,
+            Err(stop) => {
+                let mut e = CommandError::from(stop);
+                e.kind = ErrorKind::of_code(code);
+                return Err(stopped_early(e, "stopped before applying"));
+            }
+        };
+        if report.outcome.ok() {
+            show_endpoints(ctx, &session, &report.outcome);
         }
+        if let Some(verdict) = &report.verdict {
+            show_verdict(&mut ctx.printer, verdict);
+        }
+        let summary = if changes {
+            applied_summary(command, &report.outcome, code == exit::OK, started, &cloud)
+        } else {
+            Summary::cloud(command, code == exit::OK, json!(report.outcome), started, &cloud.calls(), "no changes")
+        };
+        if code == exit::OK {
+            return Ok(summary);
+        }
+        let error = match &report.outcome.error {
+            Some(message) if !report.outcome.ok() => CommandError::new(ErrorKind::of_code(code), message.clone()),
+            _ => CommandError::reported(ErrorKind::of_code(code)),
+        };
+        Err(error.with_summary(summary))
     })
 }

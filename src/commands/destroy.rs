@@ -1,12 +1,12 @@
 //! `driftless destroy ENV`: stateless stacks first; stateful ones only with
 //! `--include-stateful`; protected environments never.
 
-use super::Context;
-use super::progress::{self, while_running};
+use super::display::while_running;
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
-use crate::exit;
-use crate::reconcile::{AccountCheck, LockError, Options, Pass};
+use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
+use crate::bundle::Builds;
+use crate::reconcile::{Options, Pass, Stop};
 use serde_json::json;
 use std::time::Instant;
 
@@ -26,63 +26,60 @@ pub struct DestroyArgs {
 }
 
 impl DestroyArgs {
-    pub fn execute(&self, ctx: &mut Context) -> u8 {
+    pub fn execute(&self, ctx: &mut Context) -> CommandResult {
         let started = Instant::now();
-        let session = match Session::open(ctx, "destroy", &self.environment, &self.target) {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
-        if session.protected() {
-            ctx.printer.emit(
-                json!({ "event": "error", "message": format!("environment {} is protected", self.environment), "help": "set `protect: false` in its file first" }),
-                || format!("error: environment {} is protected; destroy is refused\nhelp: set `protect: false` in environments/{}.yaml first", self.environment, self.environment),
-            );
-            return exit::FAILURE;
-        }
+        let name = self.environment.as_str();
+        // Destroy needs the stacks' names, never the code: a broken build
+        // does not block it.
+        let session = Session::open(
+            ctx,
+            "destroy",
+            name,
+            &self.target,
+            Builds::NotNeeded,
+            &|env| {
+                if env.protect {
+                    return Err(CommandError::new(
+                    ErrorKind::Refused,
+                    format!("environment {name} is protected; destroy is refused and nothing was deleted"),
+                )
+                .with_help(format!("set `protect: false` in environments/{name}.yaml first")));
+                }
+                Ok(())
+            },
+        )?;
         let question = format!(
-            "delete the {} stacks of {}?",
+            "delete the {} stacks of {name}?",
             if self.include_stateful {
                 "stateless and stateful"
             } else {
                 "stateless"
             },
-            self.environment
         );
-        if !approved(ctx, self.yes, &question) {
-            return exit::FAILURE;
-        }
-        let rt = match runtime(ctx) {
-            Ok(rt) => rt,
-            Err(code) => return code,
-        };
+        approved(ctx, self.yes, &question)?;
+        let rt = runtime()?;
         let options = Options::default();
         rt.block_on(async {
             let cloud = connect(&session.target).await;
+            let nothing_deleted = |e: CommandError| {
+                e.with_summary(Summary::cloud(
+                    "destroy",
+                    false,
+                    json!({}),
+                    started,
+                    &cloud.calls(),
+                    "nothing was deleted",
+                ))
+            };
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let pass = Pass::new(&cloud, &session.rendered, &session.assets, &options, tx);
-            if let Err(check) = pass.check_account().await {
-                let (message, code) = match check {
-                    AccountCheck::Wrong(message) => (message, exit::REFUSED),
-                    AccountCheck::Cloud(e) => (e.to_string(), exit::FAILURE),
-                };
-                ctx.printer.failure(&message);
-                return code;
-            }
-            let lock = match pass.lock_if_bootstrapped("destroy").await {
-                Ok(lock) => lock,
-                Err(LockError::Busy(holder)) => {
-                    let message = format!(
-                        "the environment is locked by {} ({}); nothing was deleted. Try again later",
-                        holder.owner, holder.command
-                    );
-                    ctx.printer.failure(&message);
-                    return exit::LOCKED;
-                }
-                Err(LockError::Cloud(e)) => {
-                    ctx.printer.error(&e);
-                    return exit::FAILURE;
-                }
-            };
+            pass.check_account()
+                .await
+                .map_err(|check| nothing_deleted(Stop::from(check).into()))?;
+            let lock = pass
+                .lock_if_bootstrapped("destroy")
+                .await
+                .map_err(|e| nothing_deleted(Stop::from(e).into()))?;
             let mut outcome =
                 while_running(&mut ctx.printer, rx, pass.destroy(self.include_stateful)).await;
             if let Some(lock) = lock
@@ -90,24 +87,25 @@ impl DestroyArgs {
             {
                 outcome.error.get_or_insert_with(|| e.to_string());
             }
-            if let Some(error) = &outcome.error {
-                ctx.printer.failure(error);
-            }
             let ok = outcome.error.is_none();
             let human = format!(
                 "{} deleted, {} kept, {} not deployed, {} retained resource(s)",
                 outcome.deleted, outcome.kept, outcome.absent, outcome.retained_resources
             );
-            progress::summary(
-                &mut ctx.printer,
+            let summary = Summary::cloud(
                 "destroy",
                 ok,
                 json!(outcome),
                 started,
-                &cloud.calls.summary(),
-                human,
+                &cloud.calls(),
+                &human,
             );
-            if ok { exit::OK } else { exit::FAILURE }
+            match outcome.error.clone() {
+                None => Ok(summary),
+                Some(error) => {
+                    Err(CommandError::new(ErrorKind::Failure, error).with_summary(summary))
+                }
+            }
         })
     }
 }

@@ -1,8 +1,7 @@
 //! `driftless local up|down|status`: the embedded local emulator.
 
-use super::Context;
-use crate::exit;
-use crate::local;
+use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
+use crate::emulator;
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -28,64 +27,60 @@ pub enum LocalAction {
 }
 
 impl LocalArgs {
-    pub fn execute(&self, ctx: &mut Context) -> u8 {
-        let home = local::home();
+    pub fn execute(&self, ctx: &mut Context) -> CommandResult {
+        let home = emulator::home();
         match &self.action {
-            LocalAction::Up { port } => match local::up(&home, *port) {
+            LocalAction::Up { port } => match emulator::up(&home, *port) {
                 Ok(e) => {
                     ctx.printer.emit(
                         json!({ "event": "local", "state": "running", "endpoint": e.endpoint(), "pid": e.pid, "version": e.version }),
                         || format!("MiniStack {} running at {} (pid {})", e.version, e.endpoint(), e.pid),
                     );
-                    exit::OK
+                    Ok(Summary::new(json!({ "command": "local" }), String::new()))
                 }
-                Err(e) => {
-                    ctx.printer.error(&e);
-                    exit::FAILURE
-                }
+                Err(e) => Err(CommandError::from_error(ErrorKind::Failure, &e)),
             },
-            LocalAction::Install => match local::ensure_installed(&home) {
+            LocalAction::Install => match emulator::ensure_installed(&home) {
                 Ok(path) => {
                     ctx.printer.emit(
-                        json!({ "event": "local", "state": "installed", "executable": path, "version": local::MINISTACK_VERSION }),
-                        || format!("MiniStack {} installed: {}", local::MINISTACK_VERSION, path.display()),
+                        json!({ "event": "local", "state": "installed", "executable": path, "version": emulator::MINISTACK_VERSION }),
+                        || format!("MiniStack {} installed: {}", emulator::MINISTACK_VERSION, path.display()),
                     );
-                    exit::OK
+                    Ok(Summary::new(json!({ "command": "local" }), String::new()))
                 }
-                Err(e) => {
-                    ctx.printer.error(&e);
-                    exit::FAILURE
-                }
+                Err(e) => Err(CommandError::from_error(ErrorKind::Failure, &e)),
             },
             LocalAction::Down => {
-                match local::down(&home) {
+                match emulator::down(&home) {
                     Ok(was_running) => {
                         ctx.printer.emit(
                         json!({ "event": "local", "state": "stopped", "was_running": was_running }),
                         || if was_running { "stopped".into() } else { "not running".into() },
                     );
-                        exit::OK
+                        Ok(Summary::new(json!({ "command": "local" }), String::new()))
                     }
-                    Err(e) => {
-                        ctx.printer.error(&e);
-                        exit::FAILURE
-                    }
+                    Err(e) => Err(CommandError::from_error(ErrorKind::Failure, &e)),
                 }
             }
-            LocalAction::Status => match local::status(&home) {
+            LocalAction::Status => match emulator::status(&home) {
                 Some(e) => {
                     ctx.printer.emit(
                         json!({ "event": "local", "state": "running", "endpoint": e.endpoint(), "pid": e.pid, "version": e.version }),
                         || format!("running at {} (pid {}, MiniStack {})", e.endpoint(), e.pid, e.version),
                     );
-                    exit::OK
+                    Ok(Summary::new(json!({ "command": "local" }), String::new()))
                 }
                 None => {
                     ctx.printer
                         .emit(json!({ "event": "local", "state": "stopped" }), || {
                             "not running; `driftless local up` starts it".into()
                         });
-                    exit::FAILURE
+                    Err(
+                        CommandError::reported(ErrorKind::Failure).with_summary(Summary::new(
+                            json!({ "command": "local", "state": "stopped" }),
+                            String::new(),
+                        )),
+                    )
                 }
             },
         }

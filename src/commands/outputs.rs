@@ -1,12 +1,13 @@
 //! `driftless outputs ENV`: the deployed outputs of every stack, by unit.
 
-use super::Context;
-use super::session::Session;
+use super::session::{Session, no_preflight};
 use super::target::{TargetArgs, connect, runtime};
+use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
+use crate::bundle::Builds;
 use crate::cloud::stacks;
-use crate::exit;
-use crate::reconcile::public_outputs;
+use crate::reconcile::{Options, Pass, Stop, public_outputs};
 use serde_json::json;
+use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct OutputsArgs {
@@ -17,28 +18,38 @@ pub struct OutputsArgs {
 }
 
 impl OutputsArgs {
-    pub fn execute(&self, ctx: &mut Context) -> u8 {
-        let session = match Session::open(ctx, "outputs", &self.environment, &self.target) {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
-        let rt = match runtime(ctx) {
-            Ok(rt) => rt,
-            Err(code) => return code,
-        };
+    pub fn execute(&self, ctx: &mut Context) -> CommandResult {
+        let started = Instant::now();
+        let session = Session::open(
+            ctx,
+            "outputs",
+            &self.environment,
+            &self.target,
+            Builds::NotNeeded,
+            &no_preflight,
+        )?;
+        let rt = runtime()?;
         rt.block_on(async {
             let cloud = connect(&session.target).await;
-            let deployed = match stacks::list(&cloud.cfn).await {
-                Ok(d) => d,
-                Err(e) => {
-                    ctx.printer.error(&e);
-                    return exit::FAILURE;
-                }
+            let summary = |ok: bool, counts, human: &str| {
+                Summary::cloud("outputs", ok, counts, started, &cloud.calls(), human)
             };
-            let mut missing = 0;
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let options = Options::default();
+            let pass = Pass::new(&cloud, &session.rendered, &session.assets, &options, tx);
+            if let Err(check) = pass.check_account().await {
+                let e: CommandError = Stop::from(check).into();
+                return Err(e.with_summary(summary(false, json!({}), "nothing read")));
+            }
+            let deployed = stacks::list(&cloud).await.map_err(|e| {
+                CommandError::from_error(ErrorKind::Failure, &e)
+                    .with_summary(summary(false, json!({}), "nothing read"))
+            })?;
+            let mut missing = Vec::new();
+            let mut shown = 0;
             for stack in &session.rendered.stacks {
                 let Some(d) = deployed.get(&stack.name) else {
-                    missing += 1;
+                    missing.push(stack.name.clone());
                     ctx.printer.emit(
                         json!({ "event": "stack_missing", "stack": stack.name }),
                         || format!("{}: not deployed", stack.name),
@@ -46,6 +57,7 @@ impl OutputsArgs {
                     continue;
                 };
                 for (key, value) in public_outputs(&d.outputs) {
+                    shown += 1;
                     let name = d.output_descriptions.get(&key).cloned().unwrap_or(key.clone());
                     ctx.printer.emit(
                         json!({ "event": "output", "stack": stack.name, "name": name, "key": key, "value": value }),
@@ -53,7 +65,17 @@ impl OutputsArgs {
                     );
                 }
             }
-            if missing > 0 { exit::FAILURE } else { exit::OK }
+            let counts = json!({ "outputs": shown, "missing": missing.len() });
+            let human = format!("{shown} output(s), {} stack(s) not deployed", missing.len());
+            if missing.is_empty() {
+                return Ok(summary(true, counts, &human));
+            }
+            Err(CommandError::new(
+                ErrorKind::Failure,
+                format!("not deployed: {}", missing.join(", ")),
+            )
+            .with_help(format!("run `driftless deploy {}` first", self.environment))
+            .with_summary(summary(false, counts, &human)))
         })
     }
 }

@@ -1,10 +1,9 @@
 //! `driftless plan ENV --offline`: waves, stacks, resources and what depends
 //! on what, from the specs alone.
 
-use super::{Context, report_failure};
-use crate::exit;
+use super::{CommandResult, Context, Summary};
+use crate::load::load_environment;
 use crate::render::ParameterSource;
-use crate::validate::load_environment;
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -21,14 +20,17 @@ pub struct PlanArgs {
 }
 
 impl PlanArgs {
-    pub fn execute(&self, ctx: &mut Context) -> u8 {
+    pub fn execute(&self, ctx: &mut Context) -> CommandResult {
         if !self.offline {
-            return super::deploy::run(ctx, &self.environment, &self.target, &self.safety, None);
+            return super::deploy::plan_or_deploy(
+                ctx,
+                &self.environment,
+                &self.target,
+                &self.safety,
+                None,
+            );
         }
-        let (_, rendered, assets) = match load_environment(&ctx.project, &self.environment) {
-            Ok(loaded) => loaded,
-            Err(failure) => return report_failure(ctx, &failure),
-        };
+        let (_, rendered, assets) = load_environment(&ctx.project, &self.environment)?;
         let p = &mut ctx.printer;
         p.emit(
             json!({
@@ -140,23 +142,20 @@ impl PlanArgs {
                 }
             }
         }
-        p.emit(
+        Ok(Summary::new(
             json!({
-                "event": "summary",
+                "command": "plan",
                 "offline": true,
                 "waves": rendered.waves.len(),
                 "stacks": rendered.stacks.len(),
                 "resources": resources,
                 "assets": assets.len(),
             }),
-            || {
-                format!(
-                    "{} stack(s), {resources} resource(s) in {} wave(s)",
-                    rendered.stacks.len(),
-                    rendered.waves.len()
-                )
-            },
-        );
-        exit::OK
+            format!(
+                "{} stack(s), {resources} resource(s) in {} wave(s)",
+                rendered.stacks.len(),
+                rendered.waves.len()
+            ),
+        ))
     }
 }

@@ -1,8 +1,7 @@
 //! `driftless render ENV --out DIR`: the templates, parameters and assets a deploy would use.
 
-use super::{Context, report_failure};
-use crate::exit;
-use crate::validate::load_environment;
+use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
+use crate::load::load_environment;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -31,26 +30,18 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
 }
 
 impl RenderArgs {
-    pub fn execute(&self, ctx: &mut Context) -> u8 {
-        let (_, rendered, assets) = match load_environment(&ctx.project, &self.environment) {
-            Ok(loaded) => loaded,
-            Err(failure) => return report_failure(ctx, &failure),
-        };
-        match self.write_all(ctx, &rendered, &assets) {
-            Ok(()) => exit::OK,
-            Err(e) => {
-                ctx.printer.error(&e);
-                exit::FAILURE
-            }
-        }
+    pub fn execute(&self, ctx: &mut Context) -> CommandResult {
+        let (_, rendered, assets) = load_environment(&ctx.project, &self.environment)?;
+        self.write_all(ctx, &rendered, &assets)
+            .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))
     }
 
     fn write_all(
         &self,
         ctx: &mut Context,
         rendered: &crate::render::RenderedEnvironment,
-        assets: &crate::asset::Assets,
-    ) -> Result<(), WriteError> {
+        assets: &crate::bundle::Assets,
+    ) -> Result<Summary, WriteError> {
         let assets_dir = self.out.join("assets");
         std::fs::create_dir_all(&assets_dir).map_err(|source| WriteError {
             path: assets_dir.display().to_string(),
@@ -129,10 +120,14 @@ impl RenderArgs {
             &self.out.join("manifest.json"),
             (serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n").as_bytes(),
         )?;
-        ctx.printer.emit(
-            json!({ "event": "summary", "stacks": rendered.stacks.len(), "assets": assets.len(), "out": self.out.display().to_string() }),
-            || format!("rendered {} stack(s) and {} asset(s) into {}", rendered.stacks.len(), assets.len(), self.out.display()),
-        );
-        Ok(())
+        Ok(Summary::new(
+            json!({ "command": "render", "stacks": rendered.stacks.len(), "assets": assets.len(), "out": self.out.display().to_string() }),
+            format!(
+                "rendered {} stack(s) and {} asset(s) into {}",
+                rendered.stacks.len(),
+                assets.len(),
+                self.out.display()
+            ),
+        ))
     }
 }

@@ -1,13 +1,14 @@
-//! What the cloud commands share: load and render the environment, resolve
-//! the target, print the header, and ask for approval.
+//! What the cloud commands share: load the specs, check the command's flags
+//! against the environment (before anything has side effects), prepare and
+//! render the environment, resolve the target, print the header, and ask
+//! for approval.
 
 use super::target::{Resolved, TargetArgs};
-use super::{Context, report_failure};
-use crate::asset::Assets;
-use crate::exit;
+use super::{CommandError, Context, ErrorKind};
+use crate::bundle::{Assets, Builds};
+use crate::load::{load_specs, render_loaded};
 use crate::render::RenderedEnvironment;
-use crate::spec::Project;
-use crate::validate::load_environment;
+use crate::spec::{Environment, Project};
 use serde_json::json;
 use std::io::IsTerminal;
 
@@ -18,21 +19,36 @@ pub struct Session {
     pub target: Resolved,
 }
 
+/// A check of the command's flags against the environment, run before any
+/// build, emulator start or network call.
+pub type Preflight<'a> = &'a dyn Fn(&Environment) -> Result<(), CommandError>;
+
+/// No flag depends on the environment.
+pub fn no_preflight(_: &Environment) -> Result<(), CommandError> {
+    Ok(())
+}
+
 impl Session {
-    /// Loads, validates and renders `environment`, then resolves its target.
-    /// On failure the problem is reported and the exit code returned.
+    /// Loads and validates `environment`, runs `preflight`, prepares its
+    /// code as `builds` says, renders it, then resolves its target.
     pub fn open(
         ctx: &mut Context,
         command: &str,
         environment: &str,
         target: &TargetArgs,
-    ) -> Result<Session, u8> {
-        let (project, rendered, assets) =
-            load_environment(&ctx.project, environment).map_err(|f| report_failure(ctx, &f))?;
-        let resolved = target.resolve(ctx, &rendered.target).map_err(|e| {
-            ctx.printer.error(&e);
-            exit::FAILURE
-        })?;
+        builds: Builds,
+        preflight: Preflight<'_>,
+    ) -> Result<Session, CommandError> {
+        let (project, relevant) = load_specs(&ctx.project, environment)?;
+        if relevant.is_empty()
+            && let Ok(env) = project.environment(environment)
+        {
+            preflight(env)?;
+        }
+        let (rendered, assets) = render_loaded(&project, environment, relevant, builds)?;
+        let resolved = target
+            .resolve(ctx, &rendered.target)
+            .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
         ctx.printer.emit(
             json!({
                 "event": "start",
@@ -63,19 +79,13 @@ impl Session {
             .environment(&self.rendered.environment)
             .is_ok_and(|e| e.approval)
     }
-
-    pub fn protected(&self) -> bool {
-        self.project
-            .environment(&self.rendered.environment)
-            .is_ok_and(|e| e.protect)
-    }
 }
 
 /// Asks on a terminal; `--yes` and `--ci` never ask. Without a terminal and
-/// without either flag, the answer is no, and the user is told why.
-pub fn approved(ctx: &mut Context, yes: bool, question: &str) -> bool {
+/// without either flag, the answer is no, and the error says why.
+pub fn approved(ctx: &mut Context, yes: bool, question: &str) -> Result<(), CommandError> {
     if yes || ctx.ci {
-        return true;
+        return Ok(());
     }
     if std::io::stdin().is_terminal() && ctx.printer.format() == crate::output::Format::Human {
         eprint!("{question} [y/N] ");
@@ -83,18 +93,19 @@ pub fn approved(ctx: &mut Context, yes: bool, question: &str) -> bool {
         if std::io::stdin().read_line(&mut answer).is_ok() {
             let answer = answer.trim().to_ascii_lowercase();
             if answer == "y" || answer == "yes" {
-                return true;
+                return Ok(());
             }
         }
-        ctx.printer.emit(
-            json!({ "event": "error", "message": "not approved" }),
-            || "not approved; nothing was changed".into(),
-        );
-        return false;
+        return Err(CommandError::new(
+            ErrorKind::Failure,
+            "not approved; nothing was changed",
+        ));
     }
-    ctx.printer.emit(
-        json!({ "event": "error", "message": format!("approval required: {question}"), "help": "pass --yes, or --ci in a pipeline" }),
-        || format!("error: approval required ({question}) and there is no terminal to ask on\nhelp: pass --yes, or --ci in a pipeline; nothing was changed"),
-    );
-    false
+    Err(CommandError::new(
+        ErrorKind::Failure,
+        format!(
+            "approval required ({question}) and there is no terminal to ask on; nothing was changed"
+        ),
+    )
+    .with_help("pass --yes, or --ci in a pipeline"))
 }

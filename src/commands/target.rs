@@ -3,7 +3,7 @@
 
 use super::Context;
 use crate::cloud::{Cloud, ConnectSettings};
-use crate::local;
+use crate::emulator;
 use crate::spec::Target;
 use serde_json::json;
 
@@ -27,7 +27,7 @@ impl TargetArgs {
         &self,
         ctx: &mut Context,
         target: &Target,
-    ) -> Result<Resolved, local::LocalError> {
+    ) -> Result<Resolved, emulator::LocalError> {
         let (region, profile) = match target {
             Target::Local { region } => (region.clone(), None),
             Target::Aws {
@@ -60,23 +60,23 @@ fn configured_port() -> Option<u16> {
         .and_then(|p| p.parse().ok())
 }
 
-fn local_endpoint(ctx: &mut Context) -> Result<String, local::LocalError> {
-    let home = local::home();
-    if let Some(running) = local::status(&home) {
+fn local_endpoint(ctx: &mut Context) -> Result<String, emulator::LocalError> {
+    let home = emulator::home();
+    if let Some(running) = emulator::status(&home) {
         return Ok(running.endpoint());
     }
     ctx.printer.emit(
-        json!({ "event": "local", "state": "starting", "version": local::MINISTACK_VERSION, "home": home }),
+        json!({ "event": "local", "state": "starting", "version": emulator::MINISTACK_VERSION, "home": home }),
         || {
             format!(
                 "starting the local emulator (MiniStack {}; the first start installs it into {})",
-                local::MINISTACK_VERSION,
+                emulator::MINISTACK_VERSION,
                 home.display()
             )
         },
     );
     ctx.printer.flush();
-    let emulator = local::up(&home, configured_port())?;
+    let emulator = emulator::up(&home, configured_port())?;
     ctx.printer.emit(
         json!({ "event": "local", "state": "running", "endpoint": emulator.endpoint(), "pid": emulator.pid }),
         || format!("local emulator running at {}", emulator.endpoint()),
@@ -85,15 +85,12 @@ fn local_endpoint(ctx: &mut Context) -> Result<String, local::LocalError> {
 }
 
 /// A runtime for one command: one thread, as the work is waiting on the
-/// network. A failure is reported and its exit code returned.
-pub fn runtime(ctx: &mut Context) -> Result<tokio::runtime::Runtime, u8> {
+/// network.
+pub fn runtime() -> Result<tokio::runtime::Runtime, super::CommandError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            ctx.printer.error(&e);
-            crate::exit::FAILURE
-        })
+        .map_err(|e| super::CommandError::from_error(super::ErrorKind::Failure, &e))
 }
 
 pub async fn connect(resolved: &Resolved) -> Cloud {

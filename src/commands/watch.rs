@@ -3,21 +3,20 @@
 //! the environment allows it; anything else is a deploy of the affected
 //! stacks. One line per pass; errors are shown and the watch goes on.
 
-use super::Context;
-use super::deploy::{
-    ApplyArgs, SafetyArgs, Stop, apply_locked, smoke_may_be_skipped, smoke_runner,
-};
-use super::progress::{show, smoke_table};
+use super::deploy::{ApplyArgs, SafetyArgs, refuse_skipped_smoke};
+use super::display::{show, smoke_table};
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
+use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
+use crate::bundle::Builds;
 use crate::cloud::Cloud;
 use crate::exit;
+use crate::load::{Failure, load_environment};
 use crate::output::Colour;
 use crate::reconcile::{
-    Event, LockError, Observed, Options, Outcome, Pass, Snapshot, Swapped, Verdict,
+    Event, Mode, Options, Outcome, Pass, Settings, Stop, StopReason, Swapped, Verdict, guard,
 };
-use crate::validate::{Failure, load_environment};
-use crate::watch::{Batch, Inputs, settle};
+use crate::watcher::{Batch, Inputs, settle};
 use serde_json::{Value as Json, json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -41,9 +40,6 @@ pub struct WatchArgs {
     pub debounce: u64,
 }
 
-/// Why a pass stopped early when files changed during it.
-const NEWER_CHANGE: &str = "a newer change";
-
 /// How one pass ended.
 enum Ended {
     Unchanged,
@@ -64,7 +60,7 @@ struct PassReport {
     /// Checks passed and failed, with their results when one failed.
     checks: Option<(usize, usize, Vec<crate::smoke::CheckResult>)>,
     /// A newer change or Ctrl-C stopped the pass before it finished.
-    stopped_by: Option<&'static str>,
+    stopped_by: Option<StopReason>,
     code: u8,
 }
 
@@ -85,20 +81,19 @@ struct Listen<'a> {
     changes: Option<&'a mut UnboundedReceiver<PathBuf>>,
     /// Changes that arrived during the pass: the next batch.
     pending: Option<Batch>,
-    interrupted: bool,
 }
 
 impl WatchArgs {
-    pub fn execute(&self, ctx: &mut Context) -> u8 {
-        let mut session = match Session::open(ctx, "watch", &self.environment, &self.target) {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
-        if self.apply.no_smoke
-            && let Err(code) = smoke_may_be_skipped(ctx, &session)
-        {
-            return code;
-        }
+    pub fn execute(&self, ctx: &mut Context) -> CommandResult {
+        let no_smoke = self.apply.no_smoke;
+        let mut session = Session::open(
+            ctx,
+            "watch",
+            &self.environment,
+            &self.target,
+            Builds::Run,
+            &|env| refuse_skipped_smoke(env, no_smoke),
+        )?;
         if session.requires_approval() {
             let question = if self.once {
                 format!("deploy the changes to {}?", session.rendered.environment)
@@ -108,18 +103,23 @@ impl WatchArgs {
                     session.rendered.environment
                 )
             };
-            if !approved(ctx, self.apply.yes, &question) {
-                return exit::FAILURE;
-            }
+            approved(ctx, self.apply.yes, &question)?;
         }
-        let rt = match runtime(ctx) {
-            Ok(rt) => rt,
-            Err(code) => return code,
-        };
-        rt.block_on(self.run(ctx, &mut session))
+        let rt = runtime()?;
+        let started = Instant::now();
+        let (passes, code) = rt.block_on(self.run(ctx, &mut session));
+        let summary = Summary::new(
+            json!({ "command": "watch", "passes": passes, "duration_ms": started.elapsed().as_millis() as u64 }),
+            String::new(),
+        );
+        match code {
+            exit::OK => Ok(summary),
+            code => Err(CommandError::reported(ErrorKind::of_code(code)).with_summary(summary)),
+        }
     }
 
-    async fn run(&self, ctx: &mut Context, session: &mut Session) -> u8 {
+    /// The passes; returns how many ran and the exit code.
+    async fn run(&self, ctx: &mut Context, session: &mut Session) -> (usize, u8) {
         let cloud = connect(&session.target).await;
         let options = self.safety.options();
         let (changes_tx, mut changes) = unbounded_channel();
@@ -131,7 +131,7 @@ impl WatchArgs {
                 Err(e) => {
                     ctx.printer
                         .failure(&format!("cannot watch the project's files: {e}"));
-                    return exit::FAILURE;
+                    return (0, exit::FAILURE);
                 }
             }
             ctx.printer.emit(
@@ -152,7 +152,6 @@ impl WatchArgs {
             let mut listen = Listen {
                 changes: (!self.once).then_some(&mut changes),
                 pending: None,
-                interrupted: false,
             };
             let report = match batch.take().map(|_| self.reload(ctx, session)) {
                 Some(Err(ended)) => PassReport::of(ended, exit::INVALID),
@@ -163,10 +162,10 @@ impl WatchArgs {
             };
             self.show_pass(ctx, number, &trigger, &report, started, saved_at);
             if self.once {
-                return report.code;
+                return (number, report.code);
             }
-            if listen.interrupted {
-                return self.stopped(ctx, exit::INTERRUPTED);
+            if report.stopped_by == Some(StopReason::Interrupt) {
+                return (number, self.stopped(ctx, exit::INTERRUPTED));
             }
             // The files may name new code folders: watch those too.
             let fresh = self.inputs(session);
@@ -186,19 +185,19 @@ impl WatchArgs {
                     tokio::select! {
                         path = changes.recv() => match path {
                             Some(path) => Batch::starting(path),
-                            None => return self.stopped(ctx, exit::FAILURE),
+                            None => return (number, self.stopped(ctx, exit::FAILURE)),
                         },
-                        _ = tokio::signal::ctrl_c() => return self.stopped(ctx, exit::OK),
+                        _ = guard::interrupted() => return (number, self.stopped(ctx, exit::OK)),
                     }
                 }
             };
             let quiet = Duration::from_millis(self.debounce);
             let settled = tokio::select! {
                 alive = settle(&mut changes, &mut next, quiet, quiet * 20 + Duration::from_secs(1)) => alive,
-                _ = tokio::signal::ctrl_c() => return self.stopped(ctx, exit::OK),
+                _ = guard::interrupted() => return (number, self.stopped(ctx, exit::OK)),
             };
             if !settled || watcher.is_none() {
-                return self.stopped(ctx, exit::FAILURE);
+                return (number, self.stopped(ctx, exit::FAILURE));
             }
             batch = Some(next);
         }
@@ -208,7 +207,7 @@ impl WatchArgs {
         let code = session
             .project
             .environment(&self.environment)
-            .map(|env| crate::asset::code_dirs(&session.project, env))
+            .map(|env| crate::bundle::code_dirs(&session.project, env))
             .unwrap_or_default();
         Inputs::new(&session.project.root, &self.environment, code)
     }
@@ -253,7 +252,7 @@ impl WatchArgs {
     }
 
     /// One pass, while listening for newer changes (which stop it after the
-    /// stack operations under way) and Ctrl-C.
+    /// stack operations under way) and Ctrl-C (the guard's).
     async fn pass(
         &self,
         ctx: &mut Context,
@@ -265,10 +264,9 @@ impl WatchArgs {
     ) -> PassReport {
         let (tx, mut events) = unbounded_channel();
         let pass = Pass::new(cloud, &session.rendered, &session.assets, options, tx);
-        let work = self.work(&pass, session, cloud, saved_at);
+        let work = guard::guarded(&pass, None, self.work(&pass, session, saved_at));
         tokio::pin!(work);
         let mut checks = None;
-        let mut stopped_by = None;
         let mut on_event = |ctx: &mut Context, event: Event| {
             if let Event::Smoke {
                 passed,
@@ -297,20 +295,8 @@ impl WatchArgs {
                         Some(batch) => { batch.paths.insert(path); }
                         None => {
                             listen.pending = Some(Batch::starting(path));
-                            stopped_by.get_or_insert(NEWER_CHANGE);
-                            pass.stop();
+                            pass.stop(StopReason::NewerChange);
                         }
-                    }
-                }
-                signal = tokio::signal::ctrl_c() => {
-                    if signal.is_ok() {
-                        if listen.interrupted {
-                            eprintln!("interrupted again: quitting now; stack operations under way go on in CloudFormation, and the next pass picks them up");
-                            std::process::exit(i32::from(exit::INTERRUPTED));
-                        }
-                        listen.interrupted = true;
-                        stopped_by = Some("Ctrl-C");
-                        pass.stop();
                     }
                 }
             }
@@ -319,17 +305,11 @@ impl WatchArgs {
             on_event(ctx, event);
         }
         report.checks = checks;
-        report.stopped_by = stopped_by;
+        report.stopped_by = pass.stop_reason();
         report
     }
 
-    async fn work(
-        &self,
-        pass: &Pass<'_>,
-        session: &Session,
-        cloud: &Cloud,
-        saved_at: Instant,
-    ) -> PassReport {
+    async fn work(&self, pass: &Pass<'_>, session: &Session, saved_at: Instant) -> PassReport {
         let observed = match pass.observe().await {
             Ok(o) => o,
             Err(e) => return PassReport::of(Ended::Failed(e.to_string()), exit::FAILURE),
@@ -344,93 +324,42 @@ impl WatchArgs {
         if !observed.has_changes() {
             return PassReport::of(Ended::Unchanged, exit::OK);
         }
-        let smoke = !self.apply.no_smoke;
-        let mut why = None;
-        if session.rendered.hotswap {
-            let plan = pass.hotswap_plan(&observed);
-            if plan.carries_everything() && !plan.targets.is_empty() {
-                return self
-                    .hotswap(pass, session, cloud, &observed, &plan, saved_at, smoke)
-                    .await;
-            }
-            why = plan.needs_cloudformation.into_iter().next();
-        }
-        let lock_wait = Duration::from_secs(self.apply.lock_wait);
-        match apply_locked(pass, &observed, session, cloud, smoke, "watch", lock_wait).await {
-            Ok((outcome, verdict)) => {
-                let code = match (&verdict, outcome.ok()) {
-                    (_, false) => exit::FAILURE,
-                    (Some(Verdict::Passed) | None, true) => exit::OK,
-                    (Some(Verdict::RolledBack), true) => exit::SMOKE_ROLLED_BACK,
-                    (Some(Verdict::Failed(_)), true) => exit::SMOKE_FAILED,
-                };
-                let outcome = Box::new(outcome);
-                let mut report = PassReport::of(Ended::Deployed { outcome, why }, code);
-                report.verdict = verdict;
-                report
-            }
-            Err(stop) => stop_report(stop),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn hotswap(
-        &self,
-        pass: &Pass<'_>,
-        session: &Session,
-        cloud: &Cloud,
-        observed: &Observed,
-        plan: &crate::reconcile::HotswapPlan,
-        saved_at: Instant,
-        smoke: bool,
-    ) -> PassReport {
-        let runner = match smoke_runner(session, cloud, smoke) {
-            Ok(runner) => runner,
-            Err(stop) => return stop_report(stop),
+        let settings = Settings {
+            command: "watch",
+            smoke: !self.apply.no_smoke,
+            lock_wait: Duration::from_secs(self.apply.lock_wait),
         };
-        let Some(bucket) = observed.asset_bucket.as_deref() else {
-            return PassReport::of(
-                Ended::Failed("the bootstrap stack is not deployed".into()),
-                exit::FAILURE,
-            );
-        };
-        let lock = match pass
-            .lock(bucket, "watch", Duration::from_secs(self.apply.lock_wait))
-            .await
-        {
-            Ok(lock) => lock,
-            Err(LockError::Busy(holder)) => return stop_report(Stop::Locked(holder)),
-            Err(LockError::Cloud(e)) => return stop_report(Stop::Cloud(e)),
-        };
-        let swapped = pass.hotswap(plan, saved_at).await;
-        for s in swapped.iter().flatten() {
-            pass.emit(Event::Hotswapped(s.clone()));
-        }
-        let verdict = match (&swapped, &runner) {
-            (Ok(_), Some(runner)) => {
-                let mut outcome = Outcome {
-                    deployed: observed.stacks.clone(),
-                    ..Default::default()
-                };
-                Some(pass.gate(runner, &Snapshot::default(), &mut outcome).await)
+        let plan = session
+            .rendered
+            .hotswap
+            .then(|| pass.hotswap_plan(&observed));
+        let why = plan
+            .as_ref()
+            .and_then(|p| p.needs_cloudformation.first().cloned());
+        let mode = match &plan {
+            Some(plan) if plan.carries_everything() && !plan.targets.is_empty() => {
+                Mode::Hotswap { plan, saved_at }
             }
-            _ => None,
+            _ => Mode::Apply,
         };
-        let released = lock.release().await;
-        match (swapped, released) {
-            (Err(e), _) | (Ok(_), Err(e)) => {
-                PassReport::of(Ended::Failed(e.to_string()), exit::FAILURE)
-            }
-            (Ok(swapped), Ok(())) => {
-                let code = match verdict {
-                    Some(Verdict::Failed(_) | Verdict::RolledBack) => exit::SMOKE_FAILED,
-                    _ => exit::OK,
-                };
-                let mut report = PassReport::of(Ended::Hotswapped(swapped), code);
-                report.verdict = verdict;
-                report
-            }
-        }
+        let hotswap = matches!(mode, Mode::Hotswap { .. });
+        let result = pass.run(&observed, mode, &settings).await;
+        let code = crate::reconcile::exit_code(&result, pass.stop_reason());
+        let report = match result {
+            Ok(report) => report,
+            Err(stop) => return stop_report(stop, code),
+        };
+        let ended = match (hotswap, &report.outcome.error) {
+            (true, Some(error)) => Ended::Failed(error.clone()),
+            (true, None) => Ended::Hotswapped(report.swapped),
+            (false, _) => Ended::Deployed {
+                outcome: Box::new(report.outcome),
+                why,
+            },
+        };
+        let mut pass_report = PassReport::of(ended, code);
+        pass_report.verdict = report.verdict;
+        pass_report
     }
 
     fn show_pass(
@@ -512,8 +441,12 @@ impl WatchArgs {
             text.push_str(&format!(" · {reason}"));
         }
         if let Some(by) = report.stopped_by {
+            let by = match by {
+                StopReason::Interrupt => "Ctrl-C",
+                other => other.describe(),
+            };
             text.push_str(&format!(" · stopped by {by}"));
-            if by == NEWER_CHANGE && result == "failed" {
+            if report.stopped_by == Some(StopReason::NewerChange) && result == "failed" {
                 result = "superseded";
             }
         }
@@ -544,7 +477,10 @@ impl WatchArgs {
             "hotswapped": swapped,
             "stacks": outcome,
             "checks": report.checks.as_ref().map(|(p, f, _)| json!({ "passed": p, "failed": f })),
-            "stopped_by": report.stopped_by,
+            "stopped_by": report.stopped_by.map(|by| match by {
+                StopReason::Interrupt => "Ctrl-C",
+                other => other.describe(),
+            }),
             "message": text,
             "exit_code": report.code,
             "save_to_done_ms": saved_at.elapsed().as_millis() as u64,
@@ -579,16 +515,17 @@ fn shown_paths(inputs: &Inputs, batch: &Batch) -> Vec<String> {
     }
 }
 
-fn stop_report(stop: Stop) -> PassReport {
-    let (message, code, hazards) = stop.explain();
-    let ended = if hazards.is_empty() {
-        Ended::Failed(message)
+fn stop_report(stop: Stop, code: u8) -> PassReport {
+    let explained = stop.explain();
+    let ended = if explained.hazards.is_empty() {
+        Ended::Failed(explained.message)
     } else {
-        let list: Vec<String> = hazards
+        let list: Vec<String> = explained
+            .hazards
             .iter()
             .map(|h| format!("{} {}", h.stack, h.logical_id))
             .collect();
-        Ended::Refused(format!("{message}: {}", list.join(", ")))
+        Ended::Refused(format!("{}: {}", explained.message, list.join(", ")))
     };
     PassReport::of(ended, code)
 }

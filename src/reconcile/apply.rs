@@ -1,73 +1,24 @@
-//! Apply: per wave, re-plan each stack with the outputs known now, then
-//! change set → data-loss check → execute → stream events until settled.
+//! The wave loop: per wave, re-plan each stack with the outputs known now and
+//! apply the stacks of the wave concurrently; a failed stack stops the later
+//! waves. Then the orphans (with `--prune`) and the settling.
 
+use super::change_set::{ChangeSetRun, change_set_name};
 use super::observe::{Observed, PlannedStack, plan_stack};
 use super::{Event, Outcome, Pass, StackResult};
-use crate::cloud::assets::{BOOTSTRAP_STACK, BUCKET_OUTPUT, upload_if_absent};
-use crate::cloud::stacks::{self, ChangeSetOutcome, ChangeSetRequest};
-use crate::cloud::{CloudError, functions};
-use crate::deployed::Condition;
-use crate::deployed::{
-    APP_TAG, ChangeSetChange, DeployedStack, ENVIRONMENT_TAG, HASH_TAG, StackEvent, condition_of,
-    is_failure, is_terminal,
-};
-use crate::plan::guard::Hazard;
+use crate::cloud::CloudError;
+use crate::cloud::bootstrap::{BOOTSTRAP_STACK, BUCKET_OUTPUT, upload_if_absent};
+use crate::cloud::stacks::{self, ChangeSetRequest};
+use crate::deployed::{APP_TAG, DeployedStack, ENVIRONMENT_TAG, HASH_TAG};
 use crate::plan::{Action, StackPlan};
 use crate::render::{ParameterSource, RenderedStack};
 use futures_util::future::join_all;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// How long to wait for an operation someone else started.
-const WAIT_FOR_OTHERS: Duration = Duration::from_secs(30 * 60);
-/// How long one stack operation of ours may take.
-const STACK_OPERATION_LIMIT: Duration = Duration::from_secs(60 * 60);
-
-/// How a change set run ended.
-pub(super) enum ChangeSetRun {
-    /// CloudFormation found nothing to change.
-    Empty(Option<DeployedStack>),
-    /// CloudFormation could not create the change set.
-    Rejected(String),
-    /// It would replace or remove a retained resource; deleted unexecuted.
-    Destroys(Vec<Hazard>),
-    /// The pass is stopping; deleted unexecuted.
-    NotExecuted,
-    /// Executed; `failure` says why it did not settle, if it did not.
-    Executed {
-        status: String,
-        failure: Option<String>,
-        deployed: Option<DeployedStack>,
-    },
-}
+use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
 
 /// How one stack's apply ended.
 struct Applied {
     result: StackResult,
     deployed: Option<DeployedStack>,
-}
-
-pub(super) fn change_set_name() -> String {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
-    format!("driftless-{millis}")
-}
-
-/// Polls with a delay growing from 100 ms to 2 s: quick against an emulator,
-/// gentle with a real account.
-struct Backoff(Duration);
-
-impl Backoff {
-    fn new() -> Self {
-        Backoff(Duration::from_millis(100))
-    }
-
-    async fn wait(&mut self) {
-        tokio::time::sleep(self.0).await;
-        self.0 = (self.0 * 3 / 2).min(Duration::from_secs(2));
-    }
 }
 
 impl Pass<'_> {
@@ -149,41 +100,15 @@ impl Pass<'_> {
         if self.options.prune && !failed && !outcome.stopped {
             self.prune(observed, &mut outcome, &mut deployed).await;
         }
-        for stack in super::observe::unprotected(self.environment, &deployed) {
-            match stacks::set_termination_protection(&self.cloud.cfn, &stack, true).await {
-                Ok(()) => {
-                    self.emit(Event::Protected {
-                        stack: stack.clone(),
-                    });
-                    if let Some(d) = deployed.get_mut(&stack) {
-                        d.termination_protection = true;
-                    }
-                }
-                Err(e) => {
-                    outcome.error.get_or_insert_with(|| e.to_string());
-                }
-            }
-        }
-        match self.settle_settings(observed, &deployed, &applied).await {
-            Ok(written) => {
-                outcome.settings_fixed = written.len();
-                outcome.settings_written = written;
-            }
-            Err(e) => {
-                outcome.error.get_or_insert_with(|| e.to_string());
-            }
-        }
-        if !observed.hotswapped.is_empty() && !failed && !outcome.stopped {
-            match self
-                .settle_hotswaps(observed, &deployed, bucket.as_deref())
-                .await
-            {
-                Ok(count) => outcome.hotswaps_settled = count,
-                Err(e) => {
-                    outcome.error.get_or_insert_with(|| e.to_string());
-                }
-            }
-        }
+        self.settle(
+            observed,
+            &mut outcome,
+            &mut deployed,
+            &applied,
+            bucket.as_deref(),
+            failed,
+        )
+        .await;
         outcome.uploads = self.uploads.load(std::sync::atomic::Ordering::Relaxed);
         outcome.changed = applied.into_iter().collect();
         outcome.deployed = deployed;
@@ -259,60 +184,6 @@ impl Pass<'_> {
     }
 
     /// Brings reserved concurrency in line: for stacks applied now, read
-    /// again (new functions); for the others, use what observe read.
-    async fn settle_settings(
-        &self,
-        observed: &Observed,
-        deployed: &BTreeMap<String, DeployedStack>,
-        applied: &HashSet<String>,
-    ) -> Result<Vec<String>, CloudError> {
-        let fresh: Vec<PlannedStack> = observed
-            .planned
-            .iter()
-            .filter(|p| applied.contains(&p.stack.name))
-            .cloned()
-            .collect();
-        let fresh_functions = self.read_functions(&fresh, deployed).await?;
-        let (fresh_live, _) = super::observe::settings_drift(&fresh, &fresh_functions);
-        let mut live = observed.live.clone();
-        live.extend(fresh_live);
-        let mut writes = Vec::new();
-        for p in &observed.planned {
-            if !deployed.contains_key(&p.stack.name) {
-                continue;
-            }
-            for f in &p.stack.functions {
-                let Some(desired) = f.reserved_concurrency else {
-                    continue;
-                };
-                if let Some((function, value)) =
-                    live.get(&(p.stack.name.clone(), f.logical_id.clone()))
-                    && *value != Some(desired)
-                {
-                    writes.push((p.stack.name.clone(), function.clone(), desired));
-                }
-            }
-        }
-        let lambda = &self.cloud.lambda;
-        let results = join_all(writes.iter().map(|(_, function, desired)| {
-            functions::set_reserved_concurrency(lambda, function, Some(*desired))
-        }))
-        .await;
-        for ((stack, function, desired), result) in writes.iter().zip(results) {
-            result?;
-            self.emit(Event::SettingApplied {
-                stack: stack.clone(),
-                function: function.clone(),
-                setting: "reserved_concurrency",
-                value: Some(*desired),
-            });
-        }
-        Ok(writes
-            .into_iter()
-            .map(|(_, function, _)| function)
-            .collect())
-    }
-
     async fn apply_stack(
         &self,
         planned: &PlannedStack,
@@ -426,7 +297,7 @@ impl Pass<'_> {
                     None,
                 ));
             }
-            stacks::delete(&self.cloud.cfn, name).await?;
+            stacks::delete(self.cloud, name).await?;
             self.wait_until_gone(name).await?;
         }
         self.upload_assets(planned, bucket).await?;
@@ -512,123 +383,6 @@ impl Pass<'_> {
         })
     }
 
-    /// Change set → data-loss check → execute → stream events until the
-    /// stack settles. `destroys` names the changes that must not run; a
-    /// stoppable run is not executed once the pass is stopping (a rollback
-    /// always runs).
-    pub(super) async fn run_change_set(
-        &self,
-        request: ChangeSetRequest<'_>,
-        stoppable: bool,
-        destroys: impl Fn(&[ChangeSetChange]) -> Vec<Hazard>,
-    ) -> Result<ChangeSetRun, CloudError> {
-        let name = request.stack;
-        let change_set = request.name;
-        let cfn = &self.cloud.cfn;
-        stacks::create_change_set(cfn, &request).await?;
-        let changes = match stacks::wait_change_set(cfn, name, change_set).await? {
-            ChangeSetOutcome::Ready(changes) => changes,
-            ChangeSetOutcome::Empty => {
-                stacks::delete_change_set(cfn, name, change_set).await?;
-                return Ok(ChangeSetRun::Empty(stacks::describe(cfn, name).await?));
-            }
-            ChangeSetOutcome::Failed(reason) => {
-                stacks::delete_change_set(cfn, name, change_set).await?;
-                return Ok(ChangeSetRun::Rejected(reason));
-            }
-        };
-        self.emit(Event::ChangeSet {
-            stack: name.to_string(),
-            change_set: change_set.to_string(),
-            changes: changes.clone(),
-        });
-        let refused = destroys(&changes);
-        if !refused.is_empty() {
-            stacks::delete_change_set(cfn, name, change_set).await?;
-            for hazard in &refused {
-                self.emit(Event::Refused(hazard.clone()));
-            }
-            return Ok(ChangeSetRun::Destroys(refused));
-        }
-        if stoppable && self.is_stopping() {
-            stacks::delete_change_set(cfn, name, change_set).await?;
-            return Ok(ChangeSetRun::NotExecuted);
-        }
-        let seen: HashSet<String> = stacks::events(cfn, name)
-            .await?
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
-        stacks::execute_change_set(cfn, name, change_set).await?;
-        let events = self.stream_events(name, name, seen).await?;
-        let d = stacks::describe(cfn, name).await?;
-        let status = d.as_ref().map(|d| d.status.clone()).unwrap_or_default();
-        let failure =
-            (is_failure(&status) || condition_of(&status) != Condition::Settled).then(|| {
-                first_failure(&events)
-                    .map(|e| {
-                        format!(
-                            "{} ({}) {}: {}",
-                            e.logical_id,
-                            e.resource_type,
-                            e.status,
-                            e.reason.as_deref().unwrap_or("no reason given")
-                        )
-                    })
-                    .or_else(|| d.as_ref().and_then(|d| d.status_reason.clone()))
-                    .unwrap_or_else(|| format!("the stack ended in {status}"))
-            });
-        Ok(ChangeSetRun::Executed {
-            status,
-            failure,
-            deployed: d,
-        })
-    }
-
-    /// Changes that would replace or remove a retained resource (retained by
-    /// `stack`'s template or one of `also_retained`) and that `allow` does not
-    /// name.
-    pub(super) fn destroying_changes(
-        &self,
-        stack: &RenderedStack,
-        also_retained: &[String],
-        allow: &BTreeSet<String>,
-        changes: &[ChangeSetChange],
-    ) -> Vec<Hazard> {
-        let retained = |id: &str| {
-            stack
-                .resources
-                .iter()
-                .any(|r| r.logical_id == id && r.retain)
-                || also_retained.iter().any(|r| r == id)
-        };
-        changes
-            .iter()
-            .filter(|c| c.destroys() && retained(&c.logical_id))
-            .filter_map(|c| {
-                let label = resource_label(stack, &c.logical_id);
-                if allow.contains(&c.logical_id) || allow.contains(&label) {
-                    return None;
-                }
-                let action = if c.action == "Remove" {
-                    "remove"
-                } else {
-                    "replace"
-                };
-                Some(Hazard {
-                    stack: stack.name.clone(),
-                    logical_id: c.logical_id.clone(),
-                    resource_type: c.resource_type.clone(),
-                    action,
-                    properties: c.recreating.clone(),
-                    cause: format!("CloudFormation's change set would {action} it"),
-                    flag: format!("--allow-replace {label}"),
-                    resource: label,
-                })
-            })
-            .collect()
-    }
-
     async fn upload_assets(
         &self,
         planned: &PlannedStack,
@@ -660,7 +414,7 @@ impl Pass<'_> {
             .into_iter()
             .filter(|a| keys.insert(a.reference().key()))
             .collect();
-        let s3 = &self.cloud.s3;
+        let s3 = self.cloud;
         let results = join_all(assets.iter().map(|a| {
             let key = a.reference().key();
             async move {
@@ -683,111 +437,10 @@ impl Pass<'_> {
         }
         Ok(())
     }
-
-    /// Emits the stack's new events, oldest first, until the stack's own
-    /// event reaches a final status. Returns the new events.
-    pub(super) async fn stream_events(
-        &self,
-        stack_ref: &str,
-        name: &str,
-        mut seen: HashSet<String>,
-    ) -> Result<Vec<StackEvent>, CloudError> {
-        let started = Instant::now();
-        let mut backoff = Backoff::new();
-        let mut all = Vec::new();
-        loop {
-            let page = stacks::events(&self.cloud.cfn, stack_ref).await?;
-            let mut fresh: Vec<StackEvent> =
-                page.into_iter().filter(|e| !seen.contains(&e.id)).collect();
-            fresh.reverse();
-            let mut done = false;
-            for event in fresh {
-                seen.insert(event.id.clone());
-                if event.is_stack() && event.logical_id == name && is_terminal(&event.status) {
-                    done = true;
-                }
-                self.emit(Event::StackEvent {
-                    stack: name.to_string(),
-                    change: event.clone(),
-                });
-                all.push(event);
-            }
-            if done {
-                return Ok(all);
-            }
-            if started.elapsed() > STACK_OPERATION_LIMIT {
-                return Err(CloudError::new(
-                    "DescribeStackEvents",
-                    name,
-                    "the stack operation did not finish within an hour; it goes on in CloudFormation, deploy again to pick it up",
-                ));
-            }
-            backoff.wait().await;
-        }
-    }
-
-    /// Continues an update's rollback and waits for it to end.
-    async fn continue_rollback(&self, name: &str) -> Result<Option<DeployedStack>, CloudError> {
-        let seen: HashSet<String> = stacks::events(&self.cloud.cfn, name)
-            .await?
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
-        self.emit(Event::StackStart {
-            stack: name.to_string(),
-            action: Action::ContinueRollback,
-        });
-        stacks::continue_rollback(&self.cloud.cfn, name).await?;
-        self.stream_events(name, name, seen).await?;
-        stacks::describe(&self.cloud.cfn, name).await
-    }
-
-    async fn wait_for_others(&self, name: &str) -> Result<Option<DeployedStack>, CloudError> {
-        let started = Instant::now();
-        let mut backoff = Backoff::new();
-        loop {
-            let d = stacks::describe(&self.cloud.cfn, name).await?;
-            match &d {
-                Some(s) if !is_terminal(&s.status) => {}
-                _ => return Ok(d),
-            }
-            if started.elapsed() > WAIT_FOR_OTHERS {
-                return Ok(d);
-            }
-            backoff.wait().await;
-        }
-    }
-
-    pub(super) async fn wait_until_gone(&self, name: &str) -> Result<(), CloudError> {
-        let started = Instant::now();
-        let mut backoff = Backoff::new();
-        loop {
-            match stacks::describe(&self.cloud.cfn, name).await? {
-                None => return Ok(()),
-                Some(s) if s.status == "DELETE_COMPLETE" => return Ok(()),
-                Some(s) if s.status == "DELETE_FAILED" => {
-                    return Err(CloudError::new(
-                        "DeleteStack",
-                        name,
-                        s.status_reason.unwrap_or_else(|| "DELETE_FAILED".into()),
-                    ));
-                }
-                Some(_) => {}
-            }
-            if started.elapsed() > STACK_OPERATION_LIMIT {
-                return Err(CloudError::new(
-                    "DeleteStack",
-                    name,
-                    "still deleting after an hour",
-                ));
-            }
-            backoff.wait().await;
-        }
-    }
 }
 
 /// `unit.resource` for a logical id, for messages and `--allow-replace`.
-fn resource_label(stack: &RenderedStack, logical_id: &str) -> String {
+pub(super) fn resource_label(stack: &RenderedStack, logical_id: &str) -> String {
     stack
         .resources
         .iter()
@@ -820,15 +473,6 @@ fn pending_reason(stack: &crate::render::RenderedStack, pending: &[String]) -> S
     format!("no value for parameter(s): {}", reasons.join("; "))
 }
 
-/// The first resource that failed, skipping the cancellations it caused.
-pub(super) fn first_failure(events: &[StackEvent]) -> Option<&StackEvent> {
-    events
-        .iter()
-        .filter(|e| e.status.ends_with("_FAILED") && !e.is_stack())
-        .find(|e| !e.reason.as_deref().is_some_and(|r| r.contains("cancelled")))
-        .or_else(|| events.iter().find(|e| e.status.ends_with("_FAILED")))
-}
-
 /// Outputs meant for people: without driftless's own function-name outputs.
 pub fn public_outputs(outputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     outputs
@@ -841,34 +485,6 @@ pub fn public_outputs(outputs: &BTreeMap<String, String>) -> BTreeMap<String, St
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn event(id: &str, logical: &str, status: &str, reason: Option<&str>) -> StackEvent {
-        StackEvent {
-            id: id.into(),
-            logical_id: logical.into(),
-            physical_id: None,
-            resource_type: if logical == "s" {
-                "AWS::CloudFormation::Stack".into()
-            } else {
-                "AWS::Lambda::Function".into()
-            },
-            status: status.into(),
-            reason: reason.map(str::to_string),
-            timestamp: String::new(),
-        }
-    }
-
-    #[test]
-    fn the_first_failure_is_the_cause_not_a_cancellation() {
-        let events = vec![
-            event("1", "s", "UPDATE_IN_PROGRESS", None),
-            event("2", "B", "UPDATE_FAILED", Some("Resource update cancelled")),
-            event("3", "A", "UPDATE_FAILED", Some("MemorySize out of range")),
-            event("4", "s", "UPDATE_ROLLBACK_COMPLETE", None),
-        ];
-        let first = first_failure(&events).map(|e| e.logical_id.as_str());
-        assert_eq!(first, Some("A"));
-    }
 
     #[test]
     fn function_name_outputs_are_hidden() {

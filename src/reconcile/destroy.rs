@@ -1,7 +1,7 @@
 //! Destroy: stateless stacks first, in reverse wave order; stateful stacks only
 //! when asked, and the resources CloudFormation keeps (Retain) are listed.
 
-use super::apply::first_failure;
+use super::change_set::first_failure;
 use super::{Event, Pass, StackResult};
 use crate::cloud::{CloudError, stacks};
 use crate::deployed::DeployedStack;
@@ -25,7 +25,7 @@ pub struct DestroyOutcome {
 impl Pass<'_> {
     pub async fn destroy(&self, include_stateful: bool) -> DestroyOutcome {
         let mut outcome = DestroyOutcome::default();
-        let deployed = match stacks::list(&self.cloud.cfn).await {
+        let deployed = match stacks::list(self.cloud).await {
             Ok(d) => d,
             Err(e) => {
                 outcome.error = Some(e.to_string());
@@ -103,7 +103,7 @@ impl Pass<'_> {
         retained: &[String],
     ) -> Result<(StackResult, usize), CloudError> {
         let started = Instant::now();
-        let cfn = &self.cloud.cfn;
+        let cfn = self.cloud;
         let name = &deployed.name;
         self.emit(Event::StackStart {
             stack: name.clone(),

@@ -81,16 +81,24 @@ pub enum Event {
     LockWait {
         key: String,
         holder: Holder,
+        /// Seconds until it lapses, by the store's clock.
+        expires_in: u64,
+    },
+    /// The lock could not be renewed (taken over, deleted, or unreachable
+    /// until it lapsed): the pass starts nothing new.
+    LeaseLost {
+        key: String,
+        reason: String,
     },
     /// Termination protection turned on (a stateful stack of a protected
     /// environment).
     Protected {
         stack: String,
     },
-    /// The pass stops starting new work (`interrupt` or `timeout`); the
-    /// stacks in flight finish their operation.
+    /// The pass stops starting new work; the stacks in flight finish
+    /// their operation.
     Stopping {
-        reason: &'static str,
+        reason: super::StopReason,
         in_flight: Vec<String>,
     },
     /// A live setting written to match the environment.

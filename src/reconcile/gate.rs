@@ -3,7 +3,7 @@
 //! to what they were, and the checks run again on the previous release.
 
 use super::{Event, Outcome, Pass, Snapshot};
-use crate::cloud::assets::BOOTSTRAP_STACK;
+use crate::cloud::bootstrap::BOOTSTRAP_STACK;
 use crate::deployed::DeployedStack;
 use crate::render::RenderedEnvironment;
 use crate::render::resolve::output_id;
@@ -125,6 +125,76 @@ impl Pass<'_> {
                     left.join(", ")
                 ))
             }
+        }
+    }
+
+    /// The checks after a hotswap; on failure (where the environment rolls
+    /// back) the swapped functions go back to what they ran, and the checks
+    /// run again.
+    pub(super) async fn hotswap_gate(
+        &self,
+        runner: &Runner,
+        observed: &super::Observed,
+        plan: &super::HotswapPlan,
+        report: &mut super::Report,
+    ) -> Verdict {
+        let deployed = report.outcome.deployed.clone();
+        if self.smoke(runner, &deployed, "release").await.ok() {
+            return Verdict::Passed;
+        }
+        let swapped: Vec<&super::Swapped> = report
+            .swapped
+            .iter()
+            .filter(|s| !s.changed.is_empty())
+            .collect();
+        let names: Vec<&str> = swapped.iter().map(|s| s.function.as_str()).collect();
+        if !self.environment.rollback {
+            return Verdict::Failed(format!(
+                "a smoke check failed after {} was hotswapped; this environment does not roll back (rollback: false), so the new code stays",
+                names.join(", ")
+            ));
+        }
+        let mut restored = Vec::new();
+        let mut inexact = Vec::new();
+        for s in &swapped {
+            let Some(target) = plan
+                .targets
+                .iter()
+                .find(|t| t.stack == s.stack && t.desired.logical_id == s.logical_id)
+            else {
+                continue;
+            };
+            match self.restore(observed, target).await {
+                Ok(true) => restored.push(s.function.clone()),
+                Ok(false) => inexact.push(s.function.clone()),
+                Err(e) => {
+                    return Verdict::Failed(format!(
+                        "a smoke check failed after {} was hotswapped, and putting {} back failed: {e}",
+                        names.join(", "),
+                        s.function
+                    ));
+                }
+            }
+        }
+        report.outcome.rolled_back = restored.len() + inexact.len();
+        self.emit(Event::Rollback {
+            complete: inexact.is_empty(),
+            restored: restored.iter().chain(&inexact).cloned().collect(),
+            deleted: Vec::new(),
+            left: Vec::new(),
+        });
+        let again = self.smoke(runner, &deployed, "rollback").await;
+        match (inexact.is_empty(), again.ok()) {
+            (true, true) => Verdict::RolledBack,
+            (true, false) => Verdict::Failed(format!(
+                "a smoke check failed after {} was hotswapped; the previous code is back, but the checks fail there too",
+                names.join(", ")
+            )),
+            (false, _) => Verdict::Failed(format!(
+                "a smoke check failed after {} was hotswapped; {} ran an earlier hotswap, which is kept nowhere, and now runs the code of the last deploy",
+                names.join(", "),
+                inexact.join(", ")
+            )),
         }
     }
 }

@@ -207,7 +207,9 @@ impl Pass<'_> {
     }
 
     /// Writes what differs between the live function and the desired one,
-    /// waiting for each update to finish, then tags or untags the function.
+    /// waiting for each update to finish. A function that will run what
+    /// CloudFormation does not hold is tagged *before* anything is written:
+    /// if a write or a wait fails half way, the tag still says so.
     async fn converge(
         &self,
         target: &Target,
@@ -215,50 +217,25 @@ impl Pass<'_> {
         started: Instant,
     ) -> Result<Swapped, CloudError> {
         let begun = Instant::now();
-        let lambda = &self.cloud.lambda;
         let live = &target.live;
         let desired = &target.desired;
         let function = live.name.as_str();
         let desired_sha =
             hotswap::asset_sha256(&desired.code_key).and_then(functions::code_sha256_of_hex);
-        let mut changed = Vec::new();
-        let mut live_ms = None;
-        if desired_sha.as_deref() != Some(live.code_sha256.as_str()) {
-            let code = code.unwrap_or(CodeSource::S3 {
-                bucket: &desired.code_bucket,
-                key: &desired.code_key,
-            });
-            functions::update_code(lambda, function, code).await?;
-            live_ms = Some(started.elapsed().as_millis() as u64);
-            changed.push("code");
-            functions::wait_updated(lambda, function).await?;
-        }
+        let code_differs = desired_sha.as_deref() != Some(live.code_sha256.as_str());
         let environment = live.environment != desired.environment;
         let description = live.description != desired.description;
-        if environment || description {
-            functions::update_configuration(
-                lambda,
-                function,
-                &desired.environment,
-                &desired.description,
-            )
-            .await?;
-            if live_ms.is_none() {
-                live_ms = Some(started.elapsed().as_millis() as u64);
-            }
-            if environment {
-                changed.push("environment");
-            }
-            if description {
-                changed.push("description");
-            }
-            functions::wait_updated(lambda, function).await?;
+        let mut changed = Vec::new();
+        if code_differs {
+            changed.push("code");
         }
-        if target.held {
-            if live.hotswapped.is_some() {
-                functions::untag_hotswapped(lambda, &live.arn).await?;
-            }
-        } else {
+        if environment {
+            changed.push("environment");
+        }
+        if description {
+            changed.push("description");
+        }
+        if !target.held {
             let mut swapped: BTreeSet<&str> = live
                 .hotswapped
                 .as_deref()
@@ -268,18 +245,90 @@ impl Pass<'_> {
             swapped.extend(changed.iter().copied());
             if swapped.len() != before || live.hotswapped.is_none() {
                 let value: Vec<&str> = swapped.into_iter().collect();
-                functions::tag_hotswapped(lambda, &live.arn, &value.join(",")).await?;
+                functions::tag_hotswapped(self.cloud, &live.arn, &value.join(",")).await?;
             }
         }
-        let swapped = Swapped {
+        let mut live_ms = None;
+        if code_differs {
+            let code = code.unwrap_or(CodeSource::S3 {
+                bucket: &desired.code_bucket,
+                key: &desired.code_key,
+            });
+            functions::update_code(self.cloud, function, code).await?;
+            live_ms = Some(started.elapsed().as_millis() as u64);
+            functions::wait_updated(self.cloud, function).await?;
+        }
+        if environment || description {
+            functions::update_configuration(
+                self.cloud,
+                function,
+                &desired.environment,
+                &desired.description,
+            )
+            .await?;
+            live_ms.get_or_insert(started.elapsed().as_millis() as u64);
+            functions::wait_updated(self.cloud, function).await?;
+        }
+        // In line with CloudFormation again: the tag goes last, once it is true.
+        if target.held && live.hotswapped.is_some() {
+            functions::untag_hotswapped(self.cloud, &live.arn).await?;
+        }
+        Ok(Swapped {
             stack: target.stack.clone(),
             logical_id: desired.logical_id.clone(),
             function: function.to_string(),
             changed,
             live_ms,
             seconds: begun.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Puts a hotswapped function back to what it ran before the pass:
+    /// its environment and description as read then, and the code
+    /// CloudFormation holds (from the asset bucket). `Ok(false)` when the
+    /// function ran an earlier hotswap's code, which is kept nowhere: it
+    /// then runs the last deploy's code.
+    pub(super) async fn restore(
+        &self,
+        observed: &Observed,
+        target: &Target,
+    ) -> Result<bool, CloudError> {
+        let before = &target.live;
+        let planned = observed
+            .planned
+            .iter()
+            .find(|p| p.stack.name == target.stack)
+            .ok_or_else(|| CloudError::new("UpdateFunctionCode", &before.name, "not planned"))?;
+        let template = planned
+            .deployed_template
+            .as_deref()
+            .unwrap_or(&planned.stack.template);
+        let template = serde_json::from_str::<Json>(template)
+            .map_err(|e| CloudError::new("UpdateFunctionCode", &before.name, e.to_string()))?;
+        let known = self.known_for(planned, &planned.plan.parameters.values, before);
+        let held = hotswap::desired_function(&template, &target.desired.logical_id, &known)
+            .map_err(|e| CloudError::new("UpdateFunctionCode", &before.name, e))?;
+        let now = functions::get(self.cloud, &before.name).await?;
+        let previous = DesiredFunction {
+            environment: before.environment.clone(),
+            description: before.description.clone(),
+            ..held
         };
-        Ok(swapped)
+        let exact = hotswap::asset_sha256(&previous.code_key)
+            .and_then(functions::code_sha256_of_hex)
+            .is_some_and(|sha| sha == before.code_sha256);
+        let back = Target {
+            stack: target.stack.clone(),
+            live: now,
+            desired: previous,
+            // The tag is written back as it was below.
+            held: true,
+        };
+        self.converge(&back, None, Instant::now()).await?;
+        if let Some(tag) = &before.hotswapped {
+            functions::tag_hotswapped(self.cloud, &before.arn, tag).await?;
+        }
+        Ok(exact)
     }
 
     /// After a deploy: functions that ran hotswapped code are converged on

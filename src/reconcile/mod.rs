@@ -4,29 +4,38 @@
 //! in line. Progress goes out as [`Event`]s; printing is the caller's.
 
 mod apply;
+mod change_set;
 pub mod destroy;
 mod events;
 mod gate;
+pub mod guard;
 mod hotswap;
-mod lock;
+mod lease;
 mod observe;
 mod rollback;
+mod run;
+mod settle;
 
 pub use apply::public_outputs;
 pub use events::{Event, StackResult};
 pub use gate::Verdict;
+pub use guard::guarded;
 pub use hotswap::{HotswapPlan, Swapped};
-pub use lock::{EnvironmentLock, LockError, lock_key};
+pub use lease::{EnvironmentLock, LockError, lock_key};
 pub use observe::{Observed, Orphan, PlannedStack};
 pub use rollback::{LeftStack, RollbackReport, Snapshot};
+pub use run::{
+    Explained, Mode, Report, Retry, Settings, Stop, exit_code, retry, unset_smoke_vars,
+    verdict_code,
+};
 
-use crate::asset::Assets;
+use crate::bundle::Assets;
 use crate::cloud::Cloud;
 use crate::render::RenderedEnvironment;
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Choices the user made for this pass.
@@ -41,6 +50,61 @@ pub struct Options {
     pub recreate_failed: bool,
 }
 
+/// Why a pass stopped starting new work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Ctrl-C or SIGTERM.
+    Interrupt,
+    /// The pass ran out of its time limit.
+    Timeout,
+    /// Files changed again (watch): a newer pass follows.
+    NewerChange,
+    /// The environment's lock could not be kept.
+    LeaseLost,
+}
+
+impl StopReason {
+    /// For a line that says why the pass stops.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::Interrupt => "interrupted",
+            StopReason::Timeout => "out of time",
+            StopReason::NewerChange => "a newer change",
+            StopReason::LeaseLost => "the lock was lost",
+        }
+    }
+}
+
+/// What can stop a pass from outside its own future (a signal, the lock's
+/// renewer): once set, nothing new starts.
+#[derive(Debug, Default)]
+pub(crate) struct Brake {
+    reason: Mutex<Option<StopReason>>,
+    /// Stacks with an operation of ours under way.
+    in_flight: Mutex<BTreeSet<String>>,
+}
+
+impl Brake {
+    /// The first reason wins, except that an interrupt always shows (the
+    /// user's own stop decides the exit code); returns the stacks in flight.
+    pub(crate) fn stop(&self, why: StopReason) -> Vec<String> {
+        if let Ok(mut reason) = self.reason.lock()
+            && (reason.is_none() || why == StopReason::Interrupt)
+        {
+            *reason = Some(why);
+        }
+        self.in_flight
+            .lock()
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn reason(&self) -> Option<StopReason> {
+        self.reason.lock().ok().and_then(|r| *r)
+    }
+}
+
 /// What one pass needs, borrowed for its length.
 pub struct Pass<'a> {
     pub cloud: &'a Cloud,
@@ -49,10 +113,7 @@ pub struct Pass<'a> {
     pub options: &'a Options,
     events: UnboundedSender<Event>,
     uploads: AtomicUsize,
-    /// Set on Ctrl-C or when the pass runs out of time: start nothing new.
-    stopping: AtomicBool,
-    /// Stacks with an operation of ours under way.
-    in_flight: Mutex<BTreeSet<String>>,
+    brake: Arc<Brake>,
 }
 
 impl<'a> Pass<'a> {
@@ -70,27 +131,27 @@ impl<'a> Pass<'a> {
             options,
             events,
             uploads: AtomicUsize::new(0),
-            stopping: AtomicBool::new(false),
-            in_flight: Mutex::new(BTreeSet::new()),
+            brake: Arc::default(),
         }
     }
 
     /// Stops starting new work; what runs finishes. Returns the stacks in
-    /// flight, to report them.
-    pub fn stop(&self) -> Vec<String> {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.in_flight
-            .lock()
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+    /// flight, to report them. The first reason given is the one kept.
+    pub fn stop(&self, why: StopReason) -> Vec<String> {
+        self.brake.stop(why)
     }
 
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+        self.brake.reason().is_some()
+    }
+
+    /// Why the pass stopped, if it did.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.brake.reason()
     }
 
     pub(crate) fn track(&self, stack: &str, running: bool) {
-        if let Ok(mut set) = self.in_flight.lock() {
+        if let Ok(mut set) = self.brake.in_flight.lock() {
             if running {
                 set.insert(stack.to_string());
             } else {
@@ -120,7 +181,7 @@ impl Pass<'_> {
         if !matches!(self.environment.target, crate::spec::Target::Aws { .. }) {
             return Ok(());
         }
-        let account = crate::cloud::identity::caller_account(&self.cloud.sts)
+        let account = crate::cloud::identity::caller_account(self.cloud)
             .await
             .map_err(AccountCheck::Cloud)?;
         crate::plan::account::check(&self.environment.target, &account, &self.cloud.region)

@@ -2,7 +2,7 @@
 //! stacks whose hash differs, live function settings, and a plan per stack.
 
 use super::Pass;
-use crate::cloud::assets::{BOOTSTRAP_STACK, BUCKET_OUTPUT, bootstrap_template};
+use crate::cloud::bootstrap::{BOOTSTRAP_STACK, BUCKET_OUTPUT, bootstrap_template};
 use crate::cloud::functions::{self, LiveFunction};
 use crate::cloud::{CloudError, stacks};
 use crate::deployed::{APP_TAG, DeployedStack, ENVIRONMENT_TAG};
@@ -185,7 +185,7 @@ pub fn plan_stack(
 
 impl Pass<'_> {
     pub async fn observe(&self) -> Result<Observed, CloudError> {
-        let cfn = &self.cloud.cfn;
+        let cfn = self.cloud;
         let stacks = stacks::list(cfn).await?;
         let asset_bucket = stacks
             .get(BOOTSTRAP_STACK)
@@ -316,7 +316,7 @@ impl Pass<'_> {
                 }
             }
         }
-        let lambda = &self.cloud.lambda;
+        let lambda = self.cloud;
         let reads = join_all(
             targets
                 .iter()

@@ -4,7 +4,7 @@
 //! goes back only where that would neither replace nor remove a retained
 //! resource; otherwise it is left as it is, and reported.
 
-use super::apply::{ChangeSetRun, change_set_name};
+use super::change_set::{ChangeSetRun, change_set_name};
 use super::observe::{Observed, retained_ids};
 use super::{Event, Outcome, Pass, StackResult};
 use crate::cloud::stacks::ChangeSetRequest;
@@ -189,7 +189,7 @@ impl Pass<'_> {
         let results = join_all(
             writes
                 .iter()
-                .map(|(f, v)| functions::set_reserved_concurrency(&self.cloud.lambda, f, *v)),
+                .map(|(f, v)| functions::set_reserved_concurrency(self.cloud, f, *v)),
         )
         .await;
         let mut restored = 0;
@@ -375,7 +375,7 @@ impl Pass<'_> {
     }
 
     async fn delete_created(&self, name: &str) -> Result<(), CloudError> {
-        stacks::delete(&self.cloud.cfn, name).await?;
+        stacks::delete(self.cloud, name).await?;
         self.wait_until_gone(name).await
     }
 }

@@ -57,7 +57,7 @@ pub struct Planned {
 
 pub struct Runner {
     http: HttpClient,
-    lambda: aws_sdk_lambda::Client,
+    cloud: crate::cloud::Cloud,
     /// Sent to loopback endpoints that get no `authorization` header from
     /// the check: the local emulator reads the account from it.
     loopback_authorization: Option<String>,
@@ -66,13 +66,23 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// The runner for a target: an emulator gets the caller's account on
+    /// its local endpoints.
+    pub fn for_cloud(cloud: &crate::cloud::Cloud) -> Result<Self, String> {
+        let authorization = cloud
+            .endpoint
+            .as_ref()
+            .and_then(|_| crate::emulator::account_authorization(&cloud.region));
+        Runner::new(cloud.clone(), authorization)
+    }
+
     pub fn new(
-        lambda: aws_sdk_lambda::Client,
+        cloud: crate::cloud::Cloud,
         loopback_authorization: Option<String>,
     ) -> Result<Self, String> {
         Ok(Runner {
             http: HttpClient::new()?,
-            lambda,
+            cloud,
             loopback_authorization,
             first_backoff: Duration::from_millis(250),
         })
@@ -192,7 +202,7 @@ impl Runner {
             }
             Action::Invoke { function, payload } => {
                 let started = Instant::now();
-                match functions::invoke(&self.lambda, function, payload).await {
+                match functions::invoke(&self.cloud, function, payload).await {
                     Err(e) => Attempt::failed(e.to_string()),
                     Ok(out) => {
                         let latency = started.elapsed();
@@ -344,10 +354,7 @@ mod runner_tests {
     }
 
     fn runner() -> Runner {
-        let config = aws_sdk_lambda::Config::builder()
-            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-            .build();
-        let mut runner = Runner::new(aws_sdk_lambda::Client::from_conf(config), None).unwrap();
+        let mut runner = Runner::new(crate::cloud::Cloud::detached("us-east-1"), None).unwrap();
         runner.first_backoff = Duration::from_millis(5);
         runner
     }

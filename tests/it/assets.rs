@@ -1,7 +1,7 @@
 //! Code assets: build commands, their cache, their failures.
 
 use super::support::reference_copy;
-use driftless::validate::{Failure, load_environment};
+use driftless::load::{Failure, load_environment};
 use std::io::Read;
 
 fn add_build(project: &std::path::Path, command: &str) {

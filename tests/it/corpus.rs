@@ -8,7 +8,7 @@
 
 use super::support::reference_copy;
 use driftless::diag::Diagnostic;
-use driftless::validate::validate_project;
+use driftless::load::validate_project;
 use std::path::Path;
 use std::time::{Duration, Instant};
 

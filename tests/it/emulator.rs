@@ -29,20 +29,13 @@ fn home() -> PathBuf {
         .join("driftless-home")
 }
 
-/// The Python of the emulator's environment (it has boto3 and botocore).
-pub fn python() -> PathBuf {
-    let executable = driftless::local::ensure_installed(&home())
-        .unwrap_or_else(|e| panic!("cannot install the emulator: {e}"));
-    executable.with_file_name("python")
-}
-
 /// The shared emulator, started on first use.
 pub fn emulator() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR.get_or_init(|| {
-        let executable = driftless::local::ensure_installed(&home())
+        let executable = driftless::emulator::ensure_installed(&home())
             .unwrap_or_else(|e| panic!("cannot install the emulator: {e}"));
-        let port = driftless::local::free_port().expect("a free port");
+        let port = driftless::emulator::free_port().expect("a free port");
         let log = std::fs::File::create(home().join(format!("test-emulator-{port}.log")))
             .expect("emulator log");
         // The shell's stdin is a pipe from this process: when the test process
@@ -60,7 +53,7 @@ pub fn emulator() -> &'static Emulator {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut watchdog = command.spawn().expect("start the emulator");
         let started =
-            driftless::local::wait_healthy(port, || matches!(watchdog.try_wait(), Ok(None)));
+            driftless::emulator::wait_healthy(port, || matches!(watchdog.try_wait(), Ok(None)));
         if let Err(e) = started {
             panic!("the emulator did not start: {e}");
         }

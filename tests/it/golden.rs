@@ -2,7 +2,7 @@
 //! Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change.
 
 use super::support::{reference_copy, repo_root};
-use driftless::validate::load_environment;
+use driftless::load::load_environment;
 
 fn check_golden(env: &str) {
     let (_, rendered, _) = load_environment(&repo_root(), env).unwrap();
@@ -57,7 +57,7 @@ fn rendering_twice_gives_identical_bytes_and_hashes() {
         assert_eq!(a.template, b.template);
         assert_eq!(a.hash, b.hash);
     }
-    let hashes = |assets: &driftless::asset::Assets| {
+    let hashes = |assets: &driftless::bundle::Assets| {
         assets
             .values()
             .map(|a| a.sha256.clone())

@@ -2,7 +2,7 @@
 //! a pinned cfn-lint into target/tools unless CFN_LINT names one.
 
 use super::support::repo_root;
-use driftless::validate::load_environment;
+use driftless::load::load_environment;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

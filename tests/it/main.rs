@@ -7,7 +7,6 @@ mod deploy;
 mod emulator;
 mod faults;
 mod golden;
-mod handler;
 mod lint;
 mod lock;
 mod proxy;

@@ -2,8 +2,7 @@
 
 Works with API Gateway HTTP API payloads (2.0) and REST payloads (1.0).
 The table name comes from DYNAMODB_TABLE_NAME. DynamoDB is reached through
-the standard-library client in dynamodb.py, so a cold start costs tens of
-milliseconds rather than boto3's half second.
+boto3, which every Lambda Python runtime ships.
 """
 
 import json
@@ -11,7 +10,8 @@ import os
 import time
 from decimal import Decimal
 
-from dynamodb import DynamoDBError, Table
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 _table = None
 
@@ -19,8 +19,12 @@ _table = None
 def table():
     global _table
     if _table is None:
-        _table = Table(os.environ["DYNAMODB_TABLE_NAME"])
+        _table = boto3.resource("dynamodb").Table(os.environ["DYNAMODB_TABLE_NAME"])
     return _table
+
+
+def _error_code(error):
+    return error.response.get("Error", {}).get("Code")
 
 
 def _json_default(value):
@@ -75,8 +79,8 @@ def create_user(body):
         return respond(400, {"error": error})
     try:
         table().put_item(Item=user, ConditionExpression="attribute_not_exists(username)")
-    except DynamoDBError as e:
-        if e.code == "ConditionalCheckFailedException":
+    except ClientError as e:
+        if _error_code(e) == "ConditionalCheckFailedException":
             return respond(409, {"error": f"user {user['username']} already exists"})
         raise
     return respond(201, user, {"location": f"/users/{user['username']}"})
@@ -95,8 +99,8 @@ def update_user(username, body):
         return respond(400, {"error": error})
     try:
         table().put_item(Item=user, ConditionExpression="attribute_exists(username)")
-    except DynamoDBError as e:
-        if e.code == "ConditionalCheckFailedException":
+    except ClientError as e:
+        if _error_code(e) == "ConditionalCheckFailedException":
             return respond(404, {"error": f"no user {username}"})
         raise
     return respond(200, user)
@@ -136,7 +140,7 @@ def lambda_handler(event, context):
     error = None
     try:
         response = route(method, path, username, body)
-    except DynamoDBError as e:
+    except (BotoCoreError, ClientError) as e:
         error = str(e)
         response = respond(500, {"error": "internal error"})
     # One structured line per request, for the function's log group.

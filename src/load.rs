@@ -1,6 +1,6 @@
 //! Whole-project validation, and loading an environment ready to render.
 
-use crate::asset::{self, Assets};
+use crate::bundle::{self, Assets};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::kinds::AssetRef;
 use crate::render::{self, RenderedEnvironment};
@@ -41,7 +41,7 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
     render::report_tier_inversions(&project, &graph, &first_ref, &mut diags);
     render::report_unit_cycle(&graph, &first_ref, &mut diags);
     for env in project.environments.values() {
-        let (assets, asset_diags) = asset::prepare(&project, Some(env), asset::Builds::Skip);
+        let (assets, asset_diags) = bundle::prepare(&project, Some(env), bundle::Builds::Skip);
         diags.extend(asset_diags);
         if let Err(env_diags) = render::render(&project, env, &asset_refs(&assets)) {
             diags.extend(env_diags);
@@ -54,12 +54,10 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
     })
 }
 
-/// Loads the project, builds the environment's assets and renders it.
-pub fn load_environment(
-    root: &Path,
-    env_name: &str,
-) -> Result<(Project, RenderedEnvironment, Assets), Failure> {
-    let (project, mut diags) = spec::load(root)?;
+/// Loads the project's specs and finds `env_name`; returns the problems
+/// found in the files that environment uses (others do not block it).
+pub fn load_specs(root: &Path, env_name: &str) -> Result<(Project, Diagnostics), Failure> {
+    let (project, diags) = spec::load(root)?;
     let env = match project.environment(env_name) {
         Ok(env) => env,
         Err(d) => {
@@ -71,13 +69,13 @@ pub fn load_environment(
                     .iter()
                     .any(|ext| file == format!("environments/{env_name}{ext}"))
             };
+            let mut diags = diags;
             if !diags.iter().any(in_own_file) {
                 diags.push(d);
             }
             return Err(Failure::Invalid(diags.into_sorted()));
         }
     };
-    // Problems in files this environment does not use do not block it.
     let used = |d: &Diagnostic| {
         d.file.as_ref() == env.file.as_ref()
             || env
@@ -90,14 +88,38 @@ pub fn load_environment(
     for d in diags.into_sorted().into_iter().filter(used) {
         relevant.push(d);
     }
-    let (assets, asset_diags) = asset::prepare(&project, Some(env), asset::Builds::Run);
+    Ok((project, relevant))
+}
+
+/// Prepares the environment's code (as `builds` says) and renders it;
+/// `relevant` holds the problems [`load_specs`] found.
+pub fn render_loaded(
+    project: &Project,
+    env_name: &str,
+    mut relevant: Diagnostics,
+    builds: bundle::Builds,
+) -> Result<(RenderedEnvironment, Assets), Failure> {
+    let env = project
+        .environment(env_name)
+        .map_err(|d| Failure::Invalid(vec![d]))?;
+    let (assets, asset_diags) = bundle::prepare(project, Some(env), builds);
     relevant.extend(asset_diags);
-    match render::render(&project, env, &asset_refs(&assets)) {
-        Ok(rendered) if relevant.is_empty() => Ok((project, rendered, assets)),
+    match render::render(project, env, &asset_refs(&assets)) {
+        Ok(rendered) if relevant.is_empty() => Ok((rendered, assets)),
         Ok(_) => Err(Failure::Invalid(relevant.into_sorted())),
         Err(render_diags) => {
             relevant.extend(render_diags);
             Err(Failure::Invalid(relevant.into_sorted()))
         }
     }
+}
+
+/// Loads the project, builds the environment's assets and renders it.
+pub fn load_environment(
+    root: &Path,
+    env_name: &str,
+) -> Result<(Project, RenderedEnvironment, Assets), Failure> {
+    let (project, relevant) = load_specs(root, env_name)?;
+    let (rendered, assets) = render_loaded(&project, env_name, relevant, bundle::Builds::Run)?;
+    Ok((project, rendered, assets))
 }

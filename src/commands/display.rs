@@ -1,14 +1,12 @@
 //! Shows a pass's events: plan items, stack progress and results, as human
 //! lines (colour and a live status line on a terminal) or JSON lines.
 
-use crate::cloud::CallSummary;
 use crate::output::{Colour, Printer};
 use crate::plan::diff::{ChangeKind, render_value_change};
 use crate::plan::{Action, StackPlan};
 use crate::reconcile::{Event, StackResult};
 use crate::smoke::CheckResult;
 use serde_json::{Value as Json, json};
-use std::time::Instant;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 fn indent(text: &str, by: &str) -> String {
@@ -262,8 +260,13 @@ pub fn show(p: &mut Printer, event: &Event) {
             };
             let text = p.paint(
                 &format!(
-                    "{}: starting nothing new; {what} (Ctrl-C again to quit now; the next deploy picks up from there)",
-                    if *reason == "timeout" { "out of time" } else { "interrupted" }
+                    "{}: starting nothing new; {what}{}",
+                    reason.describe(),
+                    if *reason == crate::reconcile::StopReason::Interrupt {
+                        " (Ctrl-C again to quit now; the next deploy picks up from there)"
+                    } else {
+                        ""
+                    }
                 ),
                 Colour::Yellow,
             );
@@ -273,15 +276,24 @@ pub fn show(p: &mut Printer, event: &Event) {
             let text = format!("{stack}: termination protection on");
             p.emit(json, || text);
         }
-        Event::LockWait { key, holder } => {
+        Event::LockWait {
+            key,
+            holder,
+            expires_in,
+        } => {
             let text = p.paint(
                 &format!(
-                    "waiting for the lock {key}, held by {} ({}), expiring in {}s",
-                    holder.owner,
-                    holder.command,
-                    holder.expires.saturating_sub(crate::cloud::lock::now())
+                    "waiting for the lock {key}, held by {} ({}), expiring in {expires_in}s",
+                    holder.owner, holder.command,
                 ),
                 Colour::Yellow,
+            );
+            p.emit(json, || text);
+        }
+        Event::LeaseLost { key, reason } => {
+            let text = p.paint(
+                &format!("lost the lock {key} ({reason}): starting nothing new"),
+                Colour::Red,
             );
             p.emit(json, || text);
         }
@@ -418,33 +430,27 @@ pub async fn while_running<T>(
     result
 }
 
-/// The `summary` event that ends every cloud command.
-pub fn summary(
-    p: &mut Printer,
-    command: &str,
-    ok: bool,
-    counts: Json,
-    started: Instant,
-    calls: &CallSummary,
-    human: String,
-) {
-    let duration_ms = started.elapsed().as_millis() as u64;
+/// The release gate's verdict, as a `gate` event.
+pub fn show_verdict(p: &mut Printer, verdict: &crate::reconcile::Verdict) {
+    use crate::reconcile::Verdict;
+    let (name, reason) = match verdict {
+        Verdict::Passed => ("passed", None),
+        Verdict::RolledBack => (
+            "rolled_back",
+            Some("a smoke check failed; what the pass changed is back on the previous release, where the checks pass".to_string()),
+        ),
+        Verdict::Failed(reason) => ("failed", Some(reason.clone())),
+    };
+    let colour = match verdict {
+        Verdict::Passed => Colour::Green,
+        _ => Colour::Red,
+    };
+    let text = match &reason {
+        Some(reason) => p.paint(&format!("release gate: {reason}"), colour),
+        None => p.paint("release gate: smoke checks passed", colour),
+    };
     p.emit(
-        json!({
-            "event": "summary",
-            "command": command,
-            "result": if ok { "ok" } else { "failed" },
-            "stacks": counts,
-            "duration_ms": duration_ms,
-            "api_calls": calls,
-        }),
-        || {
-            format!(
-                "{human} in {:.2}s, {} API call(s), {} mutating",
-                duration_ms as f64 / 1000.0,
-                calls.total,
-                calls.mutating
-            )
-        },
+        json!({ "event": "gate", "verdict": name, "reason": reason }),
+        || text,
     );
 }

@@ -3,7 +3,6 @@
 
 use super::CloudError;
 use crate::kinds::bucket::private_encrypted_properties;
-use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::json;
 
@@ -35,11 +34,12 @@ pub fn bootstrap_template() -> String {
 /// Uploads `bytes` under `key` unless the key is there already. Keys are
 /// content hashes, so a present key holds the same bytes. True if uploaded.
 pub async fn upload_if_absent(
-    s3: &Client,
+    cloud: &super::Cloud,
     bucket: &str,
     key: &str,
     bytes: Vec<u8>,
 ) -> Result<bool, CloudError> {
+    let s3 = &cloud.s3;
     match s3.head_object().bucket(bucket).key(key).send().await {
         Ok(_) => return Ok(false),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}

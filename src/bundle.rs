@@ -363,7 +363,13 @@ pub enum Builds {
     Run,
     /// Zip the source folder instead; the hashes are then not the deployable ones.
     Skip,
+    /// Neither build nor zip: the command needs the stacks' names, outputs
+    /// and checks, never the code (`outputs`, `destroy`, `smoke`).
+    NotNeeded,
 }
+
+/// The hash a code asset gets when its code is not needed.
+pub const UNBUILT_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Builds and zips the code of every unit the environment deploys (or every
 /// unit when `env` is None).
@@ -376,6 +382,7 @@ pub fn prepare(
     // (unit, resource, folder to zip, where its `code` is), builds done.
     let mut wanted: Vec<(&Unit, &ResourceDef, PathBuf, &Node)> = Vec::new();
     let mut canonical = BTreeMap::new();
+    let mut placeholders = Assets::new();
     for unit in project.units.values() {
         if env.is_some_and(|e| !e.deploys(&unit.name)) {
             continue;
@@ -389,6 +396,18 @@ pub fn prepare(
                     continue;
                 }
             };
+            if builds == Builds::NotNeeded {
+                let key = (unit.name.clone(), resource.name.clone());
+                let asset = Asset {
+                    unit: unit.name.clone(),
+                    resource: resource.name.clone(),
+                    sha256: UNBUILT_SHA256.into(),
+                    bytes: Vec::new(),
+                    files: 0,
+                };
+                placeholders.insert(key, asset);
+                continue;
+            }
             let dir = if spec.build.is_some() && builds == Builds::Run {
                 match run_build(&spec, unit, &resource.name, &project.root) {
                     Ok(dir) => dir,
@@ -419,7 +438,7 @@ pub fn prepare(
     });
     let zipped: BTreeMap<PathBuf, Result<Zipped, AssetError>> =
         dirs.into_iter().zip(zips).collect();
-    let mut assets = Assets::new();
+    let mut assets = placeholders;
     for (unit, resource, dir, code_node) in wanted {
         match zipped.get(&dir) {
             Some(Ok(zip)) => {

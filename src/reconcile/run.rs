@@ -1,0 +1,349 @@
+//! The reconcile sequence, one function for every entry point (deploy, watch,
+//! and what comes after them): account check → bootstrap → lock → observe
+//! again under the lock → apply or hotswap → settle live settings → smoke
+//! gate → release. It returns what happened ([`Report`]) or why it stopped
+//! before changing anything ([`Stop`]); [`exit_code`] and [`retry`] are the
+//! policy for how a pass ended, beside it.
+
+use super::{
+    AccountCheck, Event, HotswapPlan, LockError, Observed, Outcome, Pass, Snapshot, StopReason,
+    Swapped, Verdict,
+};
+use crate::cloud::CloudError;
+use crate::cloud::lock::Busy;
+use crate::exit;
+use crate::plan::guard::Hazard;
+use crate::render::{ParameterSource, RenderedEnvironment};
+use crate::smoke::Runner;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// How a pass changes the target.
+pub enum Mode<'p> {
+    /// Through CloudFormation change sets, wave by wave.
+    Apply,
+    /// Through Lambda alone: every change is hotswappable. The lock is taken
+    /// without a second look at the stacks (a hotswap writes functions only,
+    /// each from the files as saved, and tags them).
+    Hotswap {
+        plan: &'p HotswapPlan,
+        /// When the change was saved, for the `live_ms` figures.
+        saved_at: Instant,
+    },
+    /// Nothing to change: the smoke checks alone gate the release.
+    Verify,
+}
+
+/// What the caller decides for the pass.
+pub struct Settings<'c> {
+    /// The command, as the lock names it.
+    pub command: &'c str,
+    /// Run the smoke checks (where the environment has any).
+    pub smoke: bool,
+    /// How long to wait for another deployer's lock.
+    pub lock_wait: Duration,
+}
+
+/// What a pass did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub outcome: Outcome,
+    /// The functions a hotswap pass converged.
+    pub swapped: Vec<Swapped>,
+    /// The release gate's verdict, when the checks ran.
+    pub verdict: Option<Verdict>,
+}
+
+/// Why a pass stopped before changing anything.
+#[derive(Debug)]
+pub enum Stop {
+    Cloud(CloudError),
+    Locked(Busy),
+    Refused(Vec<Hazard>),
+    WrongAccount(String),
+    /// Something the deploying process must provide is missing.
+    Input(String),
+    /// The deploying process cannot do its part (no TLS roots, ...).
+    Setup(String),
+}
+
+/// A stop, as people and pipelines read it.
+pub struct Explained {
+    pub message: String,
+    pub code: u8,
+    /// The refused changes, to show one by one.
+    pub hazards: Vec<Hazard>,
+}
+
+impl Stop {
+    pub fn explain(self) -> Explained {
+        let (message, code) = match self {
+            Stop::Cloud(e) => (e.to_string(), exit::FAILURE),
+            Stop::WrongAccount(message) => (message, exit::REFUSED),
+            Stop::Input(message) => (message, exit::INVALID),
+            Stop::Setup(message) => (message, exit::FAILURE),
+            Stop::Locked(busy) => (
+                format!(
+                    "the environment is locked by {} ({}, expiring in {}s); nothing was changed. Try again later, or pass --lock-wait SECONDS to wait for it",
+                    busy.holder.owner, busy.holder.command, busy.expires_in
+                ),
+                exit::LOCKED,
+            ),
+            Stop::Refused(hazards) => {
+                return Explained {
+                    message:
+                        "a retained resource would be replaced or removed; nothing was changed"
+                            .into(),
+                    code: exit::REFUSED,
+                    hazards,
+                };
+            }
+        };
+        Explained {
+            message,
+            code,
+            hazards: Vec::new(),
+        }
+    }
+}
+
+impl From<AccountCheck> for Stop {
+    fn from(check: AccountCheck) -> Self {
+        match check {
+            AccountCheck::Wrong(message) => Stop::WrongAccount(message),
+            AccountCheck::Cloud(e) => Stop::Cloud(e),
+        }
+    }
+}
+
+impl From<LockError> for Stop {
+    fn from(e: LockError) -> Self {
+        match e {
+            LockError::Busy(busy) => Stop::Locked(busy),
+            LockError::Cloud(e) => Stop::Cloud(e),
+        }
+    }
+}
+
+/// The exit code of a pass: the one mapping from how it ended to a code.
+pub fn exit_code(result: &Result<Report, Stop>, stopped: Option<StopReason>) -> u8 {
+    match result {
+        Err(Stop::Cloud(_) | Stop::Setup(_)) if stopped == Some(StopReason::Interrupt) => {
+            exit::INTERRUPTED
+        }
+        Err(stop) => match stop {
+            Stop::Cloud(_) | Stop::Setup(_) => exit::FAILURE,
+            Stop::Locked(_) => exit::LOCKED,
+            Stop::Refused(_) | Stop::WrongAccount(_) => exit::REFUSED,
+            Stop::Input(_) => exit::INVALID,
+        },
+        Ok(report) if !report.outcome.ok() => match stopped {
+            Some(StopReason::Interrupt) => exit::INTERRUPTED,
+            _ => exit::FAILURE,
+        },
+        Ok(report) => verdict_code(report.verdict.as_ref()),
+    }
+}
+
+/// The exit code of the release gate's verdict.
+pub fn verdict_code(verdict: Option<&Verdict>) -> u8 {
+    match verdict {
+        None | Some(Verdict::Passed) => exit::OK,
+        Some(Verdict::RolledBack) => exit::SMOKE_ROLLED_BACK,
+        Some(Verdict::Failed(_)) => exit::SMOKE_FAILED,
+    }
+}
+
+/// When a pass that did not succeed is worth trying again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// It succeeded: come back when something changes.
+    NotNeeded,
+    /// A failure that the same input may get past (the cloud, a lock, an
+    /// interruption): try again, with backoff.
+    Later,
+    /// The input must change first: invalid, refused (data loss, the wrong
+    /// account), or checks that fail on what the input deploys.
+    AfterAChange,
+}
+
+/// The policy for a pass that ended as `result`.
+pub fn retry(result: &Result<Report, Stop>, stopped: Option<StopReason>) -> Retry {
+    match exit_code(result, stopped) {
+        exit::OK => Retry::NotNeeded,
+        exit::FAILURE | exit::LOCKED | exit::INTERRUPTED => Retry::Later,
+        _ => Retry::AfterAChange,
+    }
+}
+
+/// Secrets read from the environment must all be set before anything
+/// changes, not found missing half way through a pass.
+fn missing_secrets(rendered: &RenderedEnvironment) -> Result<(), String> {
+    let missing: BTreeSet<&str> = rendered
+        .stacks
+        .iter()
+        .flat_map(|s| &s.parameters)
+        .filter_map(|p| match &p.source {
+            ParameterSource::Env { var } => Some(var.as_str()),
+            _ => None,
+        })
+        .filter(|var| std::env::var(var).map_or(true, |v| v.is_empty()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<&str> = missing.into_iter().collect();
+    Err(format!(
+        "secret param(s) read from the environment variable(s) {}, which are not set; export them before deploying. Nothing was changed",
+        list.join(", ")
+    ))
+}
+
+/// The checks' variables must all be set before anything runs.
+pub fn unset_smoke_vars(rendered: &RenderedEnvironment) -> Result<(), String> {
+    let missing: BTreeSet<String> = rendered
+        .smoke
+        .iter()
+        .flat_map(|c| c.env_vars())
+        .filter(|var| std::env::var(var).map_or(true, |v| v.is_empty()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<&str> = missing.iter().map(String::as_str).collect();
+    Err(format!(
+        "the smoke checks read the environment variable(s) {}, which are not set; export them first. Nothing was changed",
+        list.join(", ")
+    ))
+}
+
+impl Pass<'_> {
+    /// The runner for the environment's checks, when they are to run.
+    pub fn smoke_runner(&self, smoke: bool) -> Result<Option<Runner>, Stop> {
+        if !smoke || self.environment.smoke.is_empty() {
+            return Ok(None);
+        }
+        unset_smoke_vars(self.environment).map_err(Stop::Input)?;
+        Runner::for_cloud(self.cloud).map(Some).map_err(Stop::Setup)
+    }
+
+    /// The reconcile sequence. `observed` is what the caller planned from;
+    /// under the lock the state is read again (except for a hotswap).
+    pub async fn run(
+        &self,
+        observed: &Observed,
+        mode: Mode<'_>,
+        settings: &Settings<'_>,
+    ) -> Result<Report, Stop> {
+        let runner = self.smoke_runner(settings.smoke)?;
+        if let Mode::Verify = mode {
+            let mut report = Report {
+                outcome: Outcome {
+                    unchanged: observed.planned.len(),
+                    deployed: observed.stacks.clone(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            if let Some(runner) = &runner {
+                let nothing_changed = Snapshot::default();
+                report.verdict = Some(
+                    self.gate(runner, &nothing_changed, &mut report.outcome)
+                        .await,
+                );
+            }
+            return Ok(report);
+        }
+        missing_secrets(self.environment).map_err(Stop::Input)?;
+        self.check_account().await?;
+        let bucket = match mode {
+            Mode::Hotswap { .. } => observed.asset_bucket.clone().ok_or_else(|| {
+                Stop::Cloud(CloudError::new(
+                    "DescribeStacks",
+                    crate::cloud::bootstrap::BOOTSTRAP_STACK,
+                    "the bootstrap stack is not deployed; deploy first",
+                ))
+            })?,
+            _ => self.bootstrap(observed).await.map_err(Stop::Cloud)?,
+        };
+        let lock = self
+            .lock(&bucket, settings.command, settings.lock_wait)
+            .await?;
+        let mut report = match mode {
+            Mode::Hotswap { plan, saved_at } => {
+                self.hotswap_locked(observed, plan, saved_at, runner.as_ref())
+                    .await
+            }
+            _ => {
+                // Under the lock, look again: another deployer may have finished.
+                let fresh = match self.observe().await {
+                    Ok(fresh) if fresh.hazards.is_empty() => fresh,
+                    Ok(fresh) => {
+                        let _ = lock.release().await;
+                        return Err(Stop::Refused(fresh.hazards));
+                    }
+                    Err(e) => {
+                        let _ = lock.release().await;
+                        return Err(Stop::Cloud(e));
+                    }
+                };
+                let snapshot = Snapshot::take(&fresh);
+                let mut outcome = self.apply(&fresh).await;
+                let verdict = match &runner {
+                    Some(runner) if outcome.ok() => {
+                        Some(self.gate(runner, &snapshot, &mut outcome).await)
+                    }
+                    _ => None,
+                };
+                Report {
+                    outcome,
+                    verdict,
+                    ..Default::default()
+                }
+            }
+        };
+        if let Err(e) = lock.release().await {
+            report.outcome.error.get_or_insert_with(|| e.to_string());
+        }
+        Ok(report)
+    }
+
+    /// The hotswap under the lock, then the checks; when they fail and the
+    /// environment rolls back, the functions go back to what they ran.
+    async fn hotswap_locked(
+        &self,
+        observed: &Observed,
+        plan: &HotswapPlan,
+        saved_at: Instant,
+        runner: Option<&Runner>,
+    ) -> Report {
+        let mut report = Report {
+            outcome: Outcome {
+                deployed: observed.stacks.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match self.hotswap(plan, saved_at).await {
+            Ok(swapped) => {
+                for s in &swapped {
+                    self.emit(Event::Hotswapped(s.clone()));
+                }
+                report.swapped = swapped;
+            }
+            Err(e) => {
+                report.outcome.error = Some(e.to_string());
+                return report;
+            }
+        }
+        if self.is_stopping() {
+            // Nothing in the tail changes anything: a newer change or a
+            // signal cuts it short, and the checks are reported as not run.
+            return report;
+        }
+        if let Some(runner) = runner {
+            report.verdict = Some(self.hotswap_gate(runner, observed, plan, &mut report).await);
+        }
+        report
+    }
+}

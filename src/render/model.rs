@@ -1,0 +1,95 @@
+//! What rendering produces: stacks with their template, parameters, outputs
+//! and the resources and function settings the deployer needs to know about.
+
+use crate::spec::{Target, Tier};
+use serde::Serialize;
+
+/// Where a stack parameter's value comes from at deploy time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum ParameterSource {
+    /// An output of an earlier stack.
+    Output { stack: String, output: String },
+    /// The target's asset bucket.
+    AssetBucket,
+    /// A secret from the deploying process's environment; a NoEcho parameter
+    /// whose value is never shown or written.
+    Env { var: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StackParameter {
+    pub name: String,
+    #[serde(flatten)]
+    pub source: ParameterSource,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResourceSummary {
+    pub logical_id: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub unit: String,
+    pub resource: String,
+    pub retain: bool,
+}
+
+/// Stack outputs that carry a function's physical name start with this; they
+/// are for driftless itself and hidden from `outputs`.
+pub const FUNCTION_OUTPUT_PREFIX: &str = "DriftlessFunction";
+
+/// A function's settings that CloudFormation may not hold on every target:
+/// the deployer reads them from Lambda after apply and on every pass.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionSettings {
+    pub logical_id: String,
+    /// The stack output holding the function's physical name.
+    pub output: String,
+    pub reserved_concurrency: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RenderedStack {
+    /// The key in the environment's `stacks:` (`stateful`).
+    pub key: String,
+    /// The CloudFormation stack name (`user-management-dev-stateful`).
+    pub name: String,
+    pub tier: Tier,
+    pub units: Vec<String>,
+    pub parameters: Vec<StackParameter>,
+    pub resources: Vec<ResourceSummary>,
+    pub outputs: Vec<String>,
+    /// Stack names whose outputs feed this one.
+    pub depends_on: Vec<String>,
+    /// The Lambda functions, with the settings checked against the live function.
+    pub functions: Vec<FunctionSettings>,
+    /// The template, as deployed.
+    pub template: String,
+    /// BLAKE3 over the template and the parameter sources.
+    pub hash: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct RenderedEnvironment {
+    pub environment: String,
+    pub app: String,
+    pub target: Target,
+    pub stacks: Vec<RenderedStack>,
+    /// Stack names by wave: every stateful stack before any stateless one.
+    pub waves: Vec<Vec<String>>,
+    /// Termination protection on stateful stacks, no destroy.
+    pub protect: bool,
+    /// Watch passes may update function code and configuration through
+    /// Lambda, skipping CloudFormation.
+    pub hotswap: bool,
+    /// Checks run after every pass that converged.
+    pub smoke: Vec<crate::spec::smoke::SmokeCheck>,
+    /// Put the changed stacks back when a check fails.
+    pub rollback: bool,
+}
+
+impl RenderedEnvironment {
+    pub fn stack(&self, name: &str) -> Option<&RenderedStack> {
+        self.stacks.iter().find(|s| s.name == name)
+    }
+}

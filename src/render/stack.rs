@@ -1,0 +1,221 @@
+//! Assembling one stack: its units' resources, the parameters fed by other
+//! stacks, outputs, and the labels of what it retains.
+
+use super::resolve::output_id;
+use super::*;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::kinds::ASSET_BUCKET_PARAM;
+use crate::spec::{Environment, Project, Tier};
+use serde_json::{Map, Value as Json, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub(super) fn assemble_stack(
+    project: &Project,
+    env: &Environment,
+    stack: &crate::spec::StackDef,
+    rendered: &mut BTreeMap<String, RenderedUnit>,
+    unit_stack: &BTreeMap<String, String>,
+    diags: &mut Diagnostics,
+) -> (RenderedStack, Json) {
+    let name = env.stack_name(&stack.name);
+    let units: Vec<String> = stack
+        .units
+        .iter()
+        .map(|(u, _)| u.clone())
+        .filter(|u| rendered.contains_key(u))
+        .collect();
+    let tier = if units.iter().any(|u| {
+        project
+            .units
+            .get(u)
+            .is_some_and(|u| u.tier == Tier::Stateful)
+    }) {
+        Tier::Stateful
+    } else {
+        Tier::Stateless
+    };
+    let mut resources = Map::new();
+    let mut summaries = Vec::new();
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    let mut parameters: BTreeMap<String, ParameterSource> = BTreeMap::new();
+    let mut outputs = Map::new();
+    let mut depends_on = BTreeSet::new();
+    let mut functions = Vec::new();
+    for unit_name in &units {
+        // Each unit is in one stack: its rendering moves into the template.
+        let Some(unit) = rendered.remove(unit_name) else {
+            continue;
+        };
+        for (resource_name, resource) in unit.resources {
+            let owner = format!("{unit_name}.{resource_name}");
+            if let Some(other) = owners.insert(resource.logical_id.clone(), owner.clone())
+                && other != owner
+            {
+                let span = project
+                    .units
+                    .get(unit_name)
+                    .and_then(|u| u.resource(&resource_name))
+                    .map(|r| r.span)
+                    .unwrap_or_default();
+                let file = project
+                    .units
+                    .get(unit_name)
+                    .map(|u| u.file.clone())
+                    .unwrap_or_else(|| env.file.clone());
+                diags.push(
+                    Diagnostic::new(
+                        &file,
+                        span,
+                        format!(
+                            "`{owner}` and `{other}` both render as `{}` in stack `{name}`",
+                            resource.logical_id
+                        ),
+                    )
+                    .with_help("rename one of the resources"),
+                );
+            }
+            if resource.properties.contains_key("Code")
+                || resource.properties.contains_key("Content")
+            {
+                parameters.insert(ASSET_BUCKET_PARAM.to_string(), ParameterSource::AssetBucket);
+            }
+            if resource.type_name == "AWS::Lambda::Function" {
+                let output = format!("{FUNCTION_OUTPUT_PREFIX}{}", resource.logical_id);
+                outputs.insert(
+                    output.clone(),
+                    json!({ "Description": format!("physical name of {}", resource.logical_id), "Value": { "Ref": resource.logical_id } }),
+                );
+                functions.push(FunctionSettings {
+                    logical_id: resource.logical_id.clone(),
+                    output,
+                    reserved_concurrency: resource
+                        .properties
+                        .get("ReservedConcurrentExecutions")
+                        .and_then(Json::as_i64),
+                });
+            }
+            summaries.push(ResourceSummary {
+                logical_id: resource.logical_id.clone(),
+                type_name: resource.type_name.clone(),
+                unit: unit_name.clone(),
+                resource: resource_name,
+                retain: resource.retain,
+            });
+            resources.insert(resource.logical_id.clone(), resource.into_json());
+        }
+        if let Some(spec) = project.units.get(unit_name) {
+            let given = env.params_of(unit_name);
+            for param in spec.params.iter().filter(|p| p.secret) {
+                let value = given.and_then(|g| g.values.iter().find(|e| e.key == param.name));
+                if let Some(SecretValue::Env(var)) = value.map(|e| secret_value(&e.value)) {
+                    parameters.insert(
+                        secret_parameter(unit_name, &param.name),
+                        ParameterSource::Env { var },
+                    );
+                }
+            }
+        }
+        for (param, upstream) in &unit.stack_params {
+            let from = unit_stack
+                .get(&upstream.unit)
+                .map(|s| env.stack_name(s))
+                .unwrap_or_default();
+            depends_on.insert(from.clone());
+            parameters.insert(
+                param.clone(),
+                ParameterSource::Output {
+                    stack: from,
+                    output: param.clone(),
+                },
+            );
+        }
+        for (output, value) in &unit.outputs {
+            outputs.insert(
+                output_id(unit_name, output),
+                json!({ "Description": format!("{unit_name}.{output}"), "Value": value.to_string_json() }),
+            );
+        }
+    }
+    let template_params: Map<String, Json> = parameters
+        .iter()
+        .map(|(p, source)| {
+            let description = match source {
+                ParameterSource::Output { stack, output } => {
+                    format!("output {output} of stack {stack}")
+                }
+                ParameterSource::AssetBucket => "bucket holding the code assets".to_string(),
+                ParameterSource::Env { var } => {
+                    return (
+                        p.clone(),
+                        json!({ "Type": "String", "NoEcho": true, "Description": format!("secret, from the environment variable {var} of the deploying process") }),
+                    );
+                }
+            };
+            (
+                p.clone(),
+                json!({ "Type": "String", "Description": description }),
+            )
+        })
+        .collect();
+    let output_names: Vec<String> = outputs
+        .keys()
+        .filter(|k| !k.starts_with(FUNCTION_OUTPUT_PREFIX))
+        .cloned()
+        .collect();
+    let mut template = Map::new();
+    template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
+    template.insert(
+        "Description".into(),
+        json!(format!(
+            "{} {}: stack {} ({}), rendered by driftless",
+            env.app,
+            env.name,
+            stack.name,
+            units.join(", ")
+        )),
+    );
+    template.insert(
+        "Metadata".into(),
+        json!({ "driftless": { "app": env.app, "environment": env.name, "stack": stack.name, "units": units, "retained": retained_labels(&summaries) } }),
+    );
+    if !template_params.is_empty() {
+        template.insert("Parameters".into(), Json::Object(template_params));
+    }
+    template.insert("Resources".into(), Json::Object(resources));
+    if !outputs.is_empty() {
+        template.insert("Outputs".into(), Json::Object(outputs));
+    }
+    let parameters: Vec<StackParameter> = parameters
+        .into_iter()
+        .map(|(name, source)| StackParameter { name, source })
+        .collect();
+    let stack = RenderedStack {
+        key: stack.name.clone(),
+        name,
+        tier,
+        units,
+        parameters,
+        resources: summaries,
+        outputs: output_names,
+        depends_on: depends_on.into_iter().collect(),
+        functions,
+        template: String::new(),
+        hash: String::new(),
+    };
+    (stack, Json::Object(template))
+}
+
+/// `logical id -> unit.resource` for the resources a stack retains, kept in
+/// the template so that a later pass can name them after a rename or a move.
+pub(super) fn retained_labels(summaries: &[ResourceSummary]) -> Map<String, Json> {
+    summaries
+        .iter()
+        .filter(|r| r.retain)
+        .map(|r| {
+            (
+                r.logical_id.clone(),
+                json!(format!("{}.{}", r.unit, r.resource)),
+            )
+        })
+        .collect()
+}
