@@ -1,12 +1,35 @@
 //! What watch mode watches and how it turns file events into passes: the
-//! project's inputs for one environment, the names it ignores, and a
-//! debounce that coalesces a burst of events into one batch.
+//! project's inputs for one environment, the names it ignores, and when a
+//! batch of events is ready: as soon as a file is completely written
+//! (closed after writing, renamed into place, removed), or, as an option,
+//! after a quiet period.
 
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+/// One relevant file event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub path: PathBuf,
+    /// The file is completely written: closed after writing, renamed into
+    /// place (or away), or removed. Anything else may be mid-write.
+    pub complete: bool,
+}
+
+/// Whether an event says that a file is done changing, `None` for events
+/// that are not changes at all (reads, ours included when zipping).
+pub fn completes(kind: &EventKind) -> Option<bool> {
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(true),
+        EventKind::Access(_) => None,
+        EventKind::Modify(ModifyKind::Name(_)) | EventKind::Remove(_) => Some(true),
+        _ => Some(false),
+    }
+}
 
 /// The files one environment is made of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,20 +92,19 @@ impl Inputs {
 
     /// Starts watching; relevant paths go to `changes`. Missing trees are
     /// skipped (a code directory may not exist yet).
-    pub fn watch(&self, changes: UnboundedSender<PathBuf>) -> notify::Result<RecommendedWatcher> {
+    pub fn watch(&self, changes: UnboundedSender<Change>) -> notify::Result<RecommendedWatcher> {
         let inputs = self.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 let Ok(event) = event else { return };
-                // Reads (ours included, when zipping) are not changes.
-                if matches!(event.kind, EventKind::Access(_)) {
+                let Some(complete) = completes(&event.kind) else {
                     return;
-                }
+                };
                 for path in event.paths {
                     if inputs.relevant(&path) {
                         // The receiver lives as long as the watch; a closed one
                         // means the watch is ending.
-                        let _ = changes.send(path);
+                        let _ = changes.send(Change { path, complete });
                     }
                 }
             })?;
@@ -103,34 +125,68 @@ pub struct Batch {
     /// When the first change of the batch arrived: a save's time, as near
     /// as the watcher knows it.
     pub first: Instant,
+    /// The same moment on tokio's clock, for the waits.
+    began: tokio::time::Instant,
+    /// A change of the batch completed a file.
+    pub complete: bool,
 }
 
 impl Batch {
-    pub fn starting(path: PathBuf) -> Self {
+    pub fn starting(change: Change) -> Self {
         Batch {
-            paths: BTreeSet::from([path]),
+            paths: BTreeSet::from([change.path]),
             first: Instant::now(),
+            began: tokio::time::Instant::now(),
+            complete: change.complete,
         }
+    }
+
+    pub fn add(&mut self, change: Change) {
+        self.paths.insert(change.path);
+        self.complete |= change.complete;
     }
 }
 
-/// Adds changes to `batch` until none has come for `quiet`, or `cap` has
+/// When a batch is ready for its pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// As soon as a file of the batch is completely written; what follows
+    /// in the same burst supersedes that pass. `fallback` bounds the wait
+    /// when no event says a file is complete.
+    OnSave { fallback: Duration },
+    /// Once no file has changed for this long.
+    Quiet(Duration),
+}
+
+/// Adds changes to `batch` until it is ready (see [`Start`]), or `cap` has
 /// passed since the batch began (a file rewritten without pause still gets
 /// its passes). Returns `false` when the watcher is gone.
 pub async fn settle(
-    changes: &mut UnboundedReceiver<PathBuf>,
+    changes: &mut UnboundedReceiver<Change>,
     batch: &mut Batch,
-    quiet: Duration,
+    start: Start,
     cap: Duration,
 ) -> bool {
+    // What has already arrived belongs to this batch.
+    while let Ok(change) = changes.try_recv() {
+        batch.add(change);
+    }
+    let quiet = match start {
+        Start::OnSave { .. } if batch.complete => return true,
+        Start::OnSave { fallback } => fallback,
+        Start::Quiet(quiet) => quiet,
+    };
     loop {
-        let remaining = cap.saturating_sub(batch.first.elapsed());
+        let remaining = cap.saturating_sub(batch.began.elapsed());
         if remaining.is_zero() {
             return true;
         }
         match tokio::time::timeout(quiet.min(remaining), changes.recv()).await {
-            Ok(Some(path)) => {
-                batch.paths.insert(path);
+            Ok(Some(change)) => {
+                batch.add(change);
+                if batch.complete && matches!(start, Start::OnSave { .. }) {
+                    return true;
+                }
             }
             Ok(None) => return false,
             Err(_) => return true,
@@ -183,46 +239,96 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_burst_is_one_batch_and_the_cap_ends_an_endless_one() {
+    fn change(path: &str, complete: bool) -> Change {
+        Change {
+            path: PathBuf::from(path),
+            complete,
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn with_a_quiet_period_a_burst_is_one_batch_and_the_cap_ends_an_endless_one() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let quiet = Duration::from_millis(100);
+        let quiet = Start::Quiet(Duration::from_millis(100));
         let cap = Duration::from_millis(600);
-        // Three writes 30 ms apart, then silence: one batch of three.
+        // Three writes 30 ms apart, then silence: one batch of three,
+        // ready 100 ms after the last.
         let writer = tokio::spawn({
             let tx = tx.clone();
             async move {
                 for name in ["b", "c"] {
                     tokio::time::sleep(Duration::from_millis(30)).await;
-                    let _ = tx.send(PathBuf::from(name));
+                    let _ = tx.send(change(name, true));
                 }
             }
         });
-        let mut batch = Batch::starting(PathBuf::from("a"));
+        let mut batch = Batch::starting(change("a", true));
         assert!(settle(&mut rx, &mut batch, quiet, cap).await);
         writer.await.unwrap();
         assert_eq!(batch.paths.len(), 3);
-        let waited = batch.first.elapsed();
-        assert!(
-            waited >= Duration::from_millis(160) && waited < Duration::from_millis(450),
-            "{waited:?}"
-        );
+        assert_eq!(batch.began.elapsed(), Duration::from_millis(160));
         // A change every 50 ms forever: the cap closes the batch.
         let endless = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                if tx.send(PathBuf::from("x")).is_err() {
+                if tx.send(change("x", false)).is_err() {
                     break;
                 }
             }
         });
-        let mut batch = Batch::starting(PathBuf::from("a"));
+        let mut batch = Batch::starting(change("a", false));
         assert!(settle(&mut rx, &mut batch, quiet, cap).await);
-        let waited = batch.first.elapsed();
-        assert!(
-            waited >= cap && waited < cap + Duration::from_millis(300),
-            "{waited:?}"
-        );
+        assert_eq!(batch.began.elapsed(), cap);
         endless.abort();
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn on_save_a_completed_file_starts_the_pass_at_once() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let start = Start::OnSave {
+            fallback: Duration::from_millis(100),
+        };
+        let cap = Duration::from_secs(5);
+        // Closed after writing: ready without waiting.
+        let mut batch = Batch::starting(change("a", true));
+        assert!(settle(&mut rx, &mut batch, start, cap).await);
+        assert_eq!(batch.began.elapsed(), Duration::ZERO);
+        // Written in two chunks, then closed 20 ms later: ready at the close.
+        let writer = tokio::spawn({
+            let tx = tx.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let _ = tx.send(change("b", false));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let _ = tx.send(change("b", true));
+            }
+        });
+        let mut batch = Batch::starting(change("b", false));
+        assert!(settle(&mut rx, &mut batch, start, cap).await);
+        writer.await.unwrap();
+        assert!(batch.complete);
+        assert_eq!(batch.began.elapsed(), Duration::from_millis(20));
+        // Never closed (a truncate, say): the fallback quiet period.
+        let mut batch = Batch::starting(change("c", false));
+        assert!(settle(&mut rx, &mut batch, start, cap).await);
+        assert_eq!(batch.began.elapsed(), Duration::from_millis(100));
+        drop(tx);
+    }
+
+    #[test]
+    fn closes_after_writing_renames_and_removals_complete_a_file_reads_are_no_change() {
+        use notify::event::{
+            AccessKind, AccessMode, CreateKind, DataChange, ModifyKind, RemoveKind, RenameMode,
+        };
+        let close_write = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        assert_eq!(completes(&close_write), Some(true));
+        let renamed = EventKind::Modify(ModifyKind::Name(RenameMode::To));
+        assert_eq!(completes(&renamed), Some(true));
+        assert_eq!(completes(&EventKind::Remove(RemoveKind::File)), Some(true));
+        let written = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+        assert_eq!(completes(&written), Some(false));
+        assert_eq!(completes(&EventKind::Create(CreateKind::File)), Some(false));
+        let read = EventKind::Access(AccessKind::Close(AccessMode::Read));
+        assert_eq!(completes(&read), None);
     }
 }

@@ -156,11 +156,23 @@ pub async fn update_code(
         CodeSource::Zip(bytes) => request.zip_file(aws_smithy_types::Blob::new(bytes)),
         CodeSource::S3 { bucket, key } => request.s3_bucket(bucket).s3_key(key),
     };
-    request
-        .send()
-        .await
-        .map_err(|e| CloudError::sdk("UpdateFunctionCode", function, e))?;
-    Ok(())
+    match request.clone().send().await {
+        Ok(_) => Ok(()),
+        // An update still running (a pass cut short before Lambda finished):
+        // wait for it, then write once more.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_conflict_exception()) =>
+        {
+            wait_updated(cloud, function).await?;
+            request
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| CloudError::sdk("UpdateFunctionCode", function, e))
+        }
+        Err(e) => Err(CloudError::sdk("UpdateFunctionCode", function, e)),
+    }
 }
 
 pub async fn update_configuration(
@@ -174,7 +186,7 @@ pub async fn update_configuration(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    lambda
+    let request = lambda
         .update_function_configuration()
         .function_name(function)
         .environment(
@@ -182,11 +194,22 @@ pub async fn update_configuration(
                 .set_variables(Some(variables))
                 .build(),
         )
-        .description(description)
-        .send()
-        .await
-        .map_err(|e| CloudError::sdk("UpdateFunctionConfiguration", function, e))?;
-    Ok(())
+        .description(description);
+    match request.clone().send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_conflict_exception()) =>
+        {
+            wait_updated(cloud, function).await?;
+            request
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| CloudError::sdk("UpdateFunctionConfiguration", function, e))
+        }
+        Err(e) => Err(CloudError::sdk("UpdateFunctionConfiguration", function, e)),
+    }
 }
 
 /// Waits until the function's last update has finished (Lambda refuses a

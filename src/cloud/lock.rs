@@ -312,4 +312,116 @@ mod tests {
         assert_eq!(holder.is_stale(0, "b"), cfg!(target_os = "linux"));
         assert!(!holder.is_stale(0, "elsewhere"), "another host's process");
     }
+
+    /// A store answering each request with the next scripted answer, and
+    /// the requests it saw as `METHOD condition`.
+    fn store(
+        answers: Vec<super::super::scripted::Answer>,
+    ) -> (Cloud, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let answers = std::sync::Mutex::new(answers.into_iter());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let http = super::super::scripted::client(move |request| {
+            let headers = request.headers();
+            let condition = headers
+                .get("if-none-match")
+                .map(|v| format!("if-none-match {v}"))
+                .or_else(|| headers.get("if-match").map(|v| format!("if-match {v}")))
+                .unwrap_or_default();
+            log.lock().unwrap().push(
+                format!("{} {condition}", request.method())
+                    .trim()
+                    .to_string(),
+            );
+            answers
+                .lock()
+                .unwrap()
+                .next()
+                .unwrap_or((500, Vec::new(), String::new()))
+        });
+        let settings = super::super::ConnectSettings {
+            region: "eu-west-1".into(),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            profile: None,
+        };
+        (Cloud::with_http_client(http, &settings), seen)
+    }
+
+    const PRECONDITION: &str =
+        "<Error><Code>PreconditionFailed</Code><Message>no</Message></Error>";
+    const NO_KEY: &str = "<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>";
+
+    fn answer(
+        status: u16,
+        headers: &[(&'static str, &str)],
+        body: &str,
+    ) -> super::super::scripted::Answer {
+        let headers = headers.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        (status, headers, body.to_string())
+    }
+
+    fn lock_object(holder: &Holder, modified: &str, date: &str) -> super::super::scripted::Answer {
+        let body = serde_json::to_string(holder).unwrap();
+        answer(
+            200,
+            &[
+                ("etag", "\"theirs\""),
+                ("last-modified", modified),
+                ("date", date),
+            ],
+            &body,
+        )
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_lock_released_between_our_write_and_our_read_is_taken_at_the_next_try() {
+        let (cloud, seen) = store(vec![
+            answer(412, &[], PRECONDITION),
+            answer(404, &[], NO_KEY),
+            answer(200, &[("etag", "\"ours\"")], ""),
+        ]);
+        let held = try_acquire(&cloud, "b", "k", &holder(0))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(held.etag, "\"ours\"");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["PUT if-none-match *", "GET", "PUT if-none-match *"]
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_takeover_lost_to_another_deployer_reports_the_winner() {
+        let date = "Tue, 01 Dec 2026 19:07:29 GMT";
+        let long_ago = "Tue, 01 Dec 2026 18:00:00 GMT";
+        let mut winner = holder(0);
+        winner.owner = "winner".into();
+        let (cloud, seen) = store(vec![
+            // Lapsed: written an hour ago by the store's clock.
+            answer(412, &[], PRECONDITION),
+            lock_object(&holder(0), long_ago, date),
+            // Someone else took it over first.
+            answer(412, &[], PRECONDITION),
+            // Next round: the winner's fresh lock.
+            answer(412, &[], PRECONDITION),
+            lock_object(&winner, date, date),
+        ]);
+        let busy = try_acquire(&cloud, "b", "k", &holder(0))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(busy.holder.owner, "winner");
+        assert_eq!(busy.expires_in, 90);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "PUT if-none-match *",
+                "GET",
+                "PUT if-match \"theirs\"",
+                "PUT if-none-match *",
+                "GET"
+            ]
+        );
+    }
 }

@@ -8,6 +8,8 @@ pub mod error;
 pub mod functions;
 pub mod identity;
 pub mod lock;
+#[cfg(test)]
+pub mod scripted;
 pub mod stacks;
 
 use aws_config::retry::RetryConfig;
@@ -110,6 +112,20 @@ impl Cloud {
         }
         let sdk = loader.load().await;
         Cloud::from_sdk(&sdk, settings)
+    }
+
+    /// Clients for an endpoint with the given static credentials (an
+    /// emulator account, whose id is its access key).
+    pub async fn connect_with(settings: &ConnectSettings, credentials: Credentials) -> Cloud {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
+            .credentials_provider(credentials);
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        Cloud::from_sdk(&loader.load().await, settings)
     }
 
     /// The clients of `sdk`, counted, with S3 path-style against an endpoint.

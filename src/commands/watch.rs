@@ -16,9 +16,8 @@ use crate::output::Colour;
 use crate::reconcile::{
     Event, Mode, Options, Outcome, Pass, Settings, Stop, StopReason, Swapped, Verdict, guard,
 };
-use crate::watcher::{Batch, Inputs, settle};
+use crate::watcher::{Batch, Change, Inputs, Start, settle};
 use serde_json::{Value as Json, json};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
@@ -35,9 +34,11 @@ pub struct WatchArgs {
     /// Run the first pass only and exit with its result.
     #[arg(long)]
     pub once: bool,
-    /// How long no file may change before a pass starts, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 100)]
-    pub debounce: u64,
+    /// Wait until no file has changed for this long (milliseconds) before a
+    /// pass starts. Without it, a pass starts as soon as a file is
+    /// completely written, and what follows in the burst supersedes it.
+    #[arg(long, value_name = "MS")]
+    pub debounce: Option<u64>,
 }
 
 /// How one pass ended.
@@ -78,7 +79,7 @@ impl PassReport {
 
 /// What the loop listens to besides the pass.
 struct Listen<'a> {
-    changes: Option<&'a mut UnboundedReceiver<PathBuf>>,
+    changes: Option<&'a mut UnboundedReceiver<Change>>,
     /// Changes that arrived during the pass: the next batch.
     pending: Option<Batch>,
 }
@@ -135,7 +136,7 @@ impl WatchArgs {
                 }
             }
             ctx.printer.emit(
-                json!({ "event": "watch", "state": "watching", "trees": inputs.trees, "environment_file": inputs.environment_file, "debounce_ms": self.debounce }),
+                json!({ "event": "watch", "state": "watching", "trees": inputs.trees, "environment_file": inputs.environment_file, "debounce_ms": self.debounce, "start": if self.debounce.is_some() { "quiet" } else { "on_save" } }),
                 || format!("watching {} for changes (Ctrl-C to stop)", self.watched(&inputs)),
             );
         }
@@ -184,22 +185,38 @@ impl WatchArgs {
                 None => {
                     tokio::select! {
                         path = changes.recv() => match path {
-                            Some(path) => Batch::starting(path),
+                            Some(change) => Batch::starting(change),
                             None => return (number, self.stopped(ctx, exit::FAILURE)),
                         },
                         _ = guard::interrupted() => return (number, self.stopped(ctx, exit::OK)),
                     }
                 }
             };
-            let quiet = Duration::from_millis(self.debounce);
+            let (start, cap) = self.start();
             let settled = tokio::select! {
-                alive = settle(&mut changes, &mut next, quiet, quiet * 20 + Duration::from_secs(1)) => alive,
+                alive = settle(&mut changes, &mut next, start, cap) => alive,
                 _ = guard::interrupted() => return (number, self.stopped(ctx, exit::OK)),
             };
             if !settled || watcher.is_none() {
                 return (number, self.stopped(ctx, exit::FAILURE));
             }
             batch = Some(next);
+        }
+    }
+
+    /// When a batch is ready, and the longest it may keep gathering.
+    fn start(&self) -> (Start, Duration) {
+        match self.debounce {
+            Some(ms) => {
+                let quiet = Duration::from_millis(ms);
+                (Start::Quiet(quiet), quiet * 20 + Duration::from_secs(1))
+            }
+            None => (
+                Start::OnSave {
+                    fallback: Duration::from_millis(100),
+                },
+                Duration::from_secs(3),
+            ),
         }
     }
 
@@ -285,16 +302,16 @@ impl WatchArgs {
             tokio::select! {
                 report = &mut work => break report,
                 Some(event) = events.recv() => on_event(ctx, event),
-                Some(path) = async {
+                Some(change) = async {
                     match listen.changes.as_mut() {
                         Some(changes) => changes.recv().await,
                         None => std::future::pending().await,
                     }
                 } => {
                     match &mut listen.pending {
-                        Some(batch) => { batch.paths.insert(path); }
+                        Some(batch) => batch.add(change),
                         None => {
-                            listen.pending = Some(Batch::starting(path));
+                            listen.pending = Some(Batch::starting(change));
                             pass.stop(StopReason::NewerChange);
                         }
                     }

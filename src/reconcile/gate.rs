@@ -130,8 +130,28 @@ impl Pass<'_> {
 
     /// The checks after a hotswap; on failure (where the environment rolls
     /// back) the swapped functions go back to what they ran, and the checks
-    /// run again.
+    /// run again. A newer change cuts the first checks short (None: not
+    /// run): they would judge code that is about to be replaced.
     pub(super) async fn hotswap_gate(
+        &self,
+        runner: &Runner,
+        observed: &super::Observed,
+        plan: &super::HotswapPlan,
+        report: &mut super::Report,
+    ) -> Option<Verdict> {
+        let deployed = report.outcome.deployed.clone();
+        let passed = tokio::select! {
+            report = self.smoke(runner, &deployed, "release") => report.ok(),
+            _ = self.stopped() => return None,
+        };
+        if passed {
+            return Some(Verdict::Passed);
+        }
+        Some(self.hotswap_rollback(runner, observed, plan, report).await)
+    }
+
+    /// Puts the swapped functions back and runs the checks again.
+    async fn hotswap_rollback(
         &self,
         runner: &Runner,
         observed: &super::Observed,
@@ -139,9 +159,6 @@ impl Pass<'_> {
         report: &mut super::Report,
     ) -> Verdict {
         let deployed = report.outcome.deployed.clone();
-        if self.smoke(runner, &deployed, "release").await.ok() {
-            return Verdict::Passed;
-        }
         let swapped: Vec<&super::Swapped> = report
             .swapped
             .iter()

@@ -249,6 +249,7 @@ impl Pass<'_> {
             }
         }
         let mut live_ms = None;
+        let configure = environment || description;
         if code_differs {
             let code = code.unwrap_or(CodeSource::S3 {
                 bucket: &desired.code_bucket,
@@ -256,9 +257,14 @@ impl Pass<'_> {
             });
             functions::update_code(self.cloud, function, code).await?;
             live_ms = Some(started.elapsed().as_millis() as u64);
-            functions::wait_updated(self.cloud, function).await?;
+            if configure {
+                // Lambda refuses a second update while one runs.
+                functions::wait_updated(self.cloud, function).await?;
+            } else {
+                self.tail_wait(function, target.held).await?;
+            }
         }
-        if environment || description {
+        if configure {
             functions::update_configuration(
                 self.cloud,
                 function,
@@ -267,7 +273,7 @@ impl Pass<'_> {
             )
             .await?;
             live_ms.get_or_insert(started.elapsed().as_millis() as u64);
-            functions::wait_updated(self.cloud, function).await?;
+            self.tail_wait(function, target.held).await?;
         }
         // In line with CloudFormation again: the tag goes last, once it is true.
         if target.held && live.hotswapped.is_some() {
@@ -281,6 +287,20 @@ impl Pass<'_> {
             live_ms,
             seconds: begun.elapsed().as_secs_f64(),
         })
+    }
+
+    /// Waits until Lambda finished the last update. For a hotswap, a newer
+    /// change cuts the wait short: it changes nothing, and the next pass's
+    /// update waits for Lambda itself. Bringing a function back in line
+    /// (`held`) always waits, as the tag comes off after it.
+    async fn tail_wait(&self, function: &str, held: bool) -> Result<(), CloudError> {
+        if held {
+            return functions::wait_updated(self.cloud, function).await;
+        }
+        tokio::select! {
+            done = functions::wait_updated(self.cloud, function) => done,
+            _ = self.stopped() => Ok(()),
+        }
     }
 
     /// Puts a hotswapped function back to what it ran before the pass:
@@ -388,5 +408,95 @@ impl Pass<'_> {
             count += 1;
         }
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::{Cloud, ConnectSettings, scripted};
+    use crate::reconcile::Options;
+    use std::sync::{Arc, Mutex};
+
+    /// The requests a scripted Lambda saw, as `METHOD /path`; configuration
+    /// reads (the wait) fail, as a dropped connection would.
+    fn lambda_failing_the_wait() -> (Cloud, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let http = scripted::client(move |request| {
+            let path = request
+                .uri()
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let path = path.split_once("//").map_or(path.clone(), |(_, rest)| {
+                rest.split_once('/')
+                    .map_or(String::new(), |(_, p)| format!("/{p}"))
+            });
+            log.lock()
+                .unwrap()
+                .push(format!("{} {path}", request.method()));
+            if path.ends_with("/configuration") {
+                return (500, Vec::new(), r#"{"message":"internal"}"#.into());
+            }
+            (
+                200,
+                vec![("content-type", "application/json".into())],
+                "{}".into(),
+            )
+        });
+        let settings = ConnectSettings {
+            region: "us-east-1".into(),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            profile: None,
+        };
+        (Cloud::with_http_client(http, &settings), seen)
+    }
+
+    fn target() -> Target {
+        Target {
+            stack: "app-dev-stateless".into(),
+            live: LiveFunction {
+                name: "app-dev-api".into(),
+                arn: "arn:aws:lambda:us-east-1:000000000000:function:app-dev-api".into(),
+                code_sha256: "old".into(),
+                ..Default::default()
+            },
+            desired: DesiredFunction {
+                logical_id: "ApiHandler".into(),
+                code_bucket: "assets".into(),
+                code_key: format!("assets/{}.zip", "ab".repeat(32)),
+                environment: BTreeMap::new(),
+                description: String::new(),
+            },
+            held: false,
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_hotswap_tag_is_written_before_the_code_so_a_failed_wait_still_shows_drift() {
+        let (cloud, seen) = lambda_failing_the_wait();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (_, rendered, assets) =
+            crate::load::load_environment(root, "dev").expect("the reference app loads");
+        let options = Options::default();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let pass = Pass::new(&cloud, &rendered, &assets, &options, tx);
+        let result = pass
+            .converge(&target(), Some(CodeSource::Zip(b"zip")), Instant::now())
+            .await;
+        assert!(result.is_err(), "the wait failed");
+        let seen = seen.lock().unwrap().clone();
+        let tag = seen
+            .iter()
+            .position(|r| r.starts_with("POST") && r.contains("/tags/"));
+        let code = seen
+            .iter()
+            .position(|r| r.starts_with("PUT") && r.ends_with("/code"));
+        assert!(
+            matches!((tag, code), (Some(t), Some(c)) if t < c),
+            "the tag goes first: {seen:?}"
+        );
     }
 }

@@ -204,7 +204,8 @@ impl EnvironmentLock {
 
 /// Renews every `renewal.every` until the lease cannot be kept; returns why.
 async fn renew_until_lost(cloud: &Cloud, held: &Mutex<Held>, renewal: &Renewal) -> String {
-    let mut last_renewed = Instant::now();
+    // tokio's clock, like the sleeps between renewals.
+    let mut last_renewed = tokio::time::Instant::now();
     let mut pause = renewal.every;
     loop {
         tokio::time::sleep(pause).await;
@@ -212,7 +213,7 @@ async fn renew_until_lost(cloud: &Cloud, held: &Mutex<Held>, renewal: &Renewal) 
         match lock::renew(cloud, &current, &(renewal.holder)()).await {
             Ok(next) => {
                 *current = next;
-                last_renewed = Instant::now();
+                last_renewed = tokio::time::Instant::now();
                 pause = renewal.every;
             }
             Err(LockLost::TakenOver) => return "another deployer took it over".into(),
@@ -222,5 +223,148 @@ async fn renew_until_lost(cloud: &Cloud, held: &Mutex<Held>, renewal: &Renewal) 
             }
             Err(LockLost::Cloud(_)) => pause = RETRY_RENEWAL,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::{ConnectSettings, scripted};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A cloud whose every answer comes from `script(method, If-Match)`.
+    fn cloud(
+        script: impl Fn(&str, Option<&str>) -> scripted::Answer + Send + Sync + 'static,
+    ) -> Cloud {
+        let http = scripted::client(move |request| {
+            script(request.method(), request.headers().get("if-match"))
+        });
+        let settings = ConnectSettings {
+            region: "eu-west-1".into(),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            profile: None,
+        };
+        Cloud::with_http_client(http, &settings)
+    }
+
+    fn held() -> Held {
+        Held {
+            bucket: "assets".into(),
+            key: "locks/app-dev.json".into(),
+            etag: "\"ours\"".into(),
+        }
+    }
+
+    fn holder() -> Holder {
+        Holder {
+            owner: "me".into(),
+            command: "deploy".into(),
+            acquired: 0,
+            expires: LOCK_TTL_SECONDS,
+            host: "here".into(),
+            pid: 0,
+            ttl: LOCK_TTL_SECONDS,
+        }
+    }
+
+    fn hold(
+        cloud: Cloud,
+    ) -> (
+        EnvironmentLock,
+        Arc<Brake>,
+        tokio::sync::mpsc::UnboundedReceiver<Event>,
+    ) {
+        let brake = Arc::new(Brake::default());
+        let (events, rx) = tokio::sync::mpsc::unbounded_channel();
+        let renewal = Renewal {
+            brake: brake.clone(),
+            events,
+            holder: Box::new(holder),
+            every: RENEW_EVERY,
+        };
+        (EnvironmentLock::hold(cloud, held(), renewal), brake, rx)
+    }
+
+    const TAKEN_OVER: &str = "<Error><Code>PreconditionFailed</Code><Message>At least one of the preconditions you specified did not hold.</Message></Error>";
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_renewal_that_finds_the_lock_taken_over_stops_the_pass_and_says_so() {
+        let (lock, brake, mut events) = hold(cloud(|_, _| (412, Vec::new(), TAKEN_OVER.into())));
+        tokio::time::sleep(RENEW_EVERY + Duration::from_secs(1)).await;
+        assert_eq!(brake.reason(), Some(StopReason::LeaseLost));
+        let lost = events.try_recv().expect("a lease_lost event");
+        assert!(
+            matches!(&lost, Event::LeaseLost { reason, .. } if reason.contains("took it over")),
+            "{lost:?}"
+        );
+        assert!(matches!(
+            events.try_recv(),
+            Ok(Event::Stopping {
+                reason: StopReason::LeaseLost,
+                ..
+            })
+        ));
+        let released = lock.release().await.expect_err("a lost lease is an error");
+        assert!(
+            released.to_string().contains("lost during the pass"),
+            "{released}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn renewals_failing_until_the_lease_would_lapse_give_it_up_before_it_does() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let (_lock, brake, _events) = hold(cloud(move |_, _| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            (
+                503,
+                Vec::new(),
+                "<Error><Code>SlowDown</Code></Error>".into(),
+            )
+        }));
+        // Transient failures are retried, and the pass goes on meanwhile.
+        tokio::time::sleep(RENEW_EVERY + RETRY_RENEWAL * 3).await;
+        assert_eq!(brake.reason(), None);
+        assert!(calls.load(Ordering::SeqCst) >= 3);
+        // Given up before another deployer could take the lock over.
+        tokio::time::sleep(GIVE_UP_AFTER).await;
+        assert_eq!(brake.reason(), Some(StopReason::LeaseLost));
+        assert!(GIVE_UP_AFTER < Duration::from_secs(LOCK_TTL_SECONDS));
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_renewed_lease_keeps_the_pass_going_and_is_released_with_its_etag() {
+        let methods = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = methods.clone();
+        let (lock, brake, _events) = hold(cloud(move |method, if_match| {
+            seen.lock()
+                .unwrap()
+                .push(format!("{method} {}", if_match.unwrap_or("unconditional")));
+            (200, vec![("etag", "\"next\"".to_string())], String::new())
+        }));
+        tokio::time::sleep(RENEW_EVERY * 3 + Duration::from_secs(1)).await;
+        assert_eq!(brake.reason(), None);
+        lock.release().await.expect("released");
+        // Each write is conditional on the one before; so is the delete.
+        assert_eq!(
+            *methods.lock().unwrap(),
+            [
+                "PUT \"ours\"",
+                "PUT \"next\"",
+                "PUT \"next\"",
+                "DELETE \"next\""
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_release_that_finds_the_lock_taken_over_leaves_it_and_says_so() {
+        let (lock, _brake, _events) = hold(cloud(|method, _| match method {
+            "DELETE" => (412, Vec::new(), TAKEN_OVER.into()),
+            _ => (200, Vec::new(), String::new()),
+        }));
+        let error = lock.release().await.expect_err("taken over");
+        assert!(error.to_string().contains("took the lock over"), "{error}");
     }
 }

@@ -83,6 +83,8 @@ pub(crate) struct Brake {
     reason: Mutex<Option<StopReason>>,
     /// Stacks with an operation of ours under way.
     in_flight: Mutex<BTreeSet<String>>,
+    /// Wakes what waits for a stop ([`Pass::stopped`]).
+    notify: tokio::sync::Notify,
 }
 
 impl Brake {
@@ -94,6 +96,7 @@ impl Brake {
         {
             *reason = Some(why);
         }
+        self.notify.notify_waiters();
         self.in_flight
             .lock()
             .map(|s| s.iter().cloned().collect())
@@ -148,6 +151,18 @@ impl<'a> Pass<'a> {
     /// Why the pass stopped, if it did.
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.brake.reason()
+    }
+
+    /// Resolves once the pass is asked to stop: for the waits that change
+    /// nothing and may be cut short.
+    pub async fn stopped(&self) {
+        let notified = self.brake.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_stopping() {
+            return;
+        }
+        notified.await;
     }
 
     pub(crate) fn track(&self, stack: &str, running: bool) {

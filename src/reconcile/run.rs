@@ -342,8 +342,97 @@ impl Pass<'_> {
             return report;
         }
         if let Some(runner) = runner {
-            report.verdict = Some(self.hotswap_gate(runner, observed, plan, &mut report).await);
+            report.verdict = self.hotswap_gate(runner, observed, plan, &mut report).await;
         }
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(error: Option<&str>, verdict: Option<Verdict>) -> Result<Report, Stop> {
+        Ok(Report {
+            outcome: Outcome {
+                error: error.map(str::to_string),
+                ..Default::default()
+            },
+            verdict,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn each_ending_has_one_exit_code() {
+        assert_eq!(exit_code(&report(None, None), None), exit::OK);
+        assert_eq!(
+            exit_code(&report(None, Some(Verdict::Passed)), None),
+            exit::OK
+        );
+        assert_eq!(
+            exit_code(&report(None, Some(Verdict::RolledBack)), None),
+            exit::SMOKE_ROLLED_BACK
+        );
+        assert_eq!(
+            exit_code(&report(None, Some(Verdict::Failed("x".into()))), None),
+            exit::SMOKE_FAILED
+        );
+        assert_eq!(exit_code(&report(Some("boom"), None), None), exit::FAILURE);
+        assert_eq!(
+            exit_code(&report(Some("stopped"), None), Some(StopReason::Interrupt)),
+            exit::INTERRUPTED
+        );
+        assert_eq!(
+            exit_code(&report(Some("stopped"), None), Some(StopReason::LeaseLost)),
+            exit::FAILURE
+        );
+        assert_eq!(
+            exit_code(&Err(Stop::WrongAccount("x".into())), None),
+            exit::REFUSED
+        );
+        assert_eq!(
+            exit_code(&Err(Stop::Refused(Vec::new())), None),
+            exit::REFUSED
+        );
+        assert_eq!(
+            exit_code(&Err(Stop::Input("x".into())), None),
+            exit::INVALID
+        );
+    }
+
+    #[test]
+    fn refusals_and_invalid_input_wait_for_a_change_failures_are_retried() {
+        assert_eq!(retry(&report(None, None), None), Retry::NotNeeded);
+        assert_eq!(retry(&report(Some("throttled"), None), None), Retry::Later);
+        assert_eq!(
+            retry(&Err(Stop::Cloud(CloudError::new("X", "y", "z"))), None),
+            Retry::Later
+        );
+        assert_eq!(
+            retry(&Err(Stop::Refused(Vec::new())), None),
+            Retry::AfterAChange
+        );
+        assert_eq!(
+            retry(&Err(Stop::WrongAccount("x".into())), None),
+            Retry::AfterAChange
+        );
+        assert_eq!(
+            retry(&report(None, Some(Verdict::RolledBack)), None),
+            Retry::AfterAChange
+        );
+    }
+
+    #[test]
+    fn a_stop_explains_itself_with_the_code_the_policy_gives() {
+        let stops: [fn() -> Stop; 4] = [
+            || Stop::Input("set X".into()),
+            || Stop::WrongAccount("account 1, not 2".into()),
+            || Stop::Setup("no roots".into()),
+            || Stop::Refused(Vec::new()),
+        ];
+        for stop in stops {
+            assert_eq!(stop().explain().code, exit_code(&Err(stop()), None));
+        }
     }
 }

@@ -190,11 +190,11 @@ fn a_protected_environment_refuses_to_skip_its_smoke_checks() {
             "http://127.0.0.1:9",
         ],
     );
-    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
+    assert_eq!(out.status.code(), Some(i32::from(exit::REFUSED)));
     assert!(
-        stdout(&out).contains("--no-smoke is refused"),
+        stderr(&out).contains("--no-smoke is refused"),
         "{}",
-        stdout(&out)
+        stderr(&out)
     );
 }
 
@@ -206,8 +206,41 @@ fn smoke_without_checks_says_where_to_declare_them() {
     );
     assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
     assert!(
-        stdout(&out).contains("declares no smoke checks"),
+        stderr(&out).contains("declares no smoke checks"),
         "{}",
-        stdout(&out)
+        stderr(&out)
     );
+}
+
+#[test]
+fn a_second_yaml_document_in_an_environment_or_a_unit_is_an_error_at_its_marker() {
+    for file in ["environments/dev.yaml", "specs/api/unit.yaml"] {
+        let project = reference_copy();
+        let path = project.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let marker_line = text.lines().count() + 1;
+        std::fs::write(&path, format!("{text}---\nbroken: [unclosed\n")).unwrap();
+        let out = driftless(project.path(), &["validate", "--output", "json"]);
+        assert_eq!(out.status.code(), Some(i32::from(exit::INVALID)), "{file}");
+        let events = json_lines(&stdout(&out));
+        let d = events
+            .iter()
+            .find(|e| e["event"] == "diagnostic")
+            .unwrap_or_else(|| panic!("{file}: no diagnostic"));
+        assert_eq!(d["file"], file);
+        assert_eq!(d["line"], marker_line as u64, "{d}");
+        assert!(
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("second YAML document"),
+            "{d}"
+        );
+        let deploy = driftless(project.path(), &["plan", "dev", "--offline"]);
+        assert_eq!(
+            deploy.status.code(),
+            Some(i32::from(exit::INVALID)),
+            "{file}"
+        );
+    }
 }

@@ -461,7 +461,7 @@ fn a_protected_environment_cannot_be_destroyed() {
     let account = account();
     let (project, _) = reference_app(&account);
     let out = run(project.path(), &account, &["destroy", "prod", "--yes"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(i32::from(driftless::exit::REFUSED)));
     assert!(String::from_utf8_lossy(&out.stdout).contains("protected"));
 }
 

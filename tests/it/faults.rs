@@ -241,9 +241,9 @@ fn a_deploy_killed_at_ten_points_converges_when_run_again() {
 fn ctrl_c_starts_nothing_new_reports_what_is_in_flight_and_exits_130() {
     let (project, app) = reference_app(&account());
     let account = account();
-    // Slow calls, so that the interrupt lands while the first wave runs.
+    // Slow calls, so that the stateful stack's operation spans many of them.
     let proxy = proxy::start(emulator().port, 0, Duration::from_millis(60));
-    let child = command(
+    let mut child = command(
         project.path(),
         &account,
         &["deploy", "dev", "--yes"],
@@ -253,25 +253,41 @@ fn ctrl_c_starts_nothing_new_reports_what_is_in_flight_and_exits_130() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .expect("start deploy");
-    let started = Instant::now();
-    while proxy.requests() < 12 && started.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(2));
+    // Interrupt once the stateful stack has started, as its events say.
+    let stateful = stacks(&app, "dev").0;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        child.stdout.take().expect("stdout"),
+    ));
+    let mut text = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        text.push_str(&line);
+        text.push('\n');
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if event["event"] == "stack_start" && event["stack"] == stateful.as_str() {
+            break;
+        }
     }
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .expect("send SIGINT");
     assert!(status.success());
-    let out = child.wait_with_output().expect("deploy output");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(130), "{text}");
-    let e = events(&out);
+    for line in lines {
+        text.push_str(&line.expect("a line"));
+        text.push('\n');
+    }
+    let status = child.wait().expect("deploy ends");
+    assert_eq!(status.code(), Some(130), "{text}");
+    let e: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     let stopping = e
         .iter()
         .find(|e| e["event"] == "stopping")
         .unwrap_or_else(|| panic!("a stopping event:\n{text}"));
     assert_eq!(stopping["reason"], "interrupt");
-    let stateful = stacks(&app, "dev").0;
     assert_eq!(
         stopping["in_flight"],
         serde_json::json!([stateful]),

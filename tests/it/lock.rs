@@ -22,9 +22,16 @@ fn lock_key(app: &str) -> String {
 }
 
 fn write_lock(c: &Clients, app: &str, owner: &str, expires: u64) {
-    let body = serde_json::json!({
-        "owner": owner, "command": "deploy", "acquired": now(), "expires": expires
-    });
+    write_holder(
+        c,
+        app,
+        serde_json::json!({
+            "owner": owner, "command": "deploy", "acquired": now(), "expires": expires
+        }),
+    );
+}
+
+fn write_holder(c: &Clients, app: &str, body: serde_json::Value) {
     c.rt.block_on(
         c.s3.put_object()
             .bucket(bucket(c))
@@ -125,4 +132,85 @@ fn two_deployers_at_once_apply_the_change_once() {
         }
     }
     assert_eq!(updates, 1, "exactly one deployer applies the change");
+}
+
+#[test]
+fn a_lock_written_by_a_host_whose_clock_is_a_day_behind_still_holds() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    change_memory(project.path(), "512");
+    // Its holder's clock says it expired a day ago; the store wrote it now.
+    let behind = now() - 86_400;
+    write_holder(
+        &c,
+        &app,
+        serde_json::json!({
+            "owner": "bob@skewed pid 7", "command": "deploy",
+            "acquired": behind, "expires": behind + 90, "ttl": 90
+        }),
+    );
+    let out = run(project.path(), &account, &["deploy", "dev", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(5), "the lock holds: {text}");
+    assert!(text.contains("bob@skewed pid 7"), "{text}");
+    assert!(
+        text.contains("expiring in 8") || text.contains("expiring in 9"),
+        "about 90 s left by the store's clock: {text}"
+    );
+    assert!(stack_ends(&out).is_empty(), "{text}");
+}
+
+#[test]
+fn a_release_never_deletes_a_lock_someone_else_took_over() {
+    use driftless::cloud::lock::{self, Holder, LockLost};
+    let account = account();
+    let (project, app) = reference_app(&account);
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let bucket = bucket(&c);
+    let key = lock_key(&app);
+    let cloud = c.rt.block_on(driftless::cloud::Cloud::connect_with(
+        &driftless::cloud::ConnectSettings {
+            region: "us-east-1".into(),
+            endpoint: Some(super::emulator::emulator().endpoint()),
+            profile: None,
+        },
+        aws_credential_types::Credentials::new(&account, "test", None, None, "test"),
+    ));
+    let holder = |owner: &str, ttl: u64| Holder {
+        owner: owner.into(),
+        command: "deploy".into(),
+        acquired: now(),
+        expires: now() + ttl,
+        host: "elsewhere".into(),
+        pid: 0,
+        ttl,
+    };
+    // A takes the lock with no time to live, so B may take it over at once.
+    let a =
+        c.rt.block_on(lock::try_acquire(&cloud, &bucket, &key, &holder("a", 0)))
+            .expect("acquire")
+            .expect("free");
+    let b =
+        c.rt.block_on(lock::try_acquire(&cloud, &bucket, &key, &holder("b", 600)))
+            .expect("acquire")
+            .expect("a's lock lapsed");
+    // A's renewal and release both find it taken over and leave it alone.
+    let renewed = c.rt.block_on(lock::renew(&cloud, &a, &holder("a", 90)));
+    assert!(matches!(renewed, Err(LockLost::TakenOver)), "{renewed:?}");
+    let released = c.rt.block_on(lock::release(&cloud, &a));
+    assert!(matches!(released, Err(LockLost::TakenOver)), "{released:?}");
+    assert!(lock_exists(&c, &app), "b's lock is still there");
+    let busy =
+        c.rt.block_on(lock::try_acquire(&cloud, &bucket, &key, &holder("c", 90)))
+            .expect("acquire");
+    assert!(
+        matches!(&busy, Err(busy) if busy.holder.owner == "b"),
+        "{busy:?}"
+    );
+    c.rt.block_on(lock::release(&cloud, &b))
+        .expect("b releases its own");
+    assert!(!lock_exists(&c, &app));
 }

@@ -5,6 +5,7 @@ mod cli;
 mod corpus;
 mod deploy;
 mod emulator;
+mod endings;
 mod faults;
 mod golden;
 mod lint;

@@ -448,3 +448,67 @@ fn watch_prod_never_hotswaps() {
         String::from_utf8_lossy(&refused.stdout)
     );
 }
+
+#[test]
+fn a_hotswap_that_fails_its_checks_is_rolled_back_to_the_previous_code() {
+    let Dev {
+        project,
+        account,
+        c,
+        name,
+        url,
+        ..
+    } = deployed_dev();
+    let root = project.path();
+    edit(
+        &root.join("environments/dev.yaml"),
+        "hotswap: true",
+        "hotswap: true\nrollback: true",
+    );
+    let sha_before = code_sha(&c, &name);
+    let mut watch = Watch::start(root, &account, &["watch", "dev"]);
+    // `GET /users`, which the dev check calls, now answers 500.
+    edit(
+        &root.join(HANDLER),
+        "return respond(200, {\"users\"",
+        "return respond(500, {\"users\"",
+    );
+    let pass = watch.pass();
+    assert_eq!(pass["result"], "hotswapped", "{pass}");
+    assert_eq!(pass["exit_code"], 6, "rolled back: {pass}");
+    let rollback = watch
+        .seen
+        .iter()
+        .find(|e| e["event"] == "rollback")
+        .unwrap_or_else(|| panic!("a rollback event: {:#?}", watch.seen));
+    assert_eq!(rollback["complete"], true, "{rollback}");
+    assert_eq!(rollback["restored"], serde_json::json!([name]));
+    assert_eq!(code_sha(&c, &name), sha_before, "the previous code is back");
+    assert_eq!(
+        hotswap_tag(&c, &name),
+        None,
+        "in line with CloudFormation again"
+    );
+    assert!(
+        http("GET", &url, &account, None)
+            .body
+            .contains("no user ghost")
+    );
+    drop(watch);
+    // Without rollback, the line says what the pass did.
+    edit(
+        &root.join("environments/dev.yaml"),
+        "rollback: true",
+        "rollback: false",
+    );
+    let out = run(root, &account, &["watch", "dev", "--once"]);
+    let pass = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "watch_pass")
+        .expect("a pass");
+    assert_eq!(pass["result"], "hotswapped", "{pass}");
+    assert_eq!(pass["exit_code"], 7, "{pass}");
+    let message = pass["message"].as_str().unwrap_or_default();
+    assert!(message.contains("was hotswapped"), "{message}");
+    assert!(!message.contains("changed no stack"), "{message}");
+}
