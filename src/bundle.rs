@@ -317,14 +317,20 @@ fn run_build(
     let (inputs, _) =
         zip_dir(&spec.dir, root).map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?;
     let key = sha256_hex(&[inputs.as_slice(), command.as_bytes()].concat());
+    // Absolute: the build runs in the code folder, not in the project root.
+    // One folder per unit, one below it per resource: names never collide.
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let out = root
         .join(".driftless")
         .join("build")
-        .join(format!("{}-{resource}", unit.name));
+        .join(&unit.name)
+        .join(resource);
     let stamp = out.with_extension("key");
     if std::fs::read_to_string(&stamp).is_ok_and(|k| k == key) && out.is_dir() {
         return Ok(out);
     }
+    // A build that fails or ships nothing is never taken from the cache.
+    let _ = std::fs::remove_file(&stamp);
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out)
         .map_err(|e| error(format!("cannot create {}: {e}", out.display())))?;
@@ -344,6 +350,22 @@ fn run_build(
             output.status,
             tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
         )));
+    }
+    let files = collect(&out, &root)
+        .map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?
+        .len();
+    if files == 0 {
+        return Err(Diagnostic::new(
+            &unit.file,
+            spec.code_node.span,
+            format!(
+                "build `{command}` of {}.{resource} succeeded but wrote no file into $DRIFTLESS_BUILD_OUT; nothing would be shipped",
+                unit.name
+            ),
+        )
+        .with_help(
+            "write the build's output under \"$DRIFTLESS_BUILD_OUT\" (an absolute path; the build runs in the code folder), for example `cp *.py \"$DRIFTLESS_BUILD_OUT\"`",
+        ));
     }
     std::fs::write(&stamp, key)
         .map_err(|e| error(format!("cannot write {}: {e}", stamp.display())))?;

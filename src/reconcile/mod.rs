@@ -117,6 +117,8 @@ pub struct Pass<'a> {
     events: UnboundedSender<Event>,
     uploads: AtomicUsize,
     brake: Arc<Brake>,
+    /// The account guard passed once: no second STS call in the pass.
+    account_checked: std::sync::atomic::AtomicBool,
 }
 
 impl<'a> Pass<'a> {
@@ -135,6 +137,7 @@ impl<'a> Pass<'a> {
             events,
             uploads: AtomicUsize::new(0),
             brake: Arc::default(),
+            account_checked: Default::default(),
         }
     }
 
@@ -193,14 +196,28 @@ impl Pass<'_> {
     /// The account guard, before any mutating call: on an AWS target, the
     /// caller's account (STS) and the client's region must be the target's.
     pub async fn check_account(&self) -> Result<(), AccountCheck> {
-        if !matches!(self.environment.target, crate::spec::Target::Aws { .. }) {
+        use std::sync::atomic::Ordering;
+        if !matches!(self.environment.target, crate::spec::Target::Aws { .. })
+            || self.account_checked.load(Ordering::SeqCst)
+        {
             return Ok(());
         }
         let account = crate::cloud::identity::caller_account(self.cloud)
             .await
             .map_err(AccountCheck::Cloud)?;
         crate::plan::account::check(&self.environment.target, &account, &self.cloud.region)
-            .map_err(AccountCheck::Wrong)
+            .map_err(|message| match (&self.environment.target, &self.cloud.endpoint) {
+                // An emulator acts as the account its access key id names.
+                (crate::spec::Target::Aws { account: wanted, .. }, Some(_)) if *wanted != account => {
+                    format!(
+                        "{message}. Against an emulator endpoint, act as that account with AWS_ACCESS_KEY_ID={wanted}"
+                    )
+                }
+                _ => message,
+            })
+            .map_err(AccountCheck::Wrong)?;
+        self.account_checked.store(true, Ordering::SeqCst);
+        Ok(())
     }
 }
 

@@ -96,3 +96,69 @@ fn a_failing_build_is_reported_at_the_code_field_with_its_output() {
         d.message
     );
 }
+
+/// `plan --offline` run from inside the project with the default `-C .`,
+/// as a user types it; returns its JSON events.
+fn plan_from_inside(project: &std::path::Path) -> (Option<i32>, Vec<serde_json::Value>) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["--output", "json", "plan", "dev", "--offline"])
+        .current_dir(project)
+        .env_remove("DRIFTLESS_PROJECT")
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (out.status.code(), events)
+}
+
+#[test]
+fn a_build_run_from_inside_the_project_writes_where_driftless_zips() {
+    let project = reference_copy();
+    add_build(
+        project.path(),
+        "mkdir -p $DRIFTLESS_BUILD_OUT/python && echo X=1 > $DRIFTLESS_BUILD_OUT/python/dep.py && cp *.py $DRIFTLESS_BUILD_OUT/",
+    );
+    let (code, events) = plan_from_inside(project.path());
+    assert_eq!(code, Some(0), "{events:?}");
+    let asset = events
+        .iter()
+        .find(|e| e["event"] == "asset")
+        .expect("an asset event");
+    assert_eq!(asset["files"], 2, "{asset}");
+    assert!(
+        !project.path().join("specs/api/runtime/.driftless").exists(),
+        "nothing was written into the code folder"
+    );
+}
+
+#[test]
+fn a_build_that_writes_nothing_is_an_error_and_is_never_cached() {
+    let project = reference_copy();
+    // Writes nothing the first time, a file from the second on.
+    add_build(
+        project.path(),
+        "if [ -f ../../../ran ]; then cp *.py $DRIFTLESS_BUILD_OUT/; fi; touch ../../../ran",
+    );
+    let (code, events) = plan_from_inside(project.path());
+    assert_eq!(code, Some(3), "{events:?}");
+    let d = events
+        .iter()
+        .find(|e| e["event"] == "diagnostic")
+        .expect("a diagnostic");
+    let message = d["message"].as_str().unwrap_or_default();
+    assert!(message.contains("api.handler"), "{message}");
+    assert!(message.contains("wrote no file"), "{message}");
+    assert!(
+        message.contains("touch ../../../ran"),
+        "names the command: {message}"
+    );
+    let (code, events) = plan_from_inside(project.path());
+    assert_eq!(code, Some(0), "the empty result was not cached: {events:?}");
+    let asset = events
+        .iter()
+        .find(|e| e["event"] == "asset")
+        .expect("asset");
+    assert_eq!(asset["files"], 1, "{asset}");
+}

@@ -256,3 +256,32 @@ fn credentials_for_another_account_are_refused_showing_both_accounts() {
         "nothing was created"
     );
 }
+
+#[test]
+fn every_command_that_reads_a_target_refuses_credentials_for_another_account() {
+    let account = account();
+    let (project, _) = reference_app(&account);
+    for args in [
+        vec!["plan", "prod"],
+        vec!["smoke", "prod"],
+        vec!["outputs", "prod"],
+        vec!["deploy", "prod", "--yes"],
+    ] {
+        let out = run(project.path(), &account, &args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {text}");
+        assert!(text.contains("account 222222222222"), "{args:?}: {text}");
+        assert!(
+            text.contains("AWS_ACCESS_KEY_ID=222222222222"),
+            "says how to act as it on the emulator: {text}"
+        );
+        let calls = &summary(&out)["api_calls"]["by_operation"];
+        assert_eq!(
+            calls
+                .as_object()
+                .map(|c| c.keys().cloned().collect::<Vec<_>>()),
+            Some(vec!["GetCallerIdentity".to_string()]),
+            "{args:?}: nothing else was read: {text}"
+        );
+    }
+}
