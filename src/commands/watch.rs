@@ -55,13 +55,23 @@ enum Ended {
     Failed(String),
 }
 
+/// The checks of a pass, as their `smoke` event gave them.
+struct Checks {
+    passed: usize,
+    failed: usize,
+    results: Vec<crate::smoke::CheckResult>,
+    seconds: f64,
+}
+
 struct PassReport {
     ended: Ended,
     verdict: Option<Verdict>,
     /// Checks passed and failed, with their results when one failed.
-    checks: Option<(usize, usize, Vec<crate::smoke::CheckResult>)>,
+    checks: Option<Checks>,
     /// A newer change or Ctrl-C stopped the pass before it finished.
     stopped_by: Option<StopReason>,
+    /// The environment's checks were to run after the pass.
+    checks_expected: bool,
     code: u8,
 }
 
@@ -72,6 +82,7 @@ impl PassReport {
             verdict: None,
             checks: None,
             stopped_by: None,
+            checks_expected: false,
             code,
         }
     }
@@ -161,6 +172,8 @@ impl WatchArgs {
                         .await
                 }
             };
+            let mut report = report;
+            report.checks_expected = !session.rendered.smoke.is_empty() && !self.apply.no_smoke;
             self.show_pass(ctx, number, &trigger, &report, started, saved_at);
             if self.once {
                 return (number, report.code);
@@ -289,10 +302,16 @@ impl WatchArgs {
                 passed,
                 failed,
                 results,
+                seconds,
                 ..
             } = &event
             {
-                checks = Some((*passed, *failed, results.clone()));
+                checks = Some(Checks {
+                    passed: *passed,
+                    failed: *failed,
+                    results: results.clone(),
+                    seconds: *seconds,
+                });
             }
             if ctx.printer.format() == crate::output::Format::Json {
                 show(&mut ctx.printer, &event);
@@ -451,8 +470,18 @@ impl WatchArgs {
                 Colour::Red,
             ),
         };
-        if let Some((passed, failed, _)) = &report.checks {
-            text.push_str(&format!(" · checks {passed}/{} passed", passed + failed));
+        if let Some(c) = &report.checks {
+            text.push_str(&format!(
+                " · checks {}/{} passed ({:.2}s)",
+                c.passed,
+                c.passed + c.failed,
+                c.seconds
+            ));
+        } else if report.stopped_by == Some(StopReason::NewerChange)
+            && matches!(report.ended, Ended::Hotswapped(_))
+            && report.checks_expected
+        {
+            text.push_str(" · checks not run (superseded)");
         }
         if let Some(Verdict::Failed(reason)) = &report.verdict {
             text.push_str(&format!(" · {reason}"));
@@ -493,7 +522,7 @@ impl WatchArgs {
             "result": result,
             "hotswapped": swapped,
             "stacks": outcome,
-            "checks": report.checks.as_ref().map(|(p, f, _)| json!({ "passed": p, "failed": f })),
+            "checks": report.checks.as_ref().map(|c| json!({ "passed": c.passed, "failed": c.failed, "seconds": c.seconds })),
             "stopped_by": report.stopped_by.map(|by| match by {
                 StopReason::Interrupt => "Ctrl-C",
                 other => other.describe(),
@@ -506,8 +535,8 @@ impl WatchArgs {
         let table = report
             .checks
             .as_ref()
-            .filter(|(_, failed, _)| *failed > 0)
-            .map(|(_, _, results)| smoke_table(p, "release", results, 0.0));
+            .filter(|c| c.failed > 0)
+            .map(|c| smoke_table(p, "release", &c.results, c.seconds));
         ctx.printer.emit(event, || match table {
             Some(table) => format!("{line}\n{table}"),
             None => line,

@@ -256,6 +256,9 @@ impl Pass<'_> {
         }
         missing_secrets(self.environment).map_err(Stop::Input)?;
         self.check_account().await?;
+        // The bootstrap stack deploys alone, before the lock: the pass
+        // counts it as created, not as the no-op it is under the lock.
+        let bootstraps = matches!(mode, Mode::Apply) && observed.asset_bucket.is_none();
         let bucket = match mode {
             Mode::Hotswap { .. } => observed.asset_bucket.clone().ok_or_else(|| {
                 Stop::Cloud(CloudError::new(
@@ -289,6 +292,13 @@ impl Pass<'_> {
                 };
                 let snapshot = Snapshot::take(&fresh);
                 let mut outcome = self.apply(&fresh).await;
+                if bootstraps {
+                    outcome.created += 1;
+                    outcome.unchanged = outcome.unchanged.saturating_sub(1);
+                    outcome
+                        .changed
+                        .insert(crate::cloud::bootstrap::BOOTSTRAP_STACK.to_string());
+                }
                 let verdict = match &runner {
                     Some(runner) if outcome.ok() => {
                         Some(self.gate(runner, &snapshot, &mut outcome).await)

@@ -119,6 +119,10 @@ fn deploy_dev_from_nothing_settles_both_stacks_and_serves_crud() {
         ends.contains(&(stateless.clone(), "created".into())),
         "{ends:?}"
     );
+    // The bootstrap stack, created alone before the lock, counts as created.
+    let counts = &summary(&out)["stacks"];
+    assert_eq!(counts["created"], 3, "{counts}");
+    assert_eq!(counts["unchanged"], 0, "{counts}");
 
     let c = clients(&account, "us-east-1");
     assert_eq!(stack_status(&c, &stateful), "CREATE_COMPLETE");
