@@ -215,16 +215,18 @@ impl Pass<'_> {
             })
             .collect();
         // Templates only for stacks that will be updated and for orphans,
-        // fetched concurrently.
-        let fetched = join_all(plans.iter().map(|plan| async move {
+        // and every deployed function: all at once, as none needs another.
+        let templates = join_all(plans.iter().map(|plan| async move {
             match plan.action {
                 Action::Update => stacks::template(cfn, &plan.stack).await.map(Some),
                 _ => Ok(None),
             }
-        }))
-        .await;
-        let orphan_templates =
-            join_all(orphaned.iter().map(|d| stacks::template(cfn, &d.name))).await;
+        }));
+        let orphan_templates = join_all(orphaned.iter().map(|d| stacks::template(cfn, &d.name)));
+        let rendered: Vec<&RenderedStack> = ordered.iter().map(|(_, s)| s).collect();
+        let functions = self.read_functions_of(&rendered, &stacks);
+        let (fetched, orphan_templates, functions) =
+            tokio::join!(templates, orphan_templates, functions);
         let mut planned = Vec::new();
         let mut deployed_templates: Vec<(String, Json)> = Vec::new();
         for ((_, stack), (mut plan, fetched)) in
@@ -279,7 +281,7 @@ impl Pass<'_> {
                 &self.options.allow_replace,
             )
         };
-        let functions = self.read_functions(&planned, &stacks).await?;
+        let functions = functions?;
         let (live, drift) = settings_drift(&planned, &functions);
         let hotswapped = hotswap_drift(&functions);
         let unprotected = unprotected(env, &stacks);
@@ -305,14 +307,23 @@ impl Pass<'_> {
         planned: &[PlannedStack],
         stacks: &BTreeMap<String, DeployedStack>,
     ) -> Result<BTreeMap<(String, String), LiveFunction>, CloudError> {
+        let rendered: Vec<&RenderedStack> = planned.iter().map(|p| &p.stack).collect();
+        self.read_functions_of(&rendered, stacks).await
+    }
+
+    async fn read_functions_of(
+        &self,
+        rendered: &[&RenderedStack],
+        stacks: &BTreeMap<String, DeployedStack>,
+    ) -> Result<BTreeMap<(String, String), LiveFunction>, CloudError> {
         let mut targets = Vec::new();
-        for p in planned {
-            let Some(deployed) = stacks.get(&p.stack.name) else {
+        for stack in rendered {
+            let Some(deployed) = stacks.get(&stack.name) else {
                 continue;
             };
-            for f in &p.stack.functions {
+            for f in &stack.functions {
                 if let Some(function) = deployed.outputs.get(&f.output) {
-                    targets.push(((p.stack.name.clone(), f.logical_id.clone()), function));
+                    targets.push(((stack.name.clone(), f.logical_id.clone()), function));
                 }
             }
         }
