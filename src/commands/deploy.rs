@@ -275,7 +275,7 @@ pub fn plan_or_deploy(
         };
         if let Err(check) = pass.check_account().await {
             let stop = crate::reconcile::Stop::from(check);
-            return Err(stopped_early(stop.into(), "refused before reading anything"));
+            return Err(stopped_early(stop.into(), "stopped before reading anything"));
         }
         let observed = match pass.observe().await {
             Ok(o) => o,

@@ -244,3 +244,33 @@ fn a_second_yaml_document_in_an_environment_or_a_unit_is_an_error_at_its_marker(
         );
     }
 }
+
+#[test]
+fn no_credentials_is_one_sentence_with_the_chain_to_fix_it() {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_driftless"));
+    command
+        .args(["--project"])
+        .arg(repo_root())
+        .args(["plan", "prod"]);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") || key.starts_with("DRIFTLESS_") {
+            command.env_remove(key);
+        }
+    }
+    let out = command.env("HOME", home.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(i32::from(exit::FAILURE)));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one sentence: {err}");
+    assert!(lines[0].starts_with("error: GetCallerIdentity"), "{err}");
+    assert!(lines[0].contains("no credentials were found"), "{err}");
+    assert!(
+        lines[0].contains("AWS_PROFILE") && lines[0].contains("aws sso login"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("DispatchFailure") && !err.contains("ConnectorError"),
+        "{err}"
+    );
+}
