@@ -235,8 +235,12 @@ impl Pass<'_> {
         mode: Mode<'_>,
         settings: &Settings<'_>,
     ) -> Result<Report, Stop> {
-        let runner = self.smoke_runner(settings.smoke)?;
+        let checks = settings.smoke && !self.environment.smoke.is_empty();
+        if checks {
+            unset_smoke_vars(self.environment).map_err(Stop::Input)?;
+        }
         if let Mode::Verify = mode {
+            let runner = self.smoke_runner(checks)?;
             let mut report = Report {
                 outcome: Outcome {
                     unchanged: observed.planned.len(),
@@ -274,8 +278,7 @@ impl Pass<'_> {
             .await?;
         let mut report = match mode {
             Mode::Hotswap { plan, saved_at } => {
-                self.hotswap_locked(observed, plan, saved_at, runner.as_ref())
-                    .await
+                self.hotswap_locked(observed, plan, saved_at, checks).await
             }
             _ => {
                 // Under the lock, look again: another deployer may have finished.
@@ -299,11 +302,10 @@ impl Pass<'_> {
                         .changed
                         .insert(crate::cloud::bootstrap::BOOTSTRAP_STACK.to_string());
                 }
-                let verdict = match &runner {
-                    Some(runner) if outcome.ok() => {
-                        Some(self.gate(runner, &snapshot, &mut outcome).await)
-                    }
-                    _ => None,
+                let verdict = match self.runner_after_change(checks && outcome.ok()) {
+                    Some(Ok(runner)) => Some(self.gate(&runner, &snapshot, &mut outcome).await),
+                    Some(Err(verdict)) => Some(verdict),
+                    None => None,
                 };
                 Report {
                     outcome,
@@ -325,7 +327,7 @@ impl Pass<'_> {
         observed: &Observed,
         plan: &HotswapPlan,
         saved_at: Instant,
-        runner: Option<&Runner>,
+        checks: bool,
     ) -> Report {
         let mut report = Report {
             outcome: Outcome {
@@ -351,10 +353,29 @@ impl Pass<'_> {
             // signal cuts it short, and the checks are reported as not run.
             return report;
         }
-        if let Some(runner) = runner {
-            report.verdict = self.hotswap_gate(runner, observed, plan, &mut report).await;
+        match self.runner_after_change(checks) {
+            Some(Ok(runner)) => {
+                report.verdict = self
+                    .hotswap_gate(&runner, observed, plan, &mut report)
+                    .await;
+            }
+            Some(Err(verdict)) => report.verdict = Some(verdict),
+            None => {}
         }
         report
+    }
+
+    /// The checks' runner, built once the change is made: loading the
+    /// system's TLS roots is off the path from a save to live code. A
+    /// runner that cannot be built fails the gate.
+    fn runner_after_change(&self, checks: bool) -> Option<Result<Runner, Verdict>> {
+        checks.then(|| {
+            Runner::for_cloud(self.cloud).map_err(|e| {
+                Verdict::Failed(format!(
+                    "the smoke checks could not start ({e}); the release is not verified"
+                ))
+            })
+        })
     }
 }
 
