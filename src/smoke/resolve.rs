@@ -70,6 +70,8 @@ impl Check {
 struct Substitution<'a> {
     values: &'a dyn Values,
     secrets: Vec<String>,
+    /// Strings inside JSON may read `${env:NAME}` (an invoke's payload).
+    json_env: bool,
 }
 
 impl Substitution<'_> {
@@ -102,7 +104,7 @@ impl Substitution<'_> {
             Value::Bool(b) => Json::Bool(*b),
             Value::Int(i) => Json::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-            Value::Str(s) => Json::String(self.text(s, false)?),
+            Value::Str(s) => Json::String(self.text(s, self.json_env)?),
             Value::Seq(items) => Json::Array(
                 items
                     .iter()
@@ -173,6 +175,7 @@ pub fn resolve(check: &SmokeCheck, values: &dyn Values) -> Result<Check, String>
     let mut sub = Substitution {
         values,
         secrets: Vec::new(),
+        json_env: false,
     };
     let action = match &check.action {
         SmokeAction::Http { method, url } => {
@@ -195,13 +198,18 @@ pub fn resolve(check: &SmokeCheck, values: &dyn Values) -> Result<Check, String>
                 body,
             })
         }
-        SmokeAction::Invoke { function, payload } => Action::Invoke {
-            function: sub.scalar(function, false)?,
-            payload: match payload {
+        SmokeAction::Invoke { function, payload } => {
+            let function = sub.scalar(function, false)?;
+            // A payload may carry a secret, as a header may: read from the
+            // process, masked wherever the check is reported.
+            sub.json_env = true;
+            let payload = match payload {
                 Some(node) => sub.body(node)?.0,
                 None => b"{}".to_vec(),
-            },
-        },
+            };
+            sub.json_env = false;
+            Action::Invoke { function, payload }
+        }
     };
     let e = &check.expect;
     let mut json = sub.paths(&e.json)?;
@@ -303,6 +311,21 @@ mod tests {
         };
         assert_eq!(r.headers, vec![("x-origin-verify".into(), "s3cr3t".into())]);
         assert_eq!(check.mask("echo s3cr3t back"), "echo **** back");
+    }
+
+    #[test]
+    fn an_invoke_payload_reads_secrets_from_the_environment_and_masks_them() {
+        let list = checks(
+            "smoke:\n  - name: signed\n    invoke: ${api.endpoint}\n    payload: { headers: { x-secret: \"${env:TOKEN}\" }, path: /users }\n    expect: { payload: { statusCode: 200 } }\n",
+        );
+        assert_eq!(list[0].env_vars(), vec!["TOKEN".to_string()]);
+        let check = resolve(&list[0], &values()).expect("resolves");
+        let Action::Invoke { payload, .. } = &check.action else {
+            panic!("an invoke check")
+        };
+        let sent: Json = serde_json::from_slice(payload).expect("JSON");
+        assert_eq!(sent["headers"]["x-secret"], "s3cr3t");
+        assert_eq!(check.mask("got s3cr3t"), "got ****");
     }
 
     #[test]

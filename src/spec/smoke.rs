@@ -48,7 +48,7 @@ impl SmokeCheck {
             SmokeAction::Http { url, .. } => nodes.push((url, false)),
             SmokeAction::Invoke { function, payload } => {
                 nodes.push((function, false));
-                nodes.extend(payload.iter().map(|p| (p, false)));
+                nodes.extend(payload.iter().map(|p| (p, true)));
             }
         }
         nodes.extend(self.headers.iter().map(|e| (&e.value, true)));
@@ -62,17 +62,39 @@ impl SmokeCheck {
 }
 
 impl SmokeCheck {
-    /// The environment variables its headers read (`${env:NAME}`).
+    /// The environment variables its headers and its invoke payload read
+    /// (`${env:NAME}`).
     pub fn env_vars(&self) -> Vec<String> {
-        self.headers
+        let mut strings: Vec<&str> = self
+            .headers
             .iter()
             .filter_map(|e| e.value.as_str())
+            .collect();
+        if let SmokeAction::Invoke {
+            payload: Some(payload),
+            ..
+        } = &self.action
+        {
+            strings_in(payload, &mut strings);
+        }
+        strings
+            .into_iter()
             .flat_map(super::reference::references)
             .filter_map(|r| match r {
                 super::reference::Reference::Env(var) => Some(var),
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// Every string in a YAML value, keys of mappings left out.
+fn strings_in<'n>(node: &'n Node, out: &mut Vec<&'n str>) {
+    match &node.value {
+        crate::yaml::Value::Str(s) => out.push(s),
+        crate::yaml::Value::Seq(items) => items.iter().for_each(|n| strings_in(n, out)),
+        crate::yaml::Value::Map(entries) => entries.iter().for_each(|e| strings_in(&e.value, out)),
+        _ => {}
     }
 }
 
