@@ -207,10 +207,13 @@ pub fn show(p: &mut Printer, event: &Event) {
             } else {
                 word
             };
-            let mut text = format!(
-                "{stack}: {} ({status}, {seconds:.1}s)",
-                p.paint(word, colour)
-            );
+            // Against an emulator a stack settles in milliseconds: show them.
+            let took = if *seconds < 10.0 {
+                format!("{seconds:.2}s")
+            } else {
+                format!("{seconds:.1}s")
+            };
+            let mut text = format!("{stack}: {} ({status}, {took})", p.paint(word, colour));
             if let Some(reason) = reason {
                 text.push_str(&format!("\n  {}", p.paint(reason, colour)));
             }
