@@ -143,13 +143,11 @@ impl Runner {
             attempt += 1;
             let outcome = match tokio::time::timeout(check.timeout, self.attempt(check)).await {
                 Ok(outcome) => outcome,
-                Err(_) => Attempt {
-                    status: None,
-                    latency: None,
-                    problems: vec![format!("no answer within {} s", check.timeout.as_secs())],
-                },
+                Err(_) => {
+                    Attempt::failed(format!("no answer within {} s", check.timeout.as_secs()))
+                }
             };
-            if outcome.problems.is_empty() || attempt > check.retries {
+            if outcome.problems.is_empty() || attempt > check.retries || !outcome.retryable {
                 return CheckResult {
                     name: check.name.clone(),
                     target: check.target(),
@@ -185,6 +183,8 @@ impl Runner {
                 match self.http.send(&request).await {
                     Err(e) => Attempt::failed(e),
                     Ok(r) => Attempt {
+                        // A deploy that just finished may still warm up.
+                        retryable: true,
                         status: Some(r.status),
                         latency: Some(r.latency),
                         problems: judge(
@@ -207,6 +207,10 @@ impl Runner {
                     Ok(out) => {
                         let latency = started.elapsed();
                         Attempt {
+                            // The function ran and answered: the same
+                            // payload gets the same answer. Only a function
+                            // error (an init failure, a timeout) may pass.
+                            retryable: out.function_error.is_some(),
                             status: Some(out.status),
                             latency: Some(latency),
                             problems: judge(
@@ -231,11 +235,14 @@ struct Attempt {
     status: Option<u16>,
     latency: Option<Duration>,
     problems: Vec<String>,
+    /// Whether another attempt may see something else.
+    retryable: bool,
 }
 
 impl Attempt {
     fn failed(problem: String) -> Self {
         Attempt {
+            retryable: true,
             status: None,
             latency: None,
             problems: vec![problem],
@@ -351,6 +358,43 @@ mod runner_tests {
             retries,
             secrets: Vec::new(),
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_invoke_whose_function_answers_the_wrong_payload_is_not_retried() {
+        let invokes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = invokes.clone();
+        let http = crate::cloud::scripted::client(move |_| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (200, Vec::new(), r#"{"healthy": false}"#.into())
+        });
+        let settings = crate::cloud::ConnectSettings {
+            region: "us-east-1".into(),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            profile: None,
+        };
+        let mut runner =
+            Runner::new(crate::cloud::Cloud::with_http_client(http, &settings), None).unwrap();
+        runner.first_backoff = Duration::from_millis(1);
+        let check = Check {
+            name: "probe".into(),
+            action: Action::Invoke {
+                function: "fn".into(),
+                payload: b"{}".to_vec(),
+            },
+            expect: Expected {
+                status: vec![200],
+                json: vec![("healthy".into(), serde_json::json!(true))],
+                ..Default::default()
+            },
+            timeout: Duration::from_secs(5),
+            retries: 3,
+            secrets: Vec::new(),
+        };
+        let result = runner.run_check(&check).await;
+        assert!(!result.passed);
+        assert_eq!(result.attempts, 1, "{result:?}");
+        assert_eq!(invokes.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     fn runner() -> Runner {
