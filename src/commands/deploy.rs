@@ -61,15 +61,51 @@ pub struct SafetyArgs {
     /// (ROLLBACK_COMPLETE); stateless ones are recreated without asking.
     #[arg(long)]
     pub recreate_failed: bool,
+    /// Update this stack (its name in the layout, or the full stack name)
+    /// even when nothing driftless can see changed: pushes a rotated
+    /// `${env:...}` secret, which the deploy hash leaves out. Repeatable.
+    #[arg(long, value_name = "STACK")]
+    pub force: Vec<String>,
 }
 
 impl SafetyArgs {
-    pub(super) fn options(&self) -> Options {
+    pub(super) fn options(&self, env: &RenderedEnvironment) -> Options {
+        let full = |name: &String| {
+            env.stacks
+                .iter()
+                .find(|s| {
+                    &s.name == name || s.name == format!("{}-{}-{name}", env.app, env.environment)
+                })
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| name.clone())
+        };
         Options {
             allow_replace: self.allow_replace.iter().cloned().collect(),
             prune: self.prune,
             recreate_failed: self.recreate_failed,
+            force: self.force.iter().map(full).collect(),
         }
+    }
+
+    /// Every `--force` names a stack of the environment.
+    pub(super) fn check(&self, env: &Environment) -> Result<(), CommandError> {
+        let names: Vec<String> = env.stacks.iter().map(|s| s.name.clone()).collect();
+        for wanted in &self.force {
+            let known = names
+                .iter()
+                .any(|n| n == wanted || env.stack_name(n) == *wanted);
+            if !known {
+                return Err(CommandError::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "--force {wanted}: environment {} has no such stack",
+                        env.name
+                    ),
+                )
+                .with_help(format!("its stacks are: {}", names.join(", "))));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -262,10 +298,11 @@ pub fn plan_or_deploy(
     let command = if deploy.is_some() { "deploy" } else { "plan" };
     let no_smoke = deploy.as_ref().is_some_and(|d| !d.smoke);
     let session = Session::open(ctx, command, environment, target, Builds::Run, &|env| {
+        safety.check(env)?;
         refuse_skipped_smoke(env, no_smoke)
     })?;
     let rt = runtime()?;
-    let options = safety.options();
+    let options = safety.options(&session.rendered);
     rt.block_on(async {
         let cloud = connect(&session.target).await;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();

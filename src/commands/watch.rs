@@ -104,7 +104,10 @@ impl WatchArgs {
             &self.environment,
             &self.target,
             Builds::Run,
-            &|env| refuse_skipped_smoke(env, no_smoke),
+            &|env| {
+                self.safety.check(env)?;
+                refuse_skipped_smoke(env, no_smoke)
+            },
         )?;
         if session.requires_approval() {
             let question = if self.once {
@@ -133,7 +136,7 @@ impl WatchArgs {
     /// The passes; returns how many ran and the exit code.
     async fn run(&self, ctx: &mut Context, session: &mut Session) -> (usize, u8) {
         let cloud = connect(&session.target).await;
-        let options = self.safety.options();
+        let options = self.safety.options(&session.rendered);
         let (changes_tx, mut changes) = unbounded_channel();
         let mut inputs = self.inputs(session);
         let mut watcher = None;

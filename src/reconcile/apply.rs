@@ -3,7 +3,7 @@
 //! waves. Then the orphans (with `--prune`) and the settling.
 
 use super::change_set::{ChangeSetRun, change_set_name};
-use super::observe::{Observed, PlannedStack, plan_stack};
+use super::observe::{Observed, PlannedStack};
 use super::{Event, Outcome, Pass, StackResult};
 use crate::cloud::CloudError;
 use crate::cloud::bootstrap::{BOOTSTRAP_STACK, BUCKET_OUTPUT, upload_if_absent};
@@ -36,7 +36,8 @@ impl Pass<'_> {
             let plans: Vec<(&PlannedStack, StackPlan)> = wave
                 .iter()
                 .map(|p| {
-                    let mut plan = plan_stack(&p.stack, p.plan.wave, &deployed, bucket.as_deref());
+                    let mut plan =
+                        self.plan_stack(&p.stack, p.plan.wave, &deployed, bucket.as_deref());
                     plan.changes = p.plan.changes.clone();
                     (*p, plan)
                 })

@@ -48,6 +48,9 @@ pub struct Options {
     pub prune: bool,
     /// Delete and create again a stateful stack whose first create failed.
     pub recreate_failed: bool,
+    /// Stacks (full names) to update even when their hash matches: a
+    /// rotated secret, which the hash leaves out, reaches them this way.
+    pub force: BTreeSet<String>,
 }
 
 /// Why a pass stopped starting new work.

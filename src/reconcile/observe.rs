@@ -184,6 +184,25 @@ pub fn plan_stack(
 }
 
 impl Pass<'_> {
+    /// [`plan_stack`], with the stacks the user forced updated even when
+    /// nothing they can see changed.
+    pub(super) fn plan_stack(
+        &self,
+        stack: &RenderedStack,
+        wave: usize,
+        deployed: &BTreeMap<String, DeployedStack>,
+        asset_bucket: Option<&str>,
+    ) -> StackPlan {
+        let mut plan = plan_stack(stack, wave, deployed, asset_bucket);
+        if plan.action == Action::NoOp && self.options.force.contains(&stack.name) {
+            plan.action = Action::Update;
+            plan.reason =
+                "forced (--force): updated with the current parameter values, secrets included"
+                    .into();
+        }
+        plan
+    }
+
     pub async fn observe(&self) -> Result<Observed, CloudError> {
         let cfn = self.cloud;
         let stacks = stacks::list(cfn).await?;
@@ -203,7 +222,7 @@ impl Pass<'_> {
         }
         let plans: Vec<StackPlan> = ordered
             .iter()
-            .map(|(wave, stack)| plan_stack(stack, *wave, &stacks, asset_bucket.as_deref()))
+            .map(|(wave, stack)| self.plan_stack(stack, *wave, &stacks, asset_bucket.as_deref()))
             .collect();
         let orphaned: Vec<&DeployedStack> = stacks
             .values()

@@ -146,3 +146,74 @@ fn a_missing_secret_variable_stops_the_deploy_before_any_change() {
         .expect("summary");
     assert_eq!(summary["api_calls"]["mutating"], 0, "{text}");
 }
+
+fn function_token(account: &str) -> Option<String> {
+    let c = clients(account, "us-east-1");
+    let stack =
+        c.rt.block_on(c.cfn.describe_stacks().stack_name("secrets-dev-app").send())
+            .expect("describe stack");
+    let function = stack.stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("WorkerFunctionName"))
+        .and_then(|o| o.output_value())
+        .expect("function name output")
+        .to_string();
+    let config =
+        c.rt.block_on(
+            c.lambda
+                .get_function_configuration()
+                .function_name(&function)
+                .send(),
+        )
+        .expect("function configuration");
+    config
+        .environment()
+        .and_then(|e| e.variables())
+        .and_then(|v| v.get("TOKEN"))
+        .cloned()
+}
+
+#[test]
+fn a_rotated_secret_is_pushed_with_force_and_only_then() {
+    let project = project();
+    let account = account();
+    let deploy = |args: &[&str], token: &str| {
+        let out = run(project.path(), &account, args, Some(token));
+        assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+        out
+    };
+    deploy(&["deploy", "dev", "--yes"], "first-value-1");
+    // A rotated value alone is no change (the hash leaves secrets out)...
+    deploy(&["deploy", "dev", "--yes"], "rotated-value-2");
+    assert_eq!(function_token(&account).as_deref(), Some("first-value-1"));
+    // ...until the stack is forced; plan shows it first, masked.
+    let plan = run(
+        project.path(),
+        &account,
+        &["plan", "dev", "--force", "app"],
+        Some("rotated-value-2"),
+    );
+    assert_eq!(plan.status.code(), Some(2), "{}", all_text(&plan));
+    let shown = events(&plan)
+        .into_iter()
+        .find(|e| e["event"] == "stack_plan" && e["stack"] == "secrets-dev-app")
+        .expect("the stack's plan");
+    assert_eq!(shown["action"], "update", "{shown}");
+    assert!(!all_text(&plan).contains("rotated-value-2"));
+    let out = deploy(
+        &["deploy", "dev", "--yes", "--force", "app"],
+        "rotated-value-2",
+    );
+    assert!(!all_text(&out).contains("rotated-value-2"));
+    assert_eq!(function_token(&account).as_deref(), Some("rotated-value-2"));
+    // A name that is not a stack of the environment is refused up front.
+    let wrong = run(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--yes", "--force", "nope"],
+        Some("x"),
+    );
+    assert_eq!(wrong.status.code(), Some(64), "{}", all_text(&wrong));
+    assert!(all_text(&wrong).contains("its stacks are: app"));
+}
