@@ -246,7 +246,7 @@ pub fn expand(kind: Kind, x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Dia
         Kind::Dashboard => dashboard::expand(x),
         Kind::Bucket => bucket::expand(x),
         Kind::Layer => layer::expand(x),
-        Kind::Raw => raw::expand(x),
+        Kind::Raw => raw::expand(x)?,
     };
     if x.stateful {
         for r in &mut resources {

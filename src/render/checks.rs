@@ -150,7 +150,7 @@ pub(super) fn check_smoke(project: &Project, env: &Environment, diags: &mut Diag
                             ),
                             "write the value itself here, or send it in a header".to_string(),
                         )),
-                        Reference::Name(_) => Some((
+                        Reference::Name(_) | Reference::Pseudo(_) => Some((
                             format!("`{r}`: a smoke check reads unit outputs"),
                             "write `${unit.output}`, for example `${api.endpoint}`".to_string(),
                         )),

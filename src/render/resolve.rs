@@ -180,6 +180,10 @@ impl<'a> Resolver<'a> {
                 format!("`{r}`: environment variables cannot be read in a unit"),
                 "pass the value as a param from the environment file",
             ),
+            Reference::Pseudo(name) => Resolved::new(
+                self.origin(node),
+                RValue::Dynamic(json!({ "Ref": format!("AWS::{name}") }), DynType::Str),
+            ),
         }
     }
 

@@ -14,7 +14,19 @@ pub enum Reference {
     Dotted(String, String),
     /// `${env:NAME}`
     Env(String),
+    /// `${AWS::Region}` and the other pseudo parameters: `Ref` in the stack.
+    Pseudo(String),
 }
+
+/// The pseudo parameters a reference may name, after `AWS::`.
+pub const PSEUDO_PARAMETERS: &[&str] = &[
+    "AccountId",
+    "Partition",
+    "Region",
+    "StackId",
+    "StackName",
+    "URLSuffix",
+];
 
 impl std::fmt::Display for Reference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -22,6 +34,7 @@ impl std::fmt::Display for Reference {
             Reference::Name(n) => write!(f, "${{{n}}}"),
             Reference::Dotted(a, b) => write!(f, "${{{a}.{b}}}"),
             Reference::Env(n) => write!(f, "${{env:{n}}}"),
+            Reference::Pseudo(n) => write!(f, "${{AWS::{n}}}"),
         }
     }
 }
@@ -97,6 +110,22 @@ pub fn parse(text: &str) -> Result<Vec<Segment>, Malformed> {
 }
 
 fn parse_body(body: &str) -> Result<Reference, Malformed> {
+    if let Some(name) = body.strip_prefix("AWS::") {
+        if PSEUDO_PARAMETERS.contains(&name) {
+            return Ok(Reference::Pseudo(name.to_string()));
+        }
+        return Err(Malformed {
+            message: format!("`${{{body}}}` is not a pseudo parameter driftless knows"),
+            help: format!(
+                "write one of {}, or `$${{` for a literal `${{`",
+                PSEUDO_PARAMETERS
+                    .iter()
+                    .map(|p| format!("`${{AWS::{p}}}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
     if let Some(var) = body.strip_prefix("env:") {
         if is_env_name(var) {
             return Ok(Reference::Env(var.to_string()));

@@ -274,3 +274,101 @@ fn no_credentials_is_one_sentence_with_the_chain_to_fix_it() {
         "{err}"
     );
 }
+
+fn add_alerts_topic(project: &std::path::Path, topic_name: &str) {
+    let unit = project.join("specs/monitoring/unit.yaml");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    let text = text.replace(
+        "resources:\n",
+        &format!(
+            "resources:\n  alerts:\n    type: AWS::SNS::Topic\n    properties:\n      TopicName: {topic_name}\n"
+        ),
+    );
+    std::fs::write(&unit, text).unwrap();
+}
+
+#[test]
+fn pseudo_parameters_are_references_and_render_as_ref() {
+    let project = reference_copy();
+    add_alerts_topic(
+        project.path(),
+        "\"${AWS::StackName}-alerts-${AWS::Region}\"",
+    );
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = driftless(
+        project.path(),
+        &["render", "dev", "--out", out_dir.path().to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OK)),
+        "{}",
+        stderr(&out)
+    );
+    let template: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            out_dir
+                .path()
+                .join("user-management-dev-stateless.template.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let name = &template["Resources"]["MonitoringAlerts"]["Properties"]["TopicName"];
+    assert_eq!(
+        *name,
+        serde_json::json!({ "Fn::Join": ["", [{ "Ref": "AWS::StackName" }, "-alerts-", { "Ref": "AWS::Region" }]] })
+    );
+}
+
+#[test]
+fn an_fn_sub_around_a_reference_or_an_unknown_pseudo_parameter_is_an_error_of_validate() {
+    let project = reference_copy();
+    add_alerts_topic(
+        project.path(),
+        "{ \"Fn::Sub\": \"${AWS::StackName}-alerts\" }",
+    );
+    let out = driftless(project.path(), &["validate", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::INVALID)));
+    let events = json_lines(&stdout(&out));
+    let d = events
+        .iter()
+        .find(|e| e["event"] == "diagnostic")
+        .expect("a diagnostic");
+    assert_eq!(d["file"], "specs/monitoring/unit.yaml");
+    assert_eq!(d["line"], 8, "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("`Fn::Sub` takes a literal string"),
+        "{d}"
+    );
+    assert!(
+        d["help"].as_str().unwrap().contains("drop the `Fn::Sub`"),
+        "{d}"
+    );
+    // With `$${` the Fn::Sub keeps its own variable and is fine.
+    let project = reference_copy();
+    add_alerts_topic(
+        project.path(),
+        "{ \"Fn::Sub\": \"$${AWS::StackName}-alerts\" }",
+    );
+    let out = driftless(project.path(), &["validate"]);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OK)),
+        "{}",
+        stderr(&out)
+    );
+    // An unknown pseudo parameter names the ones there are.
+    let project = reference_copy();
+    add_alerts_topic(project.path(), "\"${AWS::Regoin}\"");
+    let out = driftless(project.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::INVALID)));
+    assert!(
+        stderr(&out).contains("`${AWS::Region}`"),
+        "{}",
+        stderr(&out)
+    );
+}
