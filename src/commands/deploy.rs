@@ -176,6 +176,20 @@ fn sample_get_path(rendered: &RenderedEnvironment) -> Option<String> {
     paths.into_iter().next()
 }
 
+/// The path of the first GET smoke check on the output `label`
+/// (`${api.endpoint}/users` gives `/users`).
+fn checked_get_path(rendered: &RenderedEnvironment, label: &str) -> Option<String> {
+    let prefix = format!("${{{label}}}");
+    rendered.smoke.iter().find_map(|check| match &check.action {
+        crate::spec::smoke::SmokeAction::Http { method, url } if method == "GET" => url
+            .as_str()?
+            .strip_prefix(&prefix)
+            .filter(|path| !path.contains("${"))
+            .map(str::to_string),
+        _ => None,
+    })
+}
+
 fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
     let mut urls = Vec::new();
     for stack in &session.rendered.stacks {
@@ -193,7 +207,7 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
             }
         }
     }
-    let path = sample_get_path(&session.rendered);
+    let route = sample_get_path(&session.rendered);
     let header = session
         .target
         .settings
@@ -202,6 +216,9 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
         .and_then(|_| crate::emulator::account_authorization(&session.target.settings.region))
         .map(|value| format!("Authorization: {value}"));
     for (label, url) in urls {
+        // A path the environment's own GET checks call is known to answer
+        // as is; a route may need a query string that nothing here knows.
+        let path = checked_get_path(&session.rendered, &label).or_else(|| route.clone());
         let curl = path.as_ref().map(|p| {
             let header = header
                 .as_ref()

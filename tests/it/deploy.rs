@@ -619,3 +619,25 @@ fn an_environment_that_requires_approval_is_not_deployed_without_it() {
         "nothing was created"
     );
 }
+
+#[test]
+fn the_try_it_line_calls_a_path_the_checks_call_rather_than_any_get_route() {
+    let account = account();
+    let (project, _) = reference_app(&account);
+    // A route that sorts first and needs a query string driftless cannot know.
+    edit(
+        &project.path().join("specs/api/unit.yaml"),
+        "      \"GET /users\": handler\n",
+        "      \"GET /users\": handler\n      \"GET /search\": handler\n",
+    );
+    let out = deploy(project.path(), &account, "dev");
+    let endpoint = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "endpoint")
+        .expect("an endpoint event");
+    let curl = endpoint["try"].as_str().unwrap_or_default();
+    assert!(
+        curl.ends_with("/users"),
+        "the dev check calls /users: {curl}"
+    );
+}
