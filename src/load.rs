@@ -12,6 +12,8 @@ use std::path::Path;
 #[derive(Debug)]
 pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
+    /// What is valid but will not do what it says somewhere.
+    pub warnings: Vec<Diagnostic>,
     pub units: usize,
     pub environments: usize,
 }
@@ -40,7 +42,9 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
     let (graph, first_ref) = render::unit_graph(&project, project.units.values());
     render::report_tier_inversions(&project, &graph, &first_ref, &mut diags);
     render::report_unit_cycle(&graph, &first_ref, &mut diags);
+    let mut warnings = Vec::new();
     for env in project.environments.values() {
+        warnings.extend(render::shadowed_routes(&project, env));
         let (assets, asset_diags) = bundle::prepare(&project, Some(env), bundle::Builds::Skip);
         diags.extend(asset_diags);
         if let Err(env_diags) = render::render(&project, env, &asset_refs(&assets)) {
@@ -49,6 +53,7 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
     }
     Ok(Report {
         diagnostics: diags.into_sorted(),
+        warnings,
         units: project.units.len(),
         environments: project.environments.len(),
     })

@@ -115,12 +115,21 @@ impl Printer {
     }
 
     pub fn diagnostic(&mut self, d: &Diagnostic) {
+        self.diagnostic_of("error", d);
+    }
+
+    /// A problem that does not stop the command.
+    pub fn warning(&mut self, d: &Diagnostic) {
+        self.diagnostic_of("warning", d);
+    }
+
+    fn diagnostic_of(&mut self, severity: &str, d: &Diagnostic) {
         self.clear_status();
         match self.format {
             Format::Json => {
                 let event = json!({
                     "event": "diagnostic",
-                    "severity": "error",
+                    "severity": severity,
                     "file": d.file.as_ref(),
                     "line": d.span.line,
                     "column": d.span.col,
@@ -130,7 +139,7 @@ impl Printer {
                 let _ = writeln!(self.out, "{event}");
             }
             Format::Human => {
-                let _ = writeln!(self.err, "error: {d}");
+                let _ = writeln!(self.err, "{severity}: {d}");
             }
         }
     }

@@ -11,11 +11,15 @@ impl ValidateArgs {
     pub fn execute(&self, ctx: &mut Context) -> CommandResult {
         let report = validate_project(&ctx.project)
             .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
+        for w in &report.warnings {
+            ctx.printer.warning(w);
+        }
         let errors = report.diagnostics.len();
         let counts = json!({
             "command": "validate",
             "valid": errors == 0,
             "errors": errors,
+            "warnings": report.warnings.len(),
             "units": report.units,
             "environments": report.environments,
         });

@@ -220,3 +220,45 @@ pub(super) fn layout(
     }
     unit_stack
 }
+
+/// Routes the local emulator answers itself: `/health` and `/_...` on every
+/// host, execute-api hosts included. A check of such a route passes there
+/// without ever reaching the function. Warnings, for local targets only.
+pub fn shadowed_routes(project: &Project, env: &Environment) -> Vec<Diagnostic> {
+    if !matches!(env.target, crate::spec::Target::Local { .. }) {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    for unit in project.units.values().filter(|u| env.deploys(&u.name)) {
+        for resource in unit
+            .resources
+            .iter()
+            .filter(|r| r.kind == crate::kinds::Kind::HttpApi)
+        {
+            let Some(routes) = resource
+                .body
+                .get("routes")
+                .and_then(crate::yaml::Node::entries)
+            else {
+                continue;
+            };
+            for route in routes {
+                let path = route.key.split_whitespace().last().unwrap_or_default();
+                if path == "/health" || path.starts_with("/health/") || path.starts_with("/_") {
+                    warnings.push(
+                        Diagnostic::new(
+                            &unit.file,
+                            route.key_span,
+                            format!(
+                                "route `{}` is answered by the local emulator itself (MiniStack serves `/health` and `/_...` on every host): on environment {} it never reaches the function",
+                                route.key, env.name
+                            ),
+                        )
+                        .with_help("use another path for it, or check it against AWS; on AWS the route works as written"),
+                    );
+                }
+            }
+        }
+    }
+    warnings
+}

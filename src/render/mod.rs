@@ -17,7 +17,9 @@ use crate::graph::{self};
 use crate::kinds::AssetRef;
 use crate::spec::{Environment, Project};
 use checks::*;
-pub use checks::{check_unit, report_tier_inversions, report_unit_cycle, unit_graph};
+pub use checks::{
+    check_unit, report_tier_inversions, report_unit_cycle, shadowed_routes, unit_graph,
+};
 pub use model::*;
 use params::*;
 use resolve::Scope;

@@ -372,3 +372,40 @@ fn an_fn_sub_around_a_reference_or_an_unknown_pseudo_parameter_is_an_error_of_va
         stderr(&out)
     );
 }
+
+#[test]
+fn a_route_the_emulator_answers_itself_is_a_warning_of_validate_for_local_targets() {
+    let project = reference_copy();
+    let api = project.path().join("specs/api/unit.yaml");
+    let text = std::fs::read_to_string(&api).unwrap();
+    std::fs::write(
+        &api,
+        text.replace(
+            "      \"GET /users\": handler\n",
+            "      \"GET /users\": handler\n      \"GET /health\": handler\n",
+        ),
+    )
+    .unwrap();
+    let out = driftless(project.path(), &["validate", "--output", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OK)),
+        "a warning, not an error"
+    );
+    let events = json_lines(&stdout(&out));
+    let warnings: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "diagnostic" && e["severity"] == "warning")
+        .collect();
+    // dev is local; prod targets AWS, where the route works.
+    assert_eq!(warnings.len(), 1, "{events:?}");
+    assert_eq!(warnings[0]["file"], "specs/api/unit.yaml");
+    assert_eq!(warnings[0]["line"], 24);
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("environment dev")
+    );
+    assert_eq!(events.last().unwrap()["warnings"], 1);
+}
