@@ -156,22 +156,35 @@ pub async fn update_code(
         CodeSource::Zip(bytes) => request.zip_file(aws_smithy_types::Blob::new(bytes)),
         CodeSource::S3 { bucket, key } => request.s3_bucket(bucket).s3_key(key),
     };
-    match request.clone().send().await {
+    let send = || request.clone().send();
+    write_once_settled(cloud, function, "UpdateFunctionCode", send).await
+}
+
+/// Sends an update; when Lambda refuses it because an update still runs
+/// (a pass cut short before Lambda finished), waits for that one and sends
+/// it once more.
+async fn write_once_settled<O, E, F>(
+    cloud: &super::Cloud,
+    function: &str,
+    operation: &'static str,
+    send: impl Fn() -> F,
+) -> Result<(), CloudError>
+where
+    F: std::future::Future<Output = Result<O, aws_sdk_lambda::error::SdkError<E>>>,
+    E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match send().await {
         Ok(_) => Ok(()),
-        // An update still running (a pass cut short before Lambda finished):
-        // wait for it, then write once more.
         Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_conflict_exception()) =>
+            if e.as_service_error().and_then(|s| s.code()) == Some("ResourceConflictException") =>
         {
             wait_updated(cloud, function).await?;
-            request
-                .send()
+            send()
                 .await
                 .map(|_| ())
-                .map_err(|e| CloudError::sdk("UpdateFunctionCode", function, e))
+                .map_err(|e| CloudError::sdk(operation, function, e))
         }
-        Err(e) => Err(CloudError::sdk("UpdateFunctionCode", function, e)),
+        Err(e) => Err(CloudError::sdk(operation, function, e)),
     }
 }
 
@@ -195,21 +208,8 @@ pub async fn update_configuration(
                 .build(),
         )
         .description(description);
-    match request.clone().send().await {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_conflict_exception()) =>
-        {
-            wait_updated(cloud, function).await?;
-            request
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| CloudError::sdk("UpdateFunctionConfiguration", function, e))
-        }
-        Err(e) => Err(CloudError::sdk("UpdateFunctionConfiguration", function, e)),
-    }
+    let send = || request.clone().send();
+    write_once_settled(cloud, function, "UpdateFunctionConfiguration", send).await
 }
 
 /// Waits until the function's last update has finished (Lambda refuses a

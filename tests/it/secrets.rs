@@ -58,29 +58,7 @@ fn a_secret_reaches_the_function_and_nothing_shows_it() {
     let body = template.template_body().unwrap_or_default();
     assert!(body.contains("\"NoEcho\""), "{body}");
     assert!(!body.contains(TOKEN));
-    let stack =
-        c.rt.block_on(c.cfn.describe_stacks().stack_name("secrets-dev-app").send())
-            .expect("describe stack");
-    let function = stack.stacks()[0]
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some("WorkerFunctionName"))
-        .and_then(|o| o.output_value())
-        .expect("function name output")
-        .to_string();
-    let config =
-        c.rt.block_on(
-            c.lambda
-                .get_function_configuration()
-                .function_name(&function)
-                .send(),
-        )
-        .expect("function configuration");
-    let env = config
-        .environment()
-        .and_then(|e| e.variables())
-        .and_then(|v| v.get("TOKEN"))
-        .cloned();
+    let env = function_token(&account);
     assert_eq!(
         env.as_deref(),
         Some(TOKEN),
