@@ -489,11 +489,7 @@ impl WatchArgs {
         if let Some(Verdict::Failed(reason)) = &report.verdict {
             text.push_str(&format!(" · {reason}"));
         }
-        if let Some(by) = report.stopped_by {
-            let by = match by {
-                StopReason::Interrupt => "Ctrl-C",
-                other => other.describe(),
-            };
+        if let Some(by) = report.stopped_by.map(stopped_by) {
             text.push_str(&format!(" · stopped by {by}"));
             if report.stopped_by == Some(StopReason::NewerChange) && result == "failed" {
                 result = "superseded";
@@ -526,10 +522,7 @@ impl WatchArgs {
             "hotswapped": swapped,
             "stacks": outcome,
             "checks": report.checks.as_ref().map(|c| json!({ "passed": c.passed, "failed": c.failed, "seconds": c.seconds })),
-            "stopped_by": report.stopped_by.map(|by| match by {
-                StopReason::Interrupt => "Ctrl-C",
-                other => other.describe(),
-            }),
+            "stopped_by": report.stopped_by.map(stopped_by),
             "message": text,
             "exit_code": report.code,
             "save_to_done_ms": saved_at.elapsed().as_millis() as u64,
@@ -545,6 +538,14 @@ impl WatchArgs {
             None => line,
         });
         ctx.printer.flush();
+    }
+}
+
+/// What stopped a pass, as the watch line and its event say it.
+fn stopped_by(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::Interrupt => "Ctrl-C",
+        other => other.describe(),
     }
 }
 

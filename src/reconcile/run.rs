@@ -240,7 +240,11 @@ impl Pass<'_> {
             unset_smoke_vars(self.environment).map_err(Stop::Input)?;
         }
         if let Mode::Verify = mode {
-            let runner = self.smoke_runner(checks)?;
+            // The variables were checked above: only the runner is built here.
+            let runner = match checks {
+                true => Some(Runner::for_cloud(self.cloud).map_err(Stop::Setup)?),
+                false => None,
+            };
             let mut report = Report {
                 outcome: Outcome {
                     unchanged: observed.planned.len(),
