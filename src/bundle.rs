@@ -67,7 +67,11 @@ impl AssetError {
         }
     }
 
-    fn diagnostic(&self, file: &crate::diag::FileName, span: crate::yaml::Span) -> Diagnostic {
+    pub(crate) fn diagnostic(
+        &self,
+        file: &crate::diag::FileName,
+        span: crate::yaml::Span,
+    ) -> Diagnostic {
         Diagnostic::new(file, span, self.to_string()).with_help(self.help())
     }
 }
@@ -101,13 +105,19 @@ pub fn ignored(name: &str) -> bool {
         || (name.starts_with('#') && name.ends_with('#'))
 }
 
-/// The code directories (build inputs included) of the units `env` deploys.
+/// The folders whose files the units `env` deploys ship: code (build
+/// inputs included) and bucket content.
 pub fn code_dirs(project: &Project, env: &Environment) -> Vec<PathBuf> {
     let mut dirs = BTreeSet::new();
     for unit in project.units.values().filter(|u| env.deploys(&u.name)) {
-        for resource in unit.resources.iter().filter(|r| r.kind.has_code()) {
-            if let Some(code) = resource.body.get("code").and_then(Node::as_str) {
-                dirs.insert(unit.dir.join(code));
+        for resource in &unit.resources {
+            let field = match resource.kind {
+                kind if kind.has_code() => "code",
+                crate::kinds::Kind::Bucket => "content",
+                _ => continue,
+            };
+            if let Some(folder) = resource.body.get(field).and_then(Node::as_str) {
+                dirs.insert(unit.dir.join(folder));
             }
         }
     }
@@ -116,7 +126,10 @@ pub fn code_dirs(project: &Project, env: &Environment) -> Vec<PathBuf> {
 
 /// Files under `dir` as (path in the zip, file on disk, executable), sorted.
 /// Symlinks are followed when they stay inside `root`.
-fn collect(dir: &Path, root: &Path) -> Result<Vec<(String, PathBuf, bool)>, AssetError> {
+pub(crate) fn collect(
+    dir: &Path,
+    root: &Path,
+) -> Result<Vec<(String, PathBuf, bool)>, AssetError> {
     fn walk(
         dir: &Path,
         prefix: &str,
@@ -245,50 +258,9 @@ fn code_spec<'a>(
     if !resource.kind.has_code() {
         return Ok(None);
     }
-    let Some(code_node) = resource.body.get("code") else {
+    let Some((dir, code_node)) = folder_field(unit, resource, "code", root, canonical)? else {
         return Ok(None);
     };
-    let error = |message: String| Diagnostic::new(&unit.file, code_node.span, message);
-    let Some(code) = code_node.as_str() else {
-        return Err(
-            error("`code` must be a folder path relative to the unit".into())
-                .with_help("for example `code: runtime/`"),
-        );
-    };
-    if code.contains("${") {
-        return Err(
-            error("`code` must be a literal folder path, not a reference".into()).with_help(
-                "write the folder path; the code itself may differ per environment through `environment:`",
-            ),
-        );
-    }
-    let dir = unit.dir.join(code);
-    // Many functions share a folder: resolve each path once.
-    let mut resolve = |path: &Path| {
-        canonical
-            .entry(path.to_path_buf())
-            .or_insert_with(|| path.canonicalize().ok())
-            .clone()
-    };
-    let inside = match (resolve(&dir), resolve(root)) {
-        (Some(dir), Some(root)) => dir.starts_with(root),
-        _ => {
-            let shown = dir.strip_prefix(root).unwrap_or(&dir);
-            return Err(error(format!("code folder `{code}` does not exist"))
-                .with_help(format!("create {}/ or fix the path", shown.display())));
-        }
-    };
-    if !inside {
-        return Err(
-            error(format!("code folder `{code}` is outside the project")).with_help(
-                "keep code inside the project so a clean checkout rebuilds the same asset",
-            ),
-        );
-    }
-    if !dir.is_dir() {
-        return Err(error(format!("code `{code}` is not a folder"))
-            .with_help("point `code:` at the folder that holds the file"));
-    }
     let build = resource
         .body
         .get("build")
@@ -299,6 +271,63 @@ fn code_spec<'a>(
         code_node,
         build,
     }))
+}
+
+/// A folder a resource names in `field` (a function's `code:`, a bucket's
+/// `content:`): a literal path relative to the unit, an existing folder,
+/// inside the project. `canonical` resolves each path once.
+pub(crate) fn folder_field<'a>(
+    unit: &Unit,
+    resource: &'a ResourceDef,
+    field: &str,
+    root: &Path,
+    canonical: &mut BTreeMap<PathBuf, Option<PathBuf>>,
+) -> Result<Option<(PathBuf, &'a Node)>, Diagnostic> {
+    let Some(node) = resource.body.get(field) else {
+        return Ok(None);
+    };
+    let example = if field == "code" { "runtime/" } else { "site/" };
+    let error = |message: String| Diagnostic::new(&unit.file, node.span, message);
+    let Some(folder) = node.as_str() else {
+        return Err(
+            error(format!("`{field}` must be a folder path relative to the unit"))
+                .with_help(format!("for example `{field}: {example}`")),
+        );
+    };
+    if folder.contains("${") {
+        return Err(
+            error(format!("`{field}` must be a literal folder path, not a reference")).with_help(
+                "write the folder path; what differs per environment goes in params and `environment:`",
+            ),
+        );
+    }
+    let dir = unit.dir.join(folder);
+    let mut resolve = |path: &Path| {
+        canonical
+            .entry(path.to_path_buf())
+            .or_insert_with(|| path.canonicalize().ok())
+            .clone()
+    };
+    let inside = match (resolve(&dir), resolve(root)) {
+        (Some(dir), Some(root)) => dir.starts_with(root),
+        _ => {
+            let shown = dir.strip_prefix(root).unwrap_or(&dir);
+            return Err(error(format!("{field} folder `{folder}` does not exist"))
+                .with_help(format!("create {}/ or fix the path", shown.display())));
+        }
+    };
+    if !inside {
+        return Err(
+            error(format!("{field} folder `{folder}` is outside the project")).with_help(
+                "keep it inside the project so a clean checkout ships the same files",
+            ),
+        );
+    }
+    if !dir.is_dir() {
+        return Err(error(format!("{field} `{folder}` is not a folder"))
+            .with_help(format!("point `{field}:` at the folder that holds the files")));
+    }
+    Ok(Some((dir, node)))
 }
 
 /// Runs a build command in the code folder; its output folder is what gets zipped.

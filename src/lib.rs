@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
+pub mod content;
 pub mod deployed;
 pub mod diag;
 pub mod emulator;

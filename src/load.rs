@@ -1,6 +1,7 @@
 //! Whole-project validation, and loading an environment ready to render.
 
 use crate::bundle::{self, Assets};
+use crate::content;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::kinds::AssetRef;
 use crate::render::{self, RenderedEnvironment};
@@ -42,6 +43,7 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
     let (graph, first_ref) = render::unit_graph(&project, project.units.values());
     render::report_tier_inversions(&project, &graph, &first_ref, &mut diags);
     render::report_unit_cycle(&graph, &first_ref, &mut diags);
+    diags.extend(content::prepare(&project, None, bundle::Builds::Skip).1);
     let mut warnings = Vec::new();
     for env in project.environments.values() {
         warnings.extend(render::shadowed_routes(&project, env));
@@ -109,8 +111,15 @@ pub fn render_loaded(
         .map_err(|d| Failure::Invalid(vec![d]))?;
     let (assets, asset_diags) = bundle::prepare(project, Some(env), builds);
     relevant.extend(asset_diags);
+    let (mut contents, content_diags) = content::prepare(project, Some(env), builds);
+    relevant.extend(content_diags);
     match render::render(project, env, &asset_refs(&assets)) {
-        Ok(rendered) if relevant.is_empty() => Ok((rendered, assets)),
+        Ok(mut rendered) if relevant.is_empty() => {
+            for bucket in rendered.stacks.iter_mut().flat_map(|s| &mut s.buckets) {
+                bucket.manifest = contents.remove(&(bucket.unit.clone(), bucket.resource.clone()));
+            }
+            Ok((rendered, assets))
+        }
         Ok(_) => Err(Failure::Invalid(relevant.into_sorted())),
         Err(render_diags) => {
             relevant.extend(render_diags);

@@ -8,6 +8,7 @@ pub mod error;
 pub mod functions;
 pub mod identity;
 pub mod lock;
+pub mod objects;
 #[cfg(test)]
 pub mod scripted;
 pub mod stacks;

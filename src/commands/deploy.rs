@@ -114,7 +114,16 @@ fn plan_counts(observed: &Observed) -> Json {
     for p in &observed.planned {
         *counts.entry(p.plan.action.name()).or_default() += 1;
     }
-    json!({ "actions": counts, "drift": observed.drift.len(), "hotswapped": observed.hotswapped.len() })
+    let objects = |f: fn(&crate::content::ContentDiff) -> usize| -> usize {
+        observed.content.iter().map(|c| f(&c.diff)).sum()
+    };
+    json!({
+        "actions": counts,
+        "drift": observed.drift.len(),
+        "hotswapped": observed.hotswapped.len(),
+        "objects_to_put": objects(|d| d.put.len()),
+        "objects_to_delete": objects(|d| d.delete.len()),
+    })
 }
 
 fn show_plan(ctx: &mut Context, observed: &Observed) {
@@ -138,6 +147,9 @@ fn show_plan(ctx: &mut Context, observed: &Observed) {
     }
     for hazard in &observed.hazards {
         show(&mut ctx.printer, &Event::Refused(hazard.clone()));
+    }
+    for content in &observed.content {
+        show(&mut ctx.printer, &Event::ContentPlan(content.clone()));
     }
     for stack in &observed.unprotected {
         ctx.printer.emit(
@@ -296,6 +308,7 @@ fn applied_summary(
         outcome.unchanged,
         outcome.failed + outcome.refused
     );
+    human.push_str(&outcome.content_text());
     if outcome.rolled_back > 0 {
         human.push_str(&format!(", {} rolled back", outcome.rolled_back));
     }

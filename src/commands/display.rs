@@ -65,6 +65,51 @@ fn plan_text(p: &Printer, plan: &StackPlan) -> String {
     text
 }
 
+fn content_plan_text(p: &Printer, plan: &crate::reconcile::ContentPlan) -> String {
+    let d = &plan.diff;
+    let bucket = plan
+        .bucket
+        .as_deref()
+        .unwrap_or("(created by this deploy)");
+    let summary = match d.changes() {
+        true => p.paint(
+            &format!("put {}, delete {}", d.put.len(), d.delete.len()),
+            Colour::Yellow,
+        ),
+        false => p.paint("in sync", Colour::Dim),
+    };
+    let mut text = format!(
+        "  content {} ({} -> bucket {bucket})  {summary}, {} unchanged",
+        plan.resource, plan.folder, d.unchanged
+    );
+    for put in &d.put {
+        let (marker, colour) = match put.change {
+            "new" => ('+', Colour::Green),
+            _ => ('>', Colour::Yellow),
+        };
+        let line = format!(
+            "    {marker} {:<40} {} {} bytes md5 {}",
+            put.key,
+            put.change,
+            put.size,
+            &put.md5[..12.min(put.md5.len())]
+        );
+        text.push('\n');
+        text.push_str(&p.paint(&line, colour));
+    }
+    for key in &d.delete {
+        text.push('\n');
+        text.push_str(&p.paint(&format!("    - {key}"), Colour::Red));
+    }
+    if d.kept > 0 {
+        text.push_str(&format!(
+            "\n    {} object(s) not in the folder are kept (set `owns_all_objects: true` to delete them)",
+            d.kept
+        ));
+    }
+    text
+}
+
 fn status_colour(status: &str) -> Colour {
     if status.contains("FAILED") || status.contains("ROLLBACK") {
         Colour::Red
@@ -124,6 +169,28 @@ pub fn show(p: &mut Printer, event: &Event) {
                 "{}: {} {verb} ({what}, {:.2}s)",
                 s.stack, s.function, s.seconds
             );
+            p.emit(json, || text);
+        }
+        Event::ContentPlan(plan) => {
+            let text = content_plan_text(p, plan);
+            p.emit(json, || text);
+        }
+        Event::ContentSynced {
+            resource,
+            bucket,
+            put,
+            deleted,
+            unchanged,
+            ..
+        } => {
+            let mut text = format!("{resource}: content of bucket {bucket}: {} file(s) put", put.len());
+            if !put.is_empty() {
+                text.push_str(&format!(" ({})", put.join(", ")));
+            }
+            if !deleted.is_empty() {
+                text.push_str(&format!(", {} deleted ({})", deleted.len(), deleted.join(", ")));
+            }
+            text.push_str(&format!(", {unchanged} unchanged"));
             p.emit(json, || text);
         }
         Event::Upload {

@@ -140,6 +140,33 @@ impl PlanArgs {
                         },
                     );
                 }
+                for bucket in &stack.buckets {
+                    let Some(m) = &bucket.manifest else { continue };
+                    let bytes: u64 = m.files.iter().map(|f| f.size).sum();
+                    p.emit(
+                        json!({
+                            "event": "content",
+                            "stack": stack.name,
+                            "unit": bucket.unit,
+                            "resource": bucket.resource,
+                            "folder": m.folder,
+                            "files": m.files,
+                            "hash": m.hash(),
+                            "owns_all_objects": m.owns_all_objects,
+                        }),
+                        || {
+                            format!(
+                                "    content {}.{}  {}: {} file(s), {bytes} bytes, hash {}{}",
+                                bucket.unit,
+                                bucket.resource,
+                                m.folder,
+                                m.files.len(),
+                                &m.hash()[..12],
+                                if m.owns_all_objects { "  (owns all objects)" } else { "" }
+                            )
+                        },
+                    );
+                }
             }
         }
         Ok(Summary::new(

@@ -438,6 +438,7 @@ impl WatchArgs {
                     "deployed: {} created, {} updated, {} unchanged",
                     outcome.created, outcome.updated, outcome.unchanged
                 );
+                text.push_str(&outcome.content_text());
                 if outcome.rolled_back > 0 {
                     text.push_str(&format!(", {} rolled back", outcome.rolled_back));
                 }

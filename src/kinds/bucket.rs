@@ -7,6 +7,10 @@ use serde_json::{Value as Json, json};
 
 pub const FIELDS: &[FieldSpec] = &[
     opt("versioned", FieldType::Bool),
+    // A folder whose files are the bucket's objects, synced after the
+    // stack converges (read by `content.rs`, not rendered).
+    opt("content", FieldType::Str),
+    opt("owns_all_objects", FieldType::Bool),
     opt(
         "expire_after_days",
         FieldType::Int {

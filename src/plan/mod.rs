@@ -281,6 +281,7 @@ mod tests {
             outputs: vec![],
             depends_on: vec!["app-dev-stateful".into()],
             functions: vec![],
+            buckets: vec![],
             template: "{}".into(),
             hash: "render-hash".into(),
         }

@@ -98,6 +98,9 @@ impl Pass<'_> {
                 )
             });
         }
+        if !failed && !outcome.stopped {
+            self.sync_content(&deployed, &mut outcome).await;
+        }
         if self.options.prune && !failed && !outcome.stopped {
             self.prune(observed, &mut outcome, &mut deployed).await;
         }
@@ -478,7 +481,7 @@ fn pending_reason(stack: &crate::render::RenderedStack, pending: &[String]) -> S
 pub fn public_outputs(outputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     outputs
         .iter()
-        .filter(|(k, _)| !k.starts_with(crate::render::FUNCTION_OUTPUT_PREFIX))
+        .filter(|(k, _)| !crate::render::internal_output(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

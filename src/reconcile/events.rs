@@ -36,6 +36,18 @@ pub enum Event {
     Hotswapped(super::hotswap::Swapped),
     /// A hotswapped function brought back in line with CloudFormation.
     HotswapSettled(super::hotswap::Swapped),
+    /// What syncing a bucket's content will do.
+    ContentPlan(super::ContentPlan),
+    /// A bucket's content, brought in line with its folder.
+    ContentSynced {
+        stack: String,
+        resource: String,
+        bucket: String,
+        put: Vec<String>,
+        deleted: Vec<String>,
+        unchanged: usize,
+        kept: usize,
+    },
     Upload {
         key: String,
         bytes: usize,

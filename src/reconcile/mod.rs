@@ -5,6 +5,7 @@
 
 mod apply;
 mod change_set;
+mod content;
 pub mod destroy;
 mod events;
 mod gate;
@@ -17,6 +18,7 @@ mod run;
 mod settle;
 
 pub use apply::public_outputs;
+pub use content::ContentPlan;
 pub use events::{Event, StackResult};
 pub use gate::Verdict;
 pub use guard::guarded;
@@ -238,6 +240,9 @@ pub struct Outcome {
     pub stopped: bool,
     pub uploads: usize,
     pub settings_fixed: usize,
+    /// Content files put into buckets, and objects deleted from them.
+    pub objects_put: usize,
+    pub objects_deleted: usize,
     /// Orphan stacks deleted (`--prune`).
     pub pruned: usize,
     /// Hotswapped functions brought back in line with CloudFormation.
@@ -258,6 +263,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// `, 2 object(s) put, 1 deleted` when the pass synced bucket content.
+    pub fn content_text(&self) -> String {
+        match (self.objects_put, self.objects_deleted) {
+            (0, 0) => String::new(),
+            (put, 0) => format!(", {put} object(s) put"),
+            (put, deleted) => format!(", {put} object(s) put, {deleted} deleted"),
+        }
+    }
+
     pub fn ok(&self) -> bool {
         self.failed == 0 && self.refused == 0 && self.error.is_none() && !self.stopped
     }

@@ -52,6 +52,8 @@ pub struct Observed {
     /// Deployed stateful stacks of a protected environment that lack
     /// termination protection.
     pub unprotected: Vec<String>,
+    /// The buckets with content, and what syncing them would do.
+    pub content: Vec<super::ContentPlan>,
 }
 
 /// A deployed stack of this environment that its layout no longer names.
@@ -69,6 +71,7 @@ impl Observed {
             || !self.hotswapped.is_empty()
             || (self.prune && !self.orphans.is_empty())
             || !self.unprotected.is_empty()
+            || self.content.iter().any(|c| c.diff.changes())
     }
 
     pub fn waves(&self) -> Vec<Vec<&PlannedStack>> {
@@ -103,6 +106,7 @@ pub fn bootstrap_stack() -> RenderedStack {
         outputs: vec![BUCKET_OUTPUT.into()],
         depends_on: Vec::new(),
         functions: Vec::new(),
+        buckets: Vec::new(),
         hash: blake3::hash(template.as_bytes()).to_hex().to_string(),
         template,
     }
@@ -244,8 +248,9 @@ impl Pass<'_> {
         let orphan_templates = join_all(orphaned.iter().map(|d| stacks::template(cfn, &d.name)));
         let rendered: Vec<&RenderedStack> = ordered.iter().map(|(_, s)| s).collect();
         let functions = self.read_functions_of(&rendered, &stacks);
-        let (fetched, orphan_templates, functions) =
-            tokio::join!(templates, orphan_templates, functions);
+        let content = self.plan_content(&stacks);
+        let (fetched, orphan_templates, functions, content) =
+            tokio::join!(templates, orphan_templates, functions, content);
         let mut planned = Vec::new();
         let mut deployed_templates: Vec<(String, Json)> = Vec::new();
         for ((_, stack), (mut plan, fetched)) in
@@ -316,6 +321,7 @@ impl Pass<'_> {
             orphans,
             prune: self.options.prune,
             unprotected,
+            content: content?,
         })
     }
 

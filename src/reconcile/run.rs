@@ -352,6 +352,11 @@ impl Pass<'_> {
                 return report;
             }
         }
+        self.sync_content(&observed.stacks, &mut report.outcome)
+            .await;
+        if !report.outcome.ok() {
+            return report;
+        }
         if self.is_stopping() {
             // Nothing in the tail changes anything: a newer change or a
             // signal cuts it short, and the checks are reported as not run.

@@ -38,6 +38,28 @@ pub struct ResourceSummary {
 /// are for driftless itself and hidden from `outputs`.
 pub const FUNCTION_OUTPUT_PREFIX: &str = "DriftlessFunction";
 
+/// Stack outputs that carry the physical name of a bucket with content
+/// start with this; hidden from `outputs` like the function ones.
+pub const BUCKET_OUTPUT_PREFIX: &str = "DriftlessBucket";
+
+/// Whether a stack output is for driftless itself, not for people.
+pub fn internal_output(name: &str) -> bool {
+    name.starts_with(FUNCTION_OUTPUT_PREFIX) || name.starts_with(BUCKET_OUTPUT_PREFIX)
+}
+
+/// A bucket whose objects come from a folder (`content:`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketContent {
+    pub logical_id: String,
+    /// The stack output holding the bucket's physical name.
+    pub output: String,
+    pub unit: String,
+    pub resource: String,
+    /// The folder's files, once read; commands that never sync content
+    /// (`outputs`, `destroy`, `smoke`) have none.
+    pub manifest: Option<crate::content::Manifest>,
+}
+
 /// A function's settings that CloudFormation may not hold on every target:
 /// the deployer reads them from Lambda after apply and on every pass.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -63,6 +85,8 @@ pub struct RenderedStack {
     pub depends_on: Vec<String>,
     /// The Lambda functions, with the settings checked against the live function.
     pub functions: Vec<FunctionSettings>,
+    /// The buckets with content, synced after the stack converges.
+    pub buckets: Vec<BucketContent>,
     /// The template, as deployed.
     pub template: String,
     /// BLAKE3 over the template and the parameter sources.

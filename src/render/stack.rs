@@ -41,6 +41,7 @@ pub(super) fn assemble_stack(
     let mut outputs = Map::new();
     let mut depends_on = BTreeSet::new();
     let mut functions = Vec::new();
+    let mut buckets = Vec::new();
     for unit_name in &units {
         // Each unit is in one stack: its rendering moves into the template.
         let Some(unit) = rendered.remove(unit_name) else {
@@ -92,6 +93,27 @@ pub(super) fn assemble_stack(
                         .properties
                         .get("ReservedConcurrentExecutions")
                         .and_then(Json::as_i64),
+                });
+            }
+            let with_content = project
+                .units
+                .get(unit_name)
+                .and_then(|u| u.resource(&resource_name))
+                .is_some_and(|r| {
+                    r.kind == crate::kinds::Kind::Bucket && r.body.get("content").is_some()
+                });
+            if with_content && resource.type_name == "AWS::S3::Bucket" {
+                let output = format!("{BUCKET_OUTPUT_PREFIX}{}", resource.logical_id);
+                outputs.insert(
+                    output.clone(),
+                    json!({ "Description": format!("physical name of {}", resource.logical_id), "Value": { "Ref": resource.logical_id } }),
+                );
+                buckets.push(BucketContent {
+                    logical_id: resource.logical_id.clone(),
+                    output,
+                    unit: unit_name.clone(),
+                    resource: resource_name.clone(),
+                    manifest: None,
                 });
             }
             summaries.push(ResourceSummary {
@@ -159,7 +181,7 @@ pub(super) fn assemble_stack(
         .collect();
     let output_names: Vec<String> = outputs
         .keys()
-        .filter(|k| !k.starts_with(FUNCTION_OUTPUT_PREFIX))
+        .filter(|k| !internal_output(k))
         .cloned()
         .collect();
     let mut template = Map::new();
@@ -199,6 +221,7 @@ pub(super) fn assemble_stack(
         outputs: output_names,
         depends_on: depends_on.into_iter().collect(),
         functions,
+        buckets,
         template: String::new(),
         hash: String::new(),
     };
