@@ -126,10 +126,7 @@ pub fn code_dirs(project: &Project, env: &Environment) -> Vec<PathBuf> {
 
 /// Files under `dir` as (path in the zip, file on disk, executable), sorted.
 /// Symlinks are followed when they stay inside `root`.
-pub(crate) fn collect(
-    dir: &Path,
-    root: &Path,
-) -> Result<Vec<(String, PathBuf, bool)>, AssetError> {
+pub(crate) fn collect(dir: &Path, root: &Path) -> Result<Vec<(String, PathBuf, bool)>, AssetError> {
     fn walk(
         dir: &Path,
         prefix: &str,
@@ -289,17 +286,18 @@ pub(crate) fn folder_field<'a>(
     let example = if field == "code" { "runtime/" } else { "site/" };
     let error = |message: String| Diagnostic::new(&unit.file, node.span, message);
     let Some(folder) = node.as_str() else {
-        return Err(
-            error(format!("`{field}` must be a folder path relative to the unit"))
-                .with_help(format!("for example `{field}: {example}`")),
-        );
+        return Err(error(format!(
+            "`{field}` must be a folder path relative to the unit"
+        ))
+        .with_help(format!("for example `{field}: {example}`")));
     };
     if folder.contains("${") {
-        return Err(
-            error(format!("`{field}` must be a literal folder path, not a reference")).with_help(
-                "write the folder path; what differs per environment goes in params and `environment:`",
-            ),
-        );
+        return Err(error(format!(
+            "`{field}` must be a literal folder path, not a reference"
+        ))
+        .with_help(
+            "write the folder path; what differs per environment goes in params and `environment:`",
+        ));
     }
     let dir = unit.dir.join(folder);
     let mut resolve = |path: &Path| {
@@ -318,14 +316,16 @@ pub(crate) fn folder_field<'a>(
     };
     if !inside {
         return Err(
-            error(format!("{field} folder `{folder}` is outside the project")).with_help(
-                "keep it inside the project so a clean checkout ships the same files",
-            ),
+            error(format!("{field} folder `{folder}` is outside the project"))
+                .with_help("keep it inside the project so a clean checkout ships the same files"),
         );
     }
     if !dir.is_dir() {
-        return Err(error(format!("{field} `{folder}` is not a folder"))
-            .with_help(format!("point `{field}:` at the folder that holds the files")));
+        return Err(
+            error(format!("{field} `{folder}` is not a folder")).with_help(format!(
+                "point `{field}:` at the folder that holds the files"
+            )),
+        );
     }
     Ok(Some((dir, node)))
 }

@@ -291,13 +291,19 @@ mod tests {
     #[test]
     fn only_new_and_changed_files_are_put() {
         let objects = BTreeMap::from([
-            ("index.html".to_string(), format!("\"{}\"", md5_hex(b"<h1>hi</h1>"))),
+            (
+                "index.html".to_string(),
+                format!("\"{}\"", md5_hex(b"<h1>hi</h1>")),
+            ),
             ("app.js".to_string(), format!("\"{}\"", md5_hex(b"2"))),
         ]);
         let d = diff(&manifest(false), Some(&objects));
         assert_eq!(d.unchanged, 1);
         assert_eq!(d.put.len(), 1);
-        assert_eq!((d.put[0].key.as_str(), d.put[0].change), ("app.js", "changed"));
+        assert_eq!(
+            (d.put[0].key.as_str(), d.put[0].change),
+            ("app.js", "changed")
+        );
         let first = diff(&manifest(false), None);
         assert_eq!(first.put.iter().filter(|p| p.change == "new").count(), 2);
     }

@@ -42,9 +42,9 @@ pub async fn list(cloud: &Cloud, bucket: &str) -> Result<BTreeMap<String, String
 /// that changed on the way).
 pub async fn put(cloud: &Cloud, bucket: &str, file: &ContentFile) -> Result<(), CloudError> {
     let subject = format!("s3://{bucket}/{}", file.key);
-    let bytes = tokio::fs::read(&file.path)
-        .await
-        .map_err(|e| CloudError::new("PutObject", &subject, format!("cannot read the file: {e}")))?;
+    let bytes = tokio::fs::read(&file.path).await.map_err(|e| {
+        CloudError::new("PutObject", &subject, format!("cannot read the file: {e}"))
+    })?;
     let md5 = md5_hex(&bytes);
     if md5 != file.md5 {
         return Err(CloudError::new(
@@ -82,7 +82,9 @@ pub async fn delete(cloud: &Cloud, bucket: &str, keys: &[String]) -> Result<(), 
             .set_objects(Some(objects))
             .quiet(true)
             .build()
-            .map_err(|e| CloudError::new("DeleteObjects", format!("s3://{bucket}"), e.to_string()))?;
+            .map_err(|e| {
+                CloudError::new("DeleteObjects", format!("s3://{bucket}"), e.to_string())
+            })?;
         let answer = cloud
             .s3
             .delete_objects()

@@ -67,10 +67,7 @@ fn plan_text(p: &Printer, plan: &StackPlan) -> String {
 
 fn content_plan_text(p: &Printer, plan: &crate::reconcile::ContentPlan) -> String {
     let d = &plan.diff;
-    let bucket = plan
-        .bucket
-        .as_deref()
-        .unwrap_or("(created by this deploy)");
+    let bucket = plan.bucket.as_deref().unwrap_or("(created by this deploy)");
     let summary = match d.changes() {
         true => p.paint(
             &format!("put {}, delete {}", d.put.len(), d.delete.len()),
@@ -183,12 +180,19 @@ pub fn show(p: &mut Printer, event: &Event) {
             unchanged,
             ..
         } => {
-            let mut text = format!("{resource}: content of bucket {bucket}: {} file(s) put", put.len());
+            let mut text = format!(
+                "{resource}: content of bucket {bucket}: {} file(s) put",
+                put.len()
+            );
             if !put.is_empty() {
                 text.push_str(&format!(" ({})", put.join(", ")));
             }
             if !deleted.is_empty() {
-                text.push_str(&format!(", {} deleted ({})", deleted.len(), deleted.join(", ")));
+                text.push_str(&format!(
+                    ", {} deleted ({})",
+                    deleted.len(),
+                    deleted.join(", ")
+                ));
             }
             text.push_str(&format!(", {unchanged} unchanged"));
             p.emit(json, || text);

@@ -162,7 +162,11 @@ impl PlanArgs {
                                 m.folder,
                                 m.files.len(),
                                 &m.hash()[..12],
-                                if m.owns_all_objects { "  (owns all objects)" } else { "" }
+                                if m.owns_all_objects {
+                                    "  (owns all objects)"
+                                } else {
+                                    ""
+                                }
                             )
                         },
                     );

@@ -35,7 +35,12 @@ pub struct ContentPlan {
 fn targets<'s>(
     stacks: impl Iterator<Item = &'s RenderedStack>,
     deployed: &BTreeMap<String, DeployedStack>,
-) -> Vec<(&'s RenderedStack, &'s BucketContent, &'s Manifest, Option<String>)> {
+) -> Vec<(
+    &'s RenderedStack,
+    &'s BucketContent,
+    &'s Manifest,
+    Option<String>,
+)> {
     let mut found = Vec::new();
     for stack in stacks {
         for bucket in &stack.buckets {
@@ -96,10 +101,11 @@ impl Pass<'_> {
                 return;
             }
         };
-        let manifests: BTreeMap<String, &Manifest> = targets(self.environment.stacks.iter(), deployed)
-            .into_iter()
-            .map(|(_, b, m, _)| (format!("{}.{}", b.unit, b.resource), m))
-            .collect();
+        let manifests: BTreeMap<String, &Manifest> =
+            targets(self.environment.stacks.iter(), deployed)
+                .into_iter()
+                .map(|(_, b, m, _)| (format!("{}.{}", b.unit, b.resource), m))
+                .collect();
         for plan in plans.into_iter().filter(|p| p.diff.changes()) {
             if self.is_stopping() {
                 return;
@@ -130,10 +136,17 @@ impl Pass<'_> {
     ) -> Result<(), String> {
         let files: BTreeMap<&str, &content::ContentFile> =
             manifest.files.iter().map(|f| (f.key.as_str(), f)).collect();
-        let puts = plan.diff.put.iter().filter_map(|p| files.get(p.key.as_str()));
+        let puts = plan
+            .diff
+            .put
+            .iter()
+            .filter_map(|p| files.get(p.key.as_str()));
         let results: Vec<(String, Result<(), CloudError>)> = futures_util::stream::iter(puts)
             .map(|file| async move {
-                (file.key.clone(), objects::put(self.cloud, bucket, file).await)
+                (
+                    file.key.clone(),
+                    objects::put(self.cloud, bucket, file).await,
+                )
             })
             .buffer_unordered(PUTS_IN_FLIGHT)
             .collect()

@@ -162,3 +162,70 @@ fn a_build_that_writes_nothing_is_an_error_and_is_never_cached() {
         .expect("asset");
     assert_eq!(asset["files"], 1, "{asset}");
 }
+
+/// The folder of the tests' Python tools (a virtual environment with pip).
+fn python_tools() -> std::path::PathBuf {
+    std::env::var_os("CFN_LINT")
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_else(|| super::support::repo_root().join("target/tools/cfn-lint-venv/bin"))
+}
+
+#[test]
+fn a_layer_built_by_pip_ships_its_packages_from_inside_the_project() {
+    use super::emulator::{account, clients, command_inside, events};
+    let account = account();
+    let project = tempfile::tempdir().expect("temp dir");
+    super::support::copy_dir(
+        &super::support::repo_root().join("tests/fixtures/layered"),
+        project.path(),
+    );
+    let app = format!("words{}", &account[account.len() - 6..]);
+    super::deploy::edit(
+        &project.path().join("environments/dev.yaml"),
+        "app: words",
+        &format!("app: {app}"),
+    );
+    let path = format!(
+        "{}:{}",
+        python_tools().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // From inside the project, as a user runs it: no --project, no -C.
+    let out = command_inside(project.path(), &account, &["deploy", "dev"])
+        .env("PATH", path)
+        .output()
+        .expect("run driftless");
+    super::emulator::ok(&out);
+    let all = events(&out);
+    assert!(
+        all.iter().any(|e| e["event"] == "smoke_check"
+            && e["name"] == "plural from the layer"
+            && e["passed"] == true),
+        "{all:#?}"
+    );
+    let c = clients(&account, "us-east-1");
+    let function =
+        c.rt.block_on(c.lambda.list_functions().send())
+            .expect("list functions")
+            .functions()
+            .iter()
+            .filter_map(|f| f.function_name())
+            .find(|n| n.starts_with(&app))
+            .expect("the function")
+            .to_string();
+    let answer =
+        c.rt.block_on(
+            c.lambda
+                .invoke()
+                .function_name(&function)
+                .payload(aws_smithy_types::Blob::new(r#"{"word": "person"}"#))
+                .send(),
+        )
+        .expect("invoke");
+    assert_eq!(answer.function_error(), None);
+    let payload = String::from_utf8_lossy(answer.payload().expect("payload").as_ref()).into_owned();
+    assert_eq!(payload.replace(' ', ""), r#"{"plural":"people"}"#);
+    // The build ran in the code folder, and wrote nothing there.
+    assert!(!project.path().join("specs/words/deps/python").exists());
+}

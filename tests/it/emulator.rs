@@ -83,9 +83,19 @@ pub fn run(project: &Path, account: &str, args: &[&str]) -> Output {
 /// The driftless command line against `endpoint` as `account`, JSON output.
 pub fn command(project: &Path, account: &str, args: &[&str], endpoint: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    command.arg("--project").arg(project);
+    as_account(command, account, args, endpoint)
+}
+
+/// The same, run from inside `project` as a user would: no `--project`.
+pub fn command_inside(project: &Path, account: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    command.current_dir(project);
+    as_account(command, account, args, &emulator().endpoint())
+}
+
+fn as_account(mut command: Command, account: &str, args: &[&str], endpoint: &str) -> Command {
     command
-        .arg("--project")
-        .arg(project)
         .arg("--output")
         .arg("json")
         .args(args)

@@ -2,6 +2,7 @@
 
 mod assets;
 mod cli;
+mod content;
 mod corpus;
 mod deploy;
 mod emulator;

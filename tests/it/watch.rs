@@ -512,3 +512,31 @@ fn a_hotswap_that_fails_its_checks_is_rolled_back_to_the_previous_code() {
     assert!(message.contains("was hotswapped"), "{message}");
     assert!(!message.contains("changed no stack"), "{message}");
 }
+
+#[test]
+fn watch_syncs_a_changed_content_file_without_a_stack_operation() {
+    let account = account();
+    let (project, _) = super::content::site(&account);
+    let project = project.path();
+    deploy(project, &account, "dev");
+    let mut watch = Watch::start(project, &account, &["watch", "dev"]);
+    std::fs::write(
+        project.join("specs/files/public/index.html"),
+        "<h1>hello from the bucket, saved again</h1>\n",
+    )
+    .expect("save");
+    let synced = watch.next(|e| e["event"] == "content_synced", Duration::from_secs(60));
+    assert_eq!(super::content::keys(&synced["put"]), ["index.html"]);
+    let pass = watch.pass();
+    assert_eq!(pass["exit_code"], 0, "{pass:#}");
+    assert_eq!(pass["stacks"]["objects_put"], 1, "{pass:#}");
+    assert_eq!(
+        pass["checks"]["failed"], 0,
+        "the checks ran after the sync: {pass:#}"
+    );
+    assert!(
+        !watch.seen.iter().any(|e| e["event"] == "stack_start"),
+        "{:#?}",
+        watch.seen
+    );
+}
