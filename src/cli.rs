@@ -1,7 +1,7 @@
 //! The command line: raw arguments, parsed by clap.
 
 use crate::commands::{
-    deploy::DeployArgs, destroy::DestroyArgs, local::LocalArgs, outputs::OutputsArgs,
+    deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, local::LocalArgs, outputs::OutputsArgs,
     plan::PlanArgs, render::RenderArgs, smoke::SmokeArgs, validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
@@ -50,6 +50,9 @@ pub enum Command {
     /// Deploy, then follow every saved change: code, environment and
     /// description hotswapped where allowed, anything else deployed.
     Watch(WatchArgs),
+    /// Detect drift: what changed outside driftless, per resource and
+    /// property (exit 0 in sync, 2 drifted).
+    Drift(DriftArgs),
     /// Run the environment's smoke checks against what is deployed.
     Smoke(SmokeArgs),
     /// Delete the environment's stacks: stateless first, stateful on request.
@@ -69,6 +72,7 @@ impl Command {
             Command::Plan(_) => "plan",
             Command::Deploy(_) => "deploy",
             Command::Watch(_) => "watch",
+            Command::Drift(_) => "drift",
             Command::Smoke(_) => "smoke",
             Command::Destroy(_) => "destroy",
             Command::Outputs(_) => "outputs",

@@ -10,6 +10,9 @@ pub const HASH_TAG: &str = "driftless:hash";
 /// The stack tags naming the app and environment a stack belongs to.
 pub const APP_TAG: &str = "driftless:app";
 pub const ENVIRONMENT_TAG: &str = "driftless:environment";
+/// The stack tag naming the git commit the stack was last applied from
+/// (`+dirty` when the tree had changes).
+pub const REVISION_TAG: &str = "driftless:revision";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DeployedStack {
@@ -23,6 +26,32 @@ pub struct DeployedStack {
     pub output_descriptions: BTreeMap<String, String>,
     pub parameters: BTreeMap<String, String>,
     pub termination_protection: bool,
+    /// The latest drift detection: `IN_SYNC`, `DRIFTED`, `NOT_CHECKED`
+    /// (never run) or `UNKNOWN`, and when it ran.
+    pub drift_status: Option<String>,
+    pub drift_checked_at: Option<String>,
+}
+
+/// One resource as a drift detection found it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResourceDrift {
+    pub logical_id: String,
+    pub physical_id: Option<String>,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// `IN_SYNC`, `MODIFIED`, `DELETED`, `NOT_CHECKED` or `UNKNOWN`.
+    pub status: String,
+    pub differences: Vec<PropertyDifference>,
+}
+
+/// One property that differs from the template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PropertyDifference {
+    pub path: String,
+    pub expected: String,
+    pub actual: String,
+    /// `ADD`, `REMOVE` or `NOT_EQUAL`.
+    pub kind: String,
 }
 
 /// How a stack's status bears on what the deployer may do next.

@@ -114,6 +114,13 @@ impl Printer {
         };
     }
 
+    /// A line for people only: JSON readers get the same facts from events.
+    pub fn note(&mut self, text: impl FnOnce() -> String) {
+        if self.format == Format::Human {
+            self.emit(Json::Null, text);
+        }
+    }
+
     pub fn diagnostic(&mut self, d: &Diagnostic) {
         self.diagnostic_of("error", d);
     }

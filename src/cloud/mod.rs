@@ -2,8 +2,10 @@
 //! retry and timeout policy) and turns service answers into plain data.
 //! Nothing outside this module imports `aws_sdk_*`.
 
+pub mod alarms;
 pub mod bootstrap;
 pub mod calls;
+pub mod drift;
 pub mod error;
 pub mod functions;
 pub mod identity;
@@ -39,6 +41,7 @@ pub struct Cloud {
     s3: aws_sdk_s3::Client,
     lambda: aws_sdk_lambda::Client,
     sts: aws_sdk_sts::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     calls: Arc<CallLog>,
     /// The S3 store's clock, for the lock's age.
     clock: Arc<StoreClock>,
@@ -156,6 +159,11 @@ impl Cloud {
         );
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(sdk)
                 .interceptor(counter)
                 .build(),
         );
@@ -164,6 +172,7 @@ impl Cloud {
             s3,
             lambda,
             sts,
+            cloudwatch,
             calls,
             clock,
             region: settings.region.clone(),

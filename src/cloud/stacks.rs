@@ -45,6 +45,14 @@ fn deployed(stack: &Stack) -> DeployedStack {
             })
             .collect(),
         termination_protection: stack.enable_termination_protection().unwrap_or(false),
+        drift_status: stack
+            .drift_information()
+            .and_then(|d| d.stack_drift_status())
+            .map(|s| s.as_str().to_string()),
+        drift_checked_at: stack
+            .drift_information()
+            .and_then(|d| d.last_check_timestamp())
+            .map(|t| t.to_string()),
     }
 }
 

@@ -107,6 +107,84 @@ fn content_plan_text(p: &Printer, plan: &crate::reconcile::ContentPlan) -> Strin
     text
 }
 
+/// Shows a drift report: per stack, its drifted resources with each
+/// property's expected and actual value, then what was not checked.
+pub fn show_drift(p: &mut Printer, report: &crate::reconcile::drift::DriftReport) {
+    for stack in &report.stacks {
+        let colour = match stack.status.as_str() {
+            "IN_SYNC" => Colour::Green,
+            "DRIFTED" | "MISSING" => Colour::Red,
+            _ => Colour::Yellow,
+        };
+        let when = stack
+            .checked_at
+            .as_deref()
+            .map(|t| format!(", checked {t}"))
+            .unwrap_or_default();
+        let reason = stack
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let head = format!(
+            "{}: {}{when}{reason}",
+            stack.stack,
+            p.paint(&stack.status.to_ascii_lowercase(), colour)
+        );
+        p.emit(
+            json!({ "event": "drift_stack", "stack": stack.stack, "status": stack.status, "checked_at": stack.checked_at, "reason": stack.reason }),
+            || head,
+        );
+        for r in &stack.resources {
+            let json = json!({ "event": "drift_resource", "stack": stack.stack, "resource_drift": r });
+            if !r.drifted() && r.status != "UNKNOWN" {
+                // In sync and not checked: in the JSON, and counted below.
+                p.emit(json, String::new);
+                continue;
+            }
+            let mut text = p.paint(
+                &format!(
+                    "  ~ {:<36} {:<30} {}  {}",
+                    r.logical_id,
+                    r.resource_type,
+                    r.resource,
+                    r.status.to_ascii_lowercase()
+                ),
+                Colour::Yellow,
+            );
+            for d in &r.differences {
+                text.push_str(&format!(
+                    "\n      {}: expected {}, actual {} ({})",
+                    d.path,
+                    if d.expected.is_empty() { "(none)" } else { &d.expected },
+                    if d.actual.is_empty() { "(none)" } else { &d.actual },
+                    d.kind
+                ));
+            }
+            p.emit(json, || text);
+        }
+        let unchecked: Vec<String> = stack
+            .resources
+            .iter()
+            .filter(|r| r.status == crate::reconcile::drift::NOT_CHECKED)
+            .map(|r| format!("{} ({})", r.logical_id, r.resource_type))
+            .collect();
+        if !unchecked.is_empty() {
+            let text = format!(
+                "  not checked (the target cannot check them): {}",
+                unchecked.join(", ")
+            );
+            p.note(|| text);
+        }
+    }
+    for d in &report.settings {
+        show(p, &Event::Drift(d.clone()));
+    }
+    for d in &report.hotswapped {
+        show(p, &Event::HotswapDrift(d.clone()));
+    }
+}
+
 fn status_colour(status: &str) -> Colour {
     if status.contains("FAILED") || status.contains("ROLLBACK") {
         Colour::Red

@@ -3,6 +3,7 @@
 pub mod deploy;
 pub mod destroy;
 pub mod display;
+pub mod drift;
 pub mod ending;
 pub mod local;
 pub mod outputs;

@@ -6,6 +6,7 @@
 mod apply;
 mod change_set;
 mod content;
+pub mod drift;
 pub mod destroy;
 mod events;
 mod gate;

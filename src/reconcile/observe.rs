@@ -306,7 +306,7 @@ impl Pass<'_> {
             )
         };
         let functions = functions?;
-        let (live, drift) = settings_drift(&planned, &functions);
+        let (live, drift) = settings_drift(planned.iter().map(|p| &p.stack), &functions);
         let hotswapped = hotswap_drift(&functions);
         let unprotected = unprotected(env, &stacks);
         Ok(Observed {
@@ -336,7 +336,7 @@ impl Pass<'_> {
         self.read_functions_of(&rendered, stacks).await
     }
 
-    async fn read_functions_of(
+    pub(super) async fn read_functions_of(
         &self,
         rendered: &[&RenderedStack],
         stacks: &BTreeMap<String, DeployedStack>,
@@ -372,24 +372,24 @@ pub type LiveSettings = BTreeMap<(String, String), (String, Option<i64>)>;
 
 /// Reserved concurrency as read, for functions that declare one, and those
 /// that differ from the environment.
-pub(super) fn settings_drift(
-    planned: &[PlannedStack],
+pub(super) fn settings_drift<'s>(
+    stacks: impl Iterator<Item = &'s RenderedStack>,
     functions: &BTreeMap<(String, String), LiveFunction>,
 ) -> (LiveSettings, Vec<SettingDrift>) {
     let mut live = BTreeMap::new();
     let mut drift = Vec::new();
-    for p in planned {
-        for f in &p.stack.functions {
+    for stack in stacks {
+        for f in &stack.functions {
             if f.reserved_concurrency.is_none() {
                 continue;
             }
-            let key = (p.stack.name.clone(), f.logical_id.clone());
+            let key = (stack.name.clone(), f.logical_id.clone());
             let Some(function) = functions.get(&key) else {
                 continue;
             };
             if function.reserved_concurrency != f.reserved_concurrency {
                 drift.push(SettingDrift {
-                    stack: p.stack.name.clone(),
+                    stack: stack.name.clone(),
                     logical_id: f.logical_id.clone(),
                     function: function.name.clone(),
                     setting: "reserved_concurrency",

@@ -72,7 +72,7 @@ impl Pass<'_> {
             .cloned()
             .collect();
         let fresh_functions = self.read_functions(&fresh, deployed).await?;
-        let (fresh_live, _) = settings_drift(&fresh, &fresh_functions);
+        let (fresh_live, _) = settings_drift(fresh.iter().map(|p| &p.stack), &fresh_functions);
         let mut live = observed.live.clone();
         live.extend(fresh_live);
         let mut writes = Vec::new();

@@ -1,0 +1,343 @@
+//! Drift: what changed outside driftless. CloudFormation's detection on
+//! every stack of the environment (bounded in parallel; one detection per
+//! stack at a time, a running one awaited), merged with the templates'
+//! resources so that what the target cannot check is listed as not
+//! checked, never as in sync; plus the live function settings driftless
+//! reads on every pass.
+
+use super::Pass;
+use super::observe::{hotswap_drift, settings_drift};
+use crate::cloud::drift::{self as detection, Detection, Started};
+use crate::cloud::{CloudError, stacks};
+use crate::deployed::{DeployedStack, PropertyDifference};
+use crate::plan::{HotswapDrift, SettingDrift};
+use crate::render::RenderedStack;
+use futures_util::StreamExt;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Detections in flight at once. CloudFormation throttles DetectStackDrift
+/// per account; four keep a 40-stack environment well under a minute on
+/// AWS without meeting the throttle, and the SDK's retries absorb the rest.
+pub const DETECTIONS_IN_FLIGHT: usize = 4;
+
+/// How long one stack's detection may take by default (AWS's take seconds
+/// to a few minutes for large stacks).
+pub const DETECTION_TIME_LIMIT: Duration = Duration::from_secs(300);
+
+/// A resource's drift status when the detection did not check it.
+pub const NOT_CHECKED: &str = "NOT_CHECKED";
+
+/// One resource of a stack, as the detection left it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckedResource {
+    pub logical_id: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// `unit.resource` it renders; empty for one the specs no longer have.
+    pub resource: String,
+    pub physical_id: Option<String>,
+    /// `IN_SYNC`, `MODIFIED`, `DELETED`, `NOT_CHECKED` or `UNKNOWN`.
+    pub status: String,
+    pub differences: Vec<PropertyDifference>,
+}
+
+impl CheckedResource {
+    pub fn drifted(&self) -> bool {
+        matches!(self.status.as_str(), "MODIFIED" | "DELETED")
+    }
+}
+
+/// One stack's drift.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StackDrift {
+    pub stack: String,
+    /// `IN_SYNC`, `DRIFTED`, `UNKNOWN` (some resources could not be
+    /// checked), or `MISSING` (not deployed: nothing to check).
+    pub status: String,
+    pub checked_at: Option<String>,
+    /// Why the detection did not check everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub resources: Vec<CheckedResource>,
+}
+
+/// An environment's drift.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DriftReport {
+    pub stacks: Vec<StackDrift>,
+    /// Live function settings that differ (reserved concurrency).
+    pub settings: Vec<SettingDrift>,
+    /// Functions running hotswapped code or configuration.
+    pub hotswapped: Vec<HotswapDrift>,
+}
+
+impl DriftReport {
+    pub fn drifted(&self) -> bool {
+        self.drifted_resources().next().is_some()
+            || !self.settings.is_empty()
+            || !self.hotswapped.is_empty()
+    }
+
+    pub fn drifted_resources(&self) -> impl Iterator<Item = (&StackDrift, &CheckedResource)> {
+        self.stacks
+            .iter()
+            .flat_map(|s| s.resources.iter().map(move |r| (s, r)))
+            .filter(|(_, r)| r.drifted())
+    }
+
+    pub fn not_checked(&self) -> usize {
+        self.stacks
+            .iter()
+            .flat_map(|s| &s.resources)
+            .filter(|r| r.status == NOT_CHECKED || r.status == "UNKNOWN")
+            .count()
+    }
+}
+
+/// The rendered resources merged with the detected ones: each rendered
+/// resource the detection did not list is `NOT_CHECKED`.
+pub fn merge(stack: &RenderedStack, detected: Vec<crate::deployed::ResourceDrift>) -> Vec<CheckedResource> {
+    let mut by_id: BTreeMap<String, crate::deployed::ResourceDrift> = detected
+        .into_iter()
+        .map(|d| (d.logical_id.clone(), d))
+        .collect();
+    let mut merged: Vec<CheckedResource> = stack
+        .resources
+        .iter()
+        .map(|r| {
+            let found = by_id.remove(&r.logical_id);
+            CheckedResource {
+                logical_id: r.logical_id.clone(),
+                resource_type: r.type_name.clone(),
+                resource: format!("{}.{}", r.unit, r.resource),
+                physical_id: found.as_ref().and_then(|d| d.physical_id.clone()),
+                status: found
+                    .as_ref()
+                    .map_or(NOT_CHECKED.to_string(), |d| d.status.clone()),
+                differences: found.map(|d| d.differences).unwrap_or_default(),
+            }
+        })
+        .collect();
+    merged.extend(by_id.into_values().map(|d| CheckedResource {
+        logical_id: d.logical_id,
+        resource_type: d.resource_type,
+        resource: String::new(),
+        physical_id: d.physical_id,
+        status: d.status,
+        differences: d.differences,
+    }));
+    merged
+}
+
+/// The stack's status from its resources.
+fn stack_status(resources: &[CheckedResource], failed: bool) -> &'static str {
+    if resources.iter().any(CheckedResource::drifted) {
+        "DRIFTED"
+    } else if !resources.is_empty() && resources.iter().all(|r| r.status == NOT_CHECKED) {
+        NOT_CHECKED
+    } else if failed || resources.iter().any(|r| r.status == "UNKNOWN") {
+        "UNKNOWN"
+    } else {
+        "IN_SYNC"
+    }
+}
+
+/// Waits with backoff: 250 ms doubling to 5 s.
+struct Backoff {
+    delay: Duration,
+    deadline: Instant,
+}
+
+impl Backoff {
+    fn new(limit: Duration) -> Self {
+        Backoff {
+            delay: Duration::from_millis(250),
+            deadline: Instant::now() + limit,
+        }
+    }
+
+    /// False once the time limit has passed.
+    async fn wait(&mut self) -> bool {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        tokio::time::sleep(self.delay.min(left)).await;
+        self.delay = (self.delay * 2).min(Duration::from_secs(5));
+        true
+    }
+}
+
+impl Pass<'_> {
+    /// Detects drift on every stack of the environment, `DETECTIONS_IN_FLIGHT`
+    /// at a time, each within `limit`.
+    pub async fn detect_drift(&self, limit: Duration) -> Result<DriftReport, CloudError> {
+        let deployed = stacks::list(self.cloud).await?;
+        self.detect_drift_of(&deployed, limit).await
+    }
+
+    pub(crate) async fn detect_drift_of(
+        &self,
+        deployed: &BTreeMap<String, DeployedStack>,
+        limit: Duration,
+    ) -> Result<DriftReport, CloudError> {
+        let env = self.environment;
+        let ordered: Vec<&RenderedStack> = env
+            .waves
+            .iter()
+            .flatten()
+            .filter_map(|name| env.stack(name))
+            .collect();
+        let detections = futures_util::stream::iter(ordered.iter().map(|stack| async move {
+            match deployed.get(&stack.name) {
+                None => Ok(StackDrift {
+                    stack: stack.name.clone(),
+                    status: "MISSING".into(),
+                    checked_at: None,
+                    reason: Some("not deployed".into()),
+                    resources: Vec::new(),
+                }),
+                Some(d) => self.detect_stack(stack, d, limit).await,
+            }
+        }))
+        .buffered(DETECTIONS_IN_FLIGHT)
+        .collect::<Vec<_>>();
+        let rendered: Vec<&RenderedStack> = ordered.clone();
+        let functions = self.read_functions_of(&rendered, deployed);
+        let (detections, functions) = tokio::join!(detections, functions);
+        let functions = functions?;
+        let mut report = DriftReport {
+            settings: settings_drift(ordered.iter().copied(), &functions).1,
+            hotswapped: hotswap_drift(&functions),
+            ..Default::default()
+        };
+        for drift in detections {
+            report.stacks.push(drift?);
+        }
+        Ok(report)
+    }
+
+    /// One stack: start a detection (or await the one running), wait for
+    /// it, read what it checked.
+    async fn detect_stack(
+        &self,
+        stack: &RenderedStack,
+        deployed: &DeployedStack,
+        limit: Duration,
+    ) -> Result<StackDrift, CloudError> {
+        let name = &stack.name;
+        let mut backoff = Backoff::new(limit);
+        let timed_out = || {
+            CloudError::new(
+                "DescribeStackDriftDetectionStatus",
+                name,
+                format!(
+                    "the drift detection did not finish within {}s; run `drift` again later",
+                    limit.as_secs()
+                ),
+            )
+        };
+        let mut failed = None;
+        match detection::start(self.cloud, name).await? {
+            Started::Id(id) => loop {
+                match detection::status(self.cloud, name, &id).await? {
+                    Detection::Complete => break,
+                    Detection::Failed(reason) => {
+                        failed = Some(reason);
+                        break;
+                    }
+                    Detection::InProgress if backoff.wait().await => {}
+                    Detection::InProgress => return Err(timed_out()),
+                }
+            },
+            Started::AlreadyRunning => {
+                // Someone else's detection: its result lands on the stack
+                // once it ends (its last check time moves).
+                let before = deployed.drift_checked_at.clone();
+                loop {
+                    if !backoff.wait().await {
+                        return Err(timed_out());
+                    }
+                    let now = stacks::describe(self.cloud, name).await?;
+                    if now.is_some_and(|s| s.drift_checked_at != before) {
+                        break;
+                    }
+                }
+            }
+        }
+        let detected = detection::resource_drifts(self.cloud, name).await?;
+        let resources = merge(stack, detected);
+        let checked_at = stacks::describe(self.cloud, name)
+            .await?
+            .and_then(|s| s.drift_checked_at);
+        Ok(StackDrift {
+            stack: name.clone(),
+            status: stack_status(&resources, failed.is_some()).into(),
+            checked_at,
+            reason: failed,
+            resources,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deployed::ResourceDrift;
+    use crate::render::ResourceSummary;
+    use crate::spec::Tier;
+
+    fn rendered() -> RenderedStack {
+        let summary = |id: &str, ty: &str| ResourceSummary {
+            logical_id: id.into(),
+            type_name: ty.into(),
+            unit: "api".into(),
+            resource: "handler".into(),
+            retain: false,
+        };
+        RenderedStack {
+            key: "stateless".into(),
+            name: "app-dev-stateless".into(),
+            tier: Tier::Stateless,
+            units: vec!["api".into()],
+            parameters: vec![],
+            resources: vec![
+                summary("ApiHandler", "AWS::Lambda::Function"),
+                summary("ApiHttp", "AWS::ApiGatewayV2::Api"),
+            ],
+            outputs: vec![],
+            depends_on: vec![],
+            functions: vec![],
+            buckets: vec![],
+            template: "{}".into(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_resource_the_detection_did_not_list_is_not_checked_never_in_sync() {
+        let detected = vec![ResourceDrift {
+            logical_id: "ApiHandler".into(),
+            physical_id: Some("fn".into()),
+            resource_type: "AWS::Lambda::Function".into(),
+            status: "MODIFIED".into(),
+            differences: vec![PropertyDifference {
+                path: "/MemorySize".into(),
+                expected: "256".into(),
+                actual: "512".into(),
+                kind: "NOT_EQUAL".into(),
+            }],
+        }];
+        let merged = merge(&rendered(), detected);
+        assert_eq!(merged[0].status, "MODIFIED");
+        assert_eq!(merged[0].resource, "api.handler");
+        assert_eq!(merged[1].logical_id, "ApiHttp");
+        assert_eq!(merged[1].status, NOT_CHECKED);
+        assert_eq!(stack_status(&merged, false), "DRIFTED");
+        let quiet = merge(&rendered(), vec![]);
+        assert_eq!(stack_status(&quiet, false), "IN_SYNC");
+        assert_eq!(stack_status(&quiet, true), "UNKNOWN");
+    }
+}
