@@ -21,6 +21,7 @@ pub mod par;
 pub mod plan;
 pub mod reconcile;
 pub mod render;
+pub mod revision;
 pub mod smoke;
 pub mod spec;
 pub mod watcher;

@@ -279,3 +279,47 @@ pub async fn untag_hotswapped(cloud: &super::Cloud, arn: &str) -> Result<(), Clo
         .map_err(|e| CloudError::sdk("UntagResource", arn, e))?;
     Ok(())
 }
+
+/// Configuration to put back on a function, as its template has it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigurationFix {
+    pub memory: Option<i32>,
+    pub timeout: Option<i32>,
+    pub handler: Option<String>,
+    pub runtime: Option<String>,
+    pub description: Option<String>,
+    /// The whole environment, as it must be.
+    pub environment: Option<BTreeMap<String, String>>,
+}
+
+/// Writes `fix` in one `UpdateFunctionConfiguration`, once the function's
+/// previous update has settled.
+pub async fn apply_fix(
+    cloud: &super::Cloud,
+    function: &str,
+    fix: &ConfigurationFix,
+) -> Result<(), CloudError> {
+    let mut request = cloud
+        .lambda
+        .update_function_configuration()
+        .function_name(function)
+        .set_memory_size(fix.memory)
+        .set_timeout(fix.timeout)
+        .set_handler(fix.handler.clone())
+        .set_description(fix.description.clone())
+        .set_runtime(fix.runtime.as_deref().map(aws_sdk_lambda::types::Runtime::from));
+    if let Some(environment) = &fix.environment {
+        let variables: HashMap<String, String> = environment
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        request = request.environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(variables))
+                .build(),
+        );
+    }
+    let send = || request.clone().send();
+    write_once_settled(cloud, function, "UpdateFunctionConfiguration", send).await?;
+    wait_updated(cloud, function).await
+}

@@ -5,7 +5,8 @@ use super::CloudError;
 use crate::deployed::{ChangeSetChange, DeployedStack, StackEvent, StackResource};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, Stack, Tag, TemplateStage,
+    Capability, ChangeSetStatus, ChangeSetType, DeploymentMode, Parameter, Stack, Tag,
+    TemplateStage,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -119,6 +120,9 @@ pub struct ChangeSetRequest<'a> {
     /// Parameters that keep their deployed value.
     pub keep_previous: &'a [String],
     pub tags: &'a BTreeMap<String, String>,
+    /// A drift-aware change set (`DeploymentMode: REVERT_DRIFT`) on the
+    /// template the stack runs: `template` is not sent.
+    pub revert_drift: bool,
 }
 
 /// Creates a change set and returns its id.
@@ -148,7 +152,7 @@ pub async fn create_change_set(
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    let out = cfn
+    let mut request = cfn
         .create_change_set()
         .stack_name(req.stack)
         .change_set_name(req.name)
@@ -156,8 +160,14 @@ pub async fn create_change_set(
             ChangeSetType::Create
         } else {
             ChangeSetType::Update
-        })
-        .template_body(req.template)
+        });
+    request = match req.revert_drift {
+        true => request
+            .use_previous_template(true)
+            .deployment_mode(DeploymentMode::RevertDrift),
+        false => request.template_body(req.template),
+    };
+    let out = request
         .set_parameters(Some(parameters))
         .set_tags(Some(tags))
         .capabilities(Capability::CapabilityIam)

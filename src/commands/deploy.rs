@@ -28,6 +28,11 @@ pub struct DeployArgs {
     /// started, what runs finishes, and the deploy fails.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub timeout: u64,
+    /// After applying, detect drift and put drifted resources back to their
+    /// templates (also done where the environment says `self_heal: true`).
+    /// Exits 2 when some drift could not be healed.
+    #[arg(long)]
+    pub revert_drift: bool,
 }
 
 /// How `deploy` and `watch` apply what they planned.
@@ -84,6 +89,8 @@ impl SafetyArgs {
             prune: self.prune,
             recreate_failed: self.recreate_failed,
             force: self.force.iter().map(full).collect(),
+            revision: None,
+            revert_drift: false,
         }
     }
 
@@ -258,6 +265,7 @@ pub struct Apply {
     pub smoke: bool,
     pub lock_wait: Duration,
     pub timeout: Duration,
+    pub revert_drift: bool,
 }
 
 /// `--no-smoke` is refused where the checks gate every release: the same
@@ -288,7 +296,9 @@ impl DeployArgs {
                 smoke: !self.apply.no_smoke,
                 lock_wait: Duration::from_secs(self.apply.lock_wait),
                 timeout: Duration::from_secs(self.timeout),
+                revert_drift: self.revert_drift,
             }),
+            false,
         )
     }
 }
@@ -323,6 +333,7 @@ pub fn plan_or_deploy(
     target: &TargetArgs,
     safety: &SafetyArgs,
     deploy: Option<Apply>,
+    drift: bool,
 ) -> CommandResult {
     let started = Instant::now();
     let command = if deploy.is_some() { "deploy" } else { "plan" };
@@ -332,7 +343,11 @@ pub fn plan_or_deploy(
         refuse_skipped_smoke(env, no_smoke)
     })?;
     let rt = runtime()?;
-    let options = safety.options(&session.rendered);
+    let mut options = safety.options(&session.rendered);
+    if let Some(apply) = &deploy {
+        options.revision = crate::revision::of(&session.project.root);
+        options.revert_drift = apply.revert_drift || session.rendered.self_heal;
+    }
     rt.block_on(async {
         let cloud = connect(&session.target).await;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -368,17 +383,30 @@ pub fn plan_or_deploy(
         }
         let changes = observed.has_changes();
         let Some(apply) = deploy else {
-            let human = if changes { "changes to apply" } else { "no changes" };
-            let summary =
-                Summary::cloud(command, true, plan_counts(&observed), started, &cloud.calls(), human);
-            return Ok(summary.with_code(if changes { exit::CHANGES } else { exit::OK }));
+            let mut counts = plan_counts(&observed);
+            let mut human = if changes { "changes to apply" } else { "no changes" }.to_string();
+            let mut drifted = false;
+            if drift {
+                let report = pass
+                    .detect_drift(crate::reconcile::drift::DETECTION_TIME_LIMIT)
+                    .await
+                    .map_err(|e| {
+                        stopped_early(CommandError::from_error(ErrorKind::Failure, &e), "drift not known")
+                    })?;
+                super::display::show_drift(&mut ctx.printer, &report);
+                drifted = report.drifted();
+                counts["drift_detection"] = super::drift::drift_counts(&report);
+                human = format!("{human}; drift: {}", super::drift::drift_line(&report));
+            }
+            let summary = Summary::cloud(command, true, counts, started, &cloud.calls(), &human);
+            return Ok(summary.with_code(if changes || drifted { exit::CHANGES } else { exit::OK }));
         };
         let settings = Settings {
             command,
             smoke: apply.smoke,
             lock_wait: apply.lock_wait,
         };
-        let mode = if changes {
+        let mode = if changes || options.revert_drift {
             if session.requires_approval() {
                 let question = format!("deploy these changes to {}?", session.rendered.environment);
                 approved(ctx, apply.yes, &question)?;
@@ -406,7 +434,7 @@ pub fn plan_or_deploy(
         if let Some(verdict) = &report.verdict {
             show_verdict(&mut ctx.printer, verdict);
         }
-        let summary = if changes {
+        let summary = if changes || options.revert_drift {
             applied_summary(command, &report.outcome, code == exit::OK, started, &cloud)
         } else {
             Summary::cloud(command, code == exit::OK, json!(report.outcome), started, &cloud.calls(), "no changes")

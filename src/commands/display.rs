@@ -246,6 +246,26 @@ pub fn show(p: &mut Printer, event: &Event) {
             );
             p.emit(json, || text);
         }
+        Event::Heal(h) => {
+            let (word, colour) = match h.result {
+                crate::reconcile::heal::HealResult::Healed => ("healed", Colour::Green),
+                crate::reconcile::heal::HealResult::NotRevertible => ("not revertible here", Colour::Red),
+                crate::reconcile::heal::HealResult::StillDrifted => ("still drifted", Colour::Red),
+                crate::reconcile::heal::HealResult::Refused => ("refused", Colour::Red),
+                crate::reconcile::heal::HealResult::Failed => ("failed", Colour::Red),
+            };
+            let through = h.through.map(|t| format!(" through {t}")).unwrap_or_default();
+            let text = format!(
+                "{}: {} {} ({}){through}: {}{}",
+                h.stack,
+                h.logical_id,
+                p.paint(word, colour),
+                h.resource_type,
+                h.detail,
+                if h.resource.is_empty() { String::new() } else { format!(" [{}]", h.resource) }
+            );
+            p.emit(json, || text);
+        }
         Event::ContentPlan(plan) => {
             let text = content_plan_text(p, plan);
             p.emit(json, || text);

@@ -95,6 +95,8 @@ pub enum ErrorKind {
     SmokeFailed,
     Usage,
     Interrupted,
+    /// Drift remains that could not be healed.
+    Drifted,
 }
 
 impl ErrorKind {
@@ -108,6 +110,7 @@ impl ErrorKind {
             ErrorKind::SmokeFailed => exit::SMOKE_FAILED,
             ErrorKind::Usage => exit::USAGE,
             ErrorKind::Interrupted => exit::INTERRUPTED,
+            ErrorKind::Drifted => exit::DRIFTED,
         }
     }
 
@@ -121,6 +124,7 @@ impl ErrorKind {
             exit::SMOKE_FAILED => ErrorKind::SmokeFailed,
             exit::USAGE => ErrorKind::Usage,
             exit::INTERRUPTED => ErrorKind::Interrupted,
+            exit::DRIFTED => ErrorKind::Drifted,
             _ => ErrorKind::Failure,
         }
     }

@@ -13,6 +13,10 @@ pub struct PlanArgs {
     /// Plan from the specs alone, without reading deployed state.
     #[arg(long)]
     pub offline: bool,
+    /// Also detect drift (what changed outside driftless); exit 2 when
+    /// there is any, as for changes.
+    #[arg(long, conflicts_with = "offline")]
+    pub drift: bool,
     #[command(flatten)]
     pub target: super::target::TargetArgs,
     #[command(flatten)]
@@ -28,6 +32,7 @@ impl PlanArgs {
                 &self.target,
                 &self.safety,
                 None,
+                self.drift,
             );
         }
         let (_, rendered, assets) = load_environment(&ctx.project, &self.environment)?;

@@ -8,7 +8,7 @@ use super::{Event, Outcome, Pass, StackResult};
 use crate::cloud::CloudError;
 use crate::cloud::bootstrap::{BOOTSTRAP_STACK, BUCKET_OUTPUT, upload_if_absent};
 use crate::cloud::stacks::{self, ChangeSetRequest};
-use crate::deployed::{APP_TAG, DeployedStack, ENVIRONMENT_TAG, HASH_TAG};
+use crate::deployed::{APP_TAG, DeployedStack, ENVIRONMENT_TAG, HASH_TAG, REVISION_TAG};
 use crate::plan::{Action, StackPlan};
 use crate::render::{ParameterSource, RenderedStack};
 use futures_util::future::join_all;
@@ -310,6 +310,9 @@ impl Pass<'_> {
         tags.insert(HASH_TAG.to_string(), plan.hash.clone());
         tags.insert(ENVIRONMENT_TAG.into(), self.environment.environment.clone());
         tags.insert(APP_TAG.into(), self.environment.app.clone());
+        if let Some(revision) = &self.options.revision {
+            tags.insert(REVISION_TAG.into(), revision.clone());
+        }
         let change_set = change_set_name();
         let run = self
             .run_change_set(
@@ -321,6 +324,7 @@ impl Pass<'_> {
                     parameters: &plan.parameters.values,
                     keep_previous: &[],
                     tags: &tags,
+                    revert_drift: false,
                 },
                 true,
                 |changes| {

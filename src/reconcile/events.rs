@@ -36,6 +36,8 @@ pub enum Event {
     Hotswapped(super::hotswap::Swapped),
     /// A hotswapped function brought back in line with CloudFormation.
     HotswapSettled(super::hotswap::Swapped),
+    /// A drifted resource, and what healing it did.
+    Heal(super::heal::Heal),
     /// What syncing a bucket's content will do.
     ContentPlan(super::ContentPlan),
     /// A bucket's content, brought in line with its folder.

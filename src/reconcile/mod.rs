@@ -7,6 +7,7 @@ mod apply;
 mod change_set;
 mod content;
 pub mod drift;
+pub mod heal;
 pub mod destroy;
 mod events;
 mod gate;
@@ -54,6 +55,11 @@ pub struct Options {
     /// Stacks (full names) to update even when their hash matches: a
     /// rotated secret, which the hash leaves out, reaches them this way.
     pub force: BTreeSet<String>,
+    /// Where the desired state comes from (the project's git commit, with
+    /// `+dirty`), recorded on every stack the pass applies.
+    pub revision: Option<String>,
+    /// Put drifted resources back to their templates after applying.
+    pub revert_drift: bool,
 }
 
 /// Why a pass stopped starting new work.
@@ -241,6 +247,9 @@ pub struct Outcome {
     pub stopped: bool,
     pub uploads: usize,
     pub settings_fixed: usize,
+    /// Drifted resources put back in sync, and those that are not.
+    pub healed: usize,
+    pub not_healed: usize,
     /// Content files put into buckets, and objects deleted from them.
     pub objects_put: usize,
     pub objects_deleted: usize,
@@ -266,11 +275,18 @@ pub struct Outcome {
 impl Outcome {
     /// `, 2 object(s) put, 1 deleted` when the pass synced bucket content.
     pub fn content_text(&self) -> String {
-        match (self.objects_put, self.objects_deleted) {
+        let mut text = match (self.objects_put, self.objects_deleted) {
             (0, 0) => String::new(),
             (put, 0) => format!(", {put} object(s) put"),
             (put, deleted) => format!(", {put} object(s) put, {deleted} deleted"),
+        };
+        if self.healed + self.not_healed > 0 {
+            text.push_str(&format!(
+                ", {} drifted resource(s) healed, {} not",
+                self.healed, self.not_healed
+            ));
         }
+        text
     }
 
     pub fn ok(&self) -> bool {

@@ -310,6 +310,7 @@ impl Pass<'_> {
                     parameters: &values,
                     keep_previous: &keep,
                     tags: &tags,
+                    revert_drift: false,
                 },
                 false,
                 |changes| {

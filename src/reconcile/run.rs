@@ -52,6 +52,8 @@ pub struct Report {
     pub swapped: Vec<Swapped>,
     /// The release gate's verdict, when the checks ran.
     pub verdict: Option<Verdict>,
+    /// What healing drift did (`--revert-drift`, `self_heal`).
+    pub heal: Option<super::heal::HealReport>,
 }
 
 /// Why a pass stopped before changing anything.
@@ -141,7 +143,10 @@ pub fn exit_code(result: &Result<Report, Stop>, stopped: Option<StopReason>) -> 
             Some(StopReason::Interrupt) => exit::INTERRUPTED,
             _ => exit::FAILURE,
         },
-        Ok(report) => verdict_code(report.verdict.as_ref()),
+        Ok(report) => match verdict_code(report.verdict.as_ref()) {
+            exit::OK if report.heal.as_ref().is_some_and(|h| !h.complete()) => exit::DRIFTED,
+            code => code,
+        },
     }
 }
 
@@ -299,6 +304,25 @@ impl Pass<'_> {
                 };
                 let snapshot = Snapshot::take(&fresh);
                 let mut outcome = self.apply(&fresh).await;
+                let heal = match self.options.revert_drift && outcome.ok() {
+                    true => match self.revert_drift(&outcome.deployed).await {
+                        Ok(heal) => {
+                            let healed = heal
+                                .heals
+                                .iter()
+                                .filter(|h| h.result == super::heal::HealResult::Healed)
+                                .count();
+                            outcome.healed = healed;
+                            outcome.not_healed = heal.heals.len() - healed;
+                            Some(heal)
+                        }
+                        Err(e) => {
+                            outcome.error = Some(format!("drift was not healed: {e}"));
+                            None
+                        }
+                    },
+                    false => None,
+                };
                 if bootstraps {
                     outcome.created += 1;
                     outcome.unchanged = outcome.unchanged.saturating_sub(1);
@@ -314,6 +338,7 @@ impl Pass<'_> {
                 Report {
                     outcome,
                     verdict,
+                    heal,
                     ..Default::default()
                 }
             }

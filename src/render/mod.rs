@@ -96,6 +96,7 @@ pub fn render(
         waves,
         protect: env.protect,
         hotswap: env.hotswap,
+        self_heal: env.self_heal,
         smoke: env.smoke.clone(),
         rollback: env.rollback,
     })

@@ -110,6 +110,8 @@ pub struct RenderedEnvironment {
     pub smoke: Vec<crate::spec::smoke::SmokeCheck>,
     /// Put the changed stacks back when a check fails.
     pub rollback: bool,
+    /// Deploys heal drift (`self_heal: true`).
+    pub self_heal: bool,
 }
 
 impl RenderedEnvironment {

@@ -66,6 +66,8 @@ pub struct Environment {
     pub rollback: bool,
     /// Ask before applying on a terminal.
     pub approval: bool,
+    /// Every deploy puts drifted resources back to their templates.
+    pub self_heal: bool,
     pub smoke: Vec<SmokeCheck>,
     /// Where the `stacks:` key is, for layout-wide messages.
     pub stacks_span: Span,
@@ -103,6 +105,7 @@ const ENV_KEYS: &[&str] = &[
     "hotswap",
     "rollback",
     "approval",
+    "self_heal",
     "smoke",
 ];
 const TARGET_KEYS: &[&str] = &["region", "account", "profile"];
@@ -391,6 +394,7 @@ pub fn read(doc: &Node, file_stem: &str, r: &mut Reader<'_>) -> Option<Environme
         hotswap: hotswap.unwrap_or(!protect),
         rollback,
         approval,
+        self_heal: flag(r, "self_heal").unwrap_or(false),
         smoke,
         stacks_span: stacks_node.map(|n| n.span).unwrap_or_default(),
     })
