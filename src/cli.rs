@@ -2,7 +2,7 @@
 
 use crate::commands::{
     deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, local::LocalArgs, outputs::OutputsArgs,
-    plan::PlanArgs, render::RenderArgs, smoke::SmokeArgs, validate::ValidateArgs, watch::WatchArgs,
+    plan::PlanArgs, render::RenderArgs, smoke::SmokeArgs, status::StatusArgs, validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
 use clap::{Parser, Subcommand};
@@ -53,6 +53,10 @@ pub enum Command {
     /// Detect drift: what changed outside driftless, per resource and
     /// property (exit 0 in sync, 2 drifted).
     Drift(DriftArgs),
+    /// Sync, revision, drift, health and the last pass of an environment
+    /// (or `--all`): exit 0 synced and healthy, 2 out of sync or drifted,
+    /// 8 degraded or missing.
+    Status(StatusArgs),
     /// Run the environment's smoke checks against what is deployed.
     Smoke(SmokeArgs),
     /// Delete the environment's stacks: stateless first, stateful on request.
@@ -73,6 +77,7 @@ impl Command {
             Command::Deploy(_) => "deploy",
             Command::Watch(_) => "watch",
             Command::Drift(_) => "drift",
+            Command::Status(_) => "status",
             Command::Smoke(_) => "smoke",
             Command::Destroy(_) => "destroy",
             Command::Outputs(_) => "outputs",

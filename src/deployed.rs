@@ -32,6 +32,29 @@ pub struct DeployedStack {
     pub drift_checked_at: Option<String>,
 }
 
+/// How an environment's last pass ended, as `status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PassRecord {
+    pub app: String,
+    pub environment: String,
+    /// Unix seconds, by the store's clock.
+    pub at: i64,
+    /// `user@host pid N`, as the lock names its holder.
+    pub by: String,
+    pub command: String,
+    pub revision: Option<String>,
+    /// `ok` or `failed`.
+    pub result: String,
+    pub exit_code: u8,
+    /// The release gate's verdict: `passed`, `rolled_back`, `failed`, or
+    /// none when no checks ran.
+    pub checks: Option<String>,
+    /// Stacks the pass created or updated.
+    pub changed: Vec<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
 /// One resource as a drift detection found it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ResourceDrift {

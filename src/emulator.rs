@@ -96,13 +96,24 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(8)..].join("\n")
 }
 
-/// Installs MiniStack (with boto3, which Python handlers import) into the
-/// private virtual environment unless it is there; returns its executable.
+/// What is installed beside MiniStack: boto3, which Python handlers
+/// import, and cbor2, without which MiniStack cannot read the SDK's
+/// CloudWatch requests (smithy-rpc-v2-cbor) and answers JSON instead.
+const COMPANIONS: &[&str] = &["boto3", "cbor2==5.7.1"];
+
+/// The install's marker: what it holds. A different one is installed anew.
+fn install_spec() -> String {
+    format!("{MINISTACK_VERSION} {}", COMPANIONS.join(" "))
+}
+
+/// Installs MiniStack and its companions into the private virtual
+/// environment unless it is there; returns its executable.
 pub fn ensure_installed(home: &Path) -> Result<PathBuf, LocalError> {
     let dir = venv_dir(home);
     let marker = dir.join(".driftless-installed");
     let executable = dir.join("bin").join("ministack");
-    if marker.is_file() && executable.is_file() {
+    let installed = std::fs::read_to_string(&marker).is_ok_and(|m| m == install_spec());
+    if installed && executable.is_file() {
         return Ok(executable);
     }
     // A half-made environment from an interrupted install is started over.
@@ -132,8 +143,8 @@ pub fn ensure_installed(home: &Path) -> Result<PathBuf, LocalError> {
             "--quiet",
             "--disable-pip-version-check",
             &format!("ministack=={MINISTACK_VERSION}"),
-            "boto3",
         ])
+        .args(COMPANIONS)
         .output()
         .map_err(|e| LocalError::Pip {
             detail: e.to_string(),
@@ -143,7 +154,7 @@ pub fn ensure_installed(home: &Path) -> Result<PathBuf, LocalError> {
             detail: tail(&String::from_utf8_lossy(&pip.stderr)),
         });
     }
-    std::fs::write(&marker, MINISTACK_VERSION).map_err(io(&marker))?;
+    std::fs::write(&marker, install_spec()).map_err(io(&marker))?;
     Ok(executable)
 }
 
@@ -335,7 +346,7 @@ mod tests {
         let dir = venv_dir(home.path());
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         std::fs::write(dir.join("bin").join("ministack"), "").unwrap();
-        std::fs::write(dir.join(".driftless-installed"), "").unwrap();
+        std::fs::write(dir.join(".driftless-installed"), install_spec()).unwrap();
         let holder = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = holder.local_addr().unwrap().port();
         let err = up(home.path(), Some(port)).unwrap_err();

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Command::Destroy(args) => args.execute(&mut ctx),
         Command::Outputs(args) => args.execute(&mut ctx),
         Command::Drift(args) => args.execute(&mut ctx),
+        Command::Status(args) => args.execute(&mut ctx),
         Command::Local(args) => args.execute(&mut ctx),
     };
     ExitCode::from(finish(&mut ctx.printer, cli.command.name(), result))

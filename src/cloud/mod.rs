@@ -14,6 +14,7 @@ pub mod objects;
 #[cfg(test)]
 pub mod scripted;
 pub mod stacks;
+pub mod state;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;

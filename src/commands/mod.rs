@@ -11,6 +11,7 @@ pub mod plan;
 pub mod render;
 pub mod session;
 pub mod smoke;
+pub mod status;
 pub mod target;
 pub mod validate;
 pub mod watch;

@@ -22,6 +22,16 @@ pub enum Verdict {
     Failed(String),
 }
 
+impl Verdict {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::RolledBack => "rolled_back",
+            Verdict::Failed(_) => "failed",
+        }
+    }
+}
+
 /// Outputs of the deployed stacks, by `unit.output`.
 struct Deployed<'a> {
     environment: &'a RenderedEnvironment,

@@ -38,7 +38,7 @@ pub struct EnvironmentLock {
     cloud: Cloud,
 }
 
-fn host() -> String {
+pub(super) fn host() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
@@ -47,7 +47,7 @@ fn host() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
-fn owner(host: &str) -> String {
+pub(super) fn owner(host: &str) -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into());

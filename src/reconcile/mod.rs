@@ -18,6 +18,7 @@ mod observe;
 mod rollback;
 mod run;
 mod settle;
+pub mod status;
 
 pub use apply::public_outputs;
 pub use content::ContentPlan;

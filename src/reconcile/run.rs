@@ -45,7 +45,7 @@ pub struct Settings<'c> {
 }
 
 /// What a pass did.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Report {
     pub outcome: Outcome,
     /// The functions a hotswap pass converged.
@@ -343,10 +343,37 @@ impl Pass<'_> {
                 }
             }
         };
+        // The record informs `status`; failing to write it fails nothing.
+        let _ = self.record_pass(&bucket, settings.command, &report).await;
         if let Err(e) = lock.release().await {
             report.outcome.error.get_or_insert_with(|| e.to_string());
         }
         Ok(report)
+    }
+
+    /// Writes how this pass ended beside the lock, for `status`.
+    async fn record_pass(
+        &self,
+        bucket: &str,
+        command: &str,
+        report: &Report,
+    ) -> Result<(), CloudError> {
+        let code = exit_code(&Ok(report.clone()), self.stop_reason());
+        let host = super::lease::host();
+        let record = crate::deployed::PassRecord {
+            app: self.environment.app.clone(),
+            environment: self.environment.environment.clone(),
+            at: self.cloud.store_now(),
+            by: super::lease::owner(&host),
+            command: command.to_string(),
+            revision: self.options.revision.clone(),
+            result: if code == exit::OK { "ok" } else { "failed" }.into(),
+            exit_code: code,
+            checks: report.verdict.as_ref().map(|v| v.name().to_string()),
+            changed: report.outcome.changed.iter().cloned().collect(),
+            error: report.outcome.error.clone(),
+        };
+        crate::cloud::state::write_last_pass(self.cloud, bucket, &record).await
     }
 
     /// The hotswap under the lock, then the checks; when they fail and the

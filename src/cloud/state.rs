@@ -1,0 +1,57 @@
+//! Records beside the locks in the bootstrap bucket: the last pass of each
+//! environment (when, by whom, from which revision, how it ended), for
+//! `status` and the reconcile loop.
+
+use super::{Cloud, CloudError};
+use crate::deployed::PassRecord;
+use aws_sdk_s3::primitives::ByteStream;
+
+pub fn last_pass_key(app: &str, environment: &str) -> String {
+    format!("state/{app}-{environment}/last-pass.json")
+}
+
+pub async fn write_last_pass(
+    cloud: &Cloud,
+    bucket: &str,
+    record: &PassRecord,
+) -> Result<(), CloudError> {
+    let key = last_pass_key(&record.app, &record.environment);
+    let body = serde_json::to_vec(record)
+        .map_err(|e| CloudError::new("PutObject", &key, e.to_string()))?;
+    cloud
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("PutObject", format!("s3://{bucket}/{key}"), e))?;
+    Ok(())
+}
+
+/// The record, or `None` when no pass wrote one yet.
+pub async fn read_last_pass(
+    cloud: &Cloud,
+    bucket: &str,
+    app: &str,
+    environment: &str,
+) -> Result<Option<PassRecord>, CloudError> {
+    let key = last_pass_key(app, environment);
+    let subject = format!("s3://{bucket}/{key}");
+    let out = match cloud.s3.get_object().bucket(bucket).key(&key).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => return Err(CloudError::sdk("GetObject", subject, e)),
+    };
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| CloudError::new("GetObject", &subject, e.to_string()))?
+        .into_bytes();
+    // A record this version cannot read is shown as absent, not an error:
+    // it only informs.
+    Ok(serde_json::from_slice(&bytes).ok())
+}
