@@ -1,8 +1,9 @@
 //! The command line: raw arguments, parsed by clap.
 
 use crate::commands::{
-    deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, local::LocalArgs, outputs::OutputsArgs,
-    plan::PlanArgs, render::RenderArgs, smoke::SmokeArgs, status::StatusArgs, validate::ValidateArgs, watch::WatchArgs,
+    deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, local::LocalArgs,
+    outputs::OutputsArgs, plan::PlanArgs, render::RenderArgs, smoke::SmokeArgs, status::StatusArgs,
+    validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
 use clap::{Parser, Subcommand};

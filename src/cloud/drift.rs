@@ -24,9 +24,17 @@ pub enum Detection {
 }
 
 pub async fn start(cloud: &Cloud, stack: &str) -> Result<Started, CloudError> {
-    match cloud.cfn.detect_stack_drift().stack_name(stack).send().await {
+    match cloud
+        .cfn
+        .detect_stack_drift()
+        .stack_name(stack)
+        .send()
+        .await
+    {
         Ok(out) => Ok(Started::Id(
-            out.stack_drift_detection_id().unwrap_or_default().to_string(),
+            out.stack_drift_detection_id()
+                .unwrap_or_default()
+                .to_string(),
         )),
         Err(e)
             if e.as_service_error().is_some_and(|s| {
@@ -100,5 +108,112 @@ pub async fn resource_drifts(cloud: &Cloud, stack: &str) -> Result<Vec<ResourceD
         if token.is_none() {
             return Ok(drifts);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::scripted::{Answer, client};
+    use crate::cloud::stacks::{ChangeSetRequest, create_change_set};
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    /// A CloudFormation endpoint answering each request with the next
+    /// recorded answer, keeping the request bodies it saw.
+    fn recorded(answers: Vec<Answer>) -> (Cloud, Arc<Mutex<Vec<String>>>) {
+        let answers = Mutex::new(answers.into_iter());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let http = client(move |request| {
+            let body = request
+                .body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            if let Ok(mut log) = log.lock() {
+                log.push(body);
+            }
+            answers.lock().ok().and_then(|mut a| a.next()).unwrap_or((
+                500,
+                Vec::new(),
+                String::new(),
+            ))
+        });
+        let settings = crate::cloud::ConnectSettings {
+            region: "eu-west-1".into(),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            profile: None,
+        };
+        (Cloud::with_http_client(http, &settings), seen)
+    }
+
+    fn xml(body: &str) -> Answer {
+        (
+            200,
+            vec![("content-type", "text/xml".to_string())],
+            body.to_string(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_revert_change_set_asks_cloudformation_for_revert_drift_on_the_running_template() {
+        let (cloud, seen) = recorded(vec![xml(
+            "<CreateChangeSetResponse><CreateChangeSetResult><Id>arn:cs</Id></CreateChangeSetResult></CreateChangeSetResponse>",
+        )]);
+        let tags = BTreeMap::from([("driftless:hash".to_string(), "h".to_string())]);
+        let keep = vec!["DatabaseTableName".to_string()];
+        let id = create_change_set(
+            &cloud,
+            &ChangeSetRequest {
+                stack: "app-prod-stateful",
+                name: "driftless-1",
+                create: false,
+                template: "{\"never\": \"sent\"}",
+                parameters: &BTreeMap::new(),
+                keep_previous: &keep,
+                tags: &tags,
+                revert_drift: true,
+            },
+        )
+        .await
+        .expect("created");
+        assert_eq!(id, "arn:cs");
+        let body = seen.lock().expect("log")[0].clone();
+        for part in [
+            "Action=CreateChangeSet",
+            "DeploymentMode=REVERT_DRIFT",
+            "UsePreviousTemplate=true",
+            "ChangeSetType=UPDATE",
+            "Parameters.member.1.ParameterKey=DatabaseTableName",
+            "Parameters.member.1.UsePreviousValue=true",
+        ] {
+            assert!(body.contains(part), "{part} missing from {body}");
+        }
+        assert!(!body.contains("TemplateBody"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_detection_already_running_is_reported_as_such_not_as_an_error() {
+        let (cloud, _) = recorded(vec![(
+            400,
+            vec![("content-type", "text/xml".to_string())],
+            "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Drift detection is already in progress for stack [s]</Message></Error></ErrorResponse>".into(),
+        )]);
+        assert_eq!(
+            start(&cloud, "s").await.expect("started"),
+            Started::AlreadyRunning
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_detection_carries_its_reason() {
+        let (cloud, _) = recorded(vec![xml(
+            "<DescribeStackDriftDetectionStatusResponse><DescribeStackDriftDetectionStatusResult><StackId>s</StackId><StackDriftDetectionId>d</StackDriftDetectionId><DetectionStatus>DETECTION_FAILED</DetectionStatus><DetectionStatusReason>Failed to detect drift on resources [X]</DetectionStatusReason><Timestamp>2026-01-01T00:00:00Z</Timestamp></DescribeStackDriftDetectionStatusResult></DescribeStackDriftDetectionStatusResponse>",
+        )]);
+        assert_eq!(
+            status(&cloud, "s", "d").await.expect("status"),
+            Detection::Failed("Failed to detect drift on resources [X]".into())
+        );
     }
 }

@@ -307,7 +307,11 @@ pub async fn apply_fix(
         .set_timeout(fix.timeout)
         .set_handler(fix.handler.clone())
         .set_description(fix.description.clone())
-        .set_runtime(fix.runtime.as_deref().map(aws_sdk_lambda::types::Runtime::from));
+        .set_runtime(
+            fix.runtime
+                .as_deref()
+                .map(aws_sdk_lambda::types::Runtime::from),
+        );
     if let Some(environment) = &fix.environment {
         let variables: HashMap<String, String> = environment
             .iter()

@@ -136,7 +136,8 @@ pub fn show_drift(p: &mut Printer, report: &crate::reconcile::drift::DriftReport
             || head,
         );
         for r in &stack.resources {
-            let json = json!({ "event": "drift_resource", "stack": stack.stack, "resource_drift": r });
+            let json =
+                json!({ "event": "drift_resource", "stack": stack.stack, "resource_drift": r });
             if !r.drifted() && r.status != "UNKNOWN" {
                 // In sync and not checked: in the JSON, and counted below.
                 p.emit(json, String::new);
@@ -156,8 +157,16 @@ pub fn show_drift(p: &mut Printer, report: &crate::reconcile::drift::DriftReport
                 text.push_str(&format!(
                     "\n      {}: expected {}, actual {} ({})",
                     d.path,
-                    if d.expected.is_empty() { "(none)" } else { &d.expected },
-                    if d.actual.is_empty() { "(none)" } else { &d.actual },
+                    if d.expected.is_empty() {
+                        "(none)"
+                    } else {
+                        &d.expected
+                    },
+                    if d.actual.is_empty() {
+                        "(none)"
+                    } else {
+                        &d.actual
+                    },
                     d.kind
                 ));
             }
@@ -249,12 +258,17 @@ pub fn show(p: &mut Printer, event: &Event) {
         Event::Heal(h) => {
             let (word, colour) = match h.result {
                 crate::reconcile::heal::HealResult::Healed => ("healed", Colour::Green),
-                crate::reconcile::heal::HealResult::NotRevertible => ("not revertible here", Colour::Red),
+                crate::reconcile::heal::HealResult::NotRevertible => {
+                    ("not revertible here", Colour::Red)
+                }
                 crate::reconcile::heal::HealResult::StillDrifted => ("still drifted", Colour::Red),
                 crate::reconcile::heal::HealResult::Refused => ("refused", Colour::Red),
                 crate::reconcile::heal::HealResult::Failed => ("failed", Colour::Red),
             };
-            let through = h.through.map(|t| format!(" through {t}")).unwrap_or_default();
+            let through = h
+                .through
+                .map(|t| format!(" through {t}"))
+                .unwrap_or_default();
             let text = format!(
                 "{}: {} {} ({}){through}: {}{}",
                 h.stack,
@@ -262,7 +276,11 @@ pub fn show(p: &mut Printer, event: &Event) {
                 p.paint(word, colour),
                 h.resource_type,
                 h.detail,
-                if h.resource.is_empty() { String::new() } else { format!(" [{}]", h.resource) }
+                if h.resource.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", h.resource)
+                }
             );
             p.emit(json, || text);
         }

@@ -64,13 +64,20 @@ impl DriftArgs {
                 .detect_drift(Duration::from_secs(self.drift_timeout))
                 .await
                 .map_err(|e| {
-                    CommandError::from_error(ErrorKind::Failure, &e)
-                        .with_summary(summary(false, json!({}), "drift not known"))
+                    CommandError::from_error(ErrorKind::Failure, &e).with_summary(summary(
+                        false,
+                        json!({}),
+                        "drift not known",
+                    ))
                 })?;
             show_drift(&mut ctx.printer, &report);
             let counts = drift_counts(&report);
             let human = drift_line(&report);
-            let code = if report.drifted() { exit::DRIFTED } else { exit::OK };
+            let code = if report.drifted() {
+                exit::DRIFTED
+            } else {
+                exit::OK
+            };
             Ok(summary(true, counts, &human).with_code(code))
         })
     }
@@ -78,7 +85,8 @@ impl DriftArgs {
 
 /// One line: what drifted, what could not be checked.
 pub fn drift_line(report: &DriftReport) -> String {
-    let drifted = report.drifted_resources().count() + report.settings.len() + report.hotswapped.len();
+    let drifted =
+        report.drifted_resources().count() + report.settings.len() + report.hotswapped.len();
     let state = if drifted == 0 {
         "in sync".to_string()
     } else {
@@ -87,6 +95,10 @@ pub fn drift_line(report: &DriftReport) -> String {
     format!(
         "{state}; {} resource(s) not checked by the target, {} stack(s) not deployed",
         report.not_checked(),
-        report.stacks.iter().filter(|s| s.status == "MISSING").count()
+        report
+            .stacks
+            .iter()
+            .filter(|s| s.status == "MISSING")
+            .count()
     )
 }

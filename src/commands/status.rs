@@ -44,7 +44,11 @@ fn worst(codes: &[u8]) -> u8 {
         exit::UNHEALTHY => 2,
         _ => 3,
     };
-    codes.iter().copied().max_by_key(|c| rank(*c)).unwrap_or(exit::OK)
+    codes
+        .iter()
+        .copied()
+        .max_by_key(|c| rank(*c))
+        .unwrap_or(exit::OK)
 }
 
 fn ago(at: i64, now: i64) -> String {
@@ -143,7 +147,14 @@ impl StatusArgs {
         let mut rows = Vec::new();
         let mut calls = 0;
         for name in &names {
-            let session = Session::open(ctx, "status", name, &self.target, Builds::Run, &no_preflight)?;
+            let session = Session::open(
+                ctx,
+                "status",
+                name,
+                &self.target,
+                Builds::Run,
+                &no_preflight,
+            )?;
             let result = rt.block_on(async {
                 let cloud = connect(&session.target).await;
                 let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
@@ -223,7 +234,11 @@ fn show_table(p: &mut Printer, rows: &[Row]) {
                 let last = s.last_pass.as_ref().map_or("none".into(), |pass| {
                     format!("{} {} ({})", ago(pass.at, *now), pass.result, pass.command)
                 });
-                let sync = if s.drifted && s.sync == "synced" { "drifted" } else { s.sync };
+                let sync = if s.drifted && s.sync == "synced" {
+                    "drifted"
+                } else {
+                    s.sync
+                };
                 let text = format!(
                     "  {:<16} {:<12} {:<12} {:<20} {last}",
                     name,

@@ -15,7 +15,8 @@ use crate::render::RenderedStack;
 use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Detections in flight at once. CloudFormation throttles DetectStackDrift
 /// per account; four keep a 40-stack environment well under a minute on
@@ -98,7 +99,10 @@ impl DriftReport {
 
 /// The rendered resources merged with the detected ones: each rendered
 /// resource the detection did not list is `NOT_CHECKED`.
-pub fn merge(stack: &RenderedStack, detected: Vec<crate::deployed::ResourceDrift>) -> Vec<CheckedResource> {
+pub fn merge(
+    stack: &RenderedStack,
+    detected: Vec<crate::deployed::ResourceDrift>,
+) -> Vec<CheckedResource> {
     let mut by_id: BTreeMap<String, crate::deployed::ResourceDrift> = detected
         .into_iter()
         .map(|d| (d.logical_id.clone(), d))
@@ -135,10 +139,10 @@ pub fn merge(stack: &RenderedStack, detected: Vec<crate::deployed::ResourceDrift
 fn stack_status(resources: &[CheckedResource], failed: bool) -> &'static str {
     if resources.iter().any(CheckedResource::drifted) {
         "DRIFTED"
-    } else if !resources.is_empty() && resources.iter().all(|r| r.status == NOT_CHECKED) {
-        NOT_CHECKED
     } else if failed || resources.iter().any(|r| r.status == "UNKNOWN") {
         "UNKNOWN"
+    } else if !resources.is_empty() && resources.iter().all(|r| r.status == NOT_CHECKED) {
+        NOT_CHECKED
     } else {
         "IN_SYNC"
     }
@@ -316,6 +320,22 @@ mod tests {
         }
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn waiting_for_a_detection_backs_off_and_gives_up_at_its_limit() {
+        let started = Instant::now();
+        let mut backoff = Backoff::new(Duration::from_secs(10));
+        let mut waits = Vec::new();
+        let mut last = started;
+        while backoff.wait().await {
+            waits.push(last.elapsed());
+            last = Instant::now();
+        }
+        assert_eq!(waits[0], Duration::from_millis(250));
+        assert_eq!(waits[1], Duration::from_millis(500));
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(5)));
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
+    }
+
     #[test]
     fn a_resource_the_detection_did_not_list_is_not_checked_never_in_sync() {
         let detected = vec![ResourceDrift {
@@ -336,8 +356,11 @@ mod tests {
         assert_eq!(merged[1].logical_id, "ApiHttp");
         assert_eq!(merged[1].status, NOT_CHECKED);
         assert_eq!(stack_status(&merged, false), "DRIFTED");
-        let quiet = merge(&rendered(), vec![]);
+        let unchecked = merge(&rendered(), vec![]);
+        assert_eq!(stack_status(&unchecked, false), NOT_CHECKED);
+        assert_eq!(stack_status(&unchecked, true), "UNKNOWN");
+        let mut quiet = merge(&rendered(), vec![]);
+        quiet[0].status = "IN_SYNC".into();
         assert_eq!(stack_status(&quiet, false), "IN_SYNC");
-        assert_eq!(stack_status(&quiet, true), "UNKNOWN");
     }
 }

@@ -11,9 +11,9 @@
 use super::Pass;
 use super::change_set::{ChangeSetRun, change_set_name};
 use super::drift::{CheckedResource, DriftReport, StackDrift};
+use crate::cloud::CloudError;
 use crate::cloud::functions::{self, ConfigurationFix};
 use crate::cloud::stacks::{self, ChangeSetRequest};
-use crate::cloud::CloudError;
 use crate::deployed::{DeployedStack, PropertyDifference};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -92,9 +92,7 @@ pub fn lambda_fix(
                     }
                 }
                 _ => {
-                    return Err(format!(
-                        "{path} cannot be put back through the Lambda API"
-                    ));
+                    return Err(format!("{path} cannot be put back through the Lambda API"));
                 }
             },
         }
@@ -137,9 +135,9 @@ impl Pass<'_> {
         if sent {
             let after = self.detect_drift_of(deployed, limit).await?;
             for heal in heals.iter_mut().filter(|h| h.result == HealResult::Healed) {
-                let still = after.drifted_resources().any(|(s, r)| {
-                    s.stack == heal.stack && r.logical_id == heal.logical_id
-                });
+                let still = after
+                    .drifted_resources()
+                    .any(|(s, r)| s.stack == heal.stack && r.logical_id == heal.logical_id);
                 if still {
                     heal.result = HealResult::StillDrifted;
                     heal.detail = "the detection after the heal still finds it drifted".into();
@@ -222,9 +220,10 @@ impl Pass<'_> {
                     })
                     .collect()
             };
-            let (Some(rendered), Some(current)) =
-                (self.environment.stack(&stack.stack), deployed.get(&stack.stack))
-            else {
+            let (Some(rendered), Some(current)) = (
+                self.environment.stack(&stack.stack),
+                deployed.get(&stack.stack),
+            ) else {
                 continue;
             };
             let keep: Vec<String> = current.parameters.keys().cloned().collect();
@@ -264,7 +263,9 @@ impl Pass<'_> {
                 Ok(ChangeSetRun::Executed { failure: None, .. }) => {
                     mark(HealResult::Healed, "reverted by a drift-aware change set")
                 }
-                Ok(ChangeSetRun::Executed { failure: Some(f), .. }) => mark(HealResult::Failed, &f),
+                Ok(ChangeSetRun::Executed {
+                    failure: Some(f), ..
+                }) => mark(HealResult::Failed, &f),
                 Ok(ChangeSetRun::Destroys(hazards)) => mark(
                     HealResult::Refused,
                     &format!(
@@ -323,8 +324,11 @@ mod tests {
 
     #[test]
     fn a_property_the_lambda_api_cannot_write_is_named() {
-        let err = lambda_fix(&[diff("/Role", "arn:aws:iam::1:role/r", "NOT_EQUAL")], &BTreeMap::new())
-            .expect_err("not revertible");
+        let err = lambda_fix(
+            &[diff("/Role", "arn:aws:iam::1:role/r", "NOT_EQUAL")],
+            &BTreeMap::new(),
+        )
+        .expect_err("not revertible");
         assert!(err.contains("/Role"), "{err}");
     }
 }

@@ -6,12 +6,12 @@
 mod apply;
 mod change_set;
 mod content;
-pub mod drift;
-pub mod heal;
 pub mod destroy;
+pub mod drift;
 mod events;
 mod gate;
 pub mod guard;
+pub mod heal;
 mod hotswap;
 mod lease;
 mod observe;

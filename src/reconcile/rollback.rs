@@ -103,7 +103,7 @@ impl RollbackReport {
 
 /// How one stack's rollback ended.
 enum Undo {
-    Restored(Option<DeployedStack>),
+    Restored(Option<Box<DeployedStack>>),
     Deleted,
     /// Left on purpose (data would be lost): later stacks still go back.
     Kept(String),
@@ -140,7 +140,7 @@ impl Pass<'_> {
                     Undo::Restored(d) => {
                         report.restored.push(name.clone());
                         if let Some(d) = d {
-                            outcome.deployed.insert(name.clone(), d);
+                            outcome.deployed.insert(name.clone(), *d);
                         }
                     }
                     Undo::Deleted => {
@@ -322,7 +322,7 @@ impl Pass<'_> {
         Ok(match run? {
             ChangeSetRun::Empty(d) => {
                 end(StackResult::RolledBack, "UNCHANGED".into(), None);
-                Undo::Restored(d)
+                Undo::Restored(d.map(Box::new))
             }
             ChangeSetRun::Executed {
                 status,
@@ -330,7 +330,7 @@ impl Pass<'_> {
                 deployed,
             } => {
                 end(StackResult::RolledBack, status, None);
-                Undo::Restored(deployed)
+                Undo::Restored(deployed.map(Box::new))
             }
             ChangeSetRun::Executed {
                 status,

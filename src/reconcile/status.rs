@@ -76,11 +76,17 @@ pub fn health(
     };
     for s in stacks {
         match s.status.as_deref() {
-            None => note(Health::Missing, format!("{} is not deployed", s.stack), &mut worst),
+            None => note(
+                Health::Missing,
+                format!("{} is not deployed", s.stack),
+                &mut worst,
+            ),
             Some(status) => match crate::deployed::condition_of(status) {
-                Condition::InProgress => {
-                    note(Health::Progressing, format!("{} is {status}", s.stack), &mut worst)
-                }
+                Condition::InProgress => note(
+                    Health::Progressing,
+                    format!("{} is {status}", s.stack),
+                    &mut worst,
+                ),
                 Condition::Settled if status != "UPDATE_ROLLBACK_COMPLETE" => {}
                 _ => note(
                     Health::Degraded,
@@ -216,20 +222,36 @@ fn out_of_sync(observed: &Observed) -> Vec<String> {
         .planned
         .iter()
         .filter(|p| p.plan.action.changes())
-        .map(|p| format!("{}: {} ({})", p.stack.name, p.plan.action.name(), p.plan.reason))
+        .map(|p| {
+            format!(
+                "{}: {} ({})",
+                p.stack.name,
+                p.plan.action.name(),
+                p.plan.reason
+            )
+        })
         .collect();
-    lines.extend(observed.content.iter().filter(|c| c.diff.changes()).map(|c| {
-        format!(
-            "{}: content of {} ({} to put, {} to delete)",
-            c.stack,
-            c.resource,
-            c.diff.put.len(),
-            c.diff.delete.len()
-        )
-    }));
-    lines.extend(observed.unprotected.iter().map(|s| {
-        format!("{s}: termination protection is off")
-    }));
+    lines.extend(
+        observed
+            .content
+            .iter()
+            .filter(|c| c.diff.changes())
+            .map(|c| {
+                format!(
+                    "{}: content of {} ({} to put, {} to delete)",
+                    c.stack,
+                    c.resource,
+                    c.diff.put.len(),
+                    c.diff.delete.len()
+                )
+            }),
+    );
+    lines.extend(
+        observed
+            .unprotected
+            .iter()
+            .map(|s| format!("{s}: termination protection is off")),
+    );
     lines
 }
 
@@ -259,7 +281,10 @@ mod tests {
 
     #[test]
     fn health_is_the_worst_of_stacks_alarms_and_checks() {
-        assert_eq!(health(&[stack(Some("UPDATE_COMPLETE"))], &[], None).0, Health::Healthy);
+        assert_eq!(
+            health(&[stack(Some("UPDATE_COMPLETE"))], &[], None).0,
+            Health::Healthy
+        );
         assert_eq!(health(&[stack(None)], &[], None).0, Health::Missing);
         assert_eq!(
             health(&[stack(Some("UPDATE_IN_PROGRESS"))], &[], None).0,
@@ -271,7 +296,10 @@ mod tests {
         );
         let (h, reasons) = health(&[stack(None)], &[alarm("ALARM")], None);
         assert_eq!(h, Health::Degraded);
-        assert!(reasons.iter().any(|r| r.contains("errors is in ALARM")), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r.contains("errors is in ALARM")),
+            "{reasons:?}"
+        );
     }
 
     #[test]

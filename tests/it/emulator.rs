@@ -95,9 +95,26 @@ pub fn command_inside(project: &Path, account: &str, args: &[&str]) -> Command {
 }
 
 fn as_account(mut command: Command, account: &str, args: &[&str], endpoint: &str) -> Command {
+    command.arg("--output").arg("json");
+    with_account(command, account, args, endpoint)
+}
+
+/// What a person sees: stdout and stderr of a human-output run.
+pub fn human(project: &Path, account: &str, args: &[&str]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    command.arg("--project").arg(project);
+    let out = with_account(command, account, args, &emulator().endpoint())
+        .output()
+        .expect("run driftless");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn with_account(mut command: Command, account: &str, args: &[&str], endpoint: &str) -> Command {
     command
-        .arg("--output")
-        .arg("json")
         .args(args)
         .env("DRIFTLESS_ENDPOINT", endpoint)
         .env("AWS_ACCESS_KEY_ID", account)

@@ -5,6 +5,7 @@ mod cli;
 mod content;
 mod corpus;
 mod deploy;
+mod drift;
 mod emulator;
 mod endings;
 mod faults;
