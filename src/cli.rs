@@ -2,7 +2,8 @@
 
 use crate::commands::{
     deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, local::LocalArgs,
-    outputs::OutputsArgs, plan::PlanArgs, render::RenderArgs, smoke::SmokeArgs, status::StatusArgs,
+    outputs::OutputsArgs, plan::PlanArgs, reconcile::ReconcileArgs, render::RenderArgs,
+    smoke::SmokeArgs, status::StatusArgs, suspend::ResumeArgs, suspend::SuspendArgs,
     validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
@@ -58,6 +59,13 @@ pub enum Command {
     /// (or `--all`): exit 0 synced and healthy, 2 out of sync or drifted,
     /// 8 degraded or missing.
     Status(StatusArgs),
+    /// Keep environments equal to a git branch: apply new commits, heal
+    /// drift where allowed, report each change of state once.
+    Reconcile(ReconcileArgs),
+    /// Tell the reconcile loop not to apply an environment (it still reports).
+    Suspend(SuspendArgs),
+    /// Let the reconcile loop apply an environment again.
+    Resume(ResumeArgs),
     /// Run the environment's smoke checks against what is deployed.
     Smoke(SmokeArgs),
     /// Delete the environment's stacks: stateless first, stateful on request.
@@ -79,6 +87,9 @@ impl Command {
             Command::Watch(_) => "watch",
             Command::Drift(_) => "drift",
             Command::Status(_) => "status",
+            Command::Reconcile(_) => "reconcile",
+            Command::Suspend(_) => "suspend",
+            Command::Resume(_) => "resume",
             Command::Smoke(_) => "smoke",
             Command::Destroy(_) => "destroy",
             Command::Outputs(_) => "outputs",

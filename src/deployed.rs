@@ -55,6 +55,16 @@ pub struct PassRecord {
     pub error: Option<String>,
 }
 
+/// The reconcile loop must not apply this environment (it still reports).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Suspension {
+    /// `user@host pid N`.
+    pub by: String,
+    /// Unix seconds, by the store's clock.
+    pub at: i64,
+    pub reason: String,
+}
+
 /// One resource as a drift detection found it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ResourceDrift {

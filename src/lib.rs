@@ -4,6 +4,7 @@
 //! The core (spec loading, validation, rendering, ordering, planning) is pure
 //! and works on plain data; commands wire it to files and the terminal.
 
+pub mod agent;
 pub mod bundle;
 pub mod cli;
 pub mod cloud;
@@ -23,6 +24,7 @@ pub mod reconcile;
 pub mod render;
 pub mod revision;
 pub mod smoke;
+pub mod source;
 pub mod spec;
 pub mod watcher;
 pub mod yaml;

@@ -41,6 +41,9 @@ fn main() -> ExitCode {
         Command::Destroy(args) => args.execute(&mut ctx),
         Command::Outputs(args) => args.execute(&mut ctx),
         Command::Drift(args) => args.execute(&mut ctx),
+        Command::Reconcile(args) => args.execute(&mut ctx),
+        Command::Suspend(args) => args.execute(&mut ctx),
+        Command::Resume(args) => args.execute(&mut ctx),
         Command::Status(args) => args.execute(&mut ctx),
         Command::Local(args) => args.execute(&mut ctx),
     };

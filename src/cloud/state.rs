@@ -3,7 +3,7 @@
 //! `status` and the reconcile loop.
 
 use super::{Cloud, CloudError};
-use crate::deployed::PassRecord;
+use crate::deployed::{PassRecord, Suspension};
 use aws_sdk_s3::primitives::ByteStream;
 
 pub fn last_pass_key(app: &str, environment: &str) -> String {
@@ -38,9 +38,18 @@ pub async fn read_last_pass(
     app: &str,
     environment: &str,
 ) -> Result<Option<PassRecord>, CloudError> {
-    let key = last_pass_key(app, environment);
+    read_json(cloud, bucket, &last_pass_key(app, environment)).await
+}
+
+/// A JSON record, `None` when absent. A record this version cannot read is
+/// shown as absent, not an error: records only inform.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    cloud: &Cloud,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<T>, CloudError> {
     let subject = format!("s3://{bucket}/{key}");
-    let out = match cloud.s3.get_object().bucket(bucket).key(&key).send().await {
+    let out = match cloud.s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
         Err(e) => return Err(CloudError::sdk("GetObject", subject, e)),
@@ -51,7 +60,60 @@ pub async fn read_last_pass(
         .await
         .map_err(|e| CloudError::new("GetObject", &subject, e.to_string()))?
         .into_bytes();
-    // A record this version cannot read is shown as absent, not an error:
-    // it only informs.
     Ok(serde_json::from_slice(&bytes).ok())
+}
+
+pub fn suspension_key(app: &str, environment: &str) -> String {
+    format!("state/{app}-{environment}/suspended.json")
+}
+
+pub async fn write_suspension(
+    cloud: &Cloud,
+    bucket: &str,
+    app: &str,
+    environment: &str,
+    record: &Suspension,
+) -> Result<(), CloudError> {
+    let key = suspension_key(app, environment);
+    let body = serde_json::to_vec(record)
+        .map_err(|e| CloudError::new("PutObject", &key, e.to_string()))?;
+    cloud
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("PutObject", format!("s3://{bucket}/{key}"), e))?;
+    Ok(())
+}
+
+pub async fn remove_suspension(
+    cloud: &Cloud,
+    bucket: &str,
+    app: &str,
+    environment: &str,
+) -> Result<(), CloudError> {
+    let key = suspension_key(app, environment);
+    cloud
+        .s3
+        .delete_object()
+        .bucket(bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("DeleteObject", format!("s3://{bucket}/{key}"), e))?;
+    Ok(())
+}
+
+/// The suspension, or `None` when the environment is not suspended.
+pub async fn read_suspension(
+    cloud: &Cloud,
+    bucket: &str,
+    app: &str,
+    environment: &str,
+) -> Result<Option<Suspension>, CloudError> {
+    read_json(cloud, bucket, &suspension_key(app, environment)).await
 }

@@ -108,6 +108,15 @@ fn show_one(p: &mut Printer, s: &EnvironmentStatus, now: i64) {
             s.environment
         ));
     }
+    if let Some(sus) = &s.suspended {
+        text.push_str(&format!(
+            "\n  {}  by {} {}: {}; the reconcile loop reports but does not apply",
+            p.paint("suspended", Colour::Yellow),
+            sus.by,
+            ago(sus.at, now),
+            sus.reason
+        ));
+    }
     text.push_str("\n  last pass ");
     match &s.last_pass {
         None => text.push_str("none recorded"),

@@ -27,6 +27,11 @@ pub use gate::Verdict;
 pub use guard::guarded;
 pub use hotswap::{HotswapPlan, Swapped};
 pub use lease::{EnvironmentLock, LockError, lock_key};
+
+/// This process as the lock names its holder: `user@host pid N`.
+pub fn holder_name() -> String {
+    lease::owner(&lease::host())
+}
 pub use observe::{Observed, Orphan, PlannedStack};
 pub use rollback::{LeftStack, RollbackReport, Snapshot};
 pub use run::{

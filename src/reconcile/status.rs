@@ -6,7 +6,7 @@ use super::Pass;
 use super::observe::Observed;
 use crate::cloud::alarms::{self, AlarmState};
 use crate::cloud::{CloudError, stacks, state};
-use crate::deployed::{Condition, DeployedStack, PassRecord, REVISION_TAG};
+use crate::deployed::{Condition, DeployedStack, PassRecord, REVISION_TAG, Suspension};
 use serde::Serialize;
 
 /// `healthy`, `progressing`, `degraded` or `missing`; the worst wins.
@@ -60,6 +60,8 @@ pub struct EnvironmentStatus {
     pub stacks: Vec<StackStatus>,
     pub alarms: Vec<AlarmState>,
     pub last_pass: Option<PassRecord>,
+    /// The reconcile loop must not apply it (`driftless suspend`).
+    pub suspended: Option<Suspension>,
 }
 
 /// Health from what the stacks, the alarms and the last pass say.
@@ -156,16 +158,21 @@ impl Pass<'_> {
             .filter(|p| env.stack(&p.stack.name).is_some())
             .map(|p| stack_line(p, observed.stacks.get(&p.stack.name)))
             .collect();
-        let (alarms, last_pass) = tokio::join!(self.alarm_states(&observed), async {
+        let records = async {
             match &observed.asset_bucket {
                 Some(bucket) => {
-                    state::read_last_pass(self.cloud, bucket, &env.app, &env.environment).await
+                    let (pass, suspended) = tokio::join!(
+                        state::read_last_pass(self.cloud, bucket, &env.app, &env.environment),
+                        state::read_suspension(self.cloud, bucket, &env.app, &env.environment)
+                    );
+                    Ok((pass?, suspended?))
                 }
-                None => Ok(None),
+                None => Ok((None, None)),
             }
-        });
+        };
+        let (alarms, records) = tokio::join!(self.alarm_states(&observed), records);
         let alarms = alarms?;
-        let last_pass = last_pass?;
+        let (last_pass, suspended) = records?;
         let (health, health_reasons) = health(&stacks, &alarms, last_pass.as_ref());
         let out_of_sync = out_of_sync(&observed);
         let drifted = stacks.iter().any(|s| s.drift.as_deref() == Some("DRIFTED"))
@@ -186,6 +193,7 @@ impl Pass<'_> {
             stacks,
             alarms,
             last_pass,
+            suspended,
         })
     }
 
@@ -299,6 +307,34 @@ mod tests {
         assert!(
             reasons.iter().any(|r| r.contains("errors is in ALARM")),
             "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn failed_checks_in_the_last_pass_degrade_the_environment() {
+        let pass = PassRecord {
+            app: "app".into(),
+            environment: "dev".into(),
+            at: 0,
+            by: "me".into(),
+            command: "deploy".into(),
+            revision: None,
+            result: "failed".into(),
+            exit_code: 7,
+            checks: Some("failed".into()),
+            changed: vec![],
+            error: None,
+        };
+        let (h, reasons) = health(&[stack(Some("UPDATE_COMPLETE"))], &[], Some(&pass));
+        assert_eq!(h, Health::Degraded);
+        assert!(reasons[0].contains("smoke checks"), "{reasons:?}");
+        let passed = PassRecord {
+            checks: Some("passed".into()),
+            ..pass
+        };
+        assert_eq!(
+            health(&[stack(Some("UPDATE_COMPLETE"))], &[], Some(&passed)).0,
+            Health::Healthy
         );
     }
 

@@ -68,6 +68,9 @@ pub struct Environment {
     pub approval: bool,
     /// Every deploy puts drifted resources back to their templates.
     pub self_heal: bool,
+    /// The reconcile loop applies new commits itself (default: yes, except
+    /// where the environment is protected).
+    pub auto_sync: bool,
     pub smoke: Vec<SmokeCheck>,
     /// Where the `stacks:` key is, for layout-wide messages.
     pub stacks_span: Span,
@@ -106,6 +109,7 @@ const ENV_KEYS: &[&str] = &[
     "rollback",
     "approval",
     "self_heal",
+    "auto_sync",
     "smoke",
 ];
 const TARGET_KEYS: &[&str] = &["region", "account", "profile"];
@@ -395,6 +399,7 @@ pub fn read(doc: &Node, file_stem: &str, r: &mut Reader<'_>) -> Option<Environme
         rollback,
         approval,
         self_heal: flag(r, "self_heal").unwrap_or(false),
+        auto_sync: flag(r, "auto_sync").unwrap_or(!protect),
         smoke,
         stacks_span: stacks_node.map(|n| n.span).unwrap_or_default(),
     })

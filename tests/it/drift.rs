@@ -166,6 +166,30 @@ fn drift_made_outside_is_named_per_property_and_healed_where_the_target_can() {
     let all = drift_resources(&after);
     assert_eq!(resource(&all, "ApiHandler")["status"], "IN_SYNC");
     assert_eq!(resource(&all, "DatabaseUsers")["status"], "MODIFIED");
+
+    // `self_heal: true`: a plain deploy heals too.
+    c.rt.block_on(
+        c.lambda
+            .update_function_configuration()
+            .function_name(&function)
+            .memory_size(640)
+            .send(),
+    )
+    .expect("update function");
+    edit(
+        &project.join("environments/dev.yaml"),
+        "hotswap: true\n",
+        "hotswap: true\nself_heal: true\n",
+    );
+    let plain = run(project, &account, &["deploy", "dev"]);
+    assert!(
+        events(&plain).iter().any(|e| e["event"] == "heal"
+            && e["logical_id"] == "ApiHandler"
+            && e["result"] == "healed"),
+        "{}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
+    assert_eq!(memory(&c, &function), 256);
 }
 
 fn status_of(out: &std::process::Output) -> Vec<Json> {

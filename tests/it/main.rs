@@ -13,6 +13,8 @@ mod golden;
 mod lint;
 mod lock;
 mod proxy;
+mod reconcile;
+mod running;
 mod safety;
 mod secrets;
 mod smoke;

@@ -4,83 +4,41 @@
 
 use super::deploy::{deploy, edit, output, reference_app, stacks};
 use super::emulator::{Clients, account, clients, command, emulator, events, http, ok, run};
+use super::running::Running;
 use serde_json::Value as Json;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// A running `driftless watch`, stopped when dropped.
-struct Watch {
-    child: Child,
-    lines: Receiver<Json>,
-    seen: Vec<Json>,
+struct Watch(Running);
+
+impl std::ops::Deref for Watch {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Watch {
+    fn deref_mut(&mut self) -> &mut Running {
+        &mut self.0
+    }
 }
 
 impl Watch {
     fn start(project: &Path, account: &str, args: &[&str]) -> Watch {
-        let mut child = command(project, account, args, &emulator().endpoint())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start watch");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(event) = serde_json::from_str::<Json>(&line)
-                    && tx.send(event).is_err()
-                {
-                    break;
-                }
-            }
-        });
-        let mut watch = Watch {
-            child,
-            lines,
-            seen: Vec::new(),
-        };
+        let mut watch = Watch(Running::spawn(command(
+            project,
+            account,
+            args,
+            &emulator().endpoint(),
+        )));
         watch.next(|e| e["event"] == "watch_pass", Duration::from_secs(60));
         watch
     }
 
-    /// The next event matching `want`, within `limit`.
-    fn next(&mut self, want: impl Fn(&Json) -> bool, limit: Duration) -> Json {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(event) => {
-                    self.seen.push(event.clone());
-                    if want(&event) {
-                        return event;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("no such event within {limit:?}; saw:\n{:#?}", self.seen)
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("watch ended; saw:\n{:#?}", self.seen)
-                }
-            }
-        }
-    }
-
     fn pass(&mut self) -> Json {
         self.next(|e| e["event"] == "watch_pass", Duration::from_secs(60))
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

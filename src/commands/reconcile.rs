@@ -1,0 +1,451 @@
+//! `driftless reconcile ENV...`: keep environments equal to a git branch.
+//! Every interval (with jitter): fetch; check out exactly the commit the
+//! branch points at; where what is deployed differs, apply it with the
+//! environment's lock, smoke checks and rollback, as `deploy` does; detect
+//! drift and heal it where the environment says `self_heal: true`; report
+//! each change of state once. `--once` runs one tick and exits with its
+//! code, for a scheduled job.
+
+use super::display::show;
+use super::target::{TargetArgs, connect, runtime};
+use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
+use crate::agent::{self, Tracker};
+use crate::bundle::Builds;
+use crate::cloud::{Cloud, state};
+use crate::exit;
+use crate::load::{Failure, load_specs, render_loaded};
+use crate::reconcile::{Mode, Options, Pass, Retry, Settings, guard, retry};
+use crate::source::Source;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// The environments to keep in line (files in environments/).
+    #[arg(required_unless_present = "all")]
+    pub environments: Vec<String>,
+    /// Every environment of the project.
+    #[arg(long, conflicts_with = "environments")]
+    pub all: bool,
+    /// The repository to follow (URL or path, fetched with git); without
+    /// it, the project's own work tree (its HEAD commit).
+    #[arg(long, requires = "branch", value_name = "URL")]
+    pub repo: Option<String>,
+    /// The branch of `--repo` to follow.
+    #[arg(long, requires = "repo")]
+    pub branch: Option<String>,
+    /// The project's folder inside the repository.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub path: PathBuf,
+    /// Seconds between ticks (moved by up to a tenth, so that agents do
+    /// not beat in step).
+    #[arg(long, default_value_t = 180.0, value_name = "SECONDS")]
+    pub interval: f64,
+    /// Seconds before the first retry of a failed commit; doubling up to
+    /// the interval.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub retry_base: f64,
+    /// One tick, then exit with its code.
+    #[arg(long)]
+    pub once: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// One environment the loop keeps in line.
+struct Followed {
+    name: String,
+    tracker: Tracker,
+    /// Clients by target, made once.
+    cloud: Option<Cloud>,
+    /// The drift last reported, so it is told once.
+    drift_reported: Option<String>,
+}
+
+/// How one environment's tick ended.
+struct Tick {
+    code: u8,
+    result: &'static str,
+    message: String,
+}
+
+impl Tick {
+    fn new(code: u8, result: &'static str, message: impl Into<String>) -> Self {
+        Tick {
+            code,
+            result,
+            message: message.into(),
+        }
+    }
+}
+
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or_default();
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+impl ReconcileArgs {
+    fn source(&self, ctx: &Context) -> Source {
+        match (&self.repo, &self.branch) {
+            (Some(url), Some(branch)) => {
+                let id = blake3::hash(format!("{url}\0{branch}").as_bytes()).to_hex();
+                Source::Remote {
+                    url: url.clone(),
+                    branch: branch.clone(),
+                    cache: crate::emulator::home().join("repos").join(&id[..16]),
+                }
+            }
+            _ => Source::WorkTree {
+                root: ctx.project.clone(),
+            },
+        }
+    }
+
+    fn checkouts(&self, source: &Source, ctx: &Context) -> PathBuf {
+        match source {
+            Source::Remote { cache, .. } => cache.join("checkouts"),
+            Source::WorkTree { .. } => ctx.project.join(".driftless").join("checkouts"),
+        }
+    }
+
+    pub fn execute(&self, ctx: &mut Context) -> CommandResult {
+        let started = Instant::now();
+        let source = self.source(ctx);
+        let checkouts = self.checkouts(&source, ctx);
+        let names = match self.all {
+            true => {
+                // The environments the branch has now.
+                let failed = |e: &dyn std::error::Error| {
+                    CommandError::new(ErrorKind::Failure, e.to_string())
+                };
+                let commit = source.fetch().map_err(|e| failed(&e))?;
+                let dir = source
+                    .checkout(&commit, &checkouts)
+                    .map_err(|e| failed(&e))?;
+                let (project, _) = crate::spec::load(&dir.join(&self.path))
+                    .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
+                project.environments.keys().cloned().collect()
+            }
+            false => self.environments.clone(),
+        };
+        let mut followed: Vec<Followed> = names
+            .iter()
+            .map(|name| Followed {
+                name: name.clone(),
+                tracker: Tracker::default(),
+                cloud: None,
+                drift_reported: None,
+            })
+            .collect();
+        let interval = Duration::from_secs_f64(self.interval.max(0.1));
+        let retry_base = Duration::from_secs_f64(self.retry_base.max(0.01));
+        let rt = runtime()?;
+        ctx.printer.emit(
+            json!({ "event": "reconcile", "state": "following", "environments": names, "interval_s": self.interval, "repo": self.repo.as_deref().map(crate::source::redact), "branch": self.branch }),
+            || {
+                format!(
+                    "reconcile {} every {}s from {}",
+                    names.join(", "),
+                    self.interval,
+                    match &self.repo {
+                        Some(url) => format!("{} {}", crate::source::redact(url), self.branch.as_deref().unwrap_or_default()),
+                        None => "the project's work tree".into(),
+                    }
+                )
+            },
+        );
+        let mut ticks = 0u64;
+        loop {
+            ticks += 1;
+            let mut codes = Vec::new();
+            for env in &mut followed {
+                let before = env.cloud.as_ref().map(Cloud::calls).unwrap_or_default();
+                let tick =
+                    rt.block_on(self.tick(ctx, &source, &checkouts, env, interval, retry_base));
+                let after = env.cloud.as_ref().map(Cloud::calls).unwrap_or_default();
+                codes.push(tick.code);
+                ctx.printer.emit(
+                    json!({
+                        "event": "reconcile_tick",
+                        "tick": ticks,
+                        "environment": env.name,
+                        "commit": env.tracker.commit,
+                        "result": tick.result,
+                        "message": tick.message,
+                        "exit_code": tick.code,
+                        "attempts": env.tracker.attempts(),
+                        "retry_in_s": env.tracker.retry_in(Instant::now()).map(|d| d.as_secs_f64()),
+                        "api_calls": { "total": after.total - before.total, "mutating": after.mutating - before.mutating },
+                    }),
+                    || {
+                        format!(
+                            "{} at {}: {} {}",
+                            env.name,
+                            env.tracker.commit.as_deref().map_or("-".into(), crate::revision::short),
+                            tick.result,
+                            tick.message
+                        )
+                    },
+                );
+            }
+            if self.once {
+                let code = codes.iter().copied().max_by_key(|c| match *c {
+                    exit::OK => 0,
+                    exit::DRIFTED => 1,
+                    _ => 2,
+                });
+                let code = code.unwrap_or(exit::OK);
+                let summary = Summary::new(
+                    json!({ "command": "reconcile", "environments": names.len(), "duration_ms": started.elapsed().as_millis() as u64 }),
+                    format!("one tick over {} environment(s)", names.len()),
+                )
+                .with_code(code);
+                return Ok(summary);
+            }
+            // A commit in backoff is tried when its delay is up, not a
+            // whole interval later.
+            let now = Instant::now();
+            let pause = followed
+                .iter()
+                .filter_map(|env| env.tracker.retry_in(now))
+                .fold(agent::jittered(interval, seed() ^ ticks), Duration::min);
+            let stopped = rt.block_on(async {
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => false,
+                    _ = guard::interrupted() => true,
+                }
+            });
+            if stopped {
+                ctx.printer
+                    .emit(json!({ "event": "reconcile", "state": "stopped" }), || {
+                        "reconcile stopped".into()
+                    });
+                return Ok(Summary::new(
+                    json!({ "command": "reconcile", "ticks": ticks, "duration_ms": started.elapsed().as_millis() as u64 }),
+                    format!("{ticks} tick(s)"),
+                )
+                .with_code(exit::INTERRUPTED));
+            }
+        }
+    }
+
+    /// One environment's tick.
+    async fn tick(
+        &self,
+        ctx: &mut Context,
+        source: &Source,
+        checkouts: &std::path::Path,
+        env: &mut Followed,
+        interval: Duration,
+        retry_base: Duration,
+    ) -> Tick {
+        let commit = match source.fetch() {
+            Ok(commit) => commit,
+            Err(e) => return Tick::new(exit::FAILURE, "fetch_failed", e.to_string()),
+        };
+        env.tracker.follow(&commit);
+        let now = Instant::now();
+        if let agent::CommitState::Blocked { why } = &env.tracker.state {
+            let message = why.clone();
+            return Tick::new(exit::INVALID, "blocked", message);
+        }
+        let dir = match source.checkout(&commit, checkouts) {
+            Ok(dir) => dir.join(&self.path),
+            Err(e) => return Tick::new(exit::FAILURE, "checkout_failed", e.to_string()),
+        };
+        crate::source::prune_checkouts(checkouts, &[&commit]);
+        let loaded = load_specs(&dir, &env.name).and_then(|(project, relevant)| {
+            render_loaded(&project, &env.name, relevant, Builds::Run).map(|r| (project, r))
+        });
+        let (project, (rendered, assets)) = match loaded {
+            Ok(loaded) => loaded,
+            Err(Failure::Invalid(diags)) => {
+                let first = diags
+                    .first()
+                    .map(|d| format!("{}:{}: {}", d.file.as_ref() as &str, d.span, d.message))
+                    .unwrap_or_default();
+                let why = format!(
+                    "the specs at this commit are invalid ({} problem(s)); first: {first}",
+                    diags.len()
+                );
+                if env.tracker.first_report("invalid") {
+                    for d in &diags {
+                        ctx.printer.diagnostic(d);
+                    }
+                }
+                env.tracker.block(&why);
+                return Tick::new(exit::INVALID, "invalid", why);
+            }
+            Err(Failure::Load(e)) => {
+                let why = e.to_string();
+                env.tracker.block(&why);
+                return Tick::new(exit::INVALID, "invalid", why);
+            }
+        };
+        let Ok(spec_env) = project.environment(&env.name) else {
+            return Tick::new(
+                exit::INVALID,
+                "invalid",
+                "the environment is not in this commit",
+            );
+        };
+        let protected_manual = spec_env.protect && !spec_env.auto_sync;
+        if env.cloud.is_none() {
+            match self.target.resolve(ctx, &rendered.target) {
+                Ok(resolved) => env.cloud = Some(connect(&resolved).await),
+                Err(e) => return Tick::new(exit::FAILURE, "failed", e.to_string()),
+            }
+        }
+        let Some(cloud) = env.cloud.as_ref() else {
+            return Tick::new(exit::FAILURE, "failed", "no connection");
+        };
+        let options = Options {
+            revision: Some(commit.clone()),
+            ..Options::default()
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let pass = Pass::new(cloud, &rendered, &assets, &options, tx);
+        if let Err(check) = pass.check_account().await {
+            let stop = crate::reconcile::Stop::from(check);
+            let message = stop.explain().message;
+            env.tracker.block(&message);
+            return Tick::new(exit::REFUSED, "refused", message);
+        }
+        let observed = match pass.observe().await {
+            Ok(o) => o,
+            Err(e) => return Tick::new(exit::FAILURE, "failed", e.to_string()),
+        };
+        let suspended = match &observed.asset_bucket {
+            Some(bucket) => {
+                state::read_suspension(cloud, bucket, &rendered.app, &rendered.environment)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            None => None,
+        };
+        let mut tick = Tick::new(exit::OK, "in_sync", "what runs matches the commit");
+        if observed.has_changes() {
+            if let Some(s) = &suspended {
+                return Tick::new(
+                    exit::DRIFTED,
+                    "suspended",
+                    format!(
+                        "out of sync at this commit; suspended by {} ({}): not applied",
+                        s.by, s.reason
+                    ),
+                );
+            }
+            if protected_manual {
+                return Tick::new(
+                    exit::DRIFTED,
+                    "out_of_sync",
+                    "out of sync at this commit; the environment is protected without `auto_sync: true`: waiting for `driftless deploy` or the pipeline",
+                );
+            }
+            if !env.tracker.may_apply(now) {
+                let wait = env.tracker.retry_in(now).unwrap_or_default();
+                return Tick::new(
+                    exit::FAILURE,
+                    "backoff",
+                    format!(
+                        "the last attempt failed; next try in {:.1}s",
+                        wait.as_secs_f64()
+                    ),
+                );
+            }
+            let settings = Settings {
+                command: "reconcile",
+                smoke: true,
+                lock_wait: Duration::ZERO,
+            };
+            let work = guard::guarded(&pass, None, pass.run(&observed, Mode::Apply, &settings));
+            let result = work.await;
+            while let Ok(event) = rx.try_recv() {
+                show(&mut ctx.printer, &event);
+            }
+            let stopped = pass.stop_reason();
+            let code = crate::reconcile::exit_code(&result, stopped);
+            let policy = retry(&result, stopped);
+            let message = match &result {
+                Ok(report) => report.outcome.error.clone().unwrap_or_else(|| {
+                    format!(
+                        "{} stack(s) changed{}",
+                        report.outcome.changed.len(),
+                        report.outcome.content_text()
+                    )
+                }),
+                Err(_) => match result {
+                    Err(stop) => stop.explain().message,
+                    Ok(_) => String::new(),
+                },
+            };
+            env.tracker
+                .record(policy, &message, now, retry_base, interval);
+            if policy != Retry::NotNeeded {
+                return Tick::new(code, "failed", message);
+            }
+            tick = Tick::new(code, "applied", message);
+        } else {
+            env.tracker
+                .record(Retry::NotNeeded, "", now, retry_base, interval);
+        }
+        // At every tick: drift, healed where the environment says so.
+        let drift = match pass
+            .detect_drift(crate::reconcile::drift::DETECTION_TIME_LIMIT)
+            .await
+        {
+            Ok(drift) => drift,
+            Err(e) => return Tick::new(exit::FAILURE, "drift_unknown", e.to_string()),
+        };
+        if !drift.drifted() {
+            env.drift_reported = None;
+            return tick;
+        }
+        let names: Vec<String> = drift
+            .drifted_resources()
+            .map(|(s, r)| format!("{} {}", s.stack, r.logical_id))
+            .chain(
+                drift
+                    .settings
+                    .iter()
+                    .map(|d| format!("{} {}", d.stack, d.logical_id)),
+            )
+            .collect();
+        let key = names.join(", ");
+        if env.drift_reported.as_deref() != Some(key.as_str()) {
+            super::display::show_drift(&mut ctx.printer, &drift);
+            env.drift_reported = Some(key.clone());
+        }
+        if !rendered.self_heal || suspended.is_some() || protected_manual {
+            return Tick::new(exit::DRIFTED, "drifted", format!("drifted: {key}"));
+        }
+        let heal_options = Options {
+            revision: Some(commit.clone()),
+            revert_drift: true,
+            ..Options::default()
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let healer = Pass::new(cloud, &rendered, &assets, &heal_options, tx);
+        let settings = Settings {
+            command: "reconcile",
+            smoke: true,
+            lock_wait: Duration::ZERO,
+        };
+        let result =
+            guard::guarded(&healer, None, healer.run(&observed, Mode::Apply, &settings)).await;
+        while let Ok(event) = rx.try_recv() {
+            show(&mut ctx.printer, &event);
+        }
+        let code = crate::reconcile::exit_code(&result, healer.stop_reason());
+        env.drift_reported = None;
+        match code {
+            exit::OK => Tick::new(exit::OK, "healed", format!("healed: {key}")),
+            _ => Tick::new(code, "drifted", format!("drifted, not all healed: {key}")),
+        }
+    }
+}
