@@ -7,17 +7,19 @@
 //! code, for a scheduled job.
 
 use super::display::show;
-use super::target::{TargetArgs, connect, runtime};
+use super::target::{TargetArgs, connect};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
 use crate::agent::{self, Tracker};
 use crate::bundle::Builds;
 use crate::cloud::{Cloud, state};
 use crate::exit;
+use crate::listener::Shared;
 use crate::load::{Failure, load_specs, render_loaded};
 use crate::reconcile::{Mode, Options, Pass, Retry, Settings, guard, retry};
 use crate::source::Source;
 use serde_json::json;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +51,15 @@ pub struct ReconcileArgs {
     /// One tick, then exit with its code.
     #[arg(long)]
     pub once: bool,
+    /// Serve `POST /hooks/git` (a push wakes the loop), `GET /healthz` and
+    /// `GET /metrics` on this address (port 0: any free port, named in
+    /// the `listening` event).
+    #[arg(long, value_name = "ADDRESS")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The environment variable holding the webhook secret (GitHub's HMAC
+    /// key, GitLab's token); without it, hooks are refused.
+    #[arg(long, value_name = "NAME", requires = "listen")]
+    pub webhook_secret_env: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -56,6 +67,10 @@ pub struct ReconcileArgs {
 /// One environment the loop keeps in line.
 struct Followed {
     name: String,
+    /// The last pass's wall time, when the tick ran one.
+    pass_seconds: Option<f64>,
+    health: &'static str,
+    drifted: usize,
     tracker: Tracker,
     /// Clients by target, made once.
     cloud: Option<Cloud>,
@@ -77,6 +92,32 @@ impl Tick {
             result,
             message: message.into(),
         }
+    }
+}
+
+/// The tick, as `/metrics` shows it.
+fn record_metrics(
+    shared: &Shared,
+    env: &Followed,
+    tick: &Tick,
+    calls: &crate::cloud::calls::CallSummary,
+) {
+    let Ok(mut all) = shared.metrics.lock() else {
+        return;
+    };
+    let m = all.entry(env.name.clone()).or_default();
+    m.last_tick = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    m.result = tick.result.to_string();
+    m.commit = env.tracker.commit.clone();
+    m.synced = matches!(tick.result, "applied" | "in_sync" | "healed" | "drifted");
+    m.health = env.health.to_string();
+    m.drifted_resources = env.drifted;
+    m.api_calls = calls.by_operation.clone();
+    if let Some(seconds) = env.pass_seconds {
+        m.observe_pass(seconds);
     }
 }
 
@@ -136,6 +177,9 @@ impl ReconcileArgs {
             .iter()
             .map(|name| Followed {
                 name: name.clone(),
+                pass_seconds: None,
+                health: "missing",
+                drifted: 0,
                 tracker: Tracker::default(),
                 cloud: None,
                 drift_reported: None,
@@ -143,7 +187,51 @@ impl ReconcileArgs {
             .collect();
         let interval = Duration::from_secs_f64(self.interval.max(0.1));
         let retry_base = Duration::from_secs_f64(self.retry_base.max(0.01));
-        let rt = runtime()?;
+        // Two workers: the listener answers while a tick runs.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
+        let shared = Arc::new(Shared {
+            secret: match &self.webhook_secret_env {
+                Some(var) => match std::env::var(var) {
+                    Ok(secret) if !secret.is_empty() => Some(secret),
+                    _ => {
+                        return Err(CommandError::new(
+                            ErrorKind::Invalid,
+                            format!("--webhook-secret-env {var}: the variable is not set"),
+                        )
+                        .with_help(format!(
+                            "export {var}=... (the secret the git host signs pushes with)"
+                        )));
+                    }
+                },
+                None => None,
+            },
+            running: true.into(),
+            ..Shared::default()
+        });
+        if let Some(address) = self.listen {
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind(address))
+                .map_err(|e| {
+                    CommandError::new(
+                        ErrorKind::Failure,
+                        format!("cannot listen on {address}: {e}"),
+                    )
+                    .with_help("pick another address or port (port 0: any free one)")
+                })?;
+            let bound = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            ctx.printer.emit(
+                json!({ "event": "reconcile", "state": "listening", "address": bound }),
+                || format!("listening on http://{bound} (/hooks/git, /healthz, /metrics)"),
+            );
+            rt.spawn(crate::listener::serve(listener, shared.clone()));
+        }
         ctx.printer.emit(
             json!({ "event": "reconcile", "state": "following", "environments": names, "interval_s": self.interval, "repo": self.repo.as_deref().map(crate::source::redact), "branch": self.branch }),
             || {
@@ -164,10 +252,12 @@ impl ReconcileArgs {
             let mut codes = Vec::new();
             for env in &mut followed {
                 let before = env.cloud.as_ref().map(Cloud::calls).unwrap_or_default();
+                let began = Instant::now();
                 let tick =
                     rt.block_on(self.tick(ctx, &source, &checkouts, env, interval, retry_base));
                 let after = env.cloud.as_ref().map(Cloud::calls).unwrap_or_default();
                 codes.push(tick.code);
+                record_metrics(&shared, env, &tick, &after);
                 ctx.printer.emit(
                     json!({
                         "event": "reconcile_tick",
@@ -180,6 +270,7 @@ impl ReconcileArgs {
                         "attempts": env.tracker.attempts(),
                         "retry_in_s": env.tracker.retry_in(Instant::now()).map(|d| d.as_secs_f64()),
                         "api_calls": { "total": after.total - before.total, "mutating": after.mutating - before.mutating },
+                        "seconds": began.elapsed().as_secs_f64(),
                     }),
                     || {
                         format!(
@@ -216,10 +307,14 @@ impl ReconcileArgs {
             let stopped = rt.block_on(async {
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => false,
+                    _ = shared.hook.notified() => false,
                     _ = guard::interrupted() => true,
                 }
             });
             if stopped {
+                shared
+                    .running
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
                 ctx.printer
                     .emit(json!({ "event": "reconcile", "state": "stopped" }), || {
                         "reconcile stopped".into()
@@ -243,6 +338,7 @@ impl ReconcileArgs {
         interval: Duration,
         retry_base: Duration,
     ) -> Tick {
+        env.pass_seconds = None;
         let commit = match source.fetch() {
             Ok(commit) => commit,
             Err(e) => return Tick::new(exit::FAILURE, "fetch_failed", e.to_string()),
@@ -319,6 +415,7 @@ impl ReconcileArgs {
             Ok(o) => o,
             Err(e) => return Tick::new(exit::FAILURE, "failed", e.to_string()),
         };
+        env.health = crate::reconcile::status::stacks_health(&observed, &rendered).name();
         let suspended = match &observed.asset_bucket {
             Some(bucket) => {
                 state::read_suspension(cloud, bucket, &rendered.app, &rendered.environment)
@@ -364,7 +461,9 @@ impl ReconcileArgs {
                 lock_wait: Duration::ZERO,
             };
             let work = guard::guarded(&pass, None, pass.run(&observed, Mode::Apply, &settings));
+            let began = Instant::now();
             let result = work.await;
+            env.pass_seconds = Some(began.elapsed().as_secs_f64());
             while let Ok(event) = rx.try_recv() {
                 show(&mut ctx.printer, &event);
             }
@@ -402,6 +501,7 @@ impl ReconcileArgs {
             Ok(drift) => drift,
             Err(e) => return Tick::new(exit::FAILURE, "drift_unknown", e.to_string()),
         };
+        env.drifted = drift.drifted_resources().count() + drift.settings.len();
         if !drift.drifted() {
             env.drift_reported = None;
             return tick;

@@ -146,6 +146,18 @@ fn stack_line(planned: &super::PlannedStack, deployed: Option<&DeployedStack>) -
     }
 }
 
+/// Health from the stacks alone, as one observation shows them (the
+/// loop's cheap view: no alarms, no records).
+pub fn stacks_health(observed: &Observed, env: &crate::render::RenderedEnvironment) -> Health {
+    let stacks: Vec<StackStatus> = observed
+        .planned
+        .iter()
+        .filter(|p| env.stack(&p.stack.name).is_some())
+        .map(|p| stack_line(p, observed.stacks.get(&p.stack.name)))
+        .collect();
+    health(&stacks, &[], None).0
+}
+
 impl Pass<'_> {
     /// The environment's status: one observation, the alarms its
     /// templates declare, and the last pass's record.

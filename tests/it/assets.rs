@@ -164,7 +164,7 @@ fn a_build_that_writes_nothing_is_an_error_and_is_never_cached() {
 }
 
 /// The folder of the tests' Python tools (a virtual environment with pip).
-fn python_tools() -> std::path::PathBuf {
+pub(super) fn python_tools() -> std::path::PathBuf {
     std::env::var_os("CFN_LINT")
         .map(std::path::PathBuf::from)
         .and_then(|p| p.parent().map(std::path::Path::to_path_buf))

@@ -342,3 +342,193 @@ fn two_agents_on_one_environment_apply_a_commit_once() {
         two.seen
     );
 }
+
+/// One HTTP/1.1 request to the agent's listener: status and body.
+fn request(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let text = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(text.as_bytes()).expect("send");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read");
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// GitHub's signature: HMAC-SHA256 of the body, hex, computed with the
+/// tests' Python (a second implementation, not the one under test).
+fn github_signature(secret: &str, body: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import hmac, hashlib, sys; print('sha256=' + hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())",
+            secret,
+            body,
+        ])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The families and samples of a Prometheus text exposition, parsed by
+/// `prometheus_client.parser` in the tests' venv, as JSON.
+fn parse_metrics(text: &str) -> Json {
+    let python = super::assets::python_tools().join("python");
+    let mut child = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import json, sys\nfrom prometheus_client.parser import text_string_to_metric_families\nout = [{'name': f.name, 'type': f.type, 'samples': [{'name': s.name, 'labels': s.labels, 'value': s.value} for s in f.samples]} for f in text_string_to_metric_families(sys.stdin.read())]\nprint(json.dumps(out))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("parser");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn a_signed_push_wakes_the_loop_a_bad_one_is_refused_and_metrics_parse() {
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    let secret = "hook-secret-for-tests";
+    let origin = repo.origin.to_str().expect("path").to_string();
+    let empty = repo.work.parent().expect("parent").join("elsewhere");
+    std::fs::create_dir_all(&empty).expect("folder");
+    let mut command = command(
+        &empty,
+        &account,
+        &[
+            "reconcile",
+            "dev",
+            "--repo",
+            &origin,
+            "--branch",
+            "main",
+            "--interval",
+            "120",
+            "--listen",
+            "127.0.0.1:0",
+            "--webhook-secret-env",
+            "HOOK_SECRET",
+        ],
+        &emulator().endpoint(),
+    );
+    command.env("HOOK_SECRET", secret);
+    let mut agent = Running::spawn(command);
+    let listening = agent.next(|e| e["state"] == "listening", Duration::from_secs(30));
+    let address = listening["address"].as_str().expect("address").to_string();
+    tick(&mut agent, |e| e["result"] == "applied");
+    assert_eq!(request(&address, "GET", "/healthz", &[], "").0, 200);
+
+    let commit = repo.push("specs/api/unit.yaml", MEMORY_256, MEMORY_384, "more memory");
+    let body = format!("{{\"ref\":\"refs/heads/main\",\"after\":\"{commit}\"}}");
+    let forged = vec![
+        ("X-GitHub-Event", "push".to_string()),
+        (
+            "X-Hub-Signature-256",
+            github_signature("not-the-secret", &body),
+        ),
+    ];
+    assert_eq!(
+        request(&address, "POST", "/hooks/git", &forged, &body).0,
+        401
+    );
+    assert_eq!(request(&address, "POST", "/hooks/git", &[], &body).0, 401);
+    std::thread::sleep(Duration::from_secs(2));
+    let ticks = |agent: &Running| {
+        agent
+            .seen
+            .iter()
+            .filter(|e| e["event"] == "reconcile_tick")
+            .count()
+    };
+    // Drain what arrived: no tick may follow a refused hook.
+    let before = ticks(&agent);
+    assert_eq!(before, 1, "a refused hook fetched: {:#?}", agent.seen);
+
+    let signed = vec![
+        ("X-GitHub-Event", "push".to_string()),
+        ("X-Hub-Signature-256", github_signature(secret, &body)),
+    ];
+    let pushed = std::time::Instant::now();
+    assert_eq!(
+        request(&address, "POST", "/hooks/git", &signed, &body).0,
+        202
+    );
+    let applied = tick(&mut agent, |e| e["commit"] == commit.as_str());
+    assert_eq!(applied["result"], "applied", "{applied:#}");
+    let ended = *agent.arrived.last().expect("a time") - pushed;
+    let took = Duration::from_secs_f64(applied["seconds"].as_f64().unwrap_or(0.0));
+    let woke = ended.saturating_sub(took);
+    assert!(woke < Duration::from_secs(1), "the tick began {woke:?} after the push");
+
+    let (status, text) = request(&address, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200);
+    let families = parse_metrics(&text);
+    let sample = |family: &str| -> Vec<Json> {
+        families
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["name"] == family)
+            .flat_map(|f| f["samples"].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    let info = sample("driftless_applied_commit_info");
+    assert_eq!(info[0]["labels"]["commit"], commit.as_str(), "{families:#}");
+    assert_eq!(info[0]["labels"]["environment"], "dev");
+    let result = sample("driftless_last_tick_result");
+    assert_eq!(result[0]["labels"]["result"], "applied");
+    assert_eq!(sample("driftless_synced")[0]["value"], 1.0);
+    let passes = sample("driftless_pass_duration_seconds");
+    assert!(
+        passes
+            .iter()
+            .any(|s| s["name"] == "driftless_pass_duration_seconds_count" && s["value"] == 2.0),
+        "{passes:#?}"
+    );
+    assert!(
+        sample("driftless_api_calls")
+            .iter()
+            .any(|s| s["labels"]["operation"] == "DescribeStacks"),
+        "{families:#}"
+    );
+}

@@ -1,0 +1,190 @@
+//! The reconcile loop's HTTP listener: `POST /hooks/git` (a push event
+//! from GitHub, signed with `X-Hub-Signature-256`, or GitLab, with
+//! `X-Gitlab-Token`) wakes the loop at once; `GET /healthz` answers 200
+//! while the loop runs; `GET /metrics` is the Prometheus text exposition.
+//! A request with a bad or missing signature gets 401 and changes nothing.
+
+use crate::metrics::{self, EnvironmentMetrics};
+use hmac::{KeyInit, Mac};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// Largest webhook body read (GitHub's are well under this).
+const MAX_BODY: usize = 1024 * 1024;
+
+/// What the loop and the listener share.
+#[derive(Default)]
+pub struct Shared {
+    pub metrics: Mutex<BTreeMap<String, EnvironmentMetrics>>,
+    /// Woken by a verified push.
+    pub hook: Notify,
+    /// The webhook secret; without one, hooks are refused.
+    pub secret: Option<String>,
+    pub running: AtomicBool,
+}
+
+/// Whether the request carries the secret: GitHub's HMAC-SHA256 of the
+/// body, or GitLab's token, compared in constant time.
+pub fn verified(secret: &str, headers: &hyper::HeaderMap, body: &[u8]) -> bool {
+    if let Some(signature) = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok())
+    {
+        let Some(hex) = signature.strip_prefix("sha256=") else {
+            return false;
+        };
+        let Some(expected) = decode_hex(hex) else {
+            return false;
+        };
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+            return false;
+        };
+        mac.update(body);
+        return mac.verify_slice(&expected).is_ok();
+    }
+    if let Some(token) = headers.get("x-gitlab-token").and_then(|v| v.to_str().ok()) {
+        return constant_time_eq(token.as_bytes(), secret.as_bytes());
+    }
+    false
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    match (request.method(), request.uri().path()) {
+        (&Method::GET, "/healthz") => match shared.running.load(Ordering::SeqCst) {
+            true => text(StatusCode::OK, "ok\n"),
+            false => text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),
+        },
+        (&Method::GET, "/metrics") => {
+            let body = match shared.metrics.lock() {
+                Ok(m) => metrics::render(&m, shared.running.load(Ordering::SeqCst)),
+                Err(_) => String::new(),
+            };
+            let mut response = text(StatusCode::OK, body);
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            response
+        }
+        (&Method::POST, "/hooks/git") => {
+            let Some(secret) = shared.secret.clone() else {
+                return text(
+                    StatusCode::FORBIDDEN,
+                    "no webhook secret is configured (--webhook-secret-env NAME)\n",
+                );
+            };
+            let headers = request.headers().clone();
+            let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "body too large\n"),
+            };
+            if !verified(&secret, &headers, &body) {
+                return text(StatusCode::UNAUTHORIZED, "bad or missing signature\n");
+            }
+            shared.hook.notify_one();
+            text(StatusCode::ACCEPTED, "fetching\n")
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// Serves until the process ends; each connection on its own task.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = hyper::service::service_fn(move |request| {
+                let shared = shared.clone();
+                async move { Ok::<_, std::convert::Infallible>(answer(shared, request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: &'static str, value: &str) -> hyper::HeaderMap {
+        let mut h = hyper::HeaderMap::new();
+        h.insert(name, value.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn a_github_signature_is_checked_over_the_body() {
+        // HMAC-SHA256("It's a Secret to Everybody", "Hello, World!"), from
+        // GitHub's documentation of webhook signatures.
+        let good = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        let body = b"Hello, World!";
+        let secret = "It's a Secret to Everybody";
+        assert!(verified(
+            secret,
+            &headers("x-hub-signature-256", good),
+            body
+        ));
+        assert!(!verified(
+            secret,
+            &headers("x-hub-signature-256", good),
+            b"Hello, World?"
+        ));
+        assert!(!verified(
+            "another",
+            &headers("x-hub-signature-256", good),
+            body
+        ));
+        assert!(!verified(
+            secret,
+            &headers("x-hub-signature-256", "sha1=00"),
+            body
+        ));
+        assert!(!verified(secret, &hyper::HeaderMap::new(), body));
+    }
+
+    #[test]
+    fn a_gitlab_token_must_equal_the_secret() {
+        assert!(verified(
+            "s3cret",
+            &headers("x-gitlab-token", "s3cret"),
+            b""
+        ));
+        assert!(!verified(
+            "s3cret",
+            &headers("x-gitlab-token", "s3cre"),
+            b""
+        ));
+    }
+}
