@@ -55,7 +55,7 @@ pub fn verified(secret: &str, headers: &hyper::HeaderMap, body: &[u8]) -> bool {
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())
