@@ -19,6 +19,7 @@ pub mod kinds;
 pub mod listener;
 pub mod load;
 pub mod metrics;
+pub mod notify;
 pub mod output;
 pub mod par;
 pub mod plan;

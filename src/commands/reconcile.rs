@@ -71,6 +71,11 @@ struct Followed {
     pass_seconds: Option<f64>,
     health: &'static str,
     drifted: usize,
+    /// The environment's app and webhooks, as the last commit read says.
+    app: String,
+    hooks: Vec<crate::spec::notify::Webhook>,
+    /// The last notification's key: one per change of state.
+    last_notice: Option<String>,
     tracker: Tracker,
     /// Clients by target, made once.
     cloud: Option<Cloud>,
@@ -93,6 +98,33 @@ impl Tick {
             message: message.into(),
         }
     }
+}
+
+/// The notification a tick calls for, with the key that makes it once per
+/// change of state.
+fn notice_of(env: &Followed, tick: &Tick) -> Option<(String, crate::notify::Notice)> {
+    if env.hooks.is_empty() {
+        return None;
+    }
+    let commit = env.tracker.commit.clone().unwrap_or_default();
+    let (event, key) = match tick.result {
+        "applied" => ("applied", format!("applied:{commit}")),
+        "failed" => ("failed", format!("failed:{commit}")),
+        "drifted" => ("drift", format!("drift:{}", tick.message)),
+        "healed" => ("healed", format!("healed:{commit}:{}", tick.message)),
+        _ if env.health == "degraded" => ("degraded", format!("degraded:{commit}")),
+        _ => return None,
+    };
+    Some((
+        key,
+        crate::notify::Notice {
+            event,
+            app: env.app.clone(),
+            environment: env.name.clone(),
+            commit: env.tracker.commit.clone(),
+            message: tick.message.clone(),
+        },
+    ))
 }
 
 /// The tick, as `/metrics` shows it.
@@ -180,6 +212,9 @@ impl ReconcileArgs {
                 pass_seconds: None,
                 health: "missing",
                 drifted: 0,
+                app: String::new(),
+                hooks: Vec::new(),
+                last_notice: None,
                 tracker: Tracker::default(),
                 cloud: None,
                 drift_reported: None,
@@ -258,6 +293,24 @@ impl ReconcileArgs {
                 let after = env.cloud.as_ref().map(Cloud::calls).unwrap_or_default();
                 codes.push(tick.code);
                 record_metrics(&shared, env, &tick, &after);
+                if let Some((key, notice)) = notice_of(env, &tick)
+                    && env.last_notice.as_ref() != Some(&key)
+                {
+                    env.last_notice = Some(key);
+                    let errors = rt.block_on(async {
+                        match crate::smoke::http::HttpClient::new() {
+                            Ok(client) => crate::notify::send(&client, &env.hooks, &notice).await,
+                            Err(e) => vec![e],
+                        }
+                    });
+                    ctx.printer.emit(
+                        json!({ "event": "notified", "environment": env.name, "notice": notice.event, "text": notice.text(), "sent": env.hooks.len() - errors.len(), "errors": errors }),
+                        || match errors.is_empty() {
+                            true => format!("  notified: {}", notice.text()),
+                            false => format!("  notification not sent: {}", errors.join("; ")),
+                        },
+                    );
+                }
                 ctx.printer.emit(
                     json!({
                         "event": "reconcile_tick",
@@ -390,6 +443,8 @@ impl ReconcileArgs {
             );
         };
         let protected_manual = spec_env.protect && !spec_env.auto_sync;
+        env.hooks = spec_env.notify.clone();
+        env.app = rendered.app.clone();
         if env.cloud.is_none() {
             match self.target.resolve(ctx, &rendered.target) {
                 Ok(resolved) => env.cloud = Some(connect(&resolved).await),

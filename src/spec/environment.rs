@@ -71,6 +71,8 @@ pub struct Environment {
     /// The reconcile loop applies new commits itself (default: yes, except
     /// where the environment is protected).
     pub auto_sync: bool,
+    /// Where the reconcile loop reports changes of state.
+    pub notify: Vec<super::notify::Webhook>,
     pub smoke: Vec<SmokeCheck>,
     /// Where the `stacks:` key is, for layout-wide messages.
     pub stacks_span: Span,
@@ -110,6 +112,7 @@ const ENV_KEYS: &[&str] = &[
     "approval",
     "self_heal",
     "auto_sync",
+    "notify",
     "smoke",
 ];
 const TARGET_KEYS: &[&str] = &["region", "account", "profile"];
@@ -400,6 +403,10 @@ pub fn read(doc: &Node, file_stem: &str, r: &mut Reader<'_>) -> Option<Environme
         approval,
         self_heal: flag(r, "self_heal").unwrap_or(false),
         auto_sync: flag(r, "auto_sync").unwrap_or(!protect),
+        notify: doc
+            .get("notify")
+            .map(|n| super::notify::read_notify(n, r))
+            .unwrap_or_default(),
         smoke,
         stacks_span: stacks_node.map(|n| n.span).unwrap_or_default(),
     })

@@ -73,12 +73,50 @@ impl Repo {
 
 /// `driftless reconcile dev` following `repo`, from an empty folder.
 fn agent(repo: &Repo, account: &str, extra: &[&str]) -> Running {
+    Running::spawn(agent_command(repo, account, extra))
+}
+
+fn agent_command(repo: &Repo, account: &str, extra: &[&str]) -> std::process::Command {
     let origin = repo.origin.to_str().expect("path").to_string();
     let mut args = vec!["reconcile", "dev", "--repo", &origin, "--branch", "main"];
     args.extend_from_slice(extra);
     let empty = repo.work.parent().expect("parent").join("elsewhere");
     std::fs::create_dir_all(&empty).expect("folder");
-    Running::spawn(command(&empty, account, &args, &emulator().endpoint()))
+    command(&empty, account, &args, &emulator().endpoint())
+}
+
+/// A webhook receiver on loopback: every POST body it got, as JSON.
+fn receiver() -> (String, std::sync::mpsc::Receiver<Json>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            if let Ok(json) = serde_json::from_slice(&body)
+                && tx.send(json).is_err()
+            {
+                break;
+            }
+        }
+    });
+    (url, rx)
 }
 
 fn tick(agent: &mut Running, want: impl Fn(&Json) -> bool) -> Json {
@@ -263,12 +301,15 @@ fn drift_made_by_hand_is_healed_within_a_tick_where_the_environment_says_so() {
     repo.push(
         "environments/dev.yaml",
         "hotswap: true",
-        "hotswap: true\nself_heal: true",
-        "heal",
+        "hotswap: true\nself_heal: true\nnotify:\n  - { webhook: \"${env:DRIFT_HOOK}\", format: json }",
+        "heal, and say so",
     );
     let (_, stateless) = stacks(&app, "dev");
     let c = clients(&account, "us-east-1");
-    let mut agent = agent(&repo, &account, &["--interval", "0.5"]);
+    let (url, notices) = receiver();
+    let mut command = agent_command(&repo, &account, &["--interval", "0.5"]);
+    command.env("DRIFT_HOOK", &url);
+    let mut agent = Running::spawn(command);
     tick(&mut agent, |e| e["result"] == "applied");
     let function =
         c.rt.block_on(
@@ -308,6 +349,27 @@ fn drift_made_by_hand_is_healed_within_a_tick_where_the_environment_says_so() {
         .expect("config")
         .memory_size();
     assert_eq!(memory, Some(256));
+    let mut told = Vec::new();
+    while let Ok(notice) = notices.recv_timeout(Duration::from_secs(10)) {
+        let healed = notice["event"] == "healed";
+        told.push(notice);
+        if healed {
+            break;
+        }
+    }
+    let events: Vec<&str> = told.iter().filter_map(|n| n["event"].as_str()).collect();
+    assert_eq!(
+        events,
+        ["applied", "healed"],
+        "one notice per change of state: {told:#?}"
+    );
+    assert!(
+        told[1]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("healed"),
+        "{told:#?}"
+    );
 }
 
 #[test]
@@ -498,7 +560,10 @@ fn a_signed_push_wakes_the_loop_a_bad_one_is_refused_and_metrics_parse() {
     let ended = *agent.arrived.last().expect("a time") - pushed;
     let took = Duration::from_secs_f64(applied["seconds"].as_f64().unwrap_or(0.0));
     let woke = ended.saturating_sub(took);
-    assert!(woke < Duration::from_secs(1), "the tick began {woke:?} after the push");
+    assert!(
+        woke < Duration::from_secs(1),
+        "the tick began {woke:?} after the push"
+    );
 
     let (status, text) = request(&address, "GET", "/metrics", &[], "");
     assert_eq!(status, 200);

@@ -1,0 +1,93 @@
+//! `notify:` in an environment: where the reconcile loop tells people
+//! about a change of state (a new commit applied, a pass failed, drift
+//! found, the environment degraded, drift healed).
+
+use super::read::Reader;
+use crate::yaml::{Node, Span};
+
+/// How a webhook's body is shaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `{"text": ...}`: what Slack and Microsoft Teams incoming webhooks take.
+    Chat,
+    /// The same text with the facts as fields, for anything else.
+    Json,
+}
+
+/// Where the URL comes from: written, or read from the loop's environment
+/// (webhook URLs are secrets: anyone holding one may post).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Url {
+    Literal(String),
+    Env(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: Url,
+    pub format: Format,
+    pub span: Span,
+}
+
+const KEYS: &[&str] = &["webhook", "format"];
+
+pub(super) fn read_notify(node: &Node, r: &mut Reader<'_>) -> Vec<Webhook> {
+    let Some(items) = r.list(node, "notify") else {
+        return Vec::new();
+    };
+    let mut hooks = Vec::new();
+    for item in items {
+        if !r.keys(item, "a notification", KEYS, &["webhook"]) {
+            continue;
+        }
+        let Some(url_node) = item.get("webhook") else {
+            continue;
+        };
+        let Some(text) = r.string(url_node, "webhook") else {
+            continue;
+        };
+        let url = match text
+            .strip_prefix("${env:")
+            .and_then(|t| t.strip_suffix('}'))
+        {
+            Some(var)
+                if !var.is_empty()
+                    && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                Url::Env(var.to_string())
+            }
+            _ if text.starts_with("https://") || text.starts_with("http://") => Url::Literal(text),
+            _ => {
+                r.error(
+                    url_node.span,
+                    format!("`{text}` is not a webhook URL"),
+                    "write an http(s) URL, or `${env:NAME}` to read it from the loop's environment (a webhook URL is a secret)",
+                );
+                continue;
+            }
+        };
+        let format = match item
+            .get("format")
+            .and_then(|f| r.string(f, "format"))
+            .as_deref()
+        {
+            None | Some("chat") => Format::Chat,
+            Some("json") => Format::Json,
+            Some(other) => {
+                let span = item.get("format").map(|f| f.span).unwrap_or(item.span);
+                r.error(
+                    span,
+                    format!("unknown notification format `{other}`"),
+                    "use `chat` (Slack and Microsoft Teams incoming webhooks) or `json`",
+                );
+                continue;
+            }
+        };
+        hooks.push(Webhook {
+            url,
+            format,
+            span: item.span,
+        });
+    }
+    hooks
+}
