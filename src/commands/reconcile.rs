@@ -247,6 +247,19 @@ impl ReconcileArgs {
             running: true.into(),
             ..Shared::default()
         });
+        // One listener for Ctrl-C and SIGTERM for the whole loop: a signal
+        // during a pass stops the pass (its own guard hears it too) and
+        // then the loop; one between passes stops the loop at once.
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        {
+            let (stop, stopping) = (stop.clone(), stopping.clone());
+            rt.spawn(async move {
+                guard::interrupted().await;
+                stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+                stop.notify_one();
+            });
+        }
         if let Some(address) = self.listen {
             let listener = rt
                 .block_on(tokio::net::TcpListener::bind(address))
@@ -357,13 +370,14 @@ impl ReconcileArgs {
                 .iter()
                 .filter_map(|env| env.tracker.retry_in(now))
                 .fold(agent::jittered(interval, seed() ^ ticks), Duration::min);
-            let stopped = rt.block_on(async {
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => false,
-                    _ = shared.hook.notified() => false,
-                    _ = guard::interrupted() => true,
-                }
-            });
+            let stopped = stopping.load(std::sync::atomic::Ordering::SeqCst)
+                || rt.block_on(async {
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => false,
+                        _ = shared.hook.notified() => false,
+                        _ = stop.notified() => true,
+                    }
+                });
             if stopped {
                 shared
                     .running

@@ -597,3 +597,27 @@ fn a_signed_push_wakes_the_loop_a_bad_one_is_refused_and_metrics_parse() {
         "{families:#}"
     );
 }
+
+#[test]
+fn sigterm_stops_the_loop_between_ticks() {
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    let mut agent = agent(&repo, &account, &["--interval", "120"]);
+    tick(&mut agent, |e| e["result"] == "applied");
+    let pid = agent.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    agent.next(|e| e["state"] == "stopped", Duration::from_secs(10));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(status)) = agent.child.try_wait() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+}
