@@ -2,8 +2,9 @@
 //! (a new commit applied, a pass failed, drift found, the environment
 //! degraded, drift healed), posted to the environment's webhooks.
 
+use crate::cloud::Cloud;
 use crate::smoke::http::{HttpClient, Request};
-use crate::spec::notify::{Format, Url, Webhook};
+use crate::spec::notify::{Destination, Format, Url, Webhook};
 use serde_json::json;
 
 /// One change of state.
@@ -47,12 +48,32 @@ impl Notice {
     }
 }
 
-/// Posts `notice` to every hook; returns what could not be sent (never
-/// the URL: it is a secret).
-pub async fn send(client: &HttpClient, hooks: &[Webhook], notice: &Notice) -> Vec<String> {
+/// Posts `notice` to every destination (topics through `cloud`); returns
+/// what could not be sent (never a webhook URL: it is a secret).
+pub async fn send(
+    client: &HttpClient,
+    cloud: &Cloud,
+    hooks: &[Webhook],
+    notice: &Notice,
+) -> Vec<String> {
     let mut errors = Vec::new();
     for (i, hook) in hooks.iter().enumerate() {
-        let url = match &hook.url {
+        let (url, format) = match &hook.to {
+            Destination::Topic { arn } => {
+                let subject = format!(
+                    "driftless: {} {} {}",
+                    notice.app, notice.environment, notice.event
+                );
+                if let Err(e) =
+                    crate::cloud::topics::publish(cloud, arn, &subject, &notice.text()).await
+                {
+                    errors.push(format!("notification {}: {e}", i + 1));
+                }
+                continue;
+            }
+            Destination::Webhook { url, format } => (url, *format),
+        };
+        let url = match url {
             Url::Literal(url) => url.clone(),
             Url::Env(var) => match std::env::var(var) {
                 Ok(url) if !url.is_empty() => url,
@@ -66,7 +87,7 @@ pub async fn send(client: &HttpClient, hooks: &[Webhook], notice: &Notice) -> Ve
             method: "POST".into(),
             url,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: Some(notice.body(hook.format)),
+            body: Some(notice.body(format)),
         };
         let sent =
             tokio::time::timeout(std::time::Duration::from_secs(10), client.send(&request)).await;

@@ -15,6 +15,7 @@ pub mod objects;
 pub mod scripted;
 pub mod stacks;
 pub mod state;
+pub mod topics;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -43,6 +44,7 @@ pub struct Cloud {
     lambda: aws_sdk_lambda::Client,
     sts: aws_sdk_sts::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    sns: aws_sdk_sns::Client,
     calls: Arc<CallLog>,
     /// The S3 store's clock, for the lock's age.
     clock: Arc<StoreClock>,
@@ -165,6 +167,11 @@ impl Cloud {
         );
         let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(sdk)
                 .interceptor(counter)
                 .build(),
         );
@@ -174,6 +181,7 @@ impl Cloud {
             lambda,
             sts,
             cloudwatch,
+            sns,
             calls,
             clock,
             region: settings.region.clone(),

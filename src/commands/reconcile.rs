@@ -306,24 +306,6 @@ impl ReconcileArgs {
                 let after = env.cloud.as_ref().map(Cloud::calls).unwrap_or_default();
                 codes.push(tick.code);
                 record_metrics(&shared, env, &tick, &after);
-                if let Some((key, notice)) = notice_of(env, &tick)
-                    && env.last_notice.as_ref() != Some(&key)
-                {
-                    env.last_notice = Some(key);
-                    let errors = rt.block_on(async {
-                        match crate::smoke::http::HttpClient::new() {
-                            Ok(client) => crate::notify::send(&client, &env.hooks, &notice).await,
-                            Err(e) => vec![e],
-                        }
-                    });
-                    ctx.printer.emit(
-                        json!({ "event": "notified", "environment": env.name, "notice": notice.event, "text": notice.text(), "sent": env.hooks.len() - errors.len(), "errors": errors }),
-                        || match errors.is_empty() {
-                            true => format!("  notified: {}", notice.text()),
-                            false => format!("  notification not sent: {}", errors.join("; ")),
-                        },
-                    );
-                }
                 ctx.printer.emit(
                     json!({
                         "event": "reconcile_tick",
@@ -348,6 +330,27 @@ impl ReconcileArgs {
                         )
                     },
                 );
+                if let Some((key, notice)) = notice_of(env, &tick)
+                    && env.last_notice.as_ref() != Some(&key)
+                {
+                    env.last_notice = Some(key);
+                    let errors = rt.block_on(async {
+                        match (crate::smoke::http::HttpClient::new(), &env.cloud) {
+                            (Ok(client), Some(cloud)) => {
+                                crate::notify::send(&client, cloud, &env.hooks, &notice).await
+                            }
+                            (Err(e), _) => vec![e],
+                            (_, None) => vec!["the target was never reached".into()],
+                        }
+                    });
+                    ctx.printer.emit(
+                        json!({ "event": "notified", "environment": env.name, "notice": notice.event, "text": notice.text(), "sent": env.hooks.len() - errors.len(), "errors": errors }),
+                        || match errors.is_empty() {
+                            true => format!("  notified: {}", notice.text()),
+                            false => format!("  notification not sent: {}", errors.join("; ")),
+                        },
+                    );
+                }
             }
             if self.once {
                 let code = codes.iter().copied().max_by_key(|c| match *c {

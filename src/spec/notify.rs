@@ -22,14 +22,39 @@ pub enum Url {
     Env(String),
 }
 
+/// Where a notification goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Webhook {
+        url: Url,
+        format: Format,
+    },
+    /// An SNS topic, published to with the environment's own credentials.
+    Topic {
+        arn: String,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Webhook {
-    pub url: Url,
-    pub format: Format,
+    pub to: Destination,
     pub span: Span,
 }
 
-const KEYS: &[&str] = &["webhook", "format"];
+const KEYS: &[&str] = &["webhook", "format", "sns"];
+
+/// `arn:aws:sns:REGION:ACCOUNT:NAME` (any partition).
+fn is_topic_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && !parts[5].is_empty()
+}
 
 pub(super) fn read_notify(node: &Node, r: &mut Reader<'_>) -> Vec<Webhook> {
     let Some(items) = r.list(node, "notify") else {
@@ -37,10 +62,33 @@ pub(super) fn read_notify(node: &Node, r: &mut Reader<'_>) -> Vec<Webhook> {
     };
     let mut hooks = Vec::new();
     for item in items {
-        if !r.keys(item, "a notification", KEYS, &["webhook"]) {
+        if !r.keys(item, "a notification", KEYS, &[]) {
+            continue;
+        }
+        if let Some(topic) = item.get("sns") {
+            let Some(arn) = r.string(topic, "sns") else {
+                continue;
+            };
+            if !is_topic_arn(&arn) || item.get("webhook").is_some() {
+                r.error(
+                    topic.span,
+                    format!("`{arn}` is not an SNS topic ARN, or the item also names a webhook"),
+                    "one destination per item: `sns: arn:aws:sns:REGION:ACCOUNT:TOPIC`, or `webhook: URL`",
+                );
+                continue;
+            }
+            hooks.push(Webhook {
+                to: Destination::Topic { arn },
+                span: item.span,
+            });
             continue;
         }
         let Some(url_node) = item.get("webhook") else {
+            r.error(
+                item.span,
+                "a notification names no destination",
+                "add `webhook: URL` (or `${env:NAME}`), or `sns: TOPIC_ARN`",
+            );
             continue;
         };
         let Some(text) = r.string(url_node, "webhook") else {
@@ -84,8 +132,7 @@ pub(super) fn read_notify(node: &Node, r: &mut Reader<'_>) -> Vec<Webhook> {
             }
         };
         hooks.push(Webhook {
-            url,
-            format,
+            to: Destination::Webhook { url, format },
             span: item.span,
         });
     }

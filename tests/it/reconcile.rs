@@ -621,3 +621,72 @@ fn sigterm_stops_the_loop_between_ticks() {
     };
     assert_eq!(status.code(), Some(130));
 }
+
+#[test]
+fn a_notice_is_published_to_an_sns_topic() {
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    let c = clients(&account, "us-east-1");
+    let sns = c.rt.block_on(async {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(emulator().endpoint())
+            .credentials_provider(aws_credential_types::Credentials::new(
+                account.as_str(),
+                "test",
+                None,
+                None,
+                "tests",
+            ))
+            .load()
+            .await;
+        aws_sdk_sns::Client::new(&sdk)
+    });
+    let topic =
+        c.rt.block_on(sns.create_topic().name("driftless-notices").send())
+            .expect("topic")
+            .topic_arn()
+            .expect("arn")
+            .to_string();
+    let (url, messages) = receiver();
+    c.rt.block_on(
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("http")
+            .endpoint(&url)
+            .send(),
+    )
+    .expect("subscribe");
+    let confirmation = messages
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a subscription confirmation");
+    assert_eq!(confirmation["Type"], "SubscriptionConfirmation");
+    c.rt.block_on(
+        sns.confirm_subscription()
+            .topic_arn(&topic)
+            .token(confirmation["Token"].as_str().expect("token"))
+            .send(),
+    )
+    .expect("confirm");
+    repo.push(
+        "environments/dev.yaml",
+        "hotswap: true",
+        &format!("hotswap: true\nnotify:\n  - sns: {topic}"),
+        "notify a topic",
+    );
+    let mut agent = agent(&repo, &account, &["--interval", "60"]);
+    tick(&mut agent, |e| e["result"] == "applied");
+    let notified = agent.next(|e| e["event"] == "notified", Duration::from_secs(20));
+    assert_eq!(notified["errors"], serde_json::json!([]), "{notified:#}");
+    let message = messages
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the notice through SNS");
+    assert_eq!(message["Type"], "Notification");
+    assert!(
+        message["Message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dev applied"),
+        "{message:#}"
+    );
+}
