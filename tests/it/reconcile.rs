@@ -690,3 +690,72 @@ fn a_notice_is_published_to_an_sns_topic() {
         "{message:#}"
     );
 }
+
+#[test]
+fn once_runs_one_tick_and_a_protected_environment_waits_for_a_deploy() {
+    let account = account();
+    let (repo, app) = Repo::new(&account);
+    let (stateful, _) = stacks(&app, "prod");
+    let origin = repo.origin.to_str().expect("path").to_string();
+    let once = |env: &str| {
+        let empty = repo.work.parent().expect("parent").join("elsewhere");
+        std::fs::create_dir_all(&empty).expect("folder");
+        command(
+            &empty,
+            &account,
+            &[
+                "reconcile",
+                env,
+                "--repo",
+                &origin,
+                "--branch",
+                "main",
+                "--once",
+            ],
+            &emulator().endpoint(),
+        )
+        .output()
+        .expect("run")
+    };
+    let ticks = |out: &std::process::Output| -> Vec<Json> {
+        super::emulator::events(out)
+            .into_iter()
+            .filter(|e| e["event"] == "reconcile_tick")
+            .collect()
+    };
+
+    // prod names account 222222222222: refused, and so not retried.
+    let refused = once("prod");
+    assert_eq!(refused.status.code(), Some(4));
+    assert_eq!(ticks(&refused)[0]["result"], "refused");
+
+    // On the emulator as this account, prod is protected without
+    // `auto_sync`: reported out of sync, never applied by the loop.
+    repo.push(
+        "environments/prod.yaml",
+        "target: { region: eu-west-1, account: \"222222222222\" }",
+        "target: local",
+        "prod on the emulator",
+    );
+    let waiting = once("prod");
+    assert_eq!(waiting.status.code(), Some(2));
+    let tick = &ticks(&waiting)[0];
+    assert_eq!(tick["result"], "out_of_sync", "{tick:#}");
+    assert!(
+        tick["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("auto_sync")
+    );
+    let c = clients(&account, "us-east-1");
+    let exists =
+        c.rt.block_on(c.cfn.describe_stacks().stack_name(&stateful).send())
+            .is_ok();
+    assert!(!exists, "the loop created a protected environment's stack");
+
+    let applied = once("dev");
+    assert_eq!(applied.status.code(), Some(0));
+    let all = ticks(&applied);
+    assert_eq!(all.len(), 1, "one tick: {all:#?}");
+    assert_eq!(all[0]["result"], "applied");
+}
