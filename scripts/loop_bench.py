@@ -10,6 +10,7 @@
 - time from a signed push hook to the stack updated, median of RUNS (10).
 """
 
+import atexit
 import hashlib
 import hmac
 import json
@@ -24,9 +25,11 @@ import threading
 import time
 import urllib.request
 
-BIN, ENDPOINT = sys.argv[1], sys.argv[2]
+BIN, ENDPOINT = os.path.abspath(sys.argv[1]), sys.argv[2]
 RUNS = int(sys.argv[3]) if len(sys.argv) > 3 else 10
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ELSEWHERE = tempfile.mkdtemp(prefix="loop-bench-cwd-")
+atexit.register(shutil.rmtree, ELSEWHERE, True)
 
 
 def env(account):
@@ -51,8 +54,12 @@ def git(cwd, *args):
 def repo_of(project, app):
     """A bare repository holding `project` (app renamed), and its work clone."""
     top = tempfile.mkdtemp(prefix="loop-bench-")
+    atexit.register(shutil.rmtree, top, True)
     work = os.path.join(top, "work")
-    shutil.copytree(project, work, ignore=shutil.ignore_patterns(".driftless", "__pycache__"))
+    # Only what a project is: its specs and environments.
+    for part in ("specs", "environments"):
+        shutil.copytree(os.path.join(project, part), os.path.join(work, part),
+                        ignore=shutil.ignore_patterns(".driftless", "__pycache__"))
     for name in os.listdir(os.path.join(work, "environments")):
         path = os.path.join(work, "environments", name)
         with open(path) as f:
@@ -71,7 +78,7 @@ class Agent:
     def __init__(self, origin, account, *extra):
         self.proc = subprocess.Popen(
             [BIN, "--output", "json", "reconcile", "dev", "--repo", origin, "--branch", "main", *extra],
-            cwd=tempfile.mkdtemp(), env=env(account), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            cwd=ELSEWHERE, env=env(account), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -99,8 +106,8 @@ def once_calls(project, app, account):
     _, _, origin = repo_of(project, app)
     e = env(account)
     cmd = [BIN, "--output", "json", "reconcile", "dev", "--repo", origin, "--branch", "main", "--once"]
-    subprocess.run(cmd, cwd=tempfile.mkdtemp(), env=e, capture_output=True)  # applies
-    out = subprocess.run(cmd, cwd=tempfile.mkdtemp(), env=e, capture_output=True, text=True).stdout
+    subprocess.run(cmd, cwd=ELSEWHERE, env=e, capture_output=True)  # applies
+    out = subprocess.run(cmd, cwd=ELSEWHERE, env=e, capture_output=True, text=True).stdout
     tick = next(json.loads(l) for l in out.splitlines() if '"reconcile_tick"' in l)
     return tick
 
