@@ -187,8 +187,10 @@ fn syntax_help(info: &str) -> &'static str {
     }
 }
 
-/// Decodes file bytes as UTF-8, pointing at the first invalid byte.
+/// Decodes file bytes as UTF-8, pointing at the first invalid byte. A
+/// byte-order mark at the start (editors on Windows write one) is skipped.
 pub fn decode(bytes: &[u8]) -> Result<&str, YamlError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| {
         let valid = &bytes[..e.valid_up_to()];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
@@ -354,6 +356,18 @@ impl MarkedEventReceiver for Builder {
                 } else {
                     Value::Str(text)
                 };
+                if let Value::Float(f) = &value
+                    && !f.is_finite()
+                {
+                    // `.nan`, `.inf` and `1e400`: no parameter, capacity or
+                    // threshold means that, and JSON cannot carry them.
+                    self.fail(
+                        span,
+                        "numbers must be finite: this reads as infinity or NaN",
+                        "write a finite number, or quote the value to mean the text",
+                    );
+                    return;
+                }
                 self.complete(Node::new(span, value), anchor);
             }
             Event::SequenceStart(_, Some(_)) | Event::MappingStart(_, Some(_)) => {
@@ -470,6 +484,24 @@ fn plain_scalar(text: String) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let text = decode(b"\xEF\xBB\xBFunit: api\n").expect("utf-8");
+        let doc = parse(text).expect("parses");
+        assert_eq!(doc.get("unit").and_then(Node::as_str), Some("api"));
+    }
+
+    #[test]
+    fn numbers_must_be_finite() {
+        for text in ["a: .nan\n", "a: .inf\n", "a: -.Inf\n", "a: 1e400\n"] {
+            let err = parse(text).expect_err(text);
+            assert!(err.message.contains("finite"), "{text}: {}", err.message);
+            assert_eq!(err.span, Span::new(1, 4), "{text}");
+        }
+        let quoted = parse("a: \".nan\"\n").expect("a string");
+        assert_eq!(quoted.get("a").and_then(Node::as_str), Some(".nan"));
+    }
 
     #[test]
     fn positions_are_one_based() {

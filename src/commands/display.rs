@@ -412,10 +412,14 @@ pub fn show(p: &mut Printer, event: &Event) {
             } else {
                 format!(" (forced by {})", h.properties.join(", "))
             };
+            let allow = match h.flag.as_str() {
+                "" => "no flag allows it: rename the stack in the layout".to_string(),
+                flag => format!("to allow it for this resource alone: {flag}"),
+            };
             let text = p.paint(
                 &format!(
-                    "refused: {} {} {} ({}) in {}{forced}\n  {}\n  nothing was changed; to allow it for this resource alone: {}",
-                    h.action, h.resource, h.resource_type, h.logical_id, h.stack, h.cause, h.flag
+                    "refused: {} {} {} ({}) in {}{forced}\n  {}\n  nothing was changed; {allow}",
+                    h.action, h.resource, h.resource_type, h.logical_id, h.stack, h.cause
                 ),
                 Colour::Red,
             );

@@ -126,6 +126,39 @@ pub(super) fn retained_ids(template: &Json) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Stacks of this environment's names whose tags say they belong to
+/// another app or environment: a pass never touches them (no flag allows
+/// it; rename a stack instead).
+pub(super) fn foreign_stacks(
+    env: &crate::render::RenderedEnvironment,
+    deployed: &BTreeMap<String, DeployedStack>,
+) -> Vec<Hazard> {
+    env.stacks
+        .iter()
+        .filter_map(|s| {
+            let d = deployed.get(&s.name)?;
+            let app = d.tags.get(APP_TAG)?;
+            let owner = d.tags.get(ENVIRONMENT_TAG)?;
+            if *app == env.app && *owner == env.environment {
+                return None;
+            }
+            Some(Hazard {
+                stack: s.name.clone(),
+                logical_id: s.name.clone(),
+                resource: s.name.clone(),
+                resource_type: "AWS::CloudFormation::Stack".into(),
+                action: "overwrite",
+                properties: Vec::new(),
+                cause: format!(
+                    "the stack belongs to environment `{owner}` of app `{app}` (its tags say so), not to `{}` of `{}`",
+                    env.environment, env.app
+                ),
+                flag: String::new(),
+            })
+        })
+        .collect()
+}
+
 /// The stateful stacks of a protected environment, deployed without
 /// termination protection.
 pub(super) fn unprotected(
@@ -288,7 +321,8 @@ impl Pass<'_> {
             });
             deployed_templates.push((d.name.clone(), template));
         }
-        let hazards = if deployed_templates.is_empty() {
+        let mut hazards = foreign_stacks(env, &stacks);
+        hazards.extend(if deployed_templates.is_empty() {
             Vec::new()
         } else {
             let desired: Vec<(String, Json)> = planned
@@ -304,7 +338,7 @@ impl Pass<'_> {
                 &view(&desired),
                 &self.options.allow_replace,
             )
-        };
+        });
         let functions = functions?;
         let (live, drift) = settings_drift(planned.iter().map(|p| &p.stack), &functions);
         let hotswapped = hotswap_drift(&functions);

@@ -46,6 +46,10 @@ pub fn render(
     );
     report_tier_inversions(project, &unit_graph, &first_ref, &mut diags);
     check_smoke(project, env, &mut diags);
+    output_collisions(
+        deployed.iter().filter_map(|u| project.units.get(u)),
+        &mut diags,
+    );
     if report_unit_cycle(&unit_graph, &first_ref, &mut diags) {
         return Err(diags);
     }
@@ -100,4 +104,37 @@ pub fn render(
         smoke: env.smoke.clone(),
         rollback: env.rollback,
     })
+}
+
+/// Two outputs that render to one CloudFormation output (and parameter)
+/// name, such as `a`'s `b-c` and `a-b`'s `c` (both `ABC`): one would
+/// vanish and a downstream stack read the other's value. An error at both.
+fn output_collisions<'u>(
+    units: impl Iterator<Item = &'u crate::spec::Unit>,
+    diags: &mut Diagnostics,
+) {
+    let mut seen: BTreeMap<String, (&crate::spec::Unit, &crate::spec::unit::OutputDef)> =
+        BTreeMap::new();
+    for unit in units {
+        for output in &unit.outputs {
+            let id = resolve::output_id(&unit.name, &output.name);
+            if let Some((other, other_output)) = seen.get(&id) {
+                let both = format!(
+                    "`{}.{}` and `{}.{}` both render as the output `{id}`",
+                    other.name, other_output.name, unit.name, output.name
+                );
+                let help = "rename one of the outputs (or units) so that their names differ in letters or digits, not only in `-` or `_`";
+                diags.push(
+                    crate::diag::Diagnostic::new(&unit.file, output.span, both.clone())
+                        .with_help(help),
+                );
+                diags.push(
+                    crate::diag::Diagnostic::new(&other.file, other_output.span, both)
+                        .with_help(help),
+                );
+                continue;
+            }
+            seen.insert(id, (unit, output));
+        }
+    }
 }

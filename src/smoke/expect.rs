@@ -13,13 +13,21 @@ pub struct Observed<'a> {
     pub latency: Duration,
     /// A Lambda function error (`Unhandled`), which no status shows.
     pub function_error: Option<&'a str>,
+    /// Values never to quote: masked before a body is cut to an excerpt,
+    /// so a secret across the cut cannot show in part.
+    pub secrets: &'a [String],
 }
 
 /// At most this much of a body is quoted in a failure.
 const EXCERPT: usize = 160;
 
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+fn excerpt(body: &[u8], secrets: &[String]) -> String {
+    let text = secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(String::from_utf8_lossy(body).into_owned(), |t, s| {
+            t.replace(s.as_str(), "****")
+        });
     let text = text.trim();
     match text.char_indices().nth(EXCERPT) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
@@ -33,14 +41,14 @@ pub fn judge(expected: &Expected, seen: &Observed<'_>) -> Vec<String> {
     if let Some(error) = seen.function_error {
         problems.push(format!(
             "the function failed ({error}): {}",
-            excerpt(seen.body)
+            excerpt(seen.body, seen.secrets)
         ));
     }
     if !expected.status.is_empty() && !expected.status.contains(&seen.status) {
         let wanted: Vec<String> = expected.status.iter().map(u16::to_string).collect();
         let mut problem = format!("status {}, expected {}", seen.status, wanted.join(" or "));
         if !seen.body.is_empty() {
-            problem.push_str(&format!(": {}", excerpt(seen.body)));
+            problem.push_str(&format!(": {}", excerpt(seen.body, seen.secrets)));
         }
         problems.push(problem);
     }
@@ -58,7 +66,7 @@ pub fn judge(expected: &Expected, seen: &Observed<'_>) -> Vec<String> {
     {
         problems.push(format!(
             "the body does not contain `{fragment}`: {}",
-            excerpt(seen.body)
+            excerpt(seen.body, seen.secrets)
         ));
     }
     if !expected.json.is_empty() {
@@ -71,7 +79,7 @@ pub fn judge(expected: &Expected, seen: &Observed<'_>) -> Vec<String> {
                     .map(|(p, _)| p.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                excerpt(seen.body)
+                excerpt(seen.body, seen.secrets)
             )),
             Ok(doc) => {
                 for (path, want) in &expected.json {
@@ -120,6 +128,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn a_secret_is_masked_before_the_body_is_cut() {
+        let secret = "tok-0123456789abcdef".to_string();
+        // The secret straddles the cut at 160 characters.
+        let body = format!("{}{secret} and more", "x".repeat(150));
+        let quoted = excerpt(body.as_bytes(), std::slice::from_ref(&secret));
+        assert!(!quoted.contains("tok-0123"), "{quoted}");
+        assert!(quoted.contains("****"), "{quoted}");
+    }
+
     fn seen<'a>(status: u16, headers: &'a [(String, String)], body: &'a str) -> Observed<'a> {
         Observed {
             status,
@@ -127,6 +145,7 @@ mod tests {
             body: body.as_bytes(),
             latency: Duration::from_millis(40),
             function_error: None,
+            secrets: &[],
         }
     }
 

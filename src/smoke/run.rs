@@ -195,6 +195,7 @@ impl Runner {
                                 body: &r.body,
                                 latency: r.latency,
                                 function_error: None,
+                                secrets: &check.secrets,
                             },
                         ),
                     },
@@ -221,6 +222,7 @@ impl Runner {
                                     body: &out.payload,
                                     latency,
                                     function_error: out.function_error.as_deref(),
+                                    secrets: &check.secrets,
                                 },
                             ),
                         }

@@ -162,12 +162,28 @@ pub fn load(root: &Path) -> Result<(Project, Diagnostics), LoadError> {
     }
     let env_dir = root.join("environments");
     if env_dir.is_dir() {
+        let mut stems: BTreeMap<String, FileName> = BTreeMap::new();
         for path in yaml_files(&env_dir)? {
             let file = display_name(root, &path);
             let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            // `dev.yaml` beside `dev.yml`: neither may win silently.
+            if let Some(first) = stems.get(&stem) {
+                let first: &str = first.as_ref();
+                diags.push(
+                    Diagnostic::new(
+                        &file,
+                        Span::new(1, 1),
+                        format!("{file} and {first} both define environment `{stem}`"),
+                    )
+                    .with_help("keep one of the two files"),
+                );
+                project.environments.remove(&stem);
+                continue;
+            }
+            stems.insert(stem.clone(), file.clone());
             let doc = match parse_file(&path, &file) {
                 Ok(doc) => doc,
                 Err(d) => {
@@ -184,5 +200,48 @@ pub fn load(root: &Path) -> Result<(Project, Diagnostics), LoadError> {
             }
         }
     }
+    stack_name_collisions(&project, &mut diags);
     Ok((project, diags))
+}
+
+/// Two environments whose stacks render to one CloudFormation stack name
+/// (`dev` with `x-stateful`, `dev-x` with `stateful`): deploying one would
+/// overwrite the other. An error at both.
+fn stack_name_collisions(project: &Project, diags: &mut Diagnostics) {
+    let mut owners: BTreeMap<String, (&Environment, &environment::StackDef)> = BTreeMap::new();
+    for env in project.environments.values() {
+        for stack in &env.stacks {
+            let name = env.stack_name(&stack.name);
+            match owners.get(&name) {
+                Some((other, other_stack)) if other.name != env.name => {
+                    let message = |this: &Environment, s: &str, that: &Environment, t: &str| {
+                        format!(
+                            "stack `{s}` of environment `{}` and stack `{t}` of environment `{}` are both the CloudFormation stack `{name}`",
+                            this.name, that.name
+                        )
+                    };
+                    let help = "rename one of the stacks (or environments): each deploy would overwrite the other's stack";
+                    diags.push(
+                        Diagnostic::new(
+                            &env.file,
+                            stack.span,
+                            message(env, &stack.name, other, &other_stack.name),
+                        )
+                        .with_help(help),
+                    );
+                    diags.push(
+                        Diagnostic::new(
+                            &other.file,
+                            other_stack.span,
+                            message(other, &other_stack.name, env, &stack.name),
+                        )
+                        .with_help(help),
+                    );
+                }
+                _ => {
+                    owners.insert(name, (env, stack));
+                }
+            }
+        }
+    }
 }

@@ -285,3 +285,58 @@ fn every_command_that_reads_a_target_refuses_credentials_for_another_account() {
         );
     }
 }
+
+#[test]
+fn a_stack_another_environment_owns_is_never_touched() {
+    let account = super::emulator::account();
+    let (project, app) = super::deploy::reference_app(&account);
+    let (stateful, _) = super::deploy::stacks(&app, "dev");
+    let c = super::emulator::clients(&account, "us-east-1");
+    let tag = |k: &str, v: &str| {
+        aws_sdk_cloudformation::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+    };
+    c.rt.block_on(
+        c.cfn
+            .create_stack()
+            .stack_name(&stateful)
+            .template_body(
+                r#"{"Resources":{"Handle":{"Type":"AWS::CloudFormation::WaitConditionHandle"}}}"#,
+            )
+            .tags(tag("driftless:app", "someone-else"))
+            .tags(tag("driftless:environment", "qa"))
+            .send(),
+    )
+    .expect("create the other's stack");
+    let out = super::emulator::run(project.path(), &account, &["deploy", "dev", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let refused: Vec<serde_json::Value> = super::emulator::events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "refused")
+        .collect();
+    assert_eq!(refused[0]["action"], "overwrite", "{refused:#?}");
+    assert!(
+        refused[0]["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`qa` of app `someone-else`"),
+        "{refused:#?}"
+    );
+    let template =
+        c.rt.block_on(c.cfn.get_template().stack_name(&stateful).send())
+            .expect("template")
+            .template_body()
+            .unwrap_or_default()
+            .to_string();
+    assert!(
+        template.contains("WaitConditionHandle"),
+        "the other's stack was changed: {template}"
+    );
+}
