@@ -15,14 +15,29 @@ pub async fn write_last_pass(
     bucket: &str,
     record: &PassRecord,
 ) -> Result<(), CloudError> {
-    let key = last_pass_key(&record.app, &record.environment);
-    let body = serde_json::to_vec(record)
-        .map_err(|e| CloudError::new("PutObject", &key, e.to_string()))?;
+    write_json(
+        cloud,
+        bucket,
+        &last_pass_key(&record.app, &record.environment),
+        record,
+    )
+    .await
+}
+
+/// Puts `record` as JSON under `key`.
+async fn write_json<T: serde::Serialize>(
+    cloud: &Cloud,
+    bucket: &str,
+    key: &str,
+    record: &T,
+) -> Result<(), CloudError> {
+    let body =
+        serde_json::to_vec(record).map_err(|e| CloudError::new("PutObject", key, e.to_string()))?;
     cloud
         .s3
         .put_object()
         .bucket(bucket)
-        .key(&key)
+        .key(key)
         .content_type("application/json")
         .body(ByteStream::from(body))
         .send()
@@ -74,20 +89,7 @@ pub async fn write_suspension(
     environment: &str,
     record: &Suspension,
 ) -> Result<(), CloudError> {
-    let key = suspension_key(app, environment);
-    let body = serde_json::to_vec(record)
-        .map_err(|e| CloudError::new("PutObject", &key, e.to_string()))?;
-    cloud
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(&key)
-        .content_type("application/json")
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .map_err(|e| CloudError::sdk("PutObject", format!("s3://{bucket}/{key}"), e))?;
-    Ok(())
+    write_json(cloud, bucket, &suspension_key(app, environment), record).await
 }
 
 pub async fn remove_suspension(

@@ -4,6 +4,7 @@
 
 use super::deploy::{deploy, edit, reference_app, stacks};
 use super::emulator::{Clients, account, clients, emulator, events, run, summary};
+use super::support::git;
 use serde_json::Value as Json;
 use std::path::Path;
 
@@ -328,22 +329,6 @@ fn status_follows_sync_health_alarms_and_destroy() {
     let gone = run(project, &account, &["status", "dev"]);
     assert_eq!(gone.status.code(), Some(8));
     assert_eq!(status_of(&gone)[0]["status"]["health"], "missing");
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn revision_tag(c: &Clients, stack: &str) -> Option<String> {

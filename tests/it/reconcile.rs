@@ -4,8 +4,9 @@
 use super::deploy::{edit, reference_app, stacks};
 use super::emulator::{Clients, account, clients, command, emulator, run};
 use super::running::Running;
+use super::support::git;
 use serde_json::Value as Json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A working clone and the bare repository it pushes to.
@@ -13,27 +14,6 @@ struct Repo {
     _dir: tempfile::TempDir,
     work: PathBuf,
     origin: PathBuf,
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=tester",
-            "-c",
-            "user.email=tester@example.com",
-        ])
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl Repo {
