@@ -19,17 +19,19 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// Control characters in the message (a key or value echoed from a
+    /// file) are quoted, so no input can forge or hide an output line.
     pub fn new(file: &FileName, span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             file: file.clone(),
             span,
-            message: message.into(),
+            message: quote_controls(message.into()),
             help: None,
         }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(quote_controls(help.into()));
         self
     }
 
@@ -82,6 +84,26 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// `text` with control characters (newlines, escape sequences, C1 codes)
+/// and the bidirectional overrides that reorder what a terminal shows
+/// written as escapes: `\n`, `\u{1b}`.
+pub fn quote_controls(text: String) -> String {
+    let quoted =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(quoted) {
+        return text;
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            '\r' => "\\r".to_string(),
+            '\t' => "\\t".to_string(),
+            c if quoted(c) => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// How to write a value of each shape, for help lines.
@@ -181,6 +203,22 @@ impl Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_a_diagnostic_are_quoted() {
+        let file: FileName = "specs/api/unit.yaml".into();
+        let d = Diagnostic::new(
+            &file,
+            Span::new(3, 1),
+            "unknown key `a\nvalid: ok\u{1b}[2K`",
+        )
+        .with_help("x\u{202e}y");
+        let shown = d.to_string();
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(shown.contains("`a\\nvalid: ok\\u{1b}[2K`"), "{shown}");
+        assert!(shown.contains("x\\u{202e}y"), "{shown}");
+        assert!(!shown.contains('\u{1b}'));
+    }
 
     #[test]
     fn closest_finds_a_typo_and_ignores_strangers() {

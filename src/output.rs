@@ -156,7 +156,10 @@ impl Printer {
     pub fn failure(&mut self, message: &str) {
         match self.format {
             Format::Json => self.emit(json!({ "event": "error", "message": message }), String::new),
-            Format::Human => self.to_stderr(&format!("error: {message}")),
+            Format::Human => {
+                let shown = crate::diag::quote_controls(message.to_string());
+                self.to_stderr(&format!("error: {shown}"));
+            }
         }
     }
 
@@ -182,9 +185,11 @@ impl Printer {
                 let _ = writeln!(self.out, "{event}");
             }
             Format::Human => {
-                let _ = writeln!(self.err, "error: {error}");
+                // Causes quote what servers and files sent: no forged lines.
+                let quoted = crate::diag::quote_controls;
+                let _ = writeln!(self.err, "error: {}", quoted(error.to_string()));
                 for cause in causes {
-                    let _ = writeln!(self.err, "caused by: {cause}");
+                    let _ = writeln!(self.err, "caused by: {}", quoted(cause));
                 }
             }
         }

@@ -64,11 +64,28 @@ pub enum Value {
 pub struct Node {
     pub span: Span,
     pub value: Value,
+    /// The text of a plain scalar that reads as a number, boolean or null,
+    /// as written: `012345678901`, `1.10` and `0x10` where text is meant.
+    pub written: Option<Box<str>>,
 }
 
 impl Node {
     pub fn new(span: Span, value: Value) -> Self {
-        Node { span, value }
+        Node {
+            span,
+            value,
+            written: None,
+        }
+    }
+
+    /// A scalar as the text it was written as: a string's value, or the
+    /// source text of a number, boolean or null. None for lists and mappings.
+    pub fn text_as_written(&self) -> Option<&str> {
+        match (&self.value, &self.written) {
+            (Value::Str(s), _) => Some(s),
+            (_, Some(w)) => Some(w),
+            _ => None,
+        }
     }
 
     /// The entry for `key` when this node is a mapping.
@@ -257,12 +274,18 @@ impl Builder {
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map { entries, key, .. }) => match key.take() {
                 None => {
-                    let text = match node.value {
-                        Value::Str(s) => s,
-                        Value::Int(i) => i.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Float(f) => f.to_string(),
-                        Value::Null => {
+                    // Keys are names: taken as written, never as a number
+                    // (`0x10:` is the key `0x10`, not `16`).
+                    let text = match (node.value, node.written) {
+                        (Value::Str(s), _) => s,
+                        (
+                            Value::Int(_) | Value::Bool(_) | Value::Float(_) | Value::Null,
+                            Some(w),
+                        ) => w.into_string(),
+                        (Value::Int(i), None) => i.to_string(),
+                        (Value::Bool(b), None) => b.to_string(),
+                        (Value::Float(f), None) => f.to_string(),
+                        (Value::Null, None) => {
                             self.fail(
                                 node.span,
                                 "a mapping key is empty",
@@ -270,7 +293,7 @@ impl Builder {
                             );
                             return;
                         }
-                        Value::Seq(_) | Value::Map(_) => {
+                        (Value::Seq(_) | Value::Map(_), _) => {
                             self.fail(
                                 node.span,
                                 "a mapping key must be a plain name, not a list or mapping",
@@ -351,10 +374,26 @@ impl MarkedEventReceiver for Builder {
                 if !self.count_node(span, 1) {
                     return;
                 }
-                let value = if style == TScalarStyle::Plain {
-                    plain_scalar(text)
-                } else {
-                    Value::Str(text)
+                let awaiting_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                if style == TScalarStyle::Plain && awaiting_key && text == "<<" {
+                    // The merge key of YAML 1.1: read literally it would
+                    // become a property named `<<`; merged, it would hide
+                    // which keys a mapping really has.
+                    self.fail(
+                        span,
+                        "YAML merge keys (`<<:`) are not supported",
+                        "write the keys out in this mapping; values shared by environments belong in a unit's param defaults",
+                    );
+                    return;
+                }
+                let (value, written) = match style {
+                    TScalarStyle::Plain => match plain_scalar(&text) {
+                        Value::Str(_) => (Value::Str(text), None),
+                        // Empty plain scalars are nothing written, not text.
+                        other if text.is_empty() => (other, None),
+                        other => (other, Some(text.into_boxed_str())),
+                    },
+                    _ => (Value::Str(text), None),
                 };
                 if let Value::Float(f) = &value
                     && !f.is_finite()
@@ -368,7 +407,14 @@ impl MarkedEventReceiver for Builder {
                     );
                     return;
                 }
-                self.complete(Node::new(span, value), anchor);
+                self.complete(
+                    Node {
+                        span,
+                        value,
+                        written,
+                    },
+                    anchor,
+                );
             }
             Event::SequenceStart(_, Some(_)) | Event::MappingStart(_, Some(_)) => {
                 self.fail(
@@ -446,8 +492,8 @@ impl MarkedEventReceiver for Builder {
 }
 
 /// Resolves a plain scalar by the YAML 1.2 core schema.
-fn plain_scalar(text: String) -> Value {
-    match text.as_str() {
+fn plain_scalar(text: &str) -> Value {
+    match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
@@ -478,12 +524,43 @@ fn plain_scalar(text: String) -> Value {
             return Value::Float(f);
         }
     }
-    Value::Str(text)
+    Value::Str(text.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_keep_the_text_they_were_written_as_and_keys_are_names() {
+        let node =
+            parse("a: 012345678901\nb: 1.10\nc: 0x10\n0x10: x\n1.10: y\nd: \"7\"\n").unwrap();
+        let text = |key: &str| {
+            node.get(key)
+                .and_then(Node::text_as_written)
+                .map(str::to_string)
+        };
+        assert_eq!(
+            node.get("a").map(|n| &n.value),
+            Some(&Value::Int(12_345_678_901))
+        );
+        assert_eq!(text("a").as_deref(), Some("012345678901"));
+        assert_eq!(text("b").as_deref(), Some("1.10"));
+        assert_eq!(text("c").as_deref(), Some("0x10"));
+        assert_eq!(text("d").as_deref(), Some("7"));
+        assert_eq!(text("0x10").as_deref(), Some("x"));
+        assert_eq!(text("1.10").as_deref(), Some("y"));
+        assert!(node.get("16").is_none());
+    }
+
+    #[test]
+    fn merge_keys_are_refused_and_a_quoted_one_is_a_name() {
+        let err = parse("base: &b { x: 1 }\nthing:\n  <<: *b\n  y: 2\n").unwrap_err();
+        assert!(err.message.contains("merge keys"), "{err:?}");
+        assert_eq!(err.span.line, 3);
+        let quoted = parse("\"<<\": 1\n").unwrap();
+        assert!(quoted.get("<<").is_some());
+    }
 
     #[test]
     fn a_byte_order_mark_is_skipped() {

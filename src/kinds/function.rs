@@ -3,7 +3,7 @@
 use super::schema::{FieldSpec, FieldType, opt, req};
 use super::{CfnResource, Expansion};
 use crate::diag::Diagnostic;
-use crate::render::value::Resolved;
+use crate::render::value::{RValue, Resolved};
 use serde_json::{Map, Value as Json, json};
 
 pub const RUNTIMES: &[&str] = &[
@@ -207,6 +207,88 @@ fn grant_statement(grant: &Resolved, x: &Expansion<'_>) -> Result<Json, Diagnost
     Ok(json!({ "Effect": "Allow", "Action": actions, "Resource": resources }))
 }
 
+/// Names Lambda sets itself and refuses in a function's environment.
+const RESERVED_VARIABLES: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_REGION",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_XRAY_CONTEXT_MISSING",
+    "AWS_XRAY_DAEMON_ADDRESS",
+    "LAMBDA_RUNTIME_DIR",
+    "LAMBDA_TASK_ROOT",
+];
+
+/// Lambda's limit on a function's environment: names and values together.
+const ENVIRONMENT_BYTES: usize = 4096;
+
+/// A function's environment as Lambda takes it: names Lambda accepts and
+/// every value a string, literals as written (`012` stays `012`).
+fn environment_variables(env: &Resolved, errors: &mut Vec<Diagnostic>) -> Map<String, Json> {
+    let error = |span, message: String, help: &str| {
+        Diagnostic::new(&env.origin.file, span, message).with_help(help)
+    };
+    let mut variables = Map::new();
+    let mut bytes = 0;
+    for (name, span, value) in env.entries() {
+        let well_formed = name.len() >= 2
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !well_formed {
+            errors.push(error(
+                *span,
+                format!("environment variable name `{name}` is not one Lambda accepts"),
+                "start with a letter and use letters, digits and `_` only (at least two characters), for example `TABLE_NAME`",
+            ));
+        } else if RESERVED_VARIABLES.contains(&name.as_str()) {
+            errors.push(error(
+                *span,
+                format!("environment variable `{name}` is reserved: Lambda sets it itself"),
+                "choose another name; the function can read Lambda's own value at run time",
+            ));
+        }
+        match &value.value {
+            RValue::List(_) | RValue::Map(_) | RValue::Null => {
+                errors.push(error(
+                    value.origin.span,
+                    format!(
+                        "environment variable `{name}` must be text, found {}",
+                        value.type_name()
+                    ),
+                    "environment variables are strings: write the value as text, for example a JSON document in quotes",
+                ));
+                continue;
+            }
+            _ => {}
+        }
+        let text = value.to_string_json();
+        bytes += name.len() + text.as_str().map_or(0, str::len);
+        variables.insert(name.clone(), text);
+    }
+    if bytes > ENVIRONMENT_BYTES {
+        errors.push(error(
+            env.origin.span,
+            format!(
+                "the environment is {bytes} bytes, more than the {ENVIRONMENT_BYTES} Lambda accepts for a function's variables"
+            ),
+            "keep large values in a table, a bucket or SSM and pass their names instead",
+        ));
+    }
+    variables
+}
+
 pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     let id = &x.logical_id;
     let log_group_id = format!("{id}LogGroup");
@@ -279,11 +361,7 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         json!({ "LogGroup": { "Ref": log_group_id } }),
     );
     if let Some(env) = x.field("environment") {
-        let variables: Map<String, Json> = env
-            .entries()
-            .iter()
-            .map(|(k, _, v)| (k.clone(), v.to_string_json()))
-            .collect();
+        let variables = environment_variables(env, &mut errors);
         if !variables.is_empty() {
             props.insert("Environment".into(), json!({ "Variables": variables }));
         }

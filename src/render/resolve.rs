@@ -96,7 +96,7 @@ impl<'a> Resolver<'a> {
                     .collect(),
             ),
         };
-        Resolved::new(origin, value)
+        Resolved::new(origin, value).written(node.written.clone())
     }
 
     fn resolve_string(&mut self, node: &Node, text: &str) -> Resolved {

@@ -40,11 +40,23 @@ pub enum RValue {
 pub struct Resolved {
     pub origin: Origin,
     pub value: RValue,
+    /// A literal number's or boolean's text as written (`012`, `1.10`).
+    pub written: Option<Box<str>>,
 }
 
 impl Resolved {
     pub fn new(origin: Origin, value: RValue) -> Self {
-        Resolved { origin, value }
+        Resolved {
+            origin,
+            value,
+            written: None,
+        }
+    }
+
+    /// A literal with the text it was written as.
+    pub fn written(mut self, text: Option<Box<str>>) -> Self {
+        self.written = text;
+        self
     }
 
     pub fn get(&self, key: &str) -> Option<&Resolved> {
@@ -131,8 +143,14 @@ impl Resolved {
     }
 
     /// This value as text, for CloudFormation string properties and outputs:
-    /// scalars are written out, expressions kept.
+    /// scalars are written out (a literal as written: `012` stays `012`),
+    /// expressions kept.
     pub fn to_string_json(&self) -> Json {
+        if let (RValue::Int(_) | RValue::Num(_) | RValue::Bool(_), Some(text)) =
+            (&self.value, &self.written)
+        {
+            return json!(text.as_ref());
+        }
         match &self.value {
             RValue::Int(i) => json!(i.to_string()),
             RValue::Num(n) => json!(n.to_string()),

@@ -277,6 +277,28 @@ pub fn read(doc: &Node, dir_name: &str, dir: PathBuf, r: &mut Reader<'_>) -> Opt
         .get("outputs")
         .map(|n| read_outputs(n, r))
         .unwrap_or_default();
+    // An output is plain text everywhere it goes (`outputs`, the plan, the
+    // stack's outputs, downstream parameters): never a secret.
+    for output in &outputs {
+        let Some(text) = output.value.as_str() else {
+            continue;
+        };
+        for reference in super::reference::references(text) {
+            let super::reference::Reference::Name(name) = &reference else {
+                continue;
+            };
+            if params.iter().any(|p| p.secret && &p.name == name) {
+                r.error(
+                    output.value.span,
+                    format!(
+                        "output `{}` would publish the secret param `{name}` in plain text",
+                        output.name
+                    ),
+                    "outputs are shown by `outputs` and the plan and passed on as stack parameters: pass the secret to the unit that needs it as its own secret param",
+                );
+            }
+        }
+    }
     for resource in &resources {
         if let Some(param) = params.iter().find(|p| p.name == resource.name) {
             r.error(

@@ -10,6 +10,7 @@ mod emulator;
 mod endings;
 mod faults;
 mod golden;
+mod inputs;
 mod lint;
 mod lock;
 mod proxy;
