@@ -77,7 +77,8 @@ fn unit_files(specs: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
     })?;
     let mut dirs: Vec<(String, PathBuf)> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.path().join("unit.yaml").is_file())
+        // Present in any form: one that is not a regular file is reported, not skipped.
+        .filter(|e| std::fs::symlink_metadata(e.path().join("unit.yaml")).is_ok())
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
         .collect();
     dirs.sort();
@@ -86,27 +87,59 @@ fn unit_files(specs: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
 
 /// Reads and parses one file; read, encoding and syntax errors are diagnostics.
 fn parse_file(path: &Path, file: &FileName) -> Result<yaml::Node, Diagnostic> {
-    let start = Span::new(1, 1);
+    let bytes = read_spec_file(path).map_err(|(message, help)| {
+        Diagnostic::new(file, Span::new(1, 1), message).with_help(help)
+    })?;
+    yaml::decode(&bytes)
+        .and_then(yaml::parse)
+        .map_err(|e| Diagnostic::new(file, e.span, e.message).with_help(e.help))
+}
+
+/// The bytes of a spec file: a regular file (a symlink to one is fine) of
+/// at most `MAX_FILE_BYTES`. A FIFO would block and `/dev/zero` never end,
+/// so anything else is refused before it is opened, and the read is
+/// bounded whatever the file turns into meanwhile.
+pub fn read_spec_file(path: &Path) -> Result<Vec<u8>, (String, String)> {
+    use std::io::Read;
     let cannot_read = |e: std::io::Error| {
-        Diagnostic::new(file, start, format!("cannot read: {e}"))
-            .with_help("check that the file exists and that you may read it")
+        (
+            format!("cannot read: {e}"),
+            "check that the file exists and that you may read it".to_string(),
+        )
     };
-    let size = std::fs::metadata(path).map_err(cannot_read)?.len();
-    if size > yaml::MAX_FILE_BYTES as u64 {
-        return Err(Diagnostic::new(
-            file,
-            start,
+    let too_large = |size: u64| {
+        (
             format!(
                 "file is {size} bytes, more than the {} a spec may have",
                 yaml::MAX_FILE_BYTES
             ),
+            yaml::FILE_TOO_LARGE_HELP.to_string(),
         )
-        .with_help(yaml::FILE_TOO_LARGE_HELP));
+    };
+    let meta = std::fs::metadata(path).map_err(cannot_read)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        return Err((
+            format!("is {what}; a spec is read only from a regular file"),
+            "replace it with a regular file (a symlink must point to one)".into(),
+        ));
     }
-    let bytes = std::fs::read(path).map_err(cannot_read)?;
-    yaml::decode(&bytes)
-        .and_then(yaml::parse)
-        .map_err(|e| Diagnostic::new(file, e.span, e.message).with_help(e.help))
+    if meta.len() > yaml::MAX_FILE_BYTES as u64 {
+        return Err(too_large(meta.len()));
+    }
+    let limit = yaml::MAX_FILE_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 >= limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 fn display_name(root: &Path, path: &Path) -> FileName {

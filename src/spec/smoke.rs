@@ -160,10 +160,13 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
             .get("headers")
             .and_then(|h| string_map(h, "headers", r))
             .unwrap_or_default();
+        check_headers(&headers, "headers", r);
         let expect = item
             .get("expect")
             .map(|e| read_expect(e, r))
             .unwrap_or_default();
+        check_headers(&expect.headers, "expected headers", r);
+        check_json_paths(&expect.json, r);
         let timeout_seconds = item
             .get("timeout")
             .and_then(|n| r.integer(n, "timeout (seconds)", 1, 900))
@@ -255,10 +258,78 @@ fn read_request(node: &Node, r: &mut Reader<'_>) -> Option<SmokeAction> {
         );
         return None;
     }
+    let url = url.trim();
+    if let Some(problem) = url_problem(url) {
+        r.push(
+            r.diagnostic(node.span, format!("request URL `{url}` {problem}"))
+                .with_help("start it with an output, as in `GET ${api.endpoint}/users`, or with `https://`; write spaces in a path as `%20`"),
+        );
+        return None;
+    }
     Some(SmokeAction::Http {
         method: method.to_string(),
-        url: Node::new(node.span, Value::Str(url.trim().to_string())),
+        url: Node::new(node.span, Value::Str(url.to_string())),
     })
+}
+
+/// What is wrong with a check's URL before any output is known: it must
+/// be `http(s)://...` or start with another unit's output (`${api.endpoint}`).
+fn url_problem(url: &str) -> Option<&'static str> {
+    if url.chars().any(char::is_whitespace) {
+        return Some("holds a space");
+    }
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return None;
+    }
+    match super::reference::parse(url).ok()?.first() {
+        Some(super::reference::Segment::Ref(super::reference::Reference::Dotted(..))) => None,
+        _ => Some("is not an http(s) URL nor built from an output"),
+    }
+}
+
+/// Whether `name` is an HTTP header name (an RFC 9110 token).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Header names and the literal text of their values must be valid HTTP:
+/// a CR or LF would split the request.
+fn check_headers(entries: &[Entry], what: &str, r: &mut Reader<'_>) {
+    for e in entries {
+        if !is_header_name(&e.key) {
+            r.error(
+                e.key_span,
+                format!("`{}` in {what} is not an HTTP header name", e.key),
+                "use letters, digits and `-`, for example `X-Api-Key`",
+            );
+        }
+        if let Some(text) = e.value.as_str()
+            && text.chars().any(|c| matches!(c, '\r' | '\n' | '\0'))
+        {
+            r.error(
+                e.value.span,
+                format!("header `{}` of {what} holds a line break", e.key),
+                "a header value is one line: remove the CR/LF (YAML folds `|` and `>` blocks into lines)",
+            );
+        }
+    }
+}
+
+/// Dotted JSON paths (`items.0.name`): no empty step.
+fn check_json_paths(entries: &[Entry], r: &mut Reader<'_>) {
+    for e in entries {
+        if e.key.split('.').any(str::is_empty) {
+            r.error(
+                e.key_span,
+                format!("`{}` is not a JSON path: it has an empty step", e.key),
+                "name the fields from the top, separated by single dots, for example `items.0.name`",
+            );
+        }
+    }
 }
 
 /// A mapping of names to single values (headers), or to any value

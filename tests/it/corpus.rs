@@ -25,6 +25,8 @@ struct Case {
     symlinks: Vec<(String, String)>,
     /// `# repeat: FILE COUNT LINE`: LINE appended COUNT times to FILE.
     repeats: Vec<(String, usize, String)>,
+    /// `# fifo: PATH`: a named pipe, made with `mkfifo`.
+    fifos: Vec<String>,
 }
 
 fn parse_case(text: &str) -> Case {
@@ -34,6 +36,7 @@ fn parse_case(text: &str) -> Case {
         files: Vec::new(),
         symlinks: Vec::new(),
         repeats: Vec::new(),
+        fifos: Vec::new(),
     };
     for line in text.lines() {
         if let Some(file) = line.strip_prefix("--- ") {
@@ -52,6 +55,8 @@ fn parse_case(text: &str) -> Case {
                 location: format!("{file}:{line_no}:{col}"),
                 fragment: parts.next().unwrap_or_default().trim().to_string(),
             });
+        } else if let Some(fifo) = line.strip_prefix("# fifo: ") {
+            case.fifos.push(fifo.trim().to_string());
         } else if let Some(link) = line.strip_prefix("# symlink: ") {
             let (from, to) = link
                 .split_once(" -> ")
@@ -157,6 +162,12 @@ fn every_corpus_case_is_rejected_at_the_right_place() {
             let link = project.path().join(link);
             std::fs::create_dir_all(link.parent().unwrap()).unwrap();
             std::os::unix::fs::symlink(target, &link).unwrap();
+        }
+        for fifo in &case.fifos {
+            let fifo = project.path().join(fifo);
+            std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+            assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
         }
         let (diagnostics, elapsed) = run(project.path());
         failures.extend(check(&name, &diagnostics, elapsed, &case.expectations));
