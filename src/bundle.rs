@@ -10,7 +10,7 @@ use crate::spec::{Environment, Project, ResourceDef, Unit};
 use crate::yaml::Node;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
@@ -48,6 +48,13 @@ pub enum AssetError {
     OutsideProject { path: String, target: String },
     #[error("{path} is a symlink loop")]
     Loop { path: String },
+    #[error("{path} is not a regular file (a FIFO, socket or device); it cannot be shipped")]
+    NotRegular { path: String },
+    #[error(
+        "{path} holds {bytes} bytes of code unzipped, more than the {limit} Lambda accepts",
+        limit = MAX_UNZIPPED_BYTES
+    )]
+    TooLarge { path: String, bytes: u64 },
     #[error("cannot write the zip: {0}")]
     Zip(#[from] zip::result::ZipError),
 }
@@ -62,6 +69,12 @@ impl AssetError {
             }
             AssetError::Loop { .. } => {
                 "remove the link, or point it at a folder that does not contain it"
+            }
+            AssetError::NotRegular { .. } => {
+                "remove it from the code folder, or replace it with the regular file it stands for"
+            }
+            AssetError::TooLarge { .. } => {
+                "ship less: leave test data and dependencies the runtime has out, or move them into a layer or a container image"
             }
             AssetError::Zip(_) => "check the free space and permissions of the temporary folder",
         }
@@ -124,15 +137,29 @@ pub fn code_dirs(project: &Project, env: &Environment) -> Vec<PathBuf> {
     dirs.into_iter().collect()
 }
 
-/// Files under `dir` as (path in the zip, file on disk, executable), sorted.
-/// Symlinks are followed when they stay inside `root`.
-pub(crate) fn collect(dir: &Path, root: &Path) -> Result<Vec<(String, PathBuf, bool)>, AssetError> {
+/// Lambda's limit on a function's code unzipped (layers included).
+pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
+
+/// One file of a folder that ships.
+#[derive(Clone, Debug)]
+pub(crate) struct Collected {
+    /// Its path in the zip (or key in the bucket), `/`-separated.
+    pub name: String,
+    /// The file on disk, symlinks resolved.
+    pub path: PathBuf,
+    pub executable: bool,
+    pub size: u64,
+}
+
+/// Files under `dir`, sorted by name. Symlinks are followed when they
+/// stay inside `root`; anything but folders and regular files is an error.
+pub(crate) fn collect(dir: &Path, root: &Path) -> Result<Vec<Collected>, AssetError> {
     fn walk(
         dir: &Path,
         prefix: &str,
         (root, shown_root): (&Path, &Path),
         ancestors: &mut BTreeSet<PathBuf>,
-        out: &mut Vec<(String, PathBuf, bool)>,
+        out: &mut Vec<Collected>,
     ) -> Result<(), AssetError> {
         // Paths in messages are relative to the project.
         let shown = |path: &Path| {
@@ -176,7 +203,14 @@ pub(crate) fn collect(dir: &Path, root: &Path) -> Result<Vec<(String, PathBuf, b
                     out,
                 )?;
             } else if meta.is_file() {
-                out.push((zip_name, target, is_executable(&meta)));
+                out.push(Collected {
+                    name: zip_name,
+                    path: target,
+                    executable: is_executable(&meta),
+                    size: meta.len(),
+                });
+            } else {
+                return Err(AssetError::NotRegular { path: shown(&path) });
             }
         }
         ancestors.remove(&canonical);
@@ -194,7 +228,7 @@ pub(crate) fn collect(dir: &Path, root: &Path) -> Result<Vec<(String, PathBuf, b
         &mut BTreeSet::new(),
         &mut out,
     )?;
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
@@ -209,29 +243,46 @@ fn is_executable(_meta: &std::fs::Metadata) -> bool {
     false
 }
 
-/// Zips `dir` deterministically; returns the bytes and the number of files.
-pub fn zip_dir(dir: &Path, root: &Path) -> Result<(Vec<u8>, usize), AssetError> {
+/// A folder zipped.
+#[derive(Debug)]
+pub struct Zip {
+    pub bytes: Vec<u8>,
+    /// The paths in the zip, sorted.
+    pub names: Vec<String>,
+}
+
+/// Zips `dir` deterministically. Files are streamed into the zip, never
+/// read whole; a folder over Lambda's unzipped limit is refused before
+/// any file is read.
+pub fn zip_dir(dir: &Path, root: &Path) -> Result<Zip, AssetError> {
     let files = collect(dir, root)?;
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    if total > MAX_UNZIPPED_BYTES {
+        let shown = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
+        return Err(AssetError::TooLarge {
+            path: shown,
+            bytes: total,
+        });
+    }
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, path, executable) in &files {
+    for file in &files {
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Deflated)
             .last_modified_time(DateTime::default())
-            .unix_permissions(if *executable { 0o755 } else { 0o644 });
-        writer.start_file(name.as_str(), options)?;
-        let content = std::fs::read(path).map_err(|source| AssetError::Io {
-            path: path.display().to_string(),
+            .unix_permissions(if file.executable { 0o755 } else { 0o644 });
+        writer.start_file(file.name.as_str(), options)?;
+        let io = |source| AssetError::Io {
+            path: file.path.display().to_string(),
             source,
-        })?;
-        writer
-            .write_all(&content)
-            .map_err(|source| AssetError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
+        };
+        let mut content = std::fs::File::open(&file.path).map_err(io)?;
+        std::io::copy(&mut content, &mut writer).map_err(io)?;
     }
     let bytes = writer.finish()?.into_inner();
-    Ok((bytes, files.len()))
+    Ok(Zip {
+        bytes,
+        names: files.into_iter().map(|f| f.name).collect(),
+    })
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -244,6 +295,8 @@ struct CodeSpec<'a> {
     dir: PathBuf,
     code_node: &'a Node,
     build: Option<String>,
+    /// `build_timeout:` in seconds, or the default.
+    timeout: std::time::Duration,
 }
 
 fn code_spec<'a>(
@@ -263,10 +316,17 @@ fn code_spec<'a>(
         .get("build")
         .and_then(Node::as_str)
         .map(str::to_string);
+    let timeout = match resource.body.get("build_timeout").map(|n| &n.value) {
+        Some(crate::yaml::Value::Int(seconds)) => {
+            std::time::Duration::from_secs(u64::try_from(*seconds).unwrap_or(1))
+        }
+        _ => crate::build::DEFAULT_TIMEOUT,
+    };
     Ok(Some(CodeSpec {
         dir,
         code_node,
         build,
+        timeout,
     }))
 }
 
@@ -343,8 +403,9 @@ fn run_build(
             .with_help("run the build command in the code folder to see its whole output")
     };
     let command = spec.build.clone().unwrap_or_default();
-    let (inputs, _) =
-        zip_dir(&spec.dir, root).map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?;
+    let inputs = zip_dir(&spec.dir, root)
+        .map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?
+        .bytes;
     let key = sha256_hex(&[inputs.as_slice(), command.as_bytes()].concat());
     // Absolute: the build runs in the code folder, not in the project root.
     // One folder per unit, one below it per resource: names never collide.
@@ -363,22 +424,51 @@ fn run_build(
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out)
         .map_err(|e| error(format!("cannot create {}: {e}", out.display())))?;
-    let output = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(&command)
-        .current_dir(&spec.dir)
-        .env("DRIFTLESS_BUILD_OUT", &out)
-        .output()
-        .map_err(|e| error(format!("cannot run build `{command}`: {e}")))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-        return Err(error(format!(
-            "build `{command}` of {}.{resource} failed ({}): {}",
-            unit.name,
-            output.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        )));
+    let log = out.with_extension("log");
+    let run = crate::build::run(
+        &command,
+        &spec.dir,
+        &[("DRIFTLESS_BUILD_OUT", &out)],
+        &log,
+        spec.timeout,
+    )
+    .map_err(|e| error(format!("cannot run build `{command}`: {e}")))?;
+    if !run.succeeded() {
+        let why = match &run.ended {
+            crate::build::Ended::TimedOut(limit) => format!(
+                "did not finish within {} s and was stopped",
+                limit.as_secs()
+            ),
+            crate::build::Ended::Exited(status) => format!("failed ({status})"),
+        };
+        let shown_log = log
+            .strip_prefix(&root)
+            .unwrap_or(&log)
+            .display()
+            .to_string();
+        let printed = match run.tail.is_empty() {
+            true => "; it printed nothing",
+            false => "; its last lines:",
+        };
+        return Err(Diagnostic::new(
+            &unit.file,
+            spec.code_node.span,
+            format!(
+                "build `{command}` of {}.{resource} {why}{printed}",
+                unit.name
+            ),
+        )
+        .with_help(format!(
+            "its whole output ({} bytes) is in {shown_log}; {}",
+            run.printed,
+            match &run.ended {
+                crate::build::Ended::TimedOut(_) =>
+                    "a longer build needs `build_timeout: SECONDS` beside `build:`",
+                crate::build::Ended::Exited(_) =>
+                    "fix the build, or run it in the code folder to try it",
+            }
+        ))
+        .with_quoted(run.tail));
     }
     let files = collect(&out, &root)
         .map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?
@@ -405,7 +495,7 @@ fn run_build(
 struct Zipped {
     sha256: String,
     bytes: Vec<u8>,
-    files: usize,
+    names: Vec<String>,
 }
 
 /// Whether `build` commands run: not when only checking the specs.
@@ -481,10 +571,10 @@ pub fn prepare(
         .into_iter()
         .collect();
     let zips = crate::par::map(dirs.clone(), |dir| {
-        zip_dir(&dir, &project.root).map(|(bytes, files)| Zipped {
-            sha256: sha256_hex(&bytes),
-            bytes,
-            files,
+        zip_dir(&dir, &project.root).map(|zip| Zipped {
+            sha256: sha256_hex(&zip.bytes),
+            bytes: zip.bytes,
+            names: zip.names,
         })
     });
     let zipped: BTreeMap<PathBuf, Result<Zipped, AssetError>> =
@@ -493,12 +583,17 @@ pub fn prepare(
     for (unit, resource, dir, code_node) in wanted {
         match zipped.get(&dir) {
             Some(Ok(zip)) => {
+                if let Some(problem) = shipping_problem(unit, resource, &dir, &zip.names, code_node)
+                {
+                    diags.push(problem);
+                    continue;
+                }
                 let asset = Asset {
                     unit: unit.name.clone(),
                     resource: resource.name.clone(),
                     sha256: zip.sha256.clone(),
                     bytes: zip.bytes.clone(),
-                    files: zip.files,
+                    files: zip.names.len(),
                 };
                 assets.insert((unit.name.clone(), resource.name.clone()), asset);
             }
@@ -507,6 +602,87 @@ pub fn prepare(
         }
     }
     (assets, diags)
+}
+
+/// What would make Lambda refuse the zip, or the function fail at its
+/// first call: nothing to ship, or a handler whose module is not in it.
+fn shipping_problem(
+    unit: &Unit,
+    resource: &ResourceDef,
+    dir: &Path,
+    names: &[String],
+    code_node: &Node,
+) -> Option<Diagnostic> {
+    let at = |message: String, help: &str| {
+        Some(Diagnostic::new(&unit.file, code_node.span, message).with_help(help))
+    };
+    let folder = code_node.as_str().unwrap_or_default();
+    let built = !dir.starts_with(&unit.dir);
+    if names.is_empty() {
+        return at(
+            format!(
+                "code folder `{folder}` of {}.{} has no file to ship{}",
+                unit.name,
+                resource.name,
+                if built { " after its build" } else { "" }
+            ),
+            "put the function's files in the folder (files such as __pycache__ and editor backups are left out)",
+        );
+    }
+    if resource.kind != crate::kinds::Kind::Function {
+        return None;
+    }
+    let handler = resource.body.get("handler").and_then(Node::as_str)?;
+    let runtime = resource.body.get("runtime").and_then(Node::as_str)?;
+    if handler.contains("${") {
+        return None;
+    }
+    let candidates = handler_files(runtime, handler)?;
+    if candidates.iter().any(|c| names.iter().any(|n| n == c)) {
+        return None;
+    }
+    let span = resource
+        .body
+        .get("handler")
+        .map_or(code_node.span, |n| n.span);
+    Some(
+        Diagnostic::new(
+            &unit.file,
+            span,
+            format!(
+                "handler `{handler}` of {}.{} needs {} in the code, which `{folder}` does not have",
+                unit.name,
+                resource.name,
+                candidates.join(" or ")
+            ),
+        )
+        .with_help(format!(
+            "the part before the last `.` names the file; files in the code: {}",
+            crate::diag::listed(names.iter().take(8).map(String::as_str))
+        )),
+    )
+}
+
+/// The files one of which a handler's module must be, for the runtimes
+/// whose handler names a file (`app.handler`: `app.py`; `src/index.main`:
+/// `src/index.js`). None for runtimes that name a class or a binary.
+fn handler_files(runtime: &str, handler: &str) -> Option<Vec<String>> {
+    let family = runtime.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == 'x');
+    let (module, extensions): (&str, &[&str]) = match family {
+        "python" => (handler.rsplit_once('.')?.0, &["py", "pyc", "so"]),
+        "nodejs" => (handler.split_once('.')?.0, &["js", "mjs", "cjs"]),
+        "ruby" => (handler.split_once('.')?.0, &["rb"]),
+        _ => return None,
+    };
+    let path = match family {
+        "python" => module.replace('.', "/"),
+        _ => module.to_string(),
+    };
+    let mut files: Vec<String> = extensions.iter().map(|e| format!("{path}.{e}")).collect();
+    if family == "python" {
+        files.push(format!("{path}/__init__.py"));
+    }
+    Some(files)
 }
 
 #[cfg(test)]
@@ -521,12 +697,12 @@ mod tests {
         std::fs::write(dir.path().join("pkg/a.py"), "x = 1\n").unwrap();
         std::fs::create_dir(dir.path().join("__pycache__")).unwrap();
         std::fs::write(dir.path().join("__pycache__/b.pyc"), "junk").unwrap();
-        let (first, files) = zip_dir(dir.path(), dir.path()).unwrap();
+        let first = zip_dir(dir.path(), dir.path()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(dir.path().join("b.py"), "print('b')\n").unwrap();
-        let (second, _) = zip_dir(dir.path(), dir.path()).unwrap();
-        assert_eq!(files, 2);
-        assert_eq!(sha256_hex(&first), sha256_hex(&second));
+        let second = zip_dir(dir.path(), dir.path()).unwrap();
+        assert_eq!(first.names, ["b.py", "pkg/a.py"]);
+        assert_eq!(sha256_hex(&first.bytes), sha256_hex(&second.bytes));
     }
 
     #[cfg(unix)]
@@ -549,5 +725,48 @@ mod tests {
         std::os::unix::fs::symlink(&code, code.join("again")).unwrap();
         let err = zip_dir(&code, dir.path()).unwrap_err();
         assert!(err.to_string().contains("loop"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_in_a_code_folder_is_refused_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.py"), "x = 1\n").unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()));
+        let err = zip_dir(dir.path(), dir.path()).expect_err("refused");
+        assert!(matches!(err, AssetError::NotRegular { .. }), "{err}");
+        assert!(err.to_string().contains("pipe"), "{err}");
+    }
+
+    #[test]
+    fn code_over_lambdas_unzipped_limit_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = std::fs::File::create(dir.path().join("data.bin")).unwrap();
+        // Sparse: nothing is written, and nothing must be read.
+        big.set_len(MAX_UNZIPPED_BYTES + 1).unwrap();
+        let err = zip_dir(dir.path(), dir.path()).expect_err("refused");
+        assert!(matches!(err, AssetError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_large_file_is_streamed_into_the_zip() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = std::fs::File::create(dir.path().join("zeros.bin")).unwrap();
+        big.set_len(64 << 20).unwrap();
+        let zip = zip_dir(dir.path(), dir.path()).unwrap();
+        assert_eq!(zip.names, ["zeros.bin"]);
+        assert!(zip.bytes.len() < 1 << 20, "{} bytes", zip.bytes.len());
+    }
+
+    #[test]
+    fn handler_modules_are_the_files_runtimes_load() {
+        let py = handler_files("python3.13", "pkg.app.handler").unwrap();
+        assert!(py.contains(&"pkg/app.py".to_string()), "{py:?}");
+        let node = handler_files("nodejs22.x", "src/index.main").unwrap();
+        assert!(node.contains(&"src/index.mjs".to_string()), "{node:?}");
+        assert!(handler_files("java21", "a.B::handle").is_none());
+        assert!(handler_files("provided.al2023", "bootstrap").is_none());
     }
 }

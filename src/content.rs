@@ -76,10 +76,29 @@ pub fn content_type(key: &str) -> String {
 
 /// Hex MD5 of `bytes`.
 pub fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Md5::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex MD5 and size of a file, read in blocks: a large file is never held whole.
+fn md5_of_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Md5::new();
+    let mut block = vec![0; 1 << 16];
+    let mut size = 0;
+    loop {
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&block[..n]);
+        size += n as u64;
+    }
+    Ok((hex(&hasher.finalize()), size))
 }
 
 /// Reads the content folders of the buckets `env` deploys (every unit's
@@ -158,20 +177,27 @@ fn manifest(
     }
     let listed = bundle::collect(&dir, &project.root)
         .map_err(|e| vec![e.diagnostic(&unit.file, node.span)])?;
-    let hashed = crate::par::map(listed, |(key, path, _)| {
-        let bytes = std::fs::read(&path).map_err(|e| (key.clone(), e.to_string()))?;
-        let size = bytes.len() as u64;
-        if size > MAX_FILE_BYTES {
-            return Err((key, format!("{size} bytes, more than one PutObject takes")));
-        }
-        Ok(ContentFile {
-            content_type: content_type(&key),
-            md5: md5_hex(&bytes),
-            key,
-            path,
-            size,
-        })
-    });
+    let hashed = crate::par::map(
+        listed,
+        |bundle::Collected {
+             name: key, path, ..
+         }| {
+            let size = std::fs::metadata(&path)
+                .map_err(|e| (key.clone(), e.to_string()))?
+                .len();
+            if size > MAX_FILE_BYTES {
+                return Err((key, format!("{size} bytes, more than one PutObject takes")));
+            }
+            let (md5, size) = md5_of_file(&path).map_err(|e| (key.clone(), e.to_string()))?;
+            Ok(ContentFile {
+                content_type: content_type(&key),
+                md5,
+                key,
+                path,
+                size,
+            })
+        },
+    );
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for file in hashed {

@@ -16,6 +16,8 @@ pub struct Diagnostic {
     pub span: Span,
     pub message: String,
     pub help: Option<String>,
+    /// Lines quoted from elsewhere (a build's last output), shown below.
+    pub quoted: Vec<String>,
 }
 
 impl Diagnostic {
@@ -27,7 +29,14 @@ impl Diagnostic {
             span,
             message: quote_controls(message.into()),
             help: None,
+            quoted: Vec::new(),
         }
+    }
+
+    /// Lines to show below the message, as quoted text.
+    pub fn with_quoted(mut self, lines: impl IntoIterator<Item = String>) -> Self {
+        self.quoted = lines.into_iter().map(quote_controls).collect();
+        self
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -79,6 +88,9 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.location(), self.message)?;
+        for line in &self.quoted {
+            write!(f, "\n  | {line}")?;
+        }
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;
         }

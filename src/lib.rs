@@ -5,6 +5,7 @@
 //! and works on plain data; commands wire it to files and the terminal.
 
 pub mod agent;
+pub mod build;
 pub mod bundle;
 pub mod cli;
 pub mod cloud;

@@ -142,6 +142,7 @@ impl Printer {
                     "column": d.span.col,
                     "message": d.message,
                     "help": d.help,
+                    "quoted": d.quoted,
                 });
                 let _ = writeln!(self.out, "{event}");
             }

@@ -56,6 +56,13 @@ pub const FIELDS: &[FieldSpec] = &[
     req("code", FieldType::Str),
     opt("build", FieldType::Str),
     opt(
+        "build_timeout",
+        FieldType::Int {
+            min: 1,
+            max: 86_400,
+        },
+    ),
+    opt(
         "memory",
         FieldType::Int {
             min: 128,

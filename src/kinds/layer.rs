@@ -8,6 +8,13 @@ use serde_json::{Map, Value as Json};
 pub const FIELDS: &[FieldSpec] = &[
     req("code", FieldType::Str),
     opt("build", FieldType::Str),
+    opt(
+        "build_timeout",
+        FieldType::Int {
+            min: 1,
+            max: 86_400,
+        },
+    ),
     opt("runtimes", FieldType::List(&FieldType::Enum(RUNTIMES))),
     opt("description", FieldType::Str),
 ];

@@ -90,10 +90,44 @@ fn a_failing_build_is_reported_at_the_code_field_with_its_output() {
     let d = &diagnostics[0];
     assert_eq!(d.location(), "specs/api/unit.yaml:11:11");
     assert!(d.message.contains("failed"), "{}", d.message);
+    assert_eq!(d.quoted, ["missing requirements.txt"]);
+    let help = d.help.clone().unwrap_or_default();
+    assert!(help.contains(".driftless/build/api/handler.log"), "{help}");
+    let log = project.path().join(".driftless/build/api/handler.log");
+    assert_eq!(
+        std::fs::read_to_string(log).unwrap(),
+        "missing requirements.txt\n"
+    );
+}
+
+#[test]
+fn a_build_past_its_time_limit_is_stopped_and_says_how_to_allow_more() {
+    let project = reference_copy();
+    add_build(project.path(), "echo fetching; sleep 60");
+    let path = project.path().join("specs/api/unit.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("    build:", "    build_timeout: 1\n    build:"),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let Err(Failure::Invalid(diagnostics)) = load_environment(project.path(), "dev") else {
+        panic!("a build past its limit must fail the render");
+    };
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let d = &diagnostics[0];
     assert!(
-        d.message.contains("missing requirements.txt"),
+        d.message.contains("did not finish within 1 s"),
         "{}",
         d.message
+    );
+    assert_eq!(d.quoted, ["fetching"]);
+    assert!(
+        d.help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("build_timeout")
     );
 }
 
