@@ -39,6 +39,17 @@ pub async fn upload_if_absent(
     key: &str,
     bytes: Vec<u8>,
 ) -> Result<bool, CloudError> {
+    upload_typed_if_absent(cloud, bucket, key, bytes, "application/zip").await
+}
+
+/// [`upload_if_absent`] with the object's content type.
+pub async fn upload_typed_if_absent(
+    cloud: &super::Cloud,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<bool, CloudError> {
     let s3 = &cloud.s3;
     match s3.head_object().bucket(bucket).key(key).send().await {
         Ok(_) => return Ok(false),
@@ -54,10 +65,34 @@ pub async fn upload_if_absent(
     s3.put_object()
         .bucket(bucket)
         .key(key)
-        .content_type("application/zip")
+        .content_type(content_type)
         .body(ByteStream::from(bytes))
         .send()
         .await
         .map_err(|e| CloudError::sdk("PutObject", format!("s3://{bucket}/{key}"), e))?;
     Ok(true)
+}
+
+/// Where a template too large to send inline is kept: by its sha256, like
+/// code, so an unchanged template is uploaded once.
+pub fn template_key(template: &str) -> String {
+    format!(
+        "templates/{}.json",
+        crate::bundle::sha256_hex(template.as_bytes())
+    )
+}
+
+/// The URL CloudFormation reads an object of the asset bucket from: the
+/// emulator's endpoint, or S3's regional endpoint, path-style.
+pub fn object_url(cloud: &super::Cloud, bucket: &str, key: &str) -> String {
+    match &cloud.endpoint {
+        Some(endpoint) => format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/')),
+        None => {
+            let suffix = match cloud.region.starts_with("cn-") {
+                true => "amazonaws.com.cn",
+                false => "amazonaws.com",
+            };
+            format!("https://s3.{}.{suffix}/{bucket}/{key}", cloud.region)
+        }
+    }
 }

@@ -174,6 +174,7 @@ mod tests {
                 keep_previous: &keep,
                 tags: &tags,
                 revert_drift: true,
+                bucket: None,
             },
         )
         .await

@@ -123,6 +123,36 @@ pub struct ChangeSetRequest<'a> {
     /// A drift-aware change set (`DeploymentMode: REVERT_DRIFT`) on the
     /// template the stack runs: `template` is not sent.
     pub revert_drift: bool,
+    /// The asset bucket, through which a template over the inline limit
+    /// is passed (`TemplateURL`).
+    pub bucket: Option<&'a str>,
+}
+
+/// How the template reaches CloudFormation: inline when it fits, else
+/// uploaded to the asset bucket (once per content) and passed by URL.
+async fn template_source(
+    cloud: &super::Cloud,
+    req: &ChangeSetRequest<'_>,
+) -> Result<Option<String>, CloudError> {
+    use crate::render::limits::MAX_INLINE_TEMPLATE;
+    if req.template.len() <= MAX_INLINE_TEMPLATE {
+        return Ok(None);
+    }
+    let Some(bucket) = req.bucket else {
+        return Err(CloudError::new(
+            "CreateChangeSet",
+            req.stack,
+            format!(
+                "the template is {} bytes, more than the {MAX_INLINE_TEMPLATE} CloudFormation takes inline, and no asset bucket is deployed to pass it through",
+                req.template.len()
+            ),
+        ));
+    };
+    let key = super::bootstrap::template_key(req.template);
+    let bytes = req.template.as_bytes().to_vec();
+    super::bootstrap::upload_typed_if_absent(cloud, bucket, &key, bytes, "application/json")
+        .await?;
+    Ok(Some(super::bootstrap::object_url(cloud, bucket, &key)))
 }
 
 /// Creates a change set and returns its id.
@@ -165,7 +195,10 @@ pub async fn create_change_set(
         true => request
             .use_previous_template(true)
             .deployment_mode(DeploymentMode::RevertDrift),
-        false => request.template_body(req.template),
+        false => match template_source(cloud, req).await? {
+            Some(url) => request.template_url(url),
+            None => request.template_body(req.template),
+        },
     };
     let out = request
         .set_parameters(Some(parameters))

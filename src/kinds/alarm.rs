@@ -2,6 +2,7 @@
 
 use super::schema::{FieldSpec, FieldType, opt, req};
 use super::{CfnResource, Expansion};
+use crate::diag::Diagnostic;
 use crate::render::value::Resolved;
 use serde_json::{Map, Value as Json, json};
 
@@ -51,7 +52,54 @@ pub fn dimensions(value: Option<&Resolved>) -> Vec<(String, Json)> {
         .unwrap_or_default()
 }
 
-pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
+/// Longest alarm description CloudWatch takes.
+const DESCRIPTION_CHARS: usize = 1024;
+
+pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    if let Some(period) = x.field("period")
+        && let Some(seconds) = period.int()
+        && !matches!(seconds, 10 | 20 | 30)
+        && seconds % 60 != 0
+    {
+        errors.push(x.error(
+            period,
+            format!("period {seconds} is not one CloudWatch accepts"),
+            "use 10, 20 or 30 seconds, or a multiple of 60",
+        ));
+    }
+    if let Some(description) = x.field("description")
+        && let Some(text) = description.str()
+        && text.chars().count() > DESCRIPTION_CHARS
+    {
+        errors.push(x.error(
+            description,
+            format!(
+                "description is {} characters, more than the {DESCRIPTION_CHARS} CloudWatch takes",
+                text.chars().count()
+            ),
+            "shorten it; link to a runbook for the details",
+        ));
+    }
+    for (name, span, value) in x
+        .field("dimensions")
+        .map(Resolved::entries)
+        .unwrap_or_default()
+    {
+        if value.str().is_some_and(|v| v.trim().is_empty()) {
+            errors.push(
+                Diagnostic::new(
+                    &value.origin.file,
+                    *span,
+                    format!("dimension `{name}` is empty"),
+                )
+                .with_help("give the dimension a value, or leave it out"),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let mut props = Map::new();
     props.insert("Namespace".into(), x.json("namespace").unwrap_or_default());
     props.insert("MetricName".into(), x.json("metric").unwrap_or_default());
@@ -85,9 +133,9 @@ pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
     if let Some(description) = x.json("description") {
         props.insert("AlarmDescription".into(), description);
     }
-    vec![CfnResource::new(
+    Ok(vec![CfnResource::new(
         x.logical_id.clone(),
         "AWS::CloudWatch::Alarm",
         Json::Object(props),
-    )]
+    )])
 }

@@ -42,6 +42,40 @@ fn route_id(route_key: &str) -> Option<String> {
     Some(pascal(&method.to_ascii_lowercase()) + &pascal(path))
 }
 
+/// What API Gateway would refuse in a route's path template.
+fn path_problem(path: &str) -> Option<&'static str> {
+    if path == "/" {
+        return None;
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.iter().enumerate() {
+        if segment.is_empty() {
+            return Some("has an empty segment (`//`, or a `/` at the end)");
+        }
+        let Some(inner) = segment.strip_prefix('{') else {
+            if segment.contains(['{', '}']) {
+                return Some("has a `{` or `}` that is not a whole `{name}` segment");
+            }
+            continue;
+        };
+        let Some(name) = inner.strip_suffix('}') else {
+            return Some("has a `{` that is not closed at the end of its segment");
+        };
+        let (name, greedy) = match name.strip_suffix('+') {
+            Some(name) => (name, true),
+            None => (name, false),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Some("has a parameter whose name is empty or not letters, digits and `_`");
+        }
+        if greedy && i != last {
+            return Some("has a greedy `{name+}` that is not its last segment");
+        }
+    }
+    None
+}
+
 pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     let id = &x.logical_id;
     let api_ref = json!({ "Ref": id });
@@ -99,6 +133,16 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         let key_error = |message: String, help: &str| {
             Diagnostic::new(&routes.origin.file, *key_span, message).with_help(help)
         };
+        if let Some((_, path)) = route_key.split_once(' ')
+            && path.starts_with('/')
+            && let Some(problem) = path_problem(path)
+        {
+            errors.push(key_error(
+                format!("route path `{path}` {problem}"),
+                "segments are text or one `{name}`; only the last may be greedy, `{proxy+}`",
+            ));
+            continue;
+        }
         let Some(suffix) = route_id(route_key) else {
             errors.push(key_error(
                 format!(
@@ -186,7 +230,7 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
 
 #[cfg(test)]
 mod tests {
-    use super::route_id;
+    use super::{path_problem, route_id};
 
     #[test]
     fn route_ids_are_readable() {
@@ -198,5 +242,23 @@ mod tests {
         assert_eq!(route_id("$default").as_deref(), Some("Default"));
         assert_eq!(route_id("FETCH /users"), None);
         assert_eq!(route_id("GET users"), None);
+    }
+
+    #[test]
+    fn path_templates_api_gateway_refuses_are_named() {
+        for good in ["/", "/users", "/users/{username}", "/{proxy+}", "/a/{b}/c"] {
+            assert_eq!(path_problem(good), None, "{good}");
+        }
+        for bad in [
+            "/users//x",
+            "/users/",
+            "/users/{id",
+            "/a{b}",
+            "/{}",
+            "/{proxy+}/x",
+            "/{a-b}",
+        ] {
+            assert!(path_problem(bad).is_some(), "{bad}");
+        }
     }
 }

@@ -242,7 +242,7 @@ pub fn expand(kind: Kind, x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Dia
         Kind::Table => table::expand(x)?,
         Kind::Function => function::expand(x)?,
         Kind::HttpApi => http_api::expand(x)?,
-        Kind::Alarm => alarm::expand(x),
+        Kind::Alarm => alarm::expand(x)?,
         Kind::Dashboard => dashboard::expand(x),
         Kind::Bucket => bucket::expand(x),
         Kind::Layer => layer::expand(x),

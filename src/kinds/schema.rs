@@ -56,7 +56,21 @@ pub fn check_fields(specs: &[FieldSpec], value: &Resolved, what: &str, out: &mut
     let names = || specs.iter().map(|s| s.name);
     for (key, key_span, field) in entries {
         match specs.iter().find(|s| s.name == key) {
-            Some(spec) => check_type(&spec.ty, field, &format!("`{key}` of {what}"), out),
+            Some(spec) => {
+                check_type(&spec.ty, field, &format!("`{key}` of {what}"), out);
+                // A required name, namespace or metric that is empty is
+                // refused by the service at deploy time: say so now.
+                if spec.required
+                    && matches!(spec.ty, FieldType::Str)
+                    && field.str().is_some_and(|s| s.trim().is_empty())
+                {
+                    out.push(error(
+                        field,
+                        format!("`{key}` of {what} is empty"),
+                        "write the value; it is required",
+                    ));
+                }
+            }
             None => {
                 out.push(
                     Diagnostic::new(

@@ -8,6 +8,8 @@ use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 
 const KEY_TYPES: &[&str] = &["S", "N", "B"];
+/// Global secondary indexes DynamoDB allows on one table.
+const MAX_INDEXES: usize = 20;
 const KEY: FieldType = FieldType::Object(&[
     req("name", FieldType::Str),
     opt("type", FieldType::Enum(KEY_TYPES)),
@@ -55,6 +57,7 @@ fn key_schema<'a>(
     x: &Expansion<'_>,
 ) -> Json {
     let mut schema = Vec::new();
+    let partition_name = partition.get("name").and_then(Resolved::str);
     for (key, role) in [(Some(partition), "HASH"), (sort, "RANGE")] {
         let Some(key) = key else { continue };
         let name = key
@@ -62,6 +65,23 @@ fn key_schema<'a>(
             .and_then(Resolved::str)
             .unwrap_or_default()
             .to_string();
+        if name.len() > 255 {
+            errors.push(x.error(
+                key,
+                format!(
+                    "key attribute name is {} bytes, more than DynamoDB's 255",
+                    name.len()
+                ),
+                "use a shorter attribute name",
+            ));
+        }
+        if role == "RANGE" && partition_name == Some(name.as_str()) && !name.is_empty() {
+            errors.push(x.error(
+                key,
+                format!("the sort key `{name}` is the partition key too"),
+                "a sort key is a second attribute: name another one, or leave `sort_key` out",
+            ));
+        }
         let ty = key
             .get("type")
             .and_then(Resolved::str)
@@ -125,6 +145,46 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         props.insert("ProvisionedThroughput".into(), throughput(x.fields));
     }
     let indexes = x.field("indexes").map(Resolved::list).unwrap_or_default();
+    if indexes.len() > MAX_INDEXES {
+        errors.push(x.error(
+            x.field("indexes").unwrap_or(x.fields),
+            format!(
+                "{} indexes, more than the {MAX_INDEXES} global secondary indexes DynamoDB allows on a table",
+                indexes.len()
+            ),
+            "drop the indexes no query uses, or overload one index's keys",
+        ));
+    }
+    let mut index_names: BTreeMap<&str, &Resolved> = BTreeMap::new();
+    for index in indexes {
+        let Some(name_value) = index.get("name") else {
+            continue;
+        };
+        let Some(name) = name_value.str() else {
+            continue;
+        };
+        let well_formed = (3..=255).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !well_formed {
+            errors.push(x.error(
+                name_value,
+                format!("index name `{name}` is not one DynamoDB accepts"),
+                "use 3 to 255 letters, digits, `_`, `-` or `.`, for example `by-email`",
+            ));
+        }
+        if let Some(first) = index_names.insert(name, name_value) {
+            errors.push(x.error(
+                name_value,
+                format!(
+                    "two indexes of the table are named `{name}` (the first at line {})",
+                    first.origin.span.line
+                ),
+                "give each index its own name",
+            ));
+        }
+    }
     if !indexes.is_empty() {
         let mut gsis = Vec::new();
         for index in indexes {

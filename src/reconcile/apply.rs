@@ -325,6 +325,7 @@ impl Pass<'_> {
                     keep_previous: &[],
                     tags: &tags,
                     revert_drift: false,
+                    bucket,
                 },
                 true,
                 |changes| {

@@ -247,6 +247,7 @@ impl Pass<'_> {
                         keep_previous: &keep,
                         tags: &current.tags,
                         revert_drift: true,
+                        bucket: None,
                     },
                     true,
                     |changes| {

@@ -40,6 +40,8 @@ enum Before {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     stacks: BTreeMap<String, Before>,
+    /// The asset bucket, for templates too large to send inline.
+    bucket: Option<String>,
     /// Live reserved concurrency before the pass, by function name.
     settings: BTreeMap<String, Option<i64>>,
 }
@@ -72,7 +74,11 @@ impl Snapshot {
             .values()
             .map(|(function, value)| (function.clone(), *value))
             .collect();
-        Snapshot { stacks, settings }
+        Snapshot {
+            stacks,
+            settings,
+            bucket: observed.asset_bucket.clone(),
+        }
     }
 }
 
@@ -311,6 +317,7 @@ impl Pass<'_> {
                     keep_previous: &keep,
                     tags: &tags,
                     revert_drift: false,
+                    bucket: snapshot.bucket.as_deref(),
                 },
                 false,
                 |changes| {

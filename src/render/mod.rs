@@ -6,6 +6,7 @@ pub mod resolve;
 pub mod value;
 
 mod checks;
+pub mod limits;
 mod model;
 mod params;
 mod stack;
@@ -77,17 +78,37 @@ pub fn render(
         rendered.insert(unit_name, result);
     }
 
-    let assembled: Vec<(RenderedStack, Json)> = env
+    let assembled: Vec<(&crate::spec::StackDef, RenderedStack, Json)> = env
         .stacks
         .iter()
-        .map(|stack| assemble_stack(project, env, stack, &mut rendered, &unit_stack, &mut diags))
+        .map(|def| {
+            let (stack, template) =
+                assemble_stack(project, env, def, &mut rendered, &unit_stack, &mut diags);
+            (def, stack, template)
+        })
         .collect();
-    // Serializing and hashing the templates is the bulk of the work: per stack, in parallel.
-    let stacks = crate::par::map(assembled, |(mut stack, template)| {
+    // Checking, serializing and hashing the templates is the bulk of the
+    // work: per stack, in parallel.
+    // A stack whose units did not all render would show only the echoes
+    // of their errors (a reference to a resource that failed to expand).
+    let complete = diags.is_empty();
+    let checked = crate::par::map(assembled, |(def, mut stack, template)| {
+        let mut problems = match complete {
+            true => limits::check_stack(project, env, def, &stack, &template),
+            false => Vec::new(),
+        };
         stack.template = serde_json::to_string_pretty(&template).unwrap_or_default() + "\n";
+        if stack.template.len() > limits::MAX_TEMPLATE {
+            problems.push(limits::template_too_large(env, def, stack.template.len()));
+        }
         stack.hash = desired_hash(&stack.template, &stack.parameters);
-        stack
+        (stack, problems)
     });
+    let mut stacks = Vec::with_capacity(checked.len());
+    for (stack, problems) in checked {
+        problems.into_iter().for_each(|d| diags.push(d));
+        stacks.push(stack);
+    }
     let waves = waves(env, &stacks, &mut diags);
     if !diags.is_empty() {
         return Err(diags);

@@ -188,12 +188,11 @@ pub(super) fn assemble_stack(
     template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
     template.insert(
         "Description".into(),
-        json!(format!(
-            "{} {}: stack {} ({}), rendered by driftless",
-            env.app,
-            env.name,
-            stack.name,
-            units.join(", ")
+        json!(template_description(
+            &env.app,
+            &env.name,
+            &stack.name,
+            &units
         )),
     );
     template.insert(
@@ -226,6 +225,32 @@ pub(super) fn assemble_stack(
         hash: String::new(),
     };
     (stack, Json::Object(template))
+}
+
+/// The template's description, within CloudFormation's limit: units past
+/// it are counted, not named.
+fn template_description(app: &str, env: &str, stack: &str, units: &[String]) -> String {
+    let limit = super::limits::MAX_TEMPLATE_DESCRIPTION;
+    let full = format!(
+        "{app} {env}: stack {stack} ({}), rendered by driftless",
+        units.join(", ")
+    );
+    if full.chars().count() <= limit {
+        return full;
+    }
+    let mut named = units.len();
+    while named > 0 {
+        named -= 1;
+        let text = format!(
+            "{app} {env}: stack {stack} ({} and {} more units), rendered by driftless",
+            units[..named].join(", "),
+            units.len() - named
+        );
+        if text.chars().count() <= limit {
+            return text;
+        }
+    }
+    full.chars().take(limit).collect()
 }
 
 /// `logical id -> unit.resource` for the resources a stack retains, kept in

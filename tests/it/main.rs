@@ -11,6 +11,7 @@ mod endings;
 mod faults;
 mod golden;
 mod inputs;
+mod limits;
 mod lint;
 mod lock;
 mod proxy;
