@@ -237,6 +237,9 @@ pub fn load(root: &Path) -> Result<(Project, Diagnostics), LoadError> {
     Ok((project, diags))
 }
 
+/// Characters of a CloudFormation stack name (`<app>-<env>-<stack>`).
+const MAX_STACK_NAME: usize = 128;
+
 /// Two environments whose stacks render to one CloudFormation stack name
 /// (`dev` with `x-stateful`, `dev-x` with `stateful`): deploying one would
 /// overwrite the other. An error at both.
@@ -245,6 +248,20 @@ fn stack_name_collisions(project: &Project, diags: &mut Diagnostics) {
     for env in project.environments.values() {
         for stack in &env.stacks {
             let name = env.stack_name(&stack.name);
+            if name.len() > MAX_STACK_NAME {
+                diags.push(
+                    Diagnostic::new(
+                        &env.file,
+                        stack.span,
+                        format!(
+                            "stack `{}` is the CloudFormation stack `{name}`, {} characters, more than the {MAX_STACK_NAME} CloudFormation allows",
+                            stack.name,
+                            name.len()
+                        ),
+                    )
+                    .with_help("shorten the stack's, the environment's or the app's name"),
+                );
+            }
             match owners.get(&name) {
                 Some((other, other_stack)) if other.name != env.name => {
                     let message = |this: &Environment, s: &str, that: &Environment, t: &str| {
