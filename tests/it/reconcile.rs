@@ -193,11 +193,12 @@ fn a_failing_commit_is_retried_with_growing_delays_and_a_new_commit_at_once() {
     let mut agent = agent(&repo, &account, &["--interval", "4", "--retry-base", "0.3"]);
     tick(&mut agent, |e| e["result"] == "applied");
 
-    // A raw resource the emulator's CloudFormation rejects at deploy time.
+    // A raw resource of a type CloudFormation has (it passes every offline
+    // check) and the emulator does not implement: refused at deploy time.
     let broken = repo.push(
         "specs/api/unit.yaml",
         "  http:\n",
-        "  broken:\n    type: AWS::Driftless::Nothing\n    properties: {}\n  http:\n",
+        "  broken:\n    type: AWS::DeviceFarm::Project\n    properties: { Name: broken }\n  http:\n",
         "a resource type nobody has",
     );
     let mut attempts = Vec::new();
@@ -220,7 +221,7 @@ fn a_failing_commit_is_retried_with_growing_delays_and_a_new_commit_at_once() {
 
     let fixed = repo.push(
         "specs/api/unit.yaml",
-        "  broken:\n    type: AWS::Driftless::Nothing\n    properties: {}\n",
+        "  broken:\n    type: AWS::DeviceFarm::Project\n    properties: { Name: broken }\n",
         "",
         "drop it",
     );
