@@ -27,6 +27,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod render;
 pub mod revision;
+pub mod schedule;
 pub mod smoke;
 pub mod source;
 pub mod spec;

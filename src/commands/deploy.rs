@@ -49,6 +49,39 @@ pub struct ApplyArgs {
     /// where the environment is protected: there they gate the release).
     #[arg(long)]
     pub no_smoke: bool,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+/// How stack operations are scheduled, shared by `deploy`, `watch` and
+/// `destroy`.
+#[derive(Debug, Default, clap::Args)]
+pub struct ScheduleArgs {
+    /// Stack operations in flight at most (default 8; 1 is one stack at a
+    /// time). Stateful stacks always settle before stateless ones start.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
+    /// `ready` starts each stack as soon as the stacks it reads have
+    /// settled; `waves` runs level by level (for comparison).
+    #[arg(long, value_enum, default_value_t = OrderArg::Ready)]
+    pub order: OrderArg,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrderArg {
+    #[default]
+    Ready,
+    Waves,
+}
+
+impl ScheduleArgs {
+    pub(super) fn apply_to(&self, options: &mut Options) {
+        options.concurrency = self.concurrency.map_or(0, usize::from);
+        options.order = match self.order {
+            OrderArg::Ready => crate::schedule::Order::Ready,
+            OrderArg::Waves => crate::schedule::Order::Waves,
+        };
+    }
 }
 
 /// What the user allows a pass to do beyond the default, shared by `plan`
@@ -91,6 +124,7 @@ impl SafetyArgs {
             force: self.force.iter().map(full).collect(),
             revision: None,
             revert_drift: false,
+            ..Options::default()
         }
     }
 
@@ -266,6 +300,18 @@ pub struct Apply {
     pub lock_wait: Duration,
     pub timeout: Duration,
     pub revert_drift: bool,
+    pub concurrency: usize,
+    pub order: crate::schedule::Order,
+}
+
+impl Apply {
+    fn scheduled(mut self, args: &ScheduleArgs) -> Self {
+        let mut options = Options::default();
+        args.apply_to(&mut options);
+        self.concurrency = options.concurrency;
+        self.order = options.order;
+        self
+    }
 }
 
 /// `--no-smoke` is refused where the checks gate every release: the same
@@ -291,13 +337,18 @@ impl DeployArgs {
             &self.environment,
             &self.target,
             &self.safety,
-            Some(Apply {
-                yes: self.apply.yes,
-                smoke: !self.apply.no_smoke,
-                lock_wait: Duration::from_secs(self.apply.lock_wait),
-                timeout: Duration::from_secs(self.timeout),
-                revert_drift: self.revert_drift,
-            }),
+            Some(
+                Apply {
+                    yes: self.apply.yes,
+                    smoke: !self.apply.no_smoke,
+                    lock_wait: Duration::from_secs(self.apply.lock_wait),
+                    timeout: Duration::from_secs(self.timeout),
+                    revert_drift: self.revert_drift,
+                    concurrency: 0,
+                    order: crate::schedule::Order::Ready,
+                }
+                .scheduled(&self.apply.schedule),
+            ),
             false,
         )
     }
@@ -321,6 +372,13 @@ fn applied_summary(
     human.push_str(&outcome.content_text());
     if outcome.rolled_back > 0 {
         human.push_str(&format!(", {} rolled back", outcome.rolled_back));
+    }
+    if outcome.created + outcome.updated + outcome.failed > 0 {
+        human.push_str(&format!(
+            "; stacks {:.2}s against a critical path of {:.2}s",
+            outcome.stacks_ms as f64 / 1000.0,
+            outcome.critical_path_ms as f64 / 1000.0
+        ));
     }
     Summary::cloud(command, ok, json!(outcome), started, &cloud.calls(), &human)
 }
@@ -347,6 +405,8 @@ pub fn plan_or_deploy(
     if let Some(apply) = &deploy {
         options.revision = crate::revision::of(&session.project.root);
         options.revert_drift = apply.revert_drift || session.rendered.self_heal;
+        options.concurrency = apply.concurrency;
+        options.order = apply.order;
     }
     rt.block_on(async {
         let cloud = connect(&session.target).await;

@@ -23,6 +23,8 @@ pub struct DestroyArgs {
     /// Do not ask.
     #[arg(long)]
     pub yes: bool,
+    #[command(flatten)]
+    pub schedule: super::deploy::ScheduleArgs,
 }
 
 impl DestroyArgs {
@@ -58,7 +60,8 @@ impl DestroyArgs {
         );
         approved(ctx, self.yes, &question)?;
         let rt = runtime()?;
-        let options = Options::default();
+        let mut options = Options::default();
+        self.schedule.apply_to(&mut options);
         rt.block_on(async {
             let cloud = connect(&session.target).await;
             let nothing_deleted = |e: CommandError| {

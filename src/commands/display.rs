@@ -325,8 +325,17 @@ pub fn show(p: &mut Printer, event: &Event) {
             };
             p.emit(json, || text);
         }
-        Event::StackStart { stack, action } => {
-            let text = format!("{stack}: {}", action.name());
+        Event::StackStart {
+            stack,
+            action,
+            at,
+            waited_for,
+        } => {
+            let after = match waited_for.as_slice() {
+                [] => String::new(),
+                names => format!(", after {}", names.join(", ")),
+            };
+            let text = format!("{stack}: {} (at {at:.2}s{after})", action.name());
             p.emit(json, || text);
         }
         Event::ChangeSet { stack, changes, .. } => {

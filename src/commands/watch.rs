@@ -136,7 +136,8 @@ impl WatchArgs {
     /// The passes; returns how many ran and the exit code.
     async fn run(&self, ctx: &mut Context, session: &mut Session) -> (usize, u8) {
         let cloud = connect(&session.target).await;
-        let options = self.safety.options(&session.rendered);
+        let mut options = self.safety.options(&session.rendered);
+        self.apply.schedule.apply_to(&mut options);
         let (changes_tx, mut changes) = unbounded_channel();
         let mut inputs = self.inputs(session);
         let mut watcher = None;

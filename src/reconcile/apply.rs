@@ -11,9 +11,12 @@ use crate::cloud::stacks::{self, ChangeSetRequest};
 use crate::deployed::{APP_TAG, DeployedStack, ENVIRONMENT_TAG, HASH_TAG, REVISION_TAG};
 use crate::plan::{Action, StackPlan};
 use crate::render::{ParameterSource, RenderedStack};
+use crate::schedule::{self, Order, Scheduler, State, Task};
+use futures_util::StreamExt;
 use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
 use std::collections::{BTreeMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How one stack's apply ended.
 struct Applied {
@@ -27,67 +30,88 @@ impl Pass<'_> {
         let mut deployed = observed.stacks.clone();
         let mut bucket = observed.asset_bucket.clone();
         let mut applied: HashSet<String> = HashSet::new();
-        let mut failed = false;
-        for wave in observed.waves() {
-            if failed || self.is_stopping() {
-                outcome.skipped += wave.len();
-                continue;
+        let planned: Vec<&PlannedStack> = observed.waves().into_iter().flatten().collect();
+        let rendered: Vec<&RenderedStack> = planned.iter().map(|p| &p.stack).collect();
+        let tasks = stack_tasks(&rendered);
+        let tasks = match self.options.order {
+            Order::Ready => tasks,
+            Order::Waves => {
+                let waves = wave_indices(&planned);
+                schedule::as_waves(&tasks, &waves)
             }
-            let plans: Vec<(&PlannedStack, StackPlan)> = wave
-                .iter()
-                .map(|p| {
-                    let mut plan =
-                        self.plan_stack(&p.stack, p.plan.wave, &deployed, bucket.as_deref());
-                    plan.changes = p.plan.changes.clone();
-                    (*p, plan)
-                })
-                .collect();
-            let results = join_all(
-                plans
-                    .iter()
-                    .map(|(p, plan)| self.apply_stack(p, plan, bucket.as_deref())),
-            )
-            .await;
-            for ((p, _), result) in plans.iter().zip(results) {
-                let applied_stack = match result {
-                    Ok(a) => a,
-                    Err(e) => {
-                        outcome.error.get_or_insert_with(|| e.to_string());
-                        Applied {
-                            result: StackResult::Failed,
-                            deployed: None,
-                        }
-                    }
-                };
-                match applied_stack.result {
-                    StackResult::Created => outcome.created += 1,
-                    StackResult::Updated => outcome.updated += 1,
-                    StackResult::Unchanged => outcome.unchanged += 1,
-                    StackResult::Refused => outcome.refused += 1,
-                    _ => outcome.failed += 1,
-                }
-                if matches!(
-                    applied_stack.result,
-                    StackResult::Failed | StackResult::Refused
-                ) {
-                    failed = true;
-                }
-                if matches!(
-                    applied_stack.result,
-                    StackResult::Created | StackResult::Updated
-                ) {
-                    applied.insert(p.stack.name.clone());
-                }
-                if let Some(d) = applied_stack.deployed {
-                    if d.name == BOOTSTRAP_STACK {
-                        bucket = d.outputs.get(BUCKET_OUTPUT).cloned();
-                    }
-                    deployed.insert(d.name.clone(), d);
-                }
+        };
+        let mut sched = Scheduler::new(tasks, self.concurrency());
+        let mut durations = vec![Duration::ZERO; planned.len()];
+        let mut running = FuturesUnordered::new();
+        let began = Instant::now();
+        loop {
+            if self.is_stopping() {
+                sched.stop();
             }
+            for i in sched.start_ready() {
+                let p = planned[i];
+                // Planned now, with the outputs of the stacks settled so far.
+                let mut plan = self.plan_stack(&p.stack, p.plan.wave, &deployed, bucket.as_deref());
+                plan.changes = p.plan.changes.clone();
+                self.note_wait(&p.stack.name, sched.waited_for(i));
+                let bucket = bucket.clone();
+                running.push(async move {
+                    let started = Instant::now();
+                    let result = self.apply_stack(p, &plan, bucket.as_deref()).await;
+                    (i, result, started.elapsed())
+                });
+            }
+            let Some((i, result, took)) = running.next().await else {
+                break;
+            };
+            durations[i] = took;
+            let p = planned[i];
+            let applied_stack = match result {
+                Ok(a) => a,
+                Err(e) => {
+                    outcome.error.get_or_insert_with(|| e.to_string());
+                    Applied {
+                        result: StackResult::Failed,
+                        deployed: None,
+                    }
+                }
+            };
+            match applied_stack.result {
+                StackResult::Created => outcome.created += 1,
+                StackResult::Updated => outcome.updated += 1,
+                StackResult::Unchanged => outcome.unchanged += 1,
+                StackResult::Refused => outcome.refused += 1,
+                _ => outcome.failed += 1,
+            }
+            let ok = !matches!(
+                applied_stack.result,
+                StackResult::Failed | StackResult::Refused
+            );
+            if matches!(
+                applied_stack.result,
+                StackResult::Created | StackResult::Updated
+            ) {
+                applied.insert(p.stack.name.clone());
+            }
+            if let Some(d) = applied_stack.deployed {
+                if d.name == BOOTSTRAP_STACK {
+                    bucket = d.outputs.get(BUCKET_OUTPUT).cloned();
+                }
+                deployed.insert(d.name.clone(), d);
+            }
+            sched.finish(i, ok);
         }
+        let failed = sched.count(State::Failed) > 0;
+        outcome.skipped = sched.count(State::Skipped);
+        let path = schedule::critical_path(&stack_tasks(&rendered), &durations);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        outcome.critical_path_ms = ms(path);
+        outcome.stacks_ms = ms(began.elapsed());
         if outcome.error.is_none() && failed {
-            outcome.error = Some("a stack failed; later waves were not started".into());
+            outcome.error = Some(match outcome.skipped {
+                0 => "a stack failed".to_string(),
+                n => format!("a stack failed; {n} stack(s) that depend on it were not started"),
+            });
         }
         outcome.stopped = self.is_stopping();
         if outcome.stopped {
@@ -286,10 +310,7 @@ impl Pass<'_> {
                 None,
             ));
         }
-        self.emit(Event::StackStart {
-            stack: name.clone(),
-            action,
-        });
+        self.emit_start(name, action);
         if action == Action::Recreate {
             if planned.stack.tier == crate::spec::Tier::Stateful && !self.options.recreate_failed {
                 return Ok(end(
@@ -446,6 +467,41 @@ impl Pass<'_> {
         }
         Ok(())
     }
+}
+
+/// Stacks as tasks: the bootstrap stack first, then the stateful tier,
+/// then the stateless one; each after the stacks it reads.
+pub(super) fn stack_tasks(stacks: &[&RenderedStack]) -> Vec<Task> {
+    stacks
+        .iter()
+        .map(|stack| Task {
+            name: stack.name.clone(),
+            rank: match (stack.name.as_str(), stack.tier) {
+                (BOOTSTRAP_STACK, _) => 0,
+                (_, crate::spec::Tier::Stateful) => 1,
+                (_, crate::spec::Tier::Stateless) => 2,
+            },
+            after: stack
+                .depends_on
+                .iter()
+                .filter_map(|d| stacks.iter().position(|s| &s.name == d))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The stacks' indices by wave (level), for `--order waves`.
+fn wave_indices(planned: &[&PlannedStack]) -> Vec<Vec<usize>> {
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    for (i, p) in planned.iter().enumerate() {
+        let wave = p.plan.wave;
+        while waves.len() <= wave {
+            waves.push(Vec::new());
+        }
+        waves[wave].push(i);
+    }
+    waves.retain(|w| !w.is_empty());
+    waves
 }
 
 /// `unit.resource` for a logical id, for messages and `--allow-replace`.

@@ -233,10 +233,7 @@ impl Pass<'_> {
             .into_iter()
             .map(|e| e.id)
             .collect();
-        self.emit(Event::StackStart {
-            stack: name.to_string(),
-            action: Action::ContinueRollback,
-        });
+        self.emit_start(name, Action::ContinueRollback);
         stacks::continue_rollback(self.cloud, name).await?;
         self.stream_events(name, name, seen).await?;
         stacks::describe(self.cloud, name).await

@@ -1,4 +1,5 @@
-//! Destroy: stateless stacks first, in reverse wave order; stateful stacks only
+//! Destroy: stateless stacks first, each once the stacks that read it are
+//! gone (the deploy's schedule reversed); stateful stacks only
 //! when asked, and the resources CloudFormation keeps (Retain) are listed.
 
 use super::change_set::first_failure;
@@ -6,8 +7,10 @@ use super::{Event, Pass, StackResult};
 use crate::cloud::{CloudError, stacks};
 use crate::deployed::DeployedStack;
 use crate::render::RenderedStack;
+use crate::schedule::{self, Scheduler};
 use crate::spec::Tier;
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::Instant;
@@ -33,64 +36,75 @@ impl Pass<'_> {
             }
         };
         let env = self.environment;
-        for wave in env.waves.iter().rev() {
-            let targets: Vec<(&RenderedStack, &DeployedStack)> = wave
-                .iter()
-                .filter_map(|name| env.stack(name))
-                .filter_map(|s| match deployed.get(&s.name) {
-                    Some(d) => Some((s, d)),
-                    None => {
+        // Stacks in wave order; readers are deleted before what they read.
+        let order: Vec<&RenderedStack> = env
+            .waves
+            .iter()
+            .flatten()
+            .filter_map(|name| env.stack(name))
+            .collect();
+        let tasks = schedule::reversed(&super::apply::stack_tasks(&order));
+        let mut sched = Scheduler::new(tasks, self.concurrency());
+        let mut running = FuturesUnordered::new();
+        loop {
+            let mut started = true;
+            while started {
+                started = false;
+                if self.is_stopping() {
+                    sched.stop();
+                }
+                for i in sched.start_ready() {
+                    let stack = order[i];
+                    let Some(d) = deployed.get(&stack.name) else {
                         outcome.absent += 1;
-                        None
+                        sched.finish(i, true);
+                        started = true;
+                        continue;
+                    };
+                    if stack.tier == Tier::Stateful && !include_stateful {
+                        outcome.kept += 1;
+                        self.emit(Event::StackEnd {
+                            stack: stack.name.clone(),
+                            result: StackResult::Kept,
+                            status: d.status.clone(),
+                            seconds: 0.0,
+                            reason: Some("stateful; pass --include-stateful to delete it".into()),
+                            outputs: Default::default(),
+                        });
+                        sched.finish(i, true);
+                        started = true;
+                        continue;
                     }
-                })
-                .collect();
-            let mut deleting = Vec::new();
-            for (stack, d) in targets {
-                if stack.tier == Tier::Stateful && !include_stateful {
-                    outcome.kept += 1;
-                    self.emit(Event::StackEnd {
-                        stack: stack.name.clone(),
-                        result: StackResult::Kept,
-                        status: d.status.clone(),
-                        seconds: 0.0,
-                        reason: Some("stateful; pass --include-stateful to delete it".into()),
-                        outputs: Default::default(),
-                    });
-                } else {
-                    deleting.push((stack, d));
+                    self.note_wait(&stack.name, sched.waited_for(i));
+                    let retained = retained_of(stack);
+                    running.push(async move { (i, self.delete_stack(d, &retained).await) });
                 }
             }
-            let retained: Vec<Vec<String>> = deleting
-                .iter()
-                .map(|(stack, _)| retained_of(stack))
-                .collect();
-            let results = join_all(
-                deleting
-                    .iter()
-                    .zip(&retained)
-                    .map(|((_, d), retained)| self.delete_stack(d, retained)),
-            )
-            .await;
-            for result in results {
-                match result {
-                    Ok((StackResult::Deleted, retained)) => {
-                        outcome.deleted += 1;
-                        outcome.retained_resources += retained;
-                    }
-                    Ok(_) => outcome.failed += 1,
-                    Err(e) => {
-                        outcome.failed += 1;
-                        outcome.error.get_or_insert_with(|| e.to_string());
-                    }
-                }
-            }
-            if outcome.failed > 0 {
-                outcome.error.get_or_insert_with(|| {
-                    "a stack failed to delete; the stacks it reads were left in place".into()
-                });
+            let Some((i, result)) = running.next().await else {
                 break;
-            }
+            };
+            let ok = match result {
+                Ok((StackResult::Deleted, retained)) => {
+                    outcome.deleted += 1;
+                    outcome.retained_resources += retained;
+                    true
+                }
+                Ok(_) => {
+                    outcome.failed += 1;
+                    false
+                }
+                Err(e) => {
+                    outcome.failed += 1;
+                    outcome.error.get_or_insert_with(|| e.to_string());
+                    false
+                }
+            };
+            sched.finish(i, ok);
+        }
+        if outcome.failed > 0 {
+            outcome.error.get_or_insert_with(|| {
+                "a stack failed to delete; the stacks it reads were left in place".into()
+            });
         }
         outcome
     }
@@ -105,10 +119,7 @@ impl Pass<'_> {
         let started = Instant::now();
         let cfn = self.cloud;
         let name = &deployed.name;
-        self.emit(Event::StackStart {
-            stack: name.clone(),
-            action: crate::plan::Action::Delete,
-        });
+        self.emit_start(name, crate::plan::Action::Delete);
         let retained: Vec<_> = if retained.is_empty() {
             Vec::new()
         } else {

@@ -58,6 +58,11 @@ pub enum Event {
     StackStart {
         stack: String,
         action: Action,
+        /// Seconds into the pass.
+        at: f64,
+        /// The stacks it waited for (what it reads, or the tier before it).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        waited_for: Vec<String>,
     },
     /// The changes CloudFormation computed, with replacement flags.
     ChangeSet {
@@ -100,15 +105,10 @@ pub enum Event {
     },
     /// The lock could not be renewed (taken over, deleted, or unreachable
     /// until it lapsed): the pass starts nothing new.
-    LeaseLost {
-        key: String,
-        reason: String,
-    },
+    LeaseLost { key: String, reason: String },
     /// Termination protection turned on (a stateful stack of a protected
     /// environment).
-    Protected {
-        stack: String,
-    },
+    Protected { stack: String },
     /// The pass stops starting new work; the stacks in flight finish
     /// their operation.
     Stopping {

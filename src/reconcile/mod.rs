@@ -66,6 +66,10 @@ pub struct Options {
     pub revision: Option<String>,
     /// Put drifted resources back to their templates after applying.
     pub revert_drift: bool,
+    /// Stack operations in flight at most; 0 for the default.
+    pub concurrency: usize,
+    /// How stacks are ordered within a tier.
+    pub order: crate::schedule::Order,
 }
 
 /// Why a pass stopped starting new work.
@@ -137,6 +141,10 @@ pub struct Pass<'a> {
     brake: Arc<Brake>,
     /// The account guard passed once: no second STS call in the pass.
     account_checked: std::sync::atomic::AtomicBool,
+    /// When the pass began, for the time each stack starts at.
+    began: std::time::Instant,
+    /// What each stack the scheduler started waited for, by stack.
+    waited: Mutex<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 impl<'a> Pass<'a> {
@@ -156,6 +164,8 @@ impl<'a> Pass<'a> {
             uploads: AtomicUsize::new(0),
             brake: Arc::default(),
             account_checked: Default::default(),
+            began: std::time::Instant::now(),
+            waited: Mutex::default(),
         }
     }
 
@@ -163,6 +173,14 @@ impl<'a> Pass<'a> {
     /// flight, to report them. The first reason given is the one kept.
     pub fn stop(&self, why: StopReason) -> Vec<String> {
         self.brake.stop(why)
+    }
+
+    /// Stack operations in flight at most.
+    pub(crate) fn concurrency(&self) -> usize {
+        match self.options.concurrency {
+            0 => crate::schedule::DEFAULT_CONCURRENCY,
+            n => n,
+        }
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -193,6 +211,30 @@ impl<'a> Pass<'a> {
             } else {
                 set.remove(stack);
             }
+        }
+    }
+
+    /// Reports that an operation on `stack` starts now, with what the
+    /// schedule made it wait for.
+    pub(crate) fn emit_start(&self, stack: &str, action: crate::plan::Action) {
+        let waited_for = self
+            .waited
+            .lock()
+            .ok()
+            .and_then(|w| w.get(stack).cloned())
+            .unwrap_or_default();
+        self.emit(Event::StackStart {
+            stack: stack.to_string(),
+            action,
+            at: self.began.elapsed().as_secs_f64(),
+            waited_for,
+        });
+    }
+
+    /// Records what the schedule made `stack` wait for.
+    pub(crate) fn note_wait(&self, stack: &str, waited_for: Vec<String>) {
+        if let Ok(mut waited) = self.waited.lock() {
+            waited.insert(stack.to_string(), waited_for);
         }
     }
 
@@ -265,6 +307,11 @@ pub struct Outcome {
     pub hotswaps_settled: usize,
     /// Stacks put back after failed smoke checks (restored or deleted).
     pub rolled_back: usize,
+    /// The longest chain of stack operations (by what each stack reads and
+    /// the tiers) with the durations they took: no order could be faster.
+    pub critical_path_ms: u64,
+    /// How long the stack operations took, first start to last end.
+    pub stacks_ms: u64,
     /// The first failure, as a user should read it.
     pub error: Option<String>,
     /// Stacks this pass created or updated (the bootstrap stack included).

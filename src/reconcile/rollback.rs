@@ -12,8 +12,11 @@ use crate::cloud::{CloudError, functions, stacks};
 use crate::deployed::DeployedStack;
 use crate::plan::Action;
 use crate::plan::guard::{self, Template};
+use crate::schedule::{self, Scheduler};
 use crate::spec::Tier;
+use futures_util::StreamExt;
 use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,52 +121,81 @@ enum Undo {
 }
 
 impl Pass<'_> {
-    /// Puts back what the pass changed, in reverse wave order.
+    /// Puts back what the pass changed, by the deploy's schedule reversed.
     pub async fn roll_back(&self, snapshot: &Snapshot, outcome: &mut Outcome) -> RollbackReport {
         let mut report = RollbackReport::default();
         let mut failed: Option<String> = None;
-        for wave in self.environment.waves.iter().rev() {
-            let targets: Vec<&String> = wave
-                .iter()
-                .filter(|name| outcome.changed.contains(*name))
-                .collect();
-            if let Some(first) = &failed {
-                report.left.extend(targets.iter().map(|stack| LeftStack {
-                    stack: (*stack).clone(),
-                    reason: format!("not rolled back: the rollback of {first} failed"),
-                }));
-                continue;
+        let env = self.environment;
+        // Readers are put back before what they read, the stateless tier
+        // before the stateful one; stacks the pass did not change are done.
+        let order: Vec<&crate::render::RenderedStack> = env
+            .waves
+            .iter()
+            .flatten()
+            .filter_map(|name| env.stack(name))
+            .collect();
+        let tasks = schedule::reversed(&super::apply::stack_tasks(&order));
+        let mut sched = Scheduler::new(tasks, self.concurrency());
+        let mut running = FuturesUnordered::new();
+        loop {
+            let mut started = true;
+            while started {
+                started = false;
+                for i in sched.start_ready() {
+                    let name = &order[i].name;
+                    if !outcome.changed.contains(name) {
+                        sched.finish(i, true);
+                        started = true;
+                        continue;
+                    }
+                    self.note_wait(name, sched.waited_for(i));
+                    running.push(async move { (i, self.roll_back_stack(name, snapshot).await) });
+                }
             }
-            let results = join_all(
-                targets
-                    .iter()
-                    .map(|name| self.roll_back_stack(name, snapshot)),
-            )
-            .await;
-            for (name, result) in targets.into_iter().zip(results) {
-                let result = result.unwrap_or_else(|e| Undo::Failed(e.to_string()));
-                match result {
-                    Undo::Restored(d) => {
-                        report.restored.push(name.clone());
-                        if let Some(d) = d {
-                            outcome.deployed.insert(name.clone(), *d);
-                        }
+            let Some((i, result)) = running.next().await else {
+                break;
+            };
+            let name = &order[i].name;
+            let result = result.unwrap_or_else(|e| Undo::Failed(e.to_string()));
+            let ok = match result {
+                Undo::Restored(d) => {
+                    report.restored.push(name.clone());
+                    if let Some(d) = d {
+                        outcome.deployed.insert(name.clone(), *d);
                     }
-                    Undo::Deleted => {
-                        report.deleted.push(name.clone());
-                        outcome.deployed.remove(name);
-                    }
-                    Undo::Kept(reason) => report.left.push(LeftStack {
+                    true
+                }
+                Undo::Deleted => {
+                    report.deleted.push(name.clone());
+                    outcome.deployed.remove(name);
+                    true
+                }
+                Undo::Kept(reason) => {
+                    report.left.push(LeftStack {
                         stack: name.clone(),
                         reason,
-                    }),
-                    Undo::Failed(reason) => {
-                        failed.get_or_insert_with(|| name.clone());
-                        report.left.push(LeftStack {
-                            stack: name.clone(),
-                            reason,
-                        });
-                    }
+                    });
+                    true
+                }
+                Undo::Failed(reason) => {
+                    failed.get_or_insert_with(|| name.clone());
+                    report.left.push(LeftStack {
+                        stack: name.clone(),
+                        reason,
+                    });
+                    false
+                }
+            };
+            sched.finish(i, ok);
+        }
+        if let Some(first) = &failed {
+            for i in (0..sched.len()).filter(|&i| sched.state(i) == schedule::State::Skipped) {
+                let name = &order[i].name;
+                if outcome.changed.contains(name) {
+                    report.left.push(LeftStack {
+                        stack: name.clone(),
+                        reason: format!("not rolled back: the rollback of {first} failed"),
+                    });
                 }
             }
         }
@@ -253,10 +285,7 @@ impl Pass<'_> {
                 return Ok(Undo::Kept(reason));
             }
             Before::Absent => {
-                self.emit(Event::StackStart {
-                    stack: name.to_string(),
-                    action: Action::RollBack,
-                });
+                self.emit_start(name, Action::RollBack);
                 self.track(name, true);
                 let deleted = self.delete_created(name).await;
                 self.track(name, false);
@@ -301,10 +330,7 @@ impl Pass<'_> {
             parameters.into_iter().partition(|(_, v)| v != MASKED);
         let keep: Vec<String> = keep.into_keys().collect();
         let previous_retained = retained_ids(&previous);
-        self.emit(Event::StackStart {
-            stack: name.to_string(),
-            action: Action::RollBack,
-        });
+        self.emit_start(name, Action::RollBack);
         self.track(name, true);
         let run = self
             .run_change_set(
