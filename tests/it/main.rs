@@ -18,6 +18,7 @@ mod proxy;
 mod reconcile;
 mod running;
 mod safety;
+mod schedule;
 mod secrets;
 mod smoke;
 mod support;
