@@ -1,6 +1,8 @@
 //! Load + validate + render + offline plan, for the reference application
 //! and a synthetic project of 1,000 resources over 40 units.
 
+// The schedule benchmarks' mixed project is written by the example, not here.
+#[allow(dead_code)]
 mod synthetic;
 
 use criterion::{Criterion, criterion_group, criterion_main};

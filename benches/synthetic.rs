@@ -126,3 +126,87 @@ pub fn write_stacks_project(root: &Path, stacks: usize) -> std::io::Result<()> {
     }
     std::fs::write(envs.join("dev.yaml"), env)
 }
+
+/// A project of `stacks` one-unit stacks with a mixed graph and mixed
+/// resource types, for schedule benchmarks: the first fifth stateful
+/// (tables, some with a stream, and buckets), the rest stateless
+/// (functions, queues, topics with an alarm, HTTP APIs). Each stateless
+/// unit reads one stateful unit; about two thirds also read an earlier
+/// stateless unit, so chains of uneven length form.
+pub fn write_mixed_project(root: &Path, stacks: usize) -> std::io::Result<()> {
+    let stateful = (stacks / 5).max(1);
+    let specs = root.join("specs");
+    let mut env = String::from("environment: dev\napp: mixed\ntarget: local\nstacks:\n");
+    for i in 0..stacks {
+        let name = format!("m{i:02}");
+        let dir = specs.join(&name);
+        std::fs::create_dir_all(&dir)?;
+        let mut text = String::new();
+        if i < stateful {
+            let _ = writeln!(text, "unit: {name}\ntier: stateful\nresources:");
+            if i % 3 == 2 {
+                let _ = writeln!(text, "  store:\n    kind: bucket\n    versioned: true");
+                let _ = writeln!(text, "outputs:\n  id: ${{store.name}}");
+            } else {
+                let stream = if i % 2 == 0 {
+                    "\n    stream: NEW_IMAGE"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    text,
+                    "  store:\n    kind: table\n    partition_key: {{ name: pk }}{stream}"
+                );
+                let _ = writeln!(text, "outputs:\n  id: ${{store.name}}");
+            }
+        } else {
+            let table = format!("m{:02}", i % stateful);
+            let upstream = (i > stateful && i % 3 != 0)
+                .then(|| format!("m{:02}", stateful + (i * 7) % (i - stateful)));
+            let reads = match &upstream {
+                Some(u) => format!("${{{table}.id}}-${{{u}.id}}"),
+                None => format!("${{{table}.id}}"),
+            };
+            let _ = writeln!(text, "unit: {name}\ntier: stateless\nresources:");
+            match i % 4 {
+                0 | 1 => {
+                    std::fs::create_dir_all(dir.join("code"))?;
+                    std::fs::write(
+                        dir.join("code/handler.py"),
+                        format!("def handler(event, context):\n    return {i}\n"),
+                    )?;
+                    let _ = writeln!(
+                        text,
+                        "  fn:\n    kind: function\n    runtime: python3.13\n    code: code/\n    handler: handler.handler\n    environment:\n      READS: \"{reads}\""
+                    );
+                    if i % 4 == 1 {
+                        let _ = writeln!(
+                            text,
+                            "  http:\n    kind: http_api\n    routes:\n      \"GET /items\": fn"
+                        );
+                    }
+                    let _ = writeln!(text, "outputs:\n  id: ${{fn.name}}");
+                }
+                2 => {
+                    let _ = writeln!(
+                        text,
+                        "  queue:\n    type: AWS::SQS::Queue\n    properties:\n      Tags: [{{ Key: reads, Value: \"{reads}\" }}]"
+                    );
+                    let _ = writeln!(text, "outputs:\n  id: ${{queue.ref}}");
+                }
+                _ => {
+                    let _ = writeln!(
+                        text,
+                        "  topic:\n    type: AWS::SNS::Topic\n    properties:\n      Tags: [{{ Key: reads, Value: \"{reads}\" }}]\n  alarm:\n    kind: alarm\n    namespace: AWS/SNS\n    metric: NumberOfNotificationsFailed\n    dimensions: {{ TopicName: \"${{topic.TopicName}}\" }}\n    threshold: 1"
+                    );
+                    let _ = writeln!(text, "outputs:\n  id: ${{topic.ref}}");
+                }
+            }
+        }
+        std::fs::write(dir.join("unit.yaml"), text)?;
+        let _ = writeln!(env, "  s{i:02}: [{name}]");
+    }
+    let envs = root.join("environments");
+    std::fs::create_dir_all(&envs)?;
+    std::fs::write(envs.join("dev.yaml"), env)
+}

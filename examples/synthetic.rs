@@ -1,6 +1,8 @@
 //! Writes a synthetic project for benchmarks:
 //! `cargo run --example synthetic -- DIR [UNITS] [RESOURCES_PER_UNIT]`, or
-//! `cargo run --example synthetic -- DIR --stacks N` for N one-unit stacks.
+//! `cargo run --example synthetic -- DIR --stacks N` for N one-unit stacks,
+//! `cargo run --example synthetic -- DIR --mixed N` for N stacks of mixed
+//! resource types in a mixed graph.
 
 #[path = "../benches/synthetic.rs"]
 mod synthetic;
@@ -11,6 +13,16 @@ fn main() -> std::process::ExitCode {
         eprintln!("usage: synthetic DIR [UNITS] [RESOURCES_PER_UNIT]");
         return std::process::ExitCode::from(64);
     };
+    if args.get(1).map(String::as_str) == Some("--mixed") {
+        let stacks = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(40);
+        return match synthetic::write_mixed_project(std::path::Path::new(dir), stacks) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write {dir}: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if args.get(1).map(String::as_str) == Some("--stacks") {
         let stacks = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(40);
         return match synthetic::write_stacks_project(std::path::Path::new(dir), stacks) {

@@ -3,7 +3,7 @@
 deploy schedules. Any tool can use it through AWS_ENDPOINT_URL.
 
     python3 scripts/latency_proxy.py --upstream http://127.0.0.1:4566 [--port 0]
-        [--model scripts/latency_model.json] [--scale 1.0]
+        [--model scripts/latency_model.json] [--scale 1.0] [--log FILE]
 
 It prints `listening on http://127.0.0.1:PORT` once ready, and exits when
 its standard input closes (so a harness that dies takes it along).
@@ -161,6 +161,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     upstream = None
     model = None
     state = None
+    log = None
 
     def log_message(self, *args):
         pass
@@ -259,6 +260,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             stack, seconds, template = entry
             self.state.templates[(account, stack)] = template
             self.state.holds[(account, stack)] = time.monotonic() + seconds
+            if self.log:
+                record = {"account": account, "stack": stack, "seconds": round(seconds, 3)}
+                self.log.write(json.dumps(record) + "\n")
+                self.log.flush()
 
     def rewrite(self, account, action, payload):
         text = payload.decode("utf-8", "replace")
@@ -303,7 +308,10 @@ def main():
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--model", default=None, help="latency model (default: latency_model.json beside this script)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every modelled stack duration")
+    parser.add_argument("--log", default=None, help="append each held stack operation here, one JSON object per line")
     args = parser.parse_args()
+    if args.log:
+        Proxy.log = open(args.log, "a", encoding="utf-8")
     model_path = args.model or str(__import__("pathlib").Path(__file__).with_name("latency_model.json"))
     Proxy.upstream = urllib.parse.urlparse(args.upstream)
     Proxy.model = Model(model_path, args.scale)

@@ -52,16 +52,22 @@ pub struct Scheduler {
     tasks: Vec<Task>,
     states: Vec<State>,
     limit: usize,
+    /// Stacks on the longest chain of readers from each task: when the
+    /// limit leaves room for only some ready tasks, the longest chains go
+    /// first, so the critical path is never the one kept waiting.
+    heights: Vec<usize>,
 }
 
 impl Scheduler {
     /// `limit` tasks at most run at once (at least one).
     pub fn new(tasks: Vec<Task>, limit: usize) -> Self {
         let states = vec![State::Waiting; tasks.len()];
+        let heights = heights(&tasks);
         Scheduler {
             tasks,
             states,
             limit: limit.max(1),
+            heights,
         }
     }
 
@@ -99,19 +105,17 @@ impl Scheduler {
                 .all(|(t, s)| t.rank >= task.rank || *s == State::Succeeded)
     }
 
-    /// The tasks to start now, lowest index first, marked running.
+    /// The tasks to start now, marked running: the longest chains first,
+    /// then in the order given.
     pub fn start_ready(&mut self) -> Vec<usize> {
-        let mut started = Vec::new();
-        for i in 0..self.tasks.len() {
-            if self.running() >= self.limit {
-                break;
-            }
-            if self.ready(i) {
-                self.states[i] = State::Running;
-                started.push(i);
-            }
+        let mut ready: Vec<usize> = (0..self.tasks.len()).filter(|&i| self.ready(i)).collect();
+        ready.sort_by_key(|&i| (std::cmp::Reverse(self.heights[i]), i));
+        let room = self.limit.saturating_sub(self.running());
+        ready.truncate(room);
+        for &i in &ready {
+            self.states[i] = State::Running;
         }
-        started
+        ready
     }
 
     /// Records how a running task ended; a failure skips its downstream.
@@ -178,6 +182,32 @@ impl Scheduler {
             .map(|t| t.name.clone())
             .collect()
     }
+}
+
+/// For each task, the number of tasks on the longest chain of readers
+/// that starts at it (itself included).
+fn heights(tasks: &[Task]) -> Vec<usize> {
+    fn height(i: usize, tasks: &[Task], memo: &mut [Option<usize>], depth: usize) -> usize {
+        if let Some(h) = memo[i] {
+            return h;
+        }
+        // The graph has no cycle; the depth bound keeps a bad one finite.
+        if depth > tasks.len() {
+            return 1;
+        }
+        let h = 1
+            + (0..tasks.len())
+                .filter(|&j| tasks[j].after.contains(&i))
+                .map(|j| height(j, tasks, memo, depth + 1))
+                .max()
+                .unwrap_or(0);
+        memo[i] = Some(h);
+        h
+    }
+    let mut memo = vec![None; tasks.len()];
+    (0..tasks.len())
+        .map(|i| height(i, tasks, &mut memo, 0))
+        .collect()
 }
 
 /// The same tasks for undoing them (destroy, rollback): a task waits for
@@ -391,6 +421,19 @@ mod tests {
         spans.sort();
         assert!(spans.windows(2).all(|w| w[1].0 >= w[0].1), "{spans:?}");
         assert_eq!(makespan, 150);
+    }
+
+    #[test]
+    fn when_the_limit_leaves_room_for_some_the_longest_chain_goes_first() {
+        // 0 and 1 are ready; only 1 has readers (1 -> 2 -> 3).
+        let tasks = vec![
+            task("leaf", 2, &[]),
+            task("head", 2, &[]),
+            task("middle", 2, &[1]),
+            task("tail", 2, &[2]),
+        ];
+        let mut sched = Scheduler::new(tasks, 1);
+        assert_eq!(sched.start_ready(), [1]);
     }
 
     #[test]

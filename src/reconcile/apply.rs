@@ -40,6 +40,23 @@ impl Pass<'_> {
                 schedule::as_waves(&tasks, &waves)
             }
         };
+        // Code goes up first, all at once: no stack on the critical path
+        // waits for its own uploads.
+        let uploads = join_all(
+            planned
+                .iter()
+                .filter(|p| p.plan.action.changes())
+                .map(|p| async {
+                    (
+                        p.stack.name.clone(),
+                        self.upload_assets(p, bucket.as_deref()).await,
+                    )
+                }),
+        )
+        .await;
+        if let Ok(mut uploaded) = self.uploaded.lock() {
+            uploaded.extend(uploads);
+        }
         let mut sched = Scheduler::new(tasks, self.concurrency());
         let mut durations = vec![Duration::ZERO; planned.len()];
         let mut running = FuturesUnordered::new();
@@ -325,7 +342,13 @@ impl Pass<'_> {
             stacks::delete(self.cloud, name).await?;
             self.wait_until_gone(name).await?;
         }
-        self.upload_assets(planned, bucket).await?;
+        // Uploaded when the pass began, or now (a stack that waited for
+        // another deployer was not planned to change then).
+        let uploaded = self.uploaded.lock().ok().and_then(|mut u| u.remove(name));
+        match uploaded {
+            Some(result) => result?,
+            None => self.upload_assets(planned, bucket).await?,
+        }
         let create = matches!(action, Action::Create | Action::Recreate);
         let mut tags = BTreeMap::new();
         tags.insert(HASH_TAG.to_string(), plan.hash.clone());

@@ -50,16 +50,22 @@ pub(super) fn change_set_name() -> String {
 
 /// Polls with a delay growing from 100 ms to 2 s: quick against an emulator,
 /// gentle with a real account.
-struct Backoff(Duration);
+/// Polling a stack operation: every twentieth of the time it has taken so
+/// far, from 50 ms up to 2 s. An operation is seen to end at most 5 % of
+/// its duration late (a 10-minute distribution within 2 s): on the critical
+/// path that lateness adds up, stack after stack. A 5-minute operation
+/// takes about 200 polls, a third more than growing the delay by half.
+struct Backoff(Instant);
 
 impl Backoff {
     fn new() -> Self {
-        Backoff(Duration::from_millis(100))
+        Backoff(Instant::now())
     }
 
     async fn wait(&mut self) {
-        tokio::time::sleep(self.0).await;
-        self.0 = (self.0 * 3 / 2).min(Duration::from_secs(2));
+        let delay =
+            (self.0.elapsed() / 20).clamp(Duration::from_millis(50), Duration::from_secs(2));
+        tokio::time::sleep(delay).await;
     }
 }
 
@@ -78,7 +84,13 @@ impl Pass<'_> {
         let change_set = request.name;
         let cfn = self.cloud;
         stacks::create_change_set(cfn, &request).await?;
-        let changes = match stacks::wait_change_set(cfn, name, change_set).await? {
+        // The events the stack has so far are read while CloudFormation
+        // computes the change set: only newer ones are this operation's.
+        let (computed, seen) = tokio::join!(
+            stacks::wait_change_set(cfn, name, change_set),
+            stacks::events(cfn, name)
+        );
+        let changes = match computed? {
             ChangeSetOutcome::Ready(changes) => changes,
             ChangeSetOutcome::Empty => {
                 stacks::delete_change_set(cfn, name, change_set).await?;
@@ -106,11 +118,7 @@ impl Pass<'_> {
             stacks::delete_change_set(cfn, name, change_set).await?;
             return Ok(ChangeSetRun::NotExecuted);
         }
-        let seen: HashSet<String> = stacks::events(cfn, name)
-            .await?
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
+        let seen: HashSet<String> = seen?.into_iter().map(|e| e.id).collect();
         stacks::execute_change_set(cfn, name, change_set).await?;
         let events = self.stream_events(name, name, seen).await?;
         let d = stacks::describe(cfn, name).await?;

@@ -145,6 +145,9 @@ pub struct Pass<'a> {
     began: std::time::Instant,
     /// What each stack the scheduler started waited for, by stack.
     waited: Mutex<std::collections::BTreeMap<String, Vec<String>>>,
+    /// Stacks whose code went up when the pass began, and how: one that
+    /// could not be uploaded fails when its turn comes.
+    uploaded: Mutex<std::collections::BTreeMap<String, Result<(), crate::cloud::CloudError>>>,
 }
 
 impl<'a> Pass<'a> {
@@ -166,6 +169,7 @@ impl<'a> Pass<'a> {
             account_checked: Default::default(),
             began: std::time::Instant::now(),
             waited: Mutex::default(),
+            uploaded: Mutex::default(),
         }
     }
 

@@ -97,9 +97,14 @@ fn a_stack_starts_once_what_it_reads_has_settled_not_its_whole_level() {
     let project = project();
     let proxy = LatencyProxy::start(&project.path().join("model.json"));
 
-    let ready = command(project.path(), &account(), &["deploy", "dev"], &proxy.endpoint)
-        .output()
-        .expect("driftless runs");
+    let ready = command(
+        project.path(),
+        &account(),
+        &["deploy", "dev"],
+        &proxy.endpoint,
+    )
+    .output()
+    .expect("driftless runs");
     ok(&ready);
     let seen = events(&ready);
     let (_, slow_end) = span(&seen, "sched-dev-slow");
