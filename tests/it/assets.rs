@@ -263,3 +263,44 @@ fn a_layer_built_by_pip_ships_its_packages_from_inside_the_project() {
     // The build ran in the code folder, and wrote nothing there.
     assert!(!project.path().join("specs/words/deps/python").exists());
 }
+
+#[test]
+fn build_folders_of_names_that_join_alike_stay_apart() {
+    // `a`.`b-c` and `a-b`.`c` would share `a-b-c` if the names were joined.
+    let project = reference_copy();
+    for (unit, resource) in [("a", "b-c"), ("a-b", "c")] {
+        let dir = project.path().join("specs").join(unit);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/app.py"), "def handler(e, c):\n    return 1\n").unwrap();
+        std::fs::write(
+            dir.join("unit.yaml"),
+            format!(
+                "unit: {unit}\ntier: stateless\nresources:\n  {resource}:\n    kind: function\n    runtime: python3.13\n    code: src/\n    build: 'cp app.py \"$DRIFTLESS_BUILD_OUT\"/ && echo {unit}.{resource} > \"$DRIFTLESS_BUILD_OUT\"/who.txt'\n    handler: app.handler\n"
+            ),
+        )
+        .unwrap();
+    }
+    let env = project.path().join("environments/dev.yaml");
+    let text = std::fs::read_to_string(&env).unwrap();
+    std::fs::write(
+        &env,
+        // In stacks of their own: in one stack their logical ids collide.
+        text.replace(
+            "stateless: [api, monitoring]",
+            "stateless: [api, monitoring]\n  x: [a]\n  y: [a-b]",
+        ),
+    )
+    .unwrap();
+    let (_, _, assets) = load_environment(project.path(), "dev").unwrap();
+    for (unit, resource) in [("a", "b-c"), ("a-b", "c")] {
+        let asset = &assets[&(unit.to_string(), resource.to_string())];
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&asset.bytes)).unwrap();
+        let mut who = String::new();
+        archive
+            .by_name("who.txt")
+            .unwrap()
+            .read_to_string(&mut who)
+            .unwrap();
+        assert_eq!(who.trim(), format!("{unit}.{resource}"));
+    }
+}
