@@ -127,7 +127,8 @@ class State:
         self.lock = threading.Lock()
         # (account, stack) -> the last template seen for it.
         self.templates = {}
-        # (account, change set name or id) -> (stack, seconds)
+        # (account, stack, change set name), or (account, "", its ARN)
+        # -> (stack, seconds, template)
         self.change_sets = {}
         # (account, stack) -> monotonic time until which it is held.
         self.holds = {}
@@ -245,16 +246,19 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         with self.state.lock:
             old = self.state.templates.get((account, stack))
             seconds = self.model.operation(old, new)
-            ids = [params.get("ChangeSetName", "")]
+            # A change set is named within its stack (two stacks may use one
+            # name at once), or by its ARN.
             text = payload.decode("utf-8", "replace")
-            ids.append(field(text, "Id") or "")
-            for cs in ids:
-                if cs:
-                    self.state.change_sets[(account, cs)] = (stack, seconds, new)
+            keys = [(account, stack, params.get("ChangeSetName", "")), (account, "", field(text, "Id") or "")]
+            for key in keys:
+                if key[2]:
+                    self.state.change_sets[key] = (stack, seconds, new)
 
     def hold(self, account, params):
         with self.state.lock:
-            entry = self.state.change_sets.pop((account, params.get("ChangeSetName", "")), None)
+            name = params.get("ChangeSetName", "")
+            key = (account, "", name) if name.startswith("arn:") else (account, params.get("StackName", ""), name)
+            entry = self.state.change_sets.pop(key, None)
             if entry is None:
                 return
             stack, seconds, template = entry
