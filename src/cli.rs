@@ -27,7 +27,8 @@ pub struct Cli {
     )]
     pub project: PathBuf,
 
-    /// `human` for a terminal, `json` for one JSON object per line.
+    /// `human` for a terminal, `json` for one JSON object per line, `dot`
+    /// (for `plan`) the waves as a Graphviz graph.
     #[arg(long, global = true, value_enum, default_value = "human")]
     pub output: Format,
 

@@ -26,6 +26,13 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if cli.output == driftless::output::Format::Dot && !matches!(cli.command, Command::Plan(_)) {
+        eprintln!(
+            "error: `--output dot` draws a plan's waves; `{}` has no graph to draw\n  help: use `--output human` or `--output json`",
+            cli.command.name()
+        );
+        return ExitCode::from(exit::USAGE);
+    }
     let mut ctx = Context {
         project: cli.project.clone(),
         printer: Printer::stdio(cli.output, cli.ci),

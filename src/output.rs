@@ -9,6 +9,9 @@ use std::io::Write;
 pub enum Format {
     Human,
     Json,
+    /// `plan` only: the waves as a Graphviz graph on stdout, messages for
+    /// people on stderr.
+    Dot,
 }
 
 pub struct Printer {
@@ -103,6 +106,8 @@ impl Printer {
         // A closed stdout (`| head`) is not worth a panic or an error message.
         let _ = match self.format {
             Format::Json => writeln!(self.out, "{event}"),
+            // stdout holds the graph alone: see [`Printer::raw`].
+            Format::Dot => Ok(()),
             Format::Human => {
                 let text = human();
                 if text.is_empty() {
@@ -112,6 +117,13 @@ impl Printer {
                 }
             }
         };
+    }
+
+    /// Text written to stdout as it is, whatever the format (a graph).
+    pub fn raw(&mut self, text: &str) {
+        self.clear_status();
+        let _ = write!(self.out, "{text}");
+        let _ = self.out.flush();
     }
 
     /// A line for people only: JSON readers get the same facts from events.
@@ -146,7 +158,7 @@ impl Printer {
                 });
                 let _ = writeln!(self.out, "{event}");
             }
-            Format::Human => {
+            Format::Human | Format::Dot => {
                 let _ = writeln!(self.err, "{severity}: {d}");
             }
         }
@@ -157,7 +169,7 @@ impl Printer {
     pub fn failure(&mut self, message: &str) {
         match self.format {
             Format::Json => self.emit(json!({ "event": "error", "message": message }), String::new),
-            Format::Human => {
+            Format::Human | Format::Dot => {
                 let shown = crate::diag::quote_controls(message.to_string());
                 self.to_stderr(&format!("error: {shown}"));
             }
@@ -185,7 +197,7 @@ impl Printer {
                     json!({ "event": "error", "message": error.to_string(), "causes": causes });
                 let _ = writeln!(self.out, "{event}");
             }
-            Format::Human => {
+            Format::Human | Format::Dot => {
                 // Causes quote what servers and files sent: no forged lines.
                 let quoted = crate::diag::quote_controls;
                 let _ = writeln!(self.err, "error: {}", quoted(error.to_string()));

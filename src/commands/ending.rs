@@ -264,7 +264,7 @@ fn show_error(printer: &mut Printer, command: &str, error: CommandError) -> Summ
                 json!({ "event": "error", "message": message, "help": error.help, "causes": error.causes }),
                 String::new,
             ),
-            Format::Human => {
+            Format::Human | Format::Dot => {
                 let mut text = format!("error: {message}");
                 for cause in &error.causes {
                     text.push_str(&format!("\ncaused by: {cause}"));

@@ -25,7 +25,9 @@ pub struct PlanArgs {
 
 impl PlanArgs {
     pub fn execute(&self, ctx: &mut Context) -> CommandResult {
-        if !self.offline {
+        // The graph is drawn from the specs alone, with or without --offline.
+        let dot = ctx.printer.format() == crate::output::Format::Dot;
+        if !self.offline && !dot {
             return super::deploy::plan_or_deploy(
                 ctx,
                 &self.environment,
@@ -177,6 +179,9 @@ impl PlanArgs {
                     );
                 }
             }
+        }
+        if dot {
+            p.raw(&crate::render::dot::graph(&rendered));
         }
         Ok(Summary::new(
             json!({

@@ -6,6 +6,7 @@ pub mod resolve;
 pub mod value;
 
 mod checks;
+pub mod dot;
 pub mod limits;
 mod model;
 mod params;

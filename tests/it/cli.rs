@@ -409,3 +409,69 @@ fn a_route_the_emulator_answers_itself_is_a_warning_of_validate_for_local_target
     );
     assert_eq!(events.last().unwrap()["warnings"], 1);
 }
+
+/// A DOT graph parsed by `pydot` in the tests' venv: its clusters (with
+/// their nodes) and edges (with their labels), as JSON.
+fn parse_dot(text: &str) -> Value {
+    use std::io::Write;
+    let python = super::assets::python_tools().join("python");
+    let script = "import json, sys, pydot\n\
+        (g,) = pydot.graph_from_dot_data(sys.stdin.read())\n\
+        clusters = {s.get_label().strip('\"'): sorted(n.get_name().strip('\"') for n in s.get_nodes()) for s in g.get_subgraphs()}\n\
+        edges = [[e.get_source().strip('\"'), e.get_destination().strip('\"'), e.get_label().strip('\"')] for e in g.get_edges()]\n\
+        print(json.dumps({'name': g.get_name().strip('\"'), 'clusters': clusters, 'edges': edges}))";
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("pydot");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn plan_draws_the_waves_as_a_graphviz_graph_and_nothing_else_on_stdout() {
+    let out = driftless(
+        &repo_root(),
+        &["plan", "dev", "--offline", "--output", "dot"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OK)),
+        "{}",
+        stderr(&out)
+    );
+    let graph = parse_dot(&stdout(&out));
+    assert_eq!(graph["name"], "user-management dev");
+    assert_eq!(
+        graph["clusters"],
+        serde_json::json!({
+            "wave 1": ["user-management-dev-stateful"],
+            "wave 2": ["user-management-dev-stateless"],
+        })
+    );
+    assert_eq!(
+        graph["edges"],
+        serde_json::json!([[
+            "user-management-dev-stateful",
+            "user-management-dev-stateless",
+            "DatabaseTableArn, DatabaseTableName"
+        ]])
+    );
+    let refused = driftless(&repo_root(), &["validate", "--output", "dot"]);
+    assert_eq!(refused.status.code(), Some(i32::from(exit::USAGE)));
+    assert!(stderr(&refused).contains("`--output dot` draws a plan's waves"));
+}
