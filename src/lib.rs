@@ -22,6 +22,7 @@ pub mod load;
 pub mod metrics;
 pub mod notify;
 pub mod output;
+pub mod page;
 pub mod par;
 pub mod plan;
 pub mod reconcile;

@@ -22,6 +22,11 @@ pub struct StatusArgs {
     /// Every environment of the project, one row each.
     #[arg(long)]
     pub all: bool,
+    /// Also write the environment's status as one self-contained HTML
+    /// page (waves as a picture, stacks, alarms, the last pass): a CI
+    /// artifact. Not with --all.
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub html: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -51,14 +56,7 @@ fn worst(codes: &[u8]) -> u8 {
         .unwrap_or(exit::OK)
 }
 
-fn ago(at: i64, now: i64) -> String {
-    match (now - at).max(0) {
-        s if s < 120 => format!("{s}s ago"),
-        s if s < 7200 => format!("{}m ago", s / 60),
-        s if s < 172_800 => format!("{}h ago", s / 3600),
-        s => format!("{}d ago", s / 86_400),
-    }
-}
+use crate::page::ago;
 
 fn health_colour(h: Health) -> Colour {
     match h {
@@ -184,6 +182,20 @@ impl StatusArgs {
                     codes.push(status_code(&status));
                     if !self.all {
                         show_one(&mut ctx.printer, &status, now);
+                    }
+                    if let Some(file) = &self.html {
+                        let page = crate::page::status_page(&status, &session.rendered, now);
+                        std::fs::write(file, page).map_err(|e| {
+                            CommandError::new(
+                                ErrorKind::Failure,
+                                format!("cannot write {}: {e}", file.display()),
+                            )
+                        })?;
+                        let shown = file.display().to_string();
+                        ctx.printer
+                            .emit(json!({ "event": "html", "file": shown }), || {
+                                format!("  page     {shown}")
+                            });
                     }
                     rows.push((name.clone(), Ok(status), now));
                 }

@@ -14,6 +14,7 @@ mod inputs;
 mod limits;
 mod lint;
 mod lock;
+mod pages;
 mod proxy;
 mod reconcile;
 mod running;

@@ -195,3 +195,29 @@ fn a_rotated_secret_is_pushed_with_force_and_only_then() {
     assert_eq!(wrong.status.code(), Some(64), "{}", all_text(&wrong));
     assert!(all_text(&wrong).contains("its stacks are: app"));
 }
+
+#[test]
+fn the_status_page_never_shows_a_secret() {
+    let project = project();
+    let account = account();
+    let out = run(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--yes"],
+        Some(TOKEN),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    let file = project.path().join("status.html");
+    let file_arg = file.to_string_lossy().into_owned();
+    let out = run(
+        project.path(),
+        &account,
+        &["status", "dev", "--html", &file_arg],
+        Some(TOKEN),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    let page = std::fs::read_to_string(&file).expect("the page");
+    assert!(page.contains("secrets-dev-app"), "the page shows the stack");
+    assert!(!page.contains(TOKEN), "the page shows the secret");
+    assert!(!all_text(&out).contains(TOKEN));
+}

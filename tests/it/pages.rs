@@ -1,0 +1,127 @@
+//! HTML views: `status --html` against the emulator, read back with a real
+//! HTML parser (Python's `html.parser`).
+
+use super::emulator::{account, ok, run};
+use super::support::reference_copy;
+use serde_json::Value;
+
+/// What a page shows, as Python's HTML parser reads it: the title, the
+/// badges, the stacks and arrows of the waves picture, the visible text.
+pub fn read_page(html: &str) -> Value {
+    use std::io::Write;
+    let script = r##"
+import json, sys
+from html.parser import HTMLParser
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.out = {"title": "", "badges": [], "stacks": [], "feeds": [], "text": [], "external": []}
+        self.stack = []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag not in ("meta", "br", "link", "img", "input", "hr"):
+            self.stack.append((tag, a.get("class", "")))
+        if tag == "g" and a.get("class") == "stack":
+            self.out["stacks"].append([a.get("data-stack"), a.get("data-state")])
+        if tag == "path" and a.get("class") == "feeds":
+            self.out["feeds"].append([a.get("data-from"), a.get("data-to")])
+        for key in ("src", "href"):
+            if key in a and not a[key].startswith("#"):
+                self.out["external"].append(a[key])
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+    def handle_data(self, data):
+        if not self.stack:
+            return
+        tag, cls = self.stack[-1]
+        if tag == "title" and len(self.stack) == 3:
+            self.out["title"] += data
+        elif "badge" in cls.split():
+            self.out["badges"].append(data)
+        elif data.strip() and tag not in ("style", "title"):
+            self.out["text"].append(data.strip())
+p = Page()
+p.feed(sys.stdin.read())
+p.close()
+print(json.dumps(p.out))
+"##;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(html.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("parser");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn status_html_shows_the_environment_its_waves_and_stacks_in_one_self_contained_page() {
+    let project = reference_copy();
+    let account = account();
+    ok(&run(project.path(), &account, &["deploy", "dev", "--yes"]));
+    let file = project.path().join("status.html");
+    let file_arg = file.to_string_lossy().into_owned();
+    let out = run(
+        project.path(),
+        &account,
+        &["status", "dev", "--html", &file_arg],
+    );
+    ok(&out);
+    let html = std::fs::read_to_string(&file).expect("the page was written");
+    let page = read_page(&html);
+    assert_eq!(page["title"], "user-management dev: synced, healthy");
+    // The environment's badges, then the alarm's state in its table.
+    assert_eq!(
+        page["badges"],
+        serde_json::json!(["synced", "healthy", "INSUFFICIENT_DATA"])
+    );
+    assert_eq!(
+        page["stacks"],
+        serde_json::json!([
+            ["user-management-dev-stateful", "in sync"],
+            ["user-management-dev-stateless", "in sync"]
+        ])
+    );
+    assert_eq!(
+        page["feeds"],
+        serde_json::json!([[
+            "user-management-dev-stateful",
+            "user-management-dev-stateless"
+        ]])
+    );
+    assert_eq!(page["external"], serde_json::json!([]), "nothing fetched");
+    let text = page["text"].as_array().expect("text").clone();
+    assert!(text.iter().any(|t| t == "CREATE_COMPLETE"), "{text:?}");
+    assert!(html.contains("name=\"viewport\""), "readable on a phone");
+
+    // After a change to the specs, the stateless stack reads out of sync.
+    let unit = project.path().join("specs/api/unit.yaml");
+    let spec = std::fs::read_to_string(&unit).unwrap();
+    std::fs::write(&unit, spec.replace("timeout: 20", "timeout: 25")).unwrap();
+    let out = run(
+        project.path(),
+        &account,
+        &["status", "dev", "--html", &file_arg],
+    );
+    assert_eq!(out.status.code(), Some(2), "out of sync exits 2");
+    let page = read_page(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(page["badges"][0], "out of sync");
+    assert_eq!(
+        page["stacks"][1],
+        serde_json::json!(["user-management-dev-stateless", "out of sync"])
+    );
+}
