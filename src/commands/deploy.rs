@@ -350,6 +350,7 @@ impl DeployArgs {
                 .scheduled(&self.apply.schedule),
             ),
             false,
+            None,
         )
     }
 }
@@ -392,6 +393,7 @@ pub fn plan_or_deploy(
     safety: &SafetyArgs,
     deploy: Option<Apply>,
     drift: bool,
+    html: Option<&std::path::Path>,
 ) -> CommandResult {
     let started = Instant::now();
     let command = if deploy.is_some() { "deploy" } else { "plan" };
@@ -427,6 +429,15 @@ pub fn plan_or_deploy(
             }
         };
         show_plan(ctx, &observed);
+        if let Some(file) = html {
+            let page = crate::page::plan_page(&observed, &session.rendered);
+            std::fs::write(file, page).map_err(|e| {
+                CommandError::new(ErrorKind::Failure, format!("cannot write {}: {e}", file.display()))
+            })?;
+            let shown = file.display().to_string();
+            ctx.printer
+                .emit(json!({ "event": "html", "file": shown }), || format!("page: {shown}"));
+        }
         if !observed.hazards.is_empty() {
             let count = observed.hazards.len();
             let human = format!(

@@ -17,6 +17,11 @@ pub struct PlanArgs {
     /// there is any, as for changes.
     #[arg(long, conflicts_with = "offline")]
     pub drift: bool,
+    /// Also write the plan as one self-contained HTML page (per stack the
+    /// action, the resource/property diff, refusals; the waves as a
+    /// picture), to attach to a pull request or keep as a CI artifact.
+    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
+    pub html: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub target: super::target::TargetArgs,
     #[command(flatten)]
@@ -35,6 +40,7 @@ impl PlanArgs {
                 &self.safety,
                 None,
                 self.drift,
+                self.html.as_deref(),
             );
         }
         let (_, rendered, assets) = load_environment(&ctx.project, &self.environment)?;

@@ -3,8 +3,10 @@
 //! with maud, so every value is escaped; no page holds a secret, because
 //! no value shown here ever carries one (parameters are masked upstream).
 
+mod plan;
 mod waves;
 
+pub use plan::plan_page;
 pub use waves::{StackState, waves_svg};
 
 use crate::reconcile::status::{EnvironmentStatus, Health};
