@@ -27,6 +27,62 @@ pub struct Shared {
     /// The webhook secret; without one, hooks are refused.
     pub secret: Option<String>,
     pub running: AtomicBool,
+    /// What the status pages show, by environment.
+    pub views: Mutex<BTreeMap<String, crate::page::live::EnvView>>,
+    /// A token every request but the signed webhook must carry
+    /// (`--listen-token-env`).
+    pub token: Option<String>,
+}
+
+/// The cookie a browser keeps the token in after `?token=`.
+const TOKEN_COOKIE: &str = "driftless_token";
+
+/// Whether a request carries the listener's token: `Authorization:
+/// Bearer`, the cookie, or `?token=` (which sets the cookie).
+fn carries_token(token: &str, request: &Request<Incoming>) -> (bool, bool) {
+    let same = |given: &str| constant_time_eq(given.as_bytes(), token.as_bytes());
+    let headers = request.headers();
+    if let Some(auth) = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some(given) = auth.strip_prefix("Bearer ")
+    {
+        return (same(given.trim()), false);
+    }
+    let in_cookie = headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(TOKEN_COOKIE)?.strip_prefix('='))
+        .any(same);
+    if in_cookie {
+        return (true, false);
+    }
+    let in_query = request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("token="))
+        .any(same);
+    (in_query, in_query)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn html_page(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = text(status, body);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
 }
 
 /// Whether the request carries the secret: GitHub's HMAC-SHA256 of the
@@ -75,6 +131,54 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
 }
 
 async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    // The webhook proves itself with its signature; everything else needs
+    // the token, when there is one.
+    let mut set_cookie = false;
+    if let Some(token) = &shared.token
+        && request.uri().path() != "/hooks/git"
+    {
+        let (ok, from_query) = carries_token(token, &request);
+        if !ok {
+            return text(
+                StatusCode::UNAUTHORIZED,
+                "a token is required: `Authorization: Bearer TOKEN`, or open the page once with ?token=TOKEN\n",
+            );
+        }
+        set_cookie = from_query;
+    }
+    let cookie = match (set_cookie, &shared.token) {
+        (true, Some(token)) => hyper::header::HeaderValue::from_str(&format!(
+            "{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+        ))
+        .ok(),
+        _ => None,
+    };
+    let mut response = route(shared, request).await;
+    if let Some(cookie) = cookie {
+        response
+            .headers_mut()
+            .insert(hyper::header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn route(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = request.uri().path().to_string();
+    if request.method() == Method::GET && (path == "/" || path.starts_with("/env/")) {
+        let Ok(views) = shared.views.lock() else {
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "state unavailable\n");
+        };
+        let now = unix_now();
+        if path == "/" {
+            let all: Vec<&crate::page::live::EnvView> = views.values().collect();
+            return html_page(StatusCode::OK, crate::page::live::index_page(&all, now));
+        }
+        let name = path.trim_start_matches("/env/");
+        return match views.get(name) {
+            Some(view) => html_page(StatusCode::OK, crate::page::live::env_page(view, now)),
+            None => text(StatusCode::NOT_FOUND, "no such environment\n"),
+        };
+    }
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => match shared.running.load(Ordering::SeqCst) {
             true => text(StatusCode::OK, "ok\n"),

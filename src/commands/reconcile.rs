@@ -60,6 +60,12 @@ pub struct ReconcileArgs {
     /// key, GitLab's token); without it, hooks are refused.
     #[arg(long, value_name = "NAME", requires = "listen")]
     pub webhook_secret_env: Option<String>,
+    /// The environment variable holding a token every request to the
+    /// listener must carry (`Authorization: Bearer TOKEN`, or `?token=`
+    /// once in a browser); required when `--listen` is not a loopback
+    /// address. The signed webhook needs no token.
+    #[arg(long, value_name = "NAME", requires = "listen")]
+    pub listen_token_env: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -81,6 +87,8 @@ struct Followed {
     cloud: Option<Cloud>,
     /// The drift last reported, so it is told once.
     drift_reported: Option<String>,
+    /// What the status pages show.
+    view: crate::page::live::EnvView,
 }
 
 /// How one environment's tick ended.
@@ -153,6 +161,109 @@ fn record_metrics(
     }
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Each stack of the environment as the pages colour it.
+fn page_states(
+    observed: &crate::reconcile::Observed,
+    rendered: &crate::render::RenderedEnvironment,
+    drifted: &[crate::page::live::DriftedView],
+) -> Vec<(String, crate::page::StackState)> {
+    rendered
+        .stacks
+        .iter()
+        .map(|stack| {
+            let status = observed.stacks.get(&stack.name).map(|d| d.status.as_str());
+            let action = observed
+                .planned
+                .iter()
+                .find(|p| p.stack.name == stack.name)
+                .map_or("create", |p| p.plan.action.name());
+            let drift = drifted
+                .iter()
+                .any(|d| d.stack == stack.name)
+                .then_some("DRIFTED");
+            (
+                stack.name.clone(),
+                crate::page::stack_state(status, action, drift),
+            )
+        })
+        .collect()
+}
+
+/// The drifted resources, for the pages. A function's environment values
+/// may be secrets: they are shown as changed, never as written.
+fn drifted_views(
+    drift: &crate::reconcile::drift::DriftReport,
+) -> Vec<crate::page::live::DriftedView> {
+    drift
+        .drifted_resources()
+        .map(|(stack, r)| crate::page::live::DriftedView {
+            stack: stack.stack.clone(),
+            logical_id: r.logical_id.clone(),
+            resource: r.resource.clone(),
+            differences: r
+                .differences
+                .iter()
+                .map(|d| {
+                    let hidden = d.path.contains("Environment") && d.path.contains("Variables");
+                    match hidden {
+                        true => (
+                            d.path.clone(),
+                            "(hidden)".into(),
+                            "(hidden, changed)".into(),
+                        ),
+                        false => (d.path.clone(), d.expected.clone(), d.actual.clone()),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The tick, as the status pages show it.
+fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, source: &Source) {
+    let now = unix_now();
+    let view = &mut env.view;
+    view.result = tick.result.to_string();
+    view.message = tick.message.clone();
+    view.synced = matches!(tick.result, "applied" | "in_sync" | "healed" | "drifted");
+    view.health = env.health.to_string();
+    view.last_tick = now;
+    if let Some(commit) = &env.tracker.commit
+        && view.commit.as_ref().is_none_or(|c| &c.hash != commit)
+    {
+        view.commit = source
+            .describe(commit)
+            .map(|info| crate::page::live::CommitView {
+                hash: commit.clone(),
+                message: info.message,
+                author: info.author,
+                time: info.time,
+            });
+    }
+    if matches!(tick.result, "applied" | "failed" | "healed") {
+        view.passes.push_back(crate::page::live::PassView {
+            at: now,
+            result: tick.result.to_string(),
+            seconds: env.pass_seconds,
+            message: tick.message.clone(),
+            commit: env.tracker.commit.clone(),
+        });
+        while view.passes.len() > crate::page::live::PASSES_KEPT {
+            view.passes.pop_front();
+        }
+    }
+    if let Ok(mut views) = shared.views.lock() {
+        views.insert(env.name.clone(), view.clone());
+    }
+}
+
 fn seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -162,6 +273,29 @@ fn seed() -> u64 {
 }
 
 impl ReconcileArgs {
+    /// The listener's token; a listener beyond loopback must have one.
+    fn listen_token(&self) -> Result<Option<String>, CommandError> {
+        let Some(address) = self.listen else {
+            return Ok(None);
+        };
+        match &self.listen_token_env {
+            Some(var) => match std::env::var(var) {
+                Ok(token) if !token.is_empty() => Ok(Some(token)),
+                _ => Err(CommandError::new(
+                    ErrorKind::Invalid,
+                    format!("--listen-token-env {var}: the variable is not set"),
+                )
+                .with_help(format!("export {var}=... (a long random string)"))),
+            },
+            None if !address.ip().is_loopback() => Err(CommandError::new(
+                ErrorKind::Usage,
+                format!("--listen {address} is reachable beyond this host: it needs a token"),
+            )
+            .with_help("add --listen-token-env NAME, the variable holding the token, or listen on 127.0.0.1")),
+            None => Ok(None),
+        }
+    }
+
     fn source(&self, ctx: &Context) -> Source {
         match (&self.repo, &self.branch) {
             (Some(url), Some(branch)) => {
@@ -218,6 +352,11 @@ impl ReconcileArgs {
                 tracker: Tracker::default(),
                 cloud: None,
                 drift_reported: None,
+                view: crate::page::live::EnvView {
+                    name: name.clone(),
+                    health: "missing".into(),
+                    ..Default::default()
+                },
             })
             .collect();
         let interval = Duration::from_secs_f64(self.interval.max(0.1));
@@ -244,6 +383,7 @@ impl ReconcileArgs {
                 },
                 None => None,
             },
+            token: self.listen_token()?,
             running: true.into(),
             ..Shared::default()
         });
@@ -276,7 +416,7 @@ impl ReconcileArgs {
                 .unwrap_or_default();
             ctx.printer.emit(
                 json!({ "event": "reconcile", "state": "listening", "address": bound }),
-                || format!("listening on http://{bound} (/hooks/git, /healthz, /metrics)"),
+                || format!("listening on http://{bound} (/ and /env/NAME, /hooks/git, /healthz, /metrics)"),
             );
             rt.spawn(crate::listener::serve(listener, shared.clone()));
         }
@@ -306,6 +446,7 @@ impl ReconcileArgs {
                 let after = env.cloud.as_ref().map(Cloud::calls).unwrap_or_default();
                 codes.push(tick.code);
                 record_metrics(&shared, env, &tick, &after);
+                record_view(&shared, env, &tick, &source);
                 ctx.printer.emit(
                     json!({
                         "event": "reconcile_tick",
@@ -462,6 +603,8 @@ impl ReconcileArgs {
         let protected_manual = spec_env.protect && !spec_env.auto_sync;
         env.hooks = spec_env.notify.clone();
         env.app = rendered.app.clone();
+        env.view.app = rendered.app.clone();
+        env.view.rendered = Some(std::sync::Arc::new(rendered.clone()));
         if env.cloud.is_none() {
             match self.target.resolve(ctx, &rendered.target) {
                 Ok(resolved) => env.cloud = Some(connect(&resolved).await),
@@ -488,6 +631,7 @@ impl ReconcileArgs {
             Err(e) => return Tick::new(exit::FAILURE, "failed", e.to_string()),
         };
         env.health = crate::reconcile::status::stacks_health(&observed, &rendered).name();
+        env.view.stacks = page_states(&observed, &rendered, &env.view.drifted);
         let suspended = match &observed.asset_bucket {
             Some(bucket) => {
                 state::read_suspension(cloud, bucket, &rendered.app, &rendered.environment)
@@ -497,6 +641,9 @@ impl ReconcileArgs {
             }
             None => None,
         };
+        env.view.suspended = suspended
+            .as_ref()
+            .map(|s| format!("by {} ({})", s.by, s.reason));
         let mut tick = Tick::new(exit::OK, "in_sync", "what runs matches the commit");
         if observed.has_changes() {
             if let Some(s) = &suspended {
@@ -574,6 +721,9 @@ impl ReconcileArgs {
             Err(e) => return Tick::new(exit::FAILURE, "drift_unknown", e.to_string()),
         };
         env.drifted = drift.drifted_resources().count() + drift.settings.len();
+        env.view.drifted = drifted_views(&drift);
+        env.view.drift_checked = Some(unix_now());
+        env.view.stacks = page_states(&observed, &rendered, &env.view.drifted);
         if !drift.drifted() {
             env.drift_reported = None;
             return tick;

@@ -3,6 +3,7 @@
 //! with maud, so every value is escaped; no page holds a secret, because
 //! no value shown here ever carries one (parameters are masked upstream).
 
+pub mod live;
 mod plan;
 mod waves;
 
@@ -28,12 +29,22 @@ footer{color:#6b7385;font-size:.85em;margin-top:2em}";
 
 /// A whole page around `body`.
 pub fn page(title: &str, body: Markup) -> String {
+    page_with(title, body, None)
+}
+
+/// A page that reloads itself every `seconds` while it is open.
+pub fn page_refreshing(title: &str, body: Markup, seconds: u32) -> String {
+    page_with(title, body, Some(seconds))
+}
+
+fn page_with(title: &str, body: Markup, refresh: Option<u32>) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(seconds) = refresh { meta http-equiv="refresh" content=(seconds); }
                 title { (title) }
                 style { (PreEscaped(STYLE)) }
             }

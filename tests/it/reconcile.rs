@@ -394,6 +394,18 @@ fn request(
     headers: &[(&str, String)],
     body: &str,
 ) -> (u16, String) {
+    let (status, _, body) = exchange(address, method, path, headers, body);
+    (status, body)
+}
+
+/// One HTTP/1.1 request: status, the response's head, and its body.
+fn exchange(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).expect("connect");
     stream
@@ -415,11 +427,11 @@ fn request(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = raw
+    let (head, body) = raw
         .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
+        .map(|(h, b)| (h.to_string(), b.to_string()))
         .unwrap_or_default();
-    (status, body)
+    (status, head, body)
 }
 
 /// GitHub's signature: HMAC-SHA256 of the body, hex, computed with the
@@ -739,4 +751,152 @@ fn once_runs_one_tick_and_a_protected_environment_waits_for_a_deploy() {
     let all = ticks(&applied);
     assert_eq!(all.len(), 1, "one tick: {all:#?}");
     assert_eq!(all[0]["result"], "applied");
+}
+
+/// The agent's listener address, from its `listening` event.
+fn listening(agent: &mut Running) -> String {
+    let event = agent.next(|e| e["state"] == "listening", Duration::from_secs(30));
+    event["address"].as_str().expect("address").to_string()
+}
+
+#[test]
+fn the_status_pages_show_the_environment_and_follow_a_pushed_commit() {
+    let account = account();
+    let (repo, app) = Repo::new(&account);
+    let mut agent = agent(
+        &repo,
+        &account,
+        &["--interval", "0.5", "--listen", "127.0.0.1:0"],
+    );
+    let address = listening(&mut agent);
+    let first = git(&repo.work, &["rev-parse", "HEAD"]);
+    tick(&mut agent, |e| {
+        e["commit"] == first.as_str() && e["result"] == "applied"
+    });
+    tick(&mut agent, |e| {
+        e["commit"] == first.as_str() && e["result"] == "in_sync"
+    });
+
+    let (status, head, html) = exchange(&address, "GET", "/", &[], "");
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/html"),
+        "{head}"
+    );
+    assert!(
+        html.contains("http-equiv=\"refresh\""),
+        "the page reloads itself"
+    );
+    let page = super::pages::read_page(&html);
+    let text = page["text"].as_array().expect("text").clone();
+    let short = &first[..12];
+    assert!(
+        text.iter().any(|t| t == short),
+        "the applied commit {short} in {text:?}"
+    );
+    assert!(text.iter().any(|t| t == "dev"), "{text:?}");
+    assert_eq!(page["badges"][0], "synced");
+    assert_eq!(page["badges"][1], "healthy");
+    assert_eq!(
+        page["external"],
+        serde_json::json!(["/env/dev"]),
+        "links stay on the listener"
+    );
+
+    let (status, html) = request(&address, "GET", "/env/dev", &[], "");
+    assert_eq!(status, 200);
+    let page = super::pages::read_page(&html);
+    assert_eq!(
+        page["stacks"],
+        serde_json::json!([
+            [format!("{app}-dev-stateful"), "in sync"],
+            [format!("{app}-dev-stateless"), "in sync"]
+        ])
+    );
+    assert_eq!(page["feeds"].as_array().map(Vec::len), Some(1));
+    assert_eq!(request(&address, "GET", "/env/nope", &[], "").0, 404);
+
+    let pushed = repo.push(
+        "specs/api/unit.yaml",
+        "timeout: 20",
+        "timeout: 21",
+        "a longer timeout",
+    );
+    tick(&mut agent, |e| {
+        e["commit"] == pushed.as_str() && e["result"] == "applied"
+    });
+    let (_, html) = request(&address, "GET", "/", &[], "");
+    let page = super::pages::read_page(&html);
+    let text = page["text"].as_array().expect("text").clone();
+    assert!(
+        text.iter().any(|t| t == &pushed[..12]),
+        "the new commit in {text:?}"
+    );
+    assert!(
+        text.iter().any(|t| t == "a longer timeout"),
+        "its message in {text:?}"
+    );
+    let (_, html) = request(&address, "GET", "/env/dev", &[], "");
+    assert!(
+        html.contains("a longer timeout") || html.contains(&pushed[..12]),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_listener_with_a_token_refuses_requests_without_it() {
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    let mut command = agent_command(
+        &repo,
+        &account,
+        &[
+            "--interval",
+            "30",
+            "--listen",
+            "127.0.0.1:0",
+            "--listen-token-env",
+            "PAGE_TOKEN",
+        ],
+    );
+    command.env("PAGE_TOKEN", "t0ken-for-the-pages");
+    let mut agent = Running::spawn(command);
+    let address = listening(&mut agent);
+    for path in ["/", "/env/dev", "/healthz", "/metrics"] {
+        assert_eq!(request(&address, "GET", path, &[], "").0, 401, "{path}");
+        let wrong = [("Authorization", "Bearer nope".to_string())];
+        assert_eq!(request(&address, "GET", path, &wrong, "").0, 401, "{path}");
+    }
+    let bearer = [("Authorization", "Bearer t0ken-for-the-pages".to_string())];
+    assert_eq!(request(&address, "GET", "/", &bearer, "").0, 200);
+    assert_eq!(request(&address, "GET", "/healthz", &bearer, "").0, 200);
+    let (status, head, _) = exchange(&address, "GET", "/?token=t0ken-for-the-pages", &[], "");
+    assert_eq!(status, 200);
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .expect("the token kept in a cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        request(&address, "GET", "/", &[("Cookie", cookie)], "").0,
+        200
+    );
+
+    // Beyond loopback, a listener without a token is refused at start.
+    let refused = agent_command(&repo, &account, &["--once", "--listen", "0.0.0.0:0"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        refused.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }
