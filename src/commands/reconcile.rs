@@ -630,7 +630,15 @@ impl ReconcileArgs {
             Ok(o) => o,
             Err(e) => return Tick::new(exit::FAILURE, "failed", e.to_string()),
         };
-        env.health = crate::reconcile::status::stacks_health(&observed, &rendered).name();
+        let (health, reasons) = match pass.loop_health(&observed).await {
+            Ok(read) => read,
+            Err(e) => (
+                crate::reconcile::status::stacks_health(&observed, &rendered),
+                vec![format!("alarms not read: {e}")],
+            ),
+        };
+        env.health = health.name();
+        env.view.health_reasons = reasons;
         env.view.stacks = page_states(&observed, &rendered, &env.view.drifted);
         let suspended = match &observed.asset_bucket {
             Some(bucket) => {

@@ -54,6 +54,7 @@ pub struct EnvView {
     pub message: String,
     pub synced: bool,
     pub health: String,
+    pub health_reasons: Vec<String>,
     pub commit: Option<CommitView>,
     pub suspended: Option<String>,
     pub stacks: Vec<(String, StackState)>,
@@ -112,9 +113,13 @@ pub fn index_page(views: &[&EnvView], now: i64) -> String {
                         td {
                             span class={ "badge " (class) } { (sync) }
                             @if v.suspended.is_some() { span class="badge warn" { "suspended" } }
-                            br; small { (v.result.replace('_', " ")) ": " (v.message) }
+                            br; small { (v.message) }
                         }
-                        td { span class={ "badge " (health_badge(&v.health)) } { (v.health) } }
+                        td {
+                            span class={ "badge " (health_badge(&v.health)) } { (v.health) }
+                            @if !v.drifted.is_empty() { span class="badge warn" { "drifted" } }
+                            @for r in v.health_reasons.iter().filter(|_| v.health != "healthy") { br; small { (r) } }
+                        }
                         td { (commit_line(&v.commit, now)) }
                         td {
                             @if v.drifted.is_empty() { "none" } @else { (v.drifted.len()) " resource(s)" }
@@ -153,9 +158,13 @@ pub fn env_page(v: &EnvView, now: i64) -> String {
         p {
             span class={ "badge " (class) } { (sync) }
             span class={ "badge " (health_badge(&v.health)) } { (v.health) }
+            @if !v.drifted.is_empty() { span class="badge warn" { "drifted" } }
             @if let Some(s) = &v.suspended { span class="badge warn" { "suspended " (s) } }
         }
-        p { (v.result.replace('_', " ")) ": " (v.message) }
+        p { (v.message) }
+        @if !v.health_reasons.is_empty() {
+            ul class="reasons" { @for r in &v.health_reasons { li { (r) } } }
+        }
         p { "Commit: " (commit_line(&v.commit, now)) }
         h2 { "Waves" }
         @match &v.rendered {

@@ -25,7 +25,8 @@ table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;
 th{font-weight:600;background:#f0f2f5}.scroll{overflow-x:auto}\
 ul{margin:.3em 0;padding-left:1.2em}code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em}\
 svg{max-width:100%;height:auto;background:#fff;border:1px solid #e4e7ec;border-radius:6px}\
-footer{color:#6b7385;font-size:.85em;margin-top:2em}";
+footer{color:#6b7385;font-size:.85em;margin-top:2em}\
+@media (max-width:640px){table,tbody,tr,td{display:block;width:auto}tr:first-child{display:none}tr{border-bottom:1px solid #c9ced8;padding:.4em 0}td{border:none;padding:.15em .5em}}";
 
 /// A whole page around `body`.
 pub fn page(title: &str, body: Markup) -> String {

@@ -159,6 +159,24 @@ pub fn stacks_health(observed: &Observed, env: &crate::render::RenderedEnvironme
 }
 
 impl Pass<'_> {
+    /// Health as the reconcile loop reads it every tick: the stacks of an
+    /// observation made anyway, and the alarms (their names from the
+    /// stacks that declare one, then one DescribeAlarms).
+    pub async fn loop_health(
+        &self,
+        observed: &Observed,
+    ) -> Result<(Health, Vec<String>), CloudError> {
+        let env = self.environment;
+        let stacks: Vec<StackStatus> = observed
+            .planned
+            .iter()
+            .filter(|p| env.stack(&p.stack.name).is_some())
+            .map(|p| stack_line(p, observed.stacks.get(&p.stack.name)))
+            .collect();
+        let alarms = self.alarm_states(observed).await?;
+        Ok(health(&stacks, &alarms, None))
+    }
+
     /// The environment's status: one observation, the alarms its
     /// templates declare, and the last pass's record.
     pub async fn status(&self) -> Result<EnvironmentStatus, CloudError> {

@@ -8,7 +8,7 @@ use super::support::git;
 use serde_json::Value as Json;
 use std::path::Path;
 
-fn physical(c: &Clients, stack: &str, logical: &str) -> String {
+pub(super) fn physical(c: &Clients, stack: &str, logical: &str) -> String {
     c.rt.block_on(
         c.cfn
             .describe_stack_resource()
@@ -200,7 +200,7 @@ fn status_of(out: &std::process::Output) -> Vec<Json> {
         .collect()
 }
 
-fn set_alarm(account: &str, name: &str, state: aws_sdk_cloudwatch::types::StateValue) {
+pub(super) fn set_alarm(account: &str, name: &str, state: aws_sdk_cloudwatch::types::StateValue) {
     let c = clients(account, "us-east-1");
     let cloudwatch = c.rt.block_on(async {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())

@@ -184,6 +184,12 @@ fn plan_html_shows_each_changed_property_and_refusals() {
         ]])
     );
     assert_eq!(page["stacks"][1][1], "out of sync");
+    let mut browser = super::browser::Browser::start();
+    browser.run(&format!("open file://{}", file.display()));
+    browser.run("text Properties.Timeout 10");
+    let shot = super::browser::screenshots().join("plan.png");
+    browser.run(&format!("screenshot {}", shot.display()));
+    browser.run("quit");
 
     // A change that would replace the table is shown as refused.
     let db = project.path().join("specs/database/unit.yaml");

@@ -900,3 +900,104 @@ fn a_listener_with_a_token_refuses_requests_without_it() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+#[test]
+fn in_a_browser_the_index_follows_pushes_and_the_environment_page_shows_drift() {
+    let account = account();
+    let (repo, app) = Repo::new(&account);
+    let origin = repo.origin.to_str().expect("path").to_string();
+    let empty = repo.work.parent().expect("parent").join("elsewhere");
+    std::fs::create_dir_all(&empty).expect("folder");
+    let args = [
+        "reconcile",
+        "--all",
+        "--repo",
+        &origin,
+        "--branch",
+        "main",
+        "--interval",
+        "0.5",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let mut agent = Running::spawn(command(&empty, &account, &args, &emulator().endpoint()));
+    let address = listening(&mut agent);
+    let first = git(&repo.work, &["rev-parse", "HEAD"]);
+    agent.next(
+        |e| e["event"] == "reconcile_tick" && e["environment"] == "dev" && e["result"] == "in_sync",
+        Duration::from_secs(90),
+    );
+    let shots = super::browser::screenshots();
+    let mut browser = super::browser::Browser::start();
+    browser.run(&format!("open http://{address}/"));
+    browser.run("row dev synced healthy 30");
+    // prod targets another account: refused, never deployed.
+    browser.run("row prod out_of_sync missing 30");
+    browser.run(&format!("text {} 30", &first[..12]));
+    browser.run(&format!("screenshot {}", shots.join("index.png").display()));
+    // On a phone: nothing wider than the screen (tables scroll in place).
+    browser.run("size 390 844");
+    browser.run("overflow");
+    browser.run(&format!(
+        "screenshot {}",
+        shots.join("index-phone.png").display()
+    ));
+    browser.run("size 1100 1400");
+
+    let pushed = repo.push(
+        "specs/api/unit.yaml",
+        "timeout: 20",
+        "timeout: 22",
+        "twenty-two seconds",
+    );
+    // The same page, not reloaded by the test, shows the new commit.
+    browser.run(&format!("text {} 60", &pushed[..12]));
+    browser.run("text twenty-two seconds 10");
+
+    let (_, stateless) = stacks(&app, "dev");
+    let c = clients(&account, "us-east-1");
+    let function =
+        c.rt.block_on(
+            c.cfn
+                .describe_stack_resource()
+                .stack_name(&stateless)
+                .logical_resource_id("ApiHandler")
+                .send(),
+        )
+        .expect("resource")
+        .stack_resource_detail()
+        .and_then(|d| d.physical_resource_id().map(String::from))
+        .expect("function");
+    c.rt.block_on(
+        c.lambda
+            .update_function_configuration()
+            .function_name(&function)
+            .memory_size(704)
+            .send(),
+    )
+    .expect("by hand");
+    browser.run(&format!("open http://{address}/env/dev"));
+    browser.run("text wave 2 10");
+    browser.run("text MemorySize 60");
+    browser.run("text 704 10");
+    browser.run(&format!(
+        "screenshot {}",
+        shots.join("environment.png").display()
+    ));
+
+    // An alarm fires: the environment turns degraded, and says why.
+    let alarm = super::drift::physical(&c, &stateless, "MonitoringFunctionErrors");
+    super::drift::set_alarm(
+        &account,
+        &alarm,
+        aws_sdk_cloudwatch::types::StateValue::Alarm,
+    );
+    browser.run(&format!("open http://{address}/"));
+    browser.run("row dev synced degraded 60");
+    browser.run("text is in ALARM 10");
+    browser.run(&format!(
+        "screenshot {}",
+        shots.join("index-degraded.png").display()
+    ));
+    browser.run("quit");
+}

@@ -220,4 +220,25 @@ fn the_status_page_never_shows_a_secret() {
     assert!(page.contains("secrets-dev-app"), "the page shows the stack");
     assert!(!page.contains(TOKEN), "the page shows the secret");
     assert!(!all_text(&out).contains(TOKEN));
+
+    // Nor does the plan's page, with the secret changed.
+    let plan = project.path().join("plan.html");
+    let plan_arg = plan.to_string_lossy().into_owned();
+    let out = run(
+        project.path(),
+        &account,
+        &["plan", "dev", "--force", "app", "--html", &plan_arg],
+        Some("another-secret-value-9d2f"),
+    );
+    assert!(
+        out.status.code().is_some_and(|c| c == 0 || c == 2),
+        "{}",
+        all_text(&out)
+    );
+    let page = std::fs::read_to_string(&plan).expect("the plan page");
+    assert!(
+        page.contains("secrets-dev-app"),
+        "the plan page shows the stack"
+    );
+    assert!(!page.contains(TOKEN) && !page.contains("another-secret-value-9d2f"));
 }
