@@ -89,6 +89,8 @@ struct Followed {
     drift_reported: Option<String>,
     /// What the status pages show.
     view: crate::page::live::EnvView,
+    /// The stack-level events of this tick's pass, for the pages.
+    pass_events: Vec<String>,
 }
 
 /// How one environment's tick ended.
@@ -226,6 +228,34 @@ fn drifted_views(
         .collect()
 }
 
+/// A pass's event as one line on the environment page: how each stack
+/// ended, what was healed, how the checks went.
+fn note_event(lines: &mut Vec<String>, event: &crate::reconcile::Event) {
+    use crate::reconcile::Event;
+    let line = match event {
+        Event::StackEnd {
+            stack,
+            result,
+            status,
+            seconds,
+            reason,
+            ..
+        } => format!(
+            "{stack}: {} ({status}, {seconds:.2}s){}",
+            serde_json::to_value(result)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        _ => return,
+    };
+    lines.push(line);
+}
+
 /// The tick, as the status pages show it.
 fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, source: &Source) {
     let now = unix_now();
@@ -254,6 +284,7 @@ fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, source: &Source
             seconds: env.pass_seconds,
             message: tick.message.clone(),
             commit: env.tracker.commit.clone(),
+            events: std::mem::take(&mut env.pass_events),
         });
         while view.passes.len() > crate::page::live::PASSES_KEPT {
             view.passes.pop_front();
@@ -352,6 +383,7 @@ impl ReconcileArgs {
                 tracker: Tracker::default(),
                 cloud: None,
                 drift_reported: None,
+                pass_events: Vec::new(),
                 view: crate::page::live::EnvView {
                     name: name.clone(),
                     health: "missing".into(),
@@ -691,7 +723,9 @@ impl ReconcileArgs {
             let began = Instant::now();
             let result = work.await;
             env.pass_seconds = Some(began.elapsed().as_secs_f64());
+            env.pass_events.clear();
             while let Ok(event) = rx.try_recv() {
+                note_event(&mut env.pass_events, &event);
                 show(&mut ctx.printer, &event);
             }
             let stopped = pass.stop_reason();
@@ -768,7 +802,9 @@ impl ReconcileArgs {
         };
         let result =
             guard::guarded(&healer, None, healer.run(&observed, Mode::Apply, &settings)).await;
+        env.pass_events.clear();
         while let Ok(event) = rx.try_recv() {
+            note_event(&mut env.pass_events, &event);
             show(&mut ctx.printer, &event);
         }
         let code = crate::reconcile::exit_code(&result, healer.stop_reason());

@@ -32,6 +32,8 @@ pub struct PassView {
     pub seconds: Option<f64>,
     pub message: String,
     pub commit: Option<String>,
+    /// How each stack of the pass ended, one line each.
+    pub events: Vec<String>,
 }
 
 /// A drifted resource with what differs.
@@ -208,7 +210,12 @@ pub fn env_page(v: &EnvView, now: i64) -> String {
                             td { (p.result) }
                             td { @if let Some(s) = p.seconds { (format!("{s:.1}")) " s" } }
                             td { code { (p.commit.as_deref().map_or("-".to_string(), crate::revision::short)) } }
-                            td { (p.message) }
+                            td {
+                                (p.message)
+                                @if !p.events.is_empty() {
+                                    ul class="events" { @for e in &p.events { li { code { (e) } } } }
+                                }
+                            }
                         }
                     }
                 }

@@ -978,6 +978,8 @@ fn in_a_browser_the_index_follows_pushes_and_the_environment_page_shows_drift() 
     .expect("by hand");
     browser.run(&format!("open http://{address}/env/dev"));
     browser.run("text wave 2 10");
+    // The pushed commit's pass, stack by stack.
+    browser.run(&format!("text {stateless}: updated (UPDATE_COMPLETE 10"));
     browser.run("text MemorySize 60");
     browser.run("text 704 10");
     browser.run(&format!(
