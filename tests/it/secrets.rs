@@ -242,3 +242,59 @@ fn the_status_page_never_shows_a_secret() {
     );
     assert!(!page.contains(TOKEN) && !page.contains("another-secret-value-9d2f"));
 }
+
+#[test]
+fn the_reconcile_loops_pages_never_show_a_secret() {
+    use std::io::{Read, Write};
+    let project = project();
+    let work = project.path();
+    let git = |args: &[&str]| super::support::git(work, args);
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "the secret fixture"]);
+    let origin = work.join("origin.git");
+    git(&["clone", "-q", "--bare", ".", origin.to_str().expect("path")]);
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let account = account();
+    let mut command = command(
+        elsewhere.path(),
+        &account,
+        &[
+            "reconcile",
+            "dev",
+            "--repo",
+            origin.to_str().expect("path"),
+            "--branch",
+            "main",
+            "--interval",
+            "0.5",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &emulator().endpoint(),
+    );
+    command.env("WORKER_TOKEN", TOKEN);
+    let mut agent = super::running::Running::spawn(command);
+    let listening = agent.next(
+        |e| e["state"] == "listening",
+        std::time::Duration::from_secs(30),
+    );
+    let address = listening["address"].as_str().expect("address").to_string();
+    agent.next(
+        |e| e["event"] == "reconcile_tick" && e["result"] == "in_sync",
+        std::time::Duration::from_secs(90),
+    );
+    for path in ["/", "/env/dev"] {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut page = String::new();
+        stream.read_to_string(&mut page).expect("read");
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert!(page.contains("secrets-dev-app") || path == "/", "{page}");
+        assert!(!page.contains(TOKEN), "{path} shows the secret");
+    }
+}
