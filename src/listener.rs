@@ -69,7 +69,8 @@ fn carries_token(token: &str, request: &Request<Incoming>) -> (bool, bool) {
     (in_query, in_query)
 }
 
-fn unix_now() -> i64 {
+/// Seconds since the Unix epoch, by this host's clock.
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

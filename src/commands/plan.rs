@@ -3,7 +3,6 @@
 
 use super::{CommandResult, Context, Summary};
 use crate::load::load_environment;
-use crate::render::ParameterSource;
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -91,16 +90,7 @@ impl PlanArgs {
                             &stack.hash[..12]
                         );
                         for dep in &stack.depends_on {
-                            let names: Vec<&str> = stack
-                                .parameters
-                                .iter()
-                                .filter_map(|param| match &param.source {
-                                    ParameterSource::Output { stack, .. } if stack == dep => {
-                                        Some(param.name.as_str())
-                                    }
-                                    _ => None,
-                                })
-                                .collect();
+                            let names = stack.fed_by(dep);
                             text.push_str(&format!("\n    needs {dep}: {}", names.join(", ")));
                         }
                         text

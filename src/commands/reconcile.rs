@@ -13,7 +13,7 @@ use crate::agent::{self, Tracker};
 use crate::bundle::Builds;
 use crate::cloud::{Cloud, state};
 use crate::exit;
-use crate::listener::Shared;
+use crate::listener::{Shared, unix_now};
 use crate::load::{Failure, load_specs, render_loaded};
 use crate::reconcile::{Mode, Options, Pass, Retry, Settings, guard, retry};
 use crate::source::Source;
@@ -161,13 +161,6 @@ fn record_metrics(
     if let Some(seconds) = env.pass_seconds {
         m.observe_pass(seconds);
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 /// Each stack of the environment as the pages colour it.

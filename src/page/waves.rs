@@ -2,7 +2,7 @@
 //! a box per stack coloured by its state, an arrow for each stack whose
 //! outputs feed another's parameters.
 
-use crate::render::{ParameterSource, RenderedEnvironment};
+use crate::render::RenderedEnvironment;
 use maud::html;
 
 /// How a stack is doing, for its colour.
@@ -83,14 +83,7 @@ pub fn waves_svg(env: &RenderedEnvironment, state_of: &dyn Fn(&str) -> StackStat
             let (Some((x1, y1)), Some((x2, y2))) = (at(dep), at(&stack.name)) else {
                 continue;
             };
-            let fed: Vec<&str> = stack
-                .parameters
-                .iter()
-                .filter_map(|p| match &p.source {
-                    ParameterSource::Output { stack, .. } if stack == dep => Some(p.name.as_str()),
-                    _ => None,
-                })
-                .collect();
+            let fed = stack.fed_by(dep);
             let (sx, sy) = (x1 + WIDTH, y1 + HEIGHT / 2);
             let (ex, ey) = (x2.saturating_sub(4), y2 + HEIGHT / 2);
             let mid = (sx + ex) / 2;

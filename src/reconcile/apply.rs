@@ -492,6 +492,23 @@ impl Pass<'_> {
     }
 }
 
+impl Pass<'_> {
+    /// The environment's stacks in wave order, and the deploy's schedule
+    /// of them reversed (for destroy and rollback): a stack goes once the
+    /// stacks that read it are done, the stateless tier before the stateful.
+    pub(super) fn undo_schedule(&self) -> (Vec<&RenderedStack>, Scheduler) {
+        let env = self.environment;
+        let order: Vec<&RenderedStack> = env
+            .waves
+            .iter()
+            .flatten()
+            .filter_map(|name| env.stack(name))
+            .collect();
+        let tasks = schedule::reversed(&stack_tasks(&order));
+        (order, Scheduler::new(tasks, self.concurrency()))
+    }
+}
+
 /// Stacks as tasks: the bootstrap stack first, then the stateful tier,
 /// then the stateless one; each after the stacks it reads.
 pub(super) fn stack_tasks(stacks: &[&RenderedStack]) -> Vec<Task> {

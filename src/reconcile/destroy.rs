@@ -7,7 +7,6 @@ use super::{Event, Pass, StackResult};
 use crate::cloud::{CloudError, stacks};
 use crate::deployed::DeployedStack;
 use crate::render::RenderedStack;
-use crate::schedule::{self, Scheduler};
 use crate::spec::Tier;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -35,16 +34,8 @@ impl Pass<'_> {
                 return outcome;
             }
         };
-        let env = self.environment;
-        // Stacks in wave order; readers are deleted before what they read.
-        let order: Vec<&RenderedStack> = env
-            .waves
-            .iter()
-            .flatten()
-            .filter_map(|name| env.stack(name))
-            .collect();
-        let tasks = schedule::reversed(&super::apply::stack_tasks(&order));
-        let mut sched = Scheduler::new(tasks, self.concurrency());
+        // Readers are deleted before what they read.
+        let (order, mut sched) = self.undo_schedule();
         let mut running = FuturesUnordered::new();
         loop {
             let mut started = true;

@@ -12,7 +12,7 @@ use crate::cloud::{CloudError, functions, stacks};
 use crate::deployed::DeployedStack;
 use crate::plan::Action;
 use crate::plan::guard::{self, Template};
-use crate::schedule::{self, Scheduler};
+use crate::schedule;
 use crate::spec::Tier;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -125,17 +125,9 @@ impl Pass<'_> {
     pub async fn roll_back(&self, snapshot: &Snapshot, outcome: &mut Outcome) -> RollbackReport {
         let mut report = RollbackReport::default();
         let mut failed: Option<String> = None;
-        let env = self.environment;
-        // Readers are put back before what they read, the stateless tier
-        // before the stateful one; stacks the pass did not change are done.
-        let order: Vec<&crate::render::RenderedStack> = env
-            .waves
-            .iter()
-            .flatten()
-            .filter_map(|name| env.stack(name))
-            .collect();
-        let tasks = schedule::reversed(&super::apply::stack_tasks(&order));
-        let mut sched = Scheduler::new(tasks, self.concurrency());
+        // Readers are put back before what they read; stacks the pass did
+        // not change are done at once.
+        let (order, mut sched) = self.undo_schedule();
         let mut running = FuturesUnordered::new();
         loop {
             let mut started = true;

@@ -146,16 +146,20 @@ fn stack_line(planned: &super::PlannedStack, deployed: Option<&DeployedStack>) -
     }
 }
 
-/// Health from the stacks alone, as one observation shows them (the
-/// loop's cheap view: no alarms, no records).
-pub fn stacks_health(observed: &Observed, env: &crate::render::RenderedEnvironment) -> Health {
-    let stacks: Vec<StackStatus> = observed
+/// The environment's stacks, one line each, as `observed` shows them.
+fn stack_lines(observed: &Observed, env: &crate::render::RenderedEnvironment) -> Vec<StackStatus> {
+    observed
         .planned
         .iter()
         .filter(|p| env.stack(&p.stack.name).is_some())
         .map(|p| stack_line(p, observed.stacks.get(&p.stack.name)))
-        .collect();
-    health(&stacks, &[], None).0
+        .collect()
+}
+
+/// Health from the stacks alone, as one observation shows them (the
+/// loop's cheap view: no alarms, no records).
+pub fn stacks_health(observed: &Observed, env: &crate::render::RenderedEnvironment) -> Health {
+    health(&stack_lines(observed, env), &[], None).0
 }
 
 impl Pass<'_> {
@@ -167,12 +171,7 @@ impl Pass<'_> {
         observed: &Observed,
     ) -> Result<(Health, Vec<String>), CloudError> {
         let env = self.environment;
-        let stacks: Vec<StackStatus> = observed
-            .planned
-            .iter()
-            .filter(|p| env.stack(&p.stack.name).is_some())
-            .map(|p| stack_line(p, observed.stacks.get(&p.stack.name)))
-            .collect();
+        let stacks = stack_lines(observed, env);
         let alarms = self.alarm_states(observed).await?;
         Ok(health(&stacks, &alarms, None))
     }
@@ -182,12 +181,7 @@ impl Pass<'_> {
     pub async fn status(&self) -> Result<EnvironmentStatus, CloudError> {
         let observed = self.observe().await?;
         let env = self.environment;
-        let stacks: Vec<StackStatus> = observed
-            .planned
-            .iter()
-            .filter(|p| env.stack(&p.stack.name).is_some())
-            .map(|p| stack_line(p, observed.stacks.get(&p.stack.name)))
-            .collect();
+        let stacks = stack_lines(&observed, env);
         let records = async {
             match &observed.asset_bucket {
                 Some(bucket) => {

@@ -2,7 +2,7 @@
 //! node per stack (filled by tier), an edge per stack whose outputs feed
 //! another, labelled with the parameters they feed.
 
-use super::model::{ParameterSource, RenderedEnvironment};
+use super::model::RenderedEnvironment;
 use crate::spec::Tier;
 use std::fmt::Write as _;
 
@@ -67,14 +67,7 @@ pub fn graph(env: &RenderedEnvironment) -> String {
     }
     for stack in &env.stacks {
         for dep in &stack.depends_on {
-            let fed: Vec<&str> = stack
-                .parameters
-                .iter()
-                .filter_map(|p| match &p.source {
-                    ParameterSource::Output { stack, .. } if stack == dep => Some(p.name.as_str()),
-                    _ => None,
-                })
-                .collect();
+            let fed = stack.fed_by(dep);
             let _ = writeln!(
                 out,
                 "  {} -> {} [label={}];",

@@ -114,6 +114,19 @@ pub struct RenderedEnvironment {
     pub self_heal: bool,
 }
 
+impl RenderedStack {
+    /// The parameters of this stack that the outputs of stack `upstream` feed.
+    pub fn fed_by(&self, upstream: &str) -> Vec<&str> {
+        self.parameters
+            .iter()
+            .filter_map(|p| match &p.source {
+                ParameterSource::Output { stack, .. } if stack == upstream => Some(p.name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 impl RenderedEnvironment {
     pub fn stack(&self, name: &str) -> Option<&RenderedStack> {
         self.stacks.iter().find(|s| s.name == name)

@@ -413,33 +413,13 @@ fn a_route_the_emulator_answers_itself_is_a_warning_of_validate_for_local_target
 /// A DOT graph parsed by `pydot` in the tests' venv: its clusters (with
 /// their nodes) and edges (with their labels), as JSON.
 fn parse_dot(text: &str) -> Value {
-    use std::io::Write;
     let python = super::assets::python_tools().join("python");
     let script = "import json, sys, pydot\n\
         (g,) = pydot.graph_from_dot_data(sys.stdin.read())\n\
         clusters = {s.get_label().strip('\"'): sorted(n.get_name().strip('\"') for n in s.get_nodes()) for s in g.get_subgraphs()}\n\
         edges = [[e.get_source().strip('\"'), e.get_destination().strip('\"'), e.get_label().strip('\"')] for e in g.get_edges()]\n\
         print(json.dumps({'name': g.get_name().strip('\"'), 'clusters': clusters, 'edges': edges}))";
-    let mut child = std::process::Command::new(python)
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("pydot");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    super::support::python_json(&python, script, text)
 }
 
 #[test]

@@ -8,7 +8,6 @@ use serde_json::Value;
 /// What a page shows, as Python's HTML parser reads it: the title, the
 /// badges, the stacks and arrows of the waves picture, the visible text.
 pub fn read_page(html: &str) -> Value {
-    use std::io::Write;
     let script = r##"
 import json, sys
 from html.parser import HTMLParser
@@ -67,26 +66,7 @@ p.feed(sys.stdin.read())
 p.close()
 print(json.dumps(p.out))
 "##;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(html.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("parser");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    super::support::python_json(std::path::Path::new("python3"), script, html)
 }
 
 #[test]

@@ -292,18 +292,7 @@ fn drift_made_by_hand_is_healed_within_a_tick_where_the_environment_says_so() {
     command.env("DRIFT_HOOK", &url);
     let mut agent = Running::spawn(command);
     tick(&mut agent, |e| e["result"] == "applied");
-    let function =
-        c.rt.block_on(
-            c.cfn
-                .describe_stack_resource()
-                .stack_name(&stateless)
-                .logical_resource_id("ApiHandler")
-                .send(),
-        )
-        .expect("resource")
-        .stack_resource_detail()
-        .and_then(|d| d.physical_resource_id().map(String::from))
-        .expect("function");
+    let function = super::drift::physical(&c, &stateless, "ApiHandler");
     c.rt.block_on(
         c.lambda
             .update_function_configuration()
@@ -453,30 +442,11 @@ fn github_signature(secret: &str, body: &str) -> String {
 /// `prometheus_client.parser` in the tests' venv, as JSON.
 fn parse_metrics(text: &str) -> Json {
     let python = super::assets::python_tools().join("python");
-    let mut child = std::process::Command::new(python)
-        .args([
-            "-c",
-            "import json, sys\nfrom prometheus_client.parser import text_string_to_metric_families\nout = [{'name': f.name, 'type': f.type, 'samples': [{'name': s.name, 'labels': s.labels, 'value': s.value} for s in f.samples]} for f in text_string_to_metric_families(sys.stdin.read())]\nprint(json.dumps(out))",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("parser");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    super::support::python_json(
+        &python,
+        "import json, sys\nfrom prometheus_client.parser import text_string_to_metric_families\nout = [{'name': f.name, 'type': f.type, 'samples': [{'name': s.name, 'labels': s.labels, 'value': s.value} for s in f.samples]} for f in text_string_to_metric_families(sys.stdin.read())]\nprint(json.dumps(out))",
+        text,
+    )
 }
 
 #[test]
@@ -956,18 +926,7 @@ fn in_a_browser_the_index_follows_pushes_and_the_environment_page_shows_drift() 
 
     let (_, stateless) = stacks(&app, "dev");
     let c = clients(&account, "us-east-1");
-    let function =
-        c.rt.block_on(
-            c.cfn
-                .describe_stack_resource()
-                .stack_name(&stateless)
-                .logical_resource_id("ApiHandler")
-                .send(),
-        )
-        .expect("resource")
-        .stack_resource_detail()
-        .and_then(|d| d.physical_resource_id().map(String::from))
-        .expect("function");
+    let function = super::drift::physical(&c, &stateless, "ApiHandler");
     c.rt.block_on(
         c.lambda
             .update_function_configuration()
