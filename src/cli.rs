@@ -2,9 +2,9 @@
 
 use crate::commands::{
     deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, local::LocalArgs,
-    outputs::OutputsArgs, plan::PlanArgs, reconcile::ReconcileArgs, render::RenderArgs,
-    smoke::SmokeArgs, status::StatusArgs, suspend::ResumeArgs, suspend::SuspendArgs,
-    validate::ValidateArgs, watch::WatchArgs,
+    outputs::OutputsArgs, pipeline::PipelineArgs, plan::PlanArgs, reconcile::ReconcileArgs,
+    render::RenderArgs, smoke::SmokeArgs, status::StatusArgs, suspend::ResumeArgs,
+    suspend::SuspendArgs, validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
 use clap::{Parser, Subcommand};
@@ -75,6 +75,9 @@ pub enum Command {
     Outputs(OutputsArgs),
     /// The local emulator: up, down, status.
     Local(LocalArgs),
+    /// The release pipeline of pipeline.yaml: plan, deploy, run, status,
+    /// destroy.
+    Pipeline(PipelineArgs),
 }
 
 impl Command {
@@ -95,6 +98,7 @@ impl Command {
             Command::Destroy(_) => "destroy",
             Command::Outputs(_) => "outputs",
             Command::Local(_) => "local",
+            Command::Pipeline(_) => "pipeline",
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod build;
 pub mod bundle;
+pub mod ci;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
@@ -24,6 +25,7 @@ pub mod notify;
 pub mod output;
 pub mod page;
 pub mod par;
+pub mod pipeline;
 pub mod plan;
 pub mod reconcile;
 pub mod render;

@@ -5,7 +5,7 @@ use clap::Parser;
 use driftless::cli::{Cli, Command};
 use driftless::commands::{Context, finish};
 use driftless::exit;
-use driftless::output::Printer;
+use driftless::output::{Format, Printer};
 use std::process::ExitCode;
 
 // Rendering allocates many small JSON values across threads; mimalloc keeps
@@ -26,9 +26,16 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if cli.output == driftless::output::Format::Dot && !matches!(cli.command, Command::Plan(_)) {
+    if cli.output == Format::Dot && !matches!(cli.command, Command::Plan(_)) {
         eprintln!(
             "error: `--output dot` draws a plan's waves; `{}` has no graph to draw\n  help: use `--output human` or `--output json`",
+            cli.command.name()
+        );
+        return ExitCode::from(exit::USAGE);
+    }
+    if cli.output == Format::Markdown && !matches!(cli.command, Command::Plan(_)) {
+        eprintln!(
+            "error: `--output markdown` summarises a plan for a pull request; `{}` has none\n  help: use `--output human` or `--output json` (under GitHub Actions, deploys write $GITHUB_STEP_SUMMARY themselves)",
             cli.command.name()
         );
         return ExitCode::from(exit::USAGE);
@@ -38,6 +45,8 @@ fn main() -> ExitCode {
         printer: Printer::stdio(cli.output, cli.ci),
         ci: cli.ci,
     };
+    let reports = driftless::ci::Reports::of(&cli);
+    reports.prepare(&mut ctx.printer);
     let result = match &cli.command {
         Command::Validate(args) => args.execute(&mut ctx),
         Command::Render(args) => args.execute(&mut ctx),
@@ -53,6 +62,8 @@ fn main() -> ExitCode {
         Command::Resume(args) => args.execute(&mut ctx),
         Command::Status(args) => args.execute(&mut ctx),
         Command::Local(args) => args.execute(&mut ctx),
+        Command::Pipeline(args) => args.execute(&mut ctx),
     };
-    ExitCode::from(finish(&mut ctx.printer, cli.command.name(), result))
+    let code = finish(&mut ctx.printer, cli.command.name(), result);
+    ExitCode::from(reports.write(&mut ctx.printer, cli.command.name(), code))
 }

@@ -12,6 +12,9 @@ pub enum Format {
     /// `plan` only: the waves as a Graphviz graph on stdout, messages for
     /// people on stderr.
     Dot,
+    /// `plan` only: a Markdown summary on stdout at the end (for a
+    /// pull-request comment), messages for people on stderr.
+    Markdown,
 }
 
 pub struct Printer {
@@ -22,6 +25,13 @@ pub struct Printer {
     live: bool,
     /// Whether a status line is on screen and must be cleared first.
     status_shown: bool,
+    /// Every event emitted, kept for reports written at the end (JUnit,
+    /// Markdown), when asked for.
+    recorded: Option<Vec<Json>>,
+    /// Diagnostics and errors also as GitHub workflow annotations.
+    annotate: bool,
+    /// Human lines on stderr: stdout is for a report written at the end.
+    human_on_stderr: bool,
 }
 
 /// ANSI colours, used only on a terminal.
@@ -42,6 +52,50 @@ impl Printer {
             err,
             live: false,
             status_shown: false,
+            recorded: None,
+            annotate: false,
+            human_on_stderr: format == Format::Markdown,
+        }
+    }
+
+    /// Human lines go to stderr: stdout holds what [`Printer::raw`] writes.
+    pub fn human_to_stderr(&mut self) {
+        self.human_on_stderr = true;
+    }
+
+    /// Keeps every event from now on, for [`Printer::recorded`].
+    pub fn record_events(&mut self) {
+        self.recorded.get_or_insert_with(Vec::new);
+    }
+
+    /// Writes diagnostics and errors as GitHub workflow annotations too.
+    pub fn annotate(&mut self) {
+        self.annotate = true;
+    }
+
+    /// The events kept since [`Printer::record_events`].
+    pub fn recorded(&self) -> &[Json] {
+        self.recorded.as_deref().unwrap_or_default()
+    }
+
+    fn keep(&mut self, event: &Json) {
+        if let Some(recorded) = &mut self.recorded
+            && !event.is_null()
+        {
+            recorded.push(event.clone());
+        }
+    }
+
+    /// An error that ended the command, for reports and annotations (it is
+    /// shown to people and JSON readers elsewhere).
+    pub fn ended_with(&mut self, event: Json) {
+        if self.annotate {
+            let message = event["message"].as_str().unwrap_or_default();
+            let line = crate::ci::annotation("error", None, 0, 0, Some("driftless"), message);
+            let _ = writeln!(self.err, "{line}");
+        }
+        if self.format != Format::Json {
+            self.keep(&event);
         }
     }
 
@@ -103,12 +157,23 @@ impl Printer {
     /// Emits one event: `human` on a terminal, `event` as a JSON line otherwise.
     pub fn emit(&mut self, event: Json, human: impl FnOnce() -> String) {
         self.clear_status();
+        self.keep(&event);
         // A closed stdout (`| head`) is not worth a panic or an error message.
         let _ = match self.format {
+            Format::Json if self.human_on_stderr => writeln!(self.err, "{event}"),
             Format::Json => writeln!(self.out, "{event}"),
             // stdout holds the graph alone: see [`Printer::raw`].
             Format::Dot => Ok(()),
-            Format::Human => {
+            // stdout holds the report alone; people read the rest on stderr.
+            Format::Markdown | Format::Human if self.human_on_stderr => {
+                let text = human();
+                if text.is_empty() {
+                    Ok(())
+                } else {
+                    writeln!(self.err, "{text}")
+                }
+            }
+            Format::Markdown | Format::Human => {
                 let text = human();
                 if text.is_empty() {
                     Ok(())
@@ -144,21 +209,42 @@ impl Printer {
 
     fn diagnostic_of(&mut self, severity: &str, d: &Diagnostic) {
         self.clear_status();
+        let event = json!({
+            "event": "diagnostic",
+            "severity": severity,
+            "file": d.file.as_ref(),
+            "line": d.span.line,
+            "column": d.span.col,
+            "message": d.message,
+            "help": d.help,
+            "quoted": d.quoted,
+        });
+        self.keep(&event);
+        if self.annotate {
+            let message = match &d.help {
+                Some(help) => format!("{}\nhelp: {help}", d.message),
+                None => d.message.clone(),
+            };
+            let level = if severity == "error" {
+                "error"
+            } else {
+                "warning"
+            };
+            let line = crate::ci::annotation(
+                level,
+                Some(d.file.as_ref()),
+                d.span.line,
+                d.span.col,
+                None,
+                &message,
+            );
+            let _ = writeln!(self.err, "{line}");
+        }
         match self.format {
             Format::Json => {
-                let event = json!({
-                    "event": "diagnostic",
-                    "severity": severity,
-                    "file": d.file.as_ref(),
-                    "line": d.span.line,
-                    "column": d.span.col,
-                    "message": d.message,
-                    "help": d.help,
-                    "quoted": d.quoted,
-                });
                 let _ = writeln!(self.out, "{event}");
             }
-            Format::Human | Format::Dot => {
+            Format::Human | Format::Dot | Format::Markdown => {
                 let _ = writeln!(self.err, "{severity}: {d}");
             }
         }
@@ -169,7 +255,7 @@ impl Printer {
     pub fn failure(&mut self, message: &str) {
         match self.format {
             Format::Json => self.emit(json!({ "event": "error", "message": message }), String::new),
-            Format::Human | Format::Dot => {
+            Format::Human | Format::Dot | Format::Markdown => {
                 let shown = crate::diag::quote_controls(message.to_string());
                 self.to_stderr(&format!("error: {shown}"));
             }
@@ -197,7 +283,7 @@ impl Printer {
                     json!({ "event": "error", "message": error.to_string(), "causes": causes });
                 let _ = writeln!(self.out, "{event}");
             }
-            Format::Human | Format::Dot => {
+            Format::Human | Format::Dot | Format::Markdown => {
                 // Causes quote what servers and files sent: no forged lines.
                 let quoted = crate::diag::quote_controls;
                 let _ = writeln!(self.err, "error: {}", quoted(error.to_string()));

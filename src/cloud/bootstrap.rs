@@ -50,19 +50,37 @@ pub async fn upload_typed_if_absent(
     bytes: Vec<u8>,
     content_type: &str,
 ) -> Result<bool, CloudError> {
-    let s3 = &cloud.s3;
-    match s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(_) => return Ok(false),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-        Err(e) => {
-            return Err(CloudError::sdk(
-                "HeadObject",
-                format!("s3://{bucket}/{key}"),
-                e,
-            ));
-        }
+    if present(cloud, bucket, key).await? {
+        return Ok(false);
     }
-    s3.put_object()
+    put_typed(cloud, bucket, key, bytes, content_type).await?;
+    Ok(true)
+}
+
+/// Whether `key` is in `bucket` (one HeadObject).
+pub async fn present(cloud: &super::Cloud, bucket: &str, key: &str) -> Result<bool, CloudError> {
+    match cloud.s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+        Err(e) => Err(CloudError::sdk(
+            "HeadObject",
+            format!("s3://{bucket}/{key}"),
+            e,
+        )),
+    }
+}
+
+/// Puts `bytes` under `key`.
+pub async fn put_typed(
+    cloud: &super::Cloud,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<(), CloudError> {
+    cloud
+        .s3
+        .put_object()
         .bucket(bucket)
         .key(key)
         .content_type(content_type)
@@ -70,7 +88,7 @@ pub async fn upload_typed_if_absent(
         .send()
         .await
         .map_err(|e| CloudError::sdk("PutObject", format!("s3://{bucket}/{key}"), e))?;
-    Ok(true)
+    Ok(())
 }
 
 /// Where a template too large to send inline is kept: by its sha256, like

@@ -343,6 +343,7 @@ mod tests {
             region: "eu-west-1".into(),
             endpoint: Some("http://127.0.0.1:9".into()),
             profile: None,
+            role: None,
         };
         (Cloud::with_http_client(http, &settings), seen)
     }

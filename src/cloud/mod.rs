@@ -11,6 +11,7 @@ pub mod functions;
 pub mod identity;
 pub mod lock;
 pub mod objects;
+pub mod pipelines;
 #[cfg(test)]
 pub mod scripted;
 pub mod stacks;
@@ -34,6 +35,8 @@ pub struct ConnectSettings {
     pub endpoint: Option<String>,
     /// A named profile from the environment's target.
     pub profile: Option<String>,
+    /// A role to assume with the chain's (or the profile's) credentials.
+    pub role: Option<String>,
 }
 
 /// The clients of one target, sharing one configuration and one call log.
@@ -48,6 +51,8 @@ pub struct Cloud {
     calls: Arc<CallLog>,
     /// The S3 store's clock, for the lock's age.
     clock: Arc<StoreClock>,
+    /// What further clients are made from (CodePipeline, on demand).
+    sdk: aws_config::SdkConfig,
     pub region: String,
     pub endpoint: Option<String>,
 }
@@ -118,7 +123,21 @@ impl Cloud {
             }
         }
         let sdk = loader.load().await;
-        Cloud::from_sdk(&sdk, settings)
+        let Some(role) = &settings.role else {
+            return Cloud::from_sdk(&sdk, settings);
+        };
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name("driftless")
+            .configure(&sdk)
+            .build()
+            .await;
+        let assumed = sdk
+            .into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
+        Cloud::from_sdk(&assumed, settings)
     }
 
     /// Clients for an endpoint with the given static credentials (an
@@ -184,6 +203,7 @@ impl Cloud {
             sns,
             calls,
             clock,
+            sdk: sdk.clone(),
             region: settings.region.clone(),
             endpoint: settings.endpoint.clone(),
         }
@@ -222,6 +242,7 @@ impl Cloud {
             region: region.to_string(),
             endpoint: Some("http://127.0.0.1:9".into()),
             profile: None,
+            role: None,
         };
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())

@@ -19,6 +19,12 @@ pub struct DeployArgs {
     /// The environment (a file in environments/).
     pub environment: String,
     #[command(flatten)]
+    pub instance: super::instance::InstanceArgs,
+    /// Write the smoke checks (and a failed pass) as JUnit XML to FILE,
+    /// which CodeBuild, GitHub Actions reporters and GitLab read.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+    #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
     pub safety: SafetyArgs,
@@ -167,7 +173,7 @@ fn plan_counts(observed: &Observed) -> Json {
     })
 }
 
-fn show_plan(ctx: &mut Context, observed: &Observed) {
+pub(super) fn show_plan(ctx: &mut Context, observed: &Observed) {
     for planned in &observed.planned {
         show(&mut ctx.printer, &Event::Plan(planned.plan.clone()));
     }
@@ -334,7 +340,10 @@ impl DeployArgs {
     pub fn execute(&self, ctx: &mut Context) -> CommandResult {
         plan_or_deploy(
             ctx,
-            &self.environment,
+            &Subject {
+                environment: &self.environment,
+                instance: self.instance.instance.as_deref(),
+            },
             &self.target,
             &self.safety,
             Some(
@@ -384,11 +393,17 @@ fn applied_summary(
     Summary::cloud(command, ok, json!(outcome), started, &cloud.calls(), &human)
 }
 
+/// What a plan or deploy is about: an environment, or an instance of it.
+pub struct Subject<'a> {
+    pub environment: &'a str,
+    pub instance: Option<&'a str>,
+}
+
 /// Observe and plan; with `deploy`, ask if needed and run the reconcile
 /// sequence.
 pub fn plan_or_deploy(
     ctx: &mut Context,
-    environment: &str,
+    subject: &Subject<'_>,
     target: &TargetArgs,
     safety: &SafetyArgs,
     deploy: Option<Apply>,
@@ -398,10 +413,19 @@ pub fn plan_or_deploy(
     let started = Instant::now();
     let command = if deploy.is_some() { "deploy" } else { "plan" };
     let no_smoke = deploy.as_ref().is_some_and(|d| !d.smoke);
-    let session = Session::open(ctx, command, environment, target, Builds::Run, &|env| {
+    let preflight = |env: &Environment| {
         safety.check(env)?;
         refuse_skipped_smoke(env, no_smoke)
-    })?;
+    };
+    let session = Session::open_as(
+        ctx,
+        command,
+        subject.environment,
+        subject.instance,
+        target,
+        Builds::Run,
+        &preflight,
+    )?;
     let rt = runtime()?;
     let mut options = safety.options(&session.rendered);
     if let Some(apply) = &deploy {

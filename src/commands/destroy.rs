@@ -15,6 +15,8 @@ pub struct DestroyArgs {
     /// The environment (a file in environments/).
     pub environment: String,
     #[command(flatten)]
+    pub instance: super::instance::InstanceArgs,
+    #[command(flatten)]
     pub target: TargetArgs,
     /// Delete stateful stacks too. Resources with a Retain policy (tables,
     /// buckets) still outlive their stack and are listed.
@@ -33,10 +35,11 @@ impl DestroyArgs {
         let name = self.environment.as_str();
         // Destroy needs the stacks' names, never the code: a broken build
         // does not block it.
-        let session = Session::open(
+        let session = Session::open_as(
             ctx,
             "destroy",
             name,
+            self.instance.instance.as_deref(),
             &self.target,
             Builds::NotNeeded,
             &|env| {
@@ -50,13 +53,16 @@ impl DestroyArgs {
                 Ok(())
             },
         )?;
+        // An instance is ephemeral: all of it goes, data included.
+        let include_stateful = self.include_stateful || self.instance.instance.is_some();
         let question = format!(
-            "delete the {} stacks of {name}?",
-            if self.include_stateful {
+            "delete the {} stacks of {}?",
+            if include_stateful {
                 "stateless and stateful"
             } else {
                 "stateless"
             },
+            session.rendered.environment,
         );
         approved(ctx, self.yes, &question)?;
         let rt = runtime()?;
@@ -84,7 +90,7 @@ impl DestroyArgs {
                 .await
                 .map_err(|e| nothing_deleted(Stop::from(e).into()))?;
             let mut outcome =
-                while_running(&mut ctx.printer, rx, pass.destroy(self.include_stateful)).await;
+                while_running(&mut ctx.printer, rx, pass.destroy(include_stateful)).await;
             if let Some(lock) = lock
                 && let Err(e) = lock.release().await
             {

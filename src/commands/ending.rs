@@ -259,12 +259,13 @@ fn show_error(printer: &mut Printer, command: &str, error: CommandError) -> Summ
         super::display::show(printer, &Event::Refused(hazard.clone()));
     }
     if let Some(message) = &error.message {
+        printer.ended_with(json!({ "event": "error", "message": message, "help": error.help }));
         match printer.format() {
             Format::Json => printer.emit(
                 json!({ "event": "error", "message": message, "help": error.help, "causes": error.causes }),
                 String::new,
             ),
-            Format::Human | Format::Dot => {
+            Format::Human | Format::Dot | Format::Markdown => {
                 let mut text = format!("error: {message}");
                 for cause in &error.causes {
                     text.push_str(&format!("\ncaused by: {cause}"));

@@ -40,17 +40,21 @@ impl LocalArgs {
                 }
                 Err(e) => Err(CommandError::from_error(ErrorKind::Failure, &e)),
             },
-            LocalAction::Install => match emulator::ensure_installed(&home) {
-                Ok(path) => {
+            LocalAction::Install => {
+                for server in [&emulator::MINISTACK, &emulator::MOTO] {
+                    let path = server
+                        .ensure_installed(&home)
+                        .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
                     ctx.printer.emit(
-                        json!({ "event": "local", "state": "installed", "executable": path, "version": emulator::MINISTACK_VERSION }),
-                        || format!("MiniStack {} installed: {}", emulator::MINISTACK_VERSION, path.display()),
+                        json!({ "event": "local", "state": "installed", "server": server.name, "executable": path, "version": server.version }),
+                        || format!("{} {} installed: {}", server.name, server.version, path.display()),
                     );
-                    Ok(Summary::new(json!({ "command": "local" }), String::new()))
                 }
-                Err(e) => Err(CommandError::from_error(ErrorKind::Failure, &e)),
-            },
+                Ok(Summary::new(json!({ "command": "local" }), String::new()))
+            }
             LocalAction::Down => {
+                // moto runs only where a pipeline was deployed locally.
+                let _ = emulator::MOTO.down(&home);
                 match emulator::down(&home) {
                     Ok(was_running) => {
                         ctx.printer.emit(

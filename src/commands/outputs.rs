@@ -14,16 +14,77 @@ pub struct OutputsArgs {
     /// The environment (a file in environments/).
     pub environment: String,
     #[command(flatten)]
+    pub instance: super::instance::InstanceArgs,
+    #[command(flatten)]
     pub target: TargetArgs,
+    /// `env` prints `UNIT_OUTPUT=value` lines on stdout for the next step
+    /// of a pipeline (`>> $GITHUB_ENV`); messages go to stderr.
+    #[arg(long, value_enum)]
+    pub format: Option<OutputsFormat>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputsFormat {
+    Env,
+}
+
+/// `api.endpoint` as an environment variable name: `API_ENDPOINT`.
+pub fn env_name(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The `NAME=value` lines of `outputs` (label, value), or why they cannot
+/// be written: two labels with one name, a value on several lines, or a
+/// value that is a secret the environment passes in.
+pub fn env_lines(outputs: &[(String, String)], secrets: &[String]) -> Result<Vec<String>, String> {
+    let mut seen: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
+    let mut lines = Vec::new();
+    for (label, value) in outputs {
+        let name = env_name(label);
+        if let Some(first) = seen.insert(name.clone(), label) {
+            return Err(format!(
+                "outputs `{first}` and `{label}` are both the variable {name}"
+            ));
+        }
+        if value.contains(['\n', '\r', '\0']) {
+            return Err(format!(
+                "output `{label}` holds a line break, which a NAME=value line cannot"
+            ));
+        }
+        if secrets
+            .iter()
+            .any(|s| !s.is_empty() && value.contains(s.as_str()))
+        {
+            return Err(format!(
+                "output `{label}` holds the value of a secret; secrets are never written"
+            ));
+        }
+        lines.push(format!("{name}={value}"));
+    }
+    Ok(lines)
 }
 
 impl OutputsArgs {
     pub fn execute(&self, ctx: &mut Context) -> CommandResult {
         let started = Instant::now();
-        let session = Session::open(
+        let env_format = self.format == Some(OutputsFormat::Env);
+        if env_format {
+            ctx.printer.human_to_stderr();
+        }
+        let session = Session::open_as(
             ctx,
             "outputs",
             &self.environment,
+            self.instance.instance.as_deref(),
             &self.target,
             Builds::NotNeeded,
             &no_preflight,
@@ -47,6 +108,7 @@ impl OutputsArgs {
             })?;
             let mut missing = Vec::new();
             let mut shown = 0;
+            let mut labelled = Vec::new();
             for stack in &session.rendered.stacks {
                 let Some(d) = deployed.get(&stack.name) else {
                     missing.push(stack.name.clone());
@@ -59,11 +121,34 @@ impl OutputsArgs {
                 for (key, value) in public_outputs(&d.outputs) {
                     shown += 1;
                     let name = d.output_descriptions.get(&key).cloned().unwrap_or(key.clone());
+                    labelled.push((name.clone(), value.clone()));
+                    if env_format {
+                        continue;
+                    }
                     ctx.printer.emit(
                         json!({ "event": "output", "stack": stack.name, "name": name, "key": key, "value": value }),
                         || format!("{name:<28} {value}"),
                     );
                 }
+            }
+            if env_format && missing.is_empty() {
+                let secrets: Vec<String> = session
+                    .rendered
+                    .stacks
+                    .iter()
+                    .flat_map(|s| &s.parameters)
+                    .filter_map(|p| match &p.source {
+                        crate::render::ParameterSource::Env { var } => std::env::var(var).ok(),
+                        _ => None,
+                    })
+                    .collect();
+                let lines = env_lines(&labelled, &secrets).map_err(|why| {
+                    CommandError::new(ErrorKind::Failure, format!("{why}; nothing was written"))
+                        .with_summary(summary(false, json!({}), "no variables written"))
+                })?;
+                let mut text = lines.join("\n");
+                text.push('\n');
+                ctx.printer.raw(&text);
             }
             let counts = json!({ "outputs": shown, "missing": missing.len() });
             let human = format!("{shown} output(s), {} stack(s) not deployed", missing.len());
@@ -77,5 +162,35 @@ impl OutputsArgs {
             .with_help(format!("run `driftless deploy {}` first", self.environment))
             .with_summary(summary(false, counts, &human)))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn outputs_become_variables_and_what_cannot_be_one_is_refused() {
+        let lines = env_lines(
+            &pairs(&[("api.endpoint", "http://x"), ("database.table-name", "t")]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(lines, ["API_ENDPOINT=http://x", "DATABASE_TABLE_NAME=t"]);
+        let clash = env_lines(&pairs(&[("a-b.c", "1"), ("a.b_c", "2")]), &[]).unwrap_err();
+        assert!(clash.contains("A_B_C"), "{clash}");
+        assert!(env_lines(&pairs(&[("a.b", "x\ny")]), &[]).is_err());
+        let secret = env_lines(
+            &pairs(&[("a.url", "https://u:hunter2@h")]),
+            &["hunter2".into()],
+        )
+        .unwrap_err();
+        assert!(secret.contains("secret"));
     }
 }

@@ -1,7 +1,7 @@
 //! `driftless plan ENV --offline`: waves, stacks, resources and what depends
 //! on what, from the specs alone.
 
-use super::{CommandResult, Context, Summary};
+use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
 use crate::load::load_environment;
 use serde_json::json;
 
@@ -25,6 +25,8 @@ pub struct PlanArgs {
     pub target: super::target::TargetArgs,
     #[command(flatten)]
     pub safety: super::deploy::SafetyArgs,
+    #[command(flatten)]
+    pub instance: super::instance::InstanceArgs,
 }
 
 impl PlanArgs {
@@ -34,13 +36,23 @@ impl PlanArgs {
         if !self.offline && !dot {
             return super::deploy::plan_or_deploy(
                 ctx,
-                &self.environment,
+                &super::deploy::Subject {
+                    environment: &self.environment,
+                    instance: self.instance.instance.as_deref(),
+                },
                 &self.target,
                 &self.safety,
                 None,
                 self.drift,
                 self.html.as_deref(),
             );
+        }
+        if self.instance.instance.is_some() {
+            return Err(CommandError::new(
+                ErrorKind::Usage,
+                "--instance plans against the deployed instance; it does not go with --offline or --output dot",
+            )
+            .with_help("drop --instance: offline, an instance renders as its environment does"));
         }
         let (_, rendered, assets) = load_environment(&ctx.project, &self.environment)?;
         let p = &mut ctx.printer;

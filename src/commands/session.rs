@@ -39,13 +39,30 @@ impl Session {
         builds: Builds,
         preflight: Preflight<'_>,
     ) -> Result<Session, CommandError> {
-        let (project, relevant) = load_specs(&ctx.project, environment)?;
+        Session::open_as(ctx, command, environment, None, target, builds, preflight)
+    }
+
+    /// [`Session::open`] for `instance` of the environment, when given.
+    pub fn open_as(
+        ctx: &mut Context,
+        command: &str,
+        environment: &str,
+        instance: Option<&str>,
+        target: &TargetArgs,
+        builds: Builds,
+        preflight: Preflight<'_>,
+    ) -> Result<Session, CommandError> {
+        let (mut project, relevant) = load_specs(&ctx.project, environment)?;
         if relevant.is_empty()
             && let Ok(env) = project.environment(environment)
         {
             preflight(env)?;
         }
-        let (rendered, assets) = render_loaded(&project, environment, relevant, builds)?;
+        let environment = &super::instance::select(&mut project, environment, instance)?;
+        let (mut rendered, assets) = render_loaded(&project, environment, relevant, builds)?;
+        if instance.is_some() {
+            super::instance::make_ephemeral(&mut rendered);
+        }
         let resolved = target
             .resolve(ctx, &rendered.target)
             .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
@@ -55,6 +72,7 @@ impl Session {
                 "command": command,
                 "app": rendered.app,
                 "environment": rendered.environment,
+                "instance": instance,
                 "target": rendered.target.describe(),
                 "region": resolved.settings.region,
                 "endpoint": resolved.settings.endpoint,

@@ -15,6 +15,10 @@ use std::time::Instant;
 pub struct SmokeArgs {
     /// The environment (a file in environments/).
     pub environment: String,
+    /// Write the smoke checks (and a failed pass) as JUnit XML to FILE,
+    /// which CodeBuild, GitHub Actions reporters and GitLab read.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub target: TargetArgs,
 }

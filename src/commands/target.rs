@@ -28,11 +28,14 @@ impl TargetArgs {
         ctx: &mut Context,
         target: &Target,
     ) -> Result<Resolved, emulator::LocalError> {
-        let (region, profile) = match target {
-            Target::Local { region } => (region.clone(), None),
+        let (region, profile, role) = match target {
+            Target::Local { region } => (region.clone(), None, None),
             Target::Aws {
-                region, profile, ..
-            } => (region.clone(), profile.clone()),
+                region,
+                profile,
+                role,
+                ..
+            } => (region.clone(), profile.clone(), role.clone()),
         };
         let endpoint = match (&self.endpoint, target) {
             (Some(url), _) => Some(url.trim_end_matches('/').to_string()),
@@ -48,6 +51,7 @@ impl TargetArgs {
                 region,
                 endpoint,
                 profile,
+                role,
             },
             description,
         })

@@ -45,6 +45,7 @@ mod tests {
             region: "eu-west-1".into(),
             account: "222222222222".into(),
             profile: None,
+            role: None,
         }
     }
 

@@ -30,6 +30,7 @@ use stack::*;
 use std::collections::{BTreeMap, BTreeSet};
 use unit::*;
 use value::Resolved;
+pub(crate) use waves::desired_hash;
 use waves::*;
 
 /// Renders an environment. Every problem found is returned at once.

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 /// The desired-state hash of a stack: its template and where its parameters
 /// come from. BLAKE3, as it is hashed on every pass and templates are large.
-pub(super) fn desired_hash(template: &str, parameters: &[StackParameter]) -> String {
+pub(crate) fn desired_hash(template: &str, parameters: &[StackParameter]) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(template.as_bytes());
     hasher.update(b"\n");

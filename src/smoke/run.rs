@@ -374,6 +374,7 @@ mod runner_tests {
             region: "us-east-1".into(),
             endpoint: Some("http://127.0.0.1:9".into()),
             profile: None,
+            role: None,
         };
         let mut runner =
             Runner::new(crate::cloud::Cloud::with_http_client(http, &settings), None).unwrap();

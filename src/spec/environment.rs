@@ -14,6 +14,9 @@ pub enum Target {
         region: String,
         account: String,
         profile: Option<String>,
+        /// A role to assume in the account (`arn:aws:iam::ACCOUNT:role/NAME`),
+        /// from the profile's or the chain's credentials.
+        role: Option<String>,
     },
 }
 
@@ -115,7 +118,7 @@ const ENV_KEYS: &[&str] = &[
     "notify",
     "smoke",
 ];
-const TARGET_KEYS: &[&str] = &["region", "account", "profile"];
+const TARGET_KEYS: &[&str] = &["region", "account", "profile", "role"];
 
 /// Stack name parts: letters, digits and `-`, starting with a letter (CloudFormation's rule).
 fn is_stack_part(s: &str) -> bool {
@@ -153,7 +156,7 @@ fn is_region(s: &str) -> bool {
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
-fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
+pub(super) fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
     match &node.value {
         Value::Str(s) if s == "local" => Some(Target::Local {
             region: LOCAL_REGION.to_string(),
@@ -198,10 +201,26 @@ fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
                 }
             });
             let profile = node.get("profile").and_then(|n| r.string(n, "profile"));
+            let role = node.get("role").and_then(|n| {
+                let role = r.string(n, "role")?;
+                let in_account = account
+                    .as_ref()
+                    .is_none_or(|a| role.contains(&format!(":iam::{a}:role/")));
+                if role.starts_with("arn:") && role.contains(":role/") && in_account {
+                    return Some(role);
+                }
+                r.error(
+                    n.span,
+                    format!("role `{role}` is not a role of the target's account"),
+                    "write the role's ARN, `arn:aws:iam::<account>:role/<name>`, in the account the target names",
+                );
+                None
+            });
             Some(Target::Aws {
                 region: region?,
                 account: account?,
                 profile,
+                role,
             })
         }
         _ => {

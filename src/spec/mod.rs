@@ -2,6 +2,7 @@
 
 pub mod environment;
 pub mod notify;
+pub mod pipeline;
 pub mod read;
 pub mod reference;
 pub mod smoke;
@@ -25,6 +26,8 @@ pub struct Project {
     /// Units whose file could not be read; their errors are already reported,
     /// so references to them are not reported again.
     pub broken: std::collections::BTreeSet<String>,
+    /// The release pipeline (`pipeline.yaml`), when the project has one.
+    pub pipeline: Option<pipeline::Pipeline>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +236,20 @@ pub fn load(root: &Path) -> Result<(Project, Diagnostics), LoadError> {
             }
         }
     }
+    let pipeline_path = root.join(pipeline::PIPELINE_FILE);
+    if std::fs::symlink_metadata(&pipeline_path).is_ok() {
+        let file = display_name(root, &pipeline_path);
+        match parse_file(&pipeline_path, &file) {
+            Ok(doc) => {
+                let mut reader = Reader {
+                    file: &file,
+                    diags: &mut diags,
+                };
+                project.pipeline = pipeline::read(&doc, &project.environments, &mut reader);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
     stack_name_collisions(&project, &mut diags);
     Ok((project, diags))
 }
@@ -248,6 +265,23 @@ fn stack_name_collisions(project: &Project, diags: &mut Diagnostics) {
     for env in project.environments.values() {
         for stack in &env.stacks {
             let name = env.stack_name(&stack.name);
+            if let Some(p) = &project.pipeline
+                && p.stack_name() == name
+            {
+                diags.push(
+                    Diagnostic::new(
+                        &p.file,
+                        p.name_span,
+                        format!(
+                            "the pipeline's stack `{name}` is also stack `{}` of environment `{}`",
+                            stack.name, env.name
+                        ),
+                    )
+                    .with_help(
+                        "rename the pipeline: each deploy would overwrite the other's stack",
+                    ),
+                );
+            }
             if name.len() > MAX_STACK_NAME {
                 diags.push(
                     Diagnostic::new(

@@ -32,36 +32,47 @@ fn home() -> PathBuf {
 /// The shared emulator, started on first use.
 pub fn emulator() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
-    EMULATOR.get_or_init(|| {
-        let executable = driftless::emulator::ensure_installed(&home())
-            .unwrap_or_else(|e| panic!("cannot install the emulator: {e}"));
-        let port = driftless::emulator::free_port().expect("a free port");
-        let log = std::fs::File::create(home().join(format!("test-emulator-{port}.log")))
-            .expect("emulator log");
-        // The shell's stdin is a pipe from this process: when the test process
-        // ends, `read` returns and the shell stops its whole process group.
-        let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg("\"$0\" & read _; trap '' TERM; kill -TERM 0")
-            .arg(&executable)
-            .env("BIND_HOST", "127.0.0.1")
-            .env("GATEWAY_PORT", port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut watchdog = command.spawn().expect("start the emulator");
-        let started =
-            driftless::emulator::wait_healthy(port, || matches!(watchdog.try_wait(), Ok(None)));
-        if let Err(e) = started {
-            panic!("the emulator did not start: {e}");
-        }
-        Emulator {
-            port,
-            _watchdog: watchdog,
-        }
-    })
+    EMULATOR.get_or_init(|| spawn(&driftless::emulator::MINISTACK))
+}
+
+/// moto's server, for CodePipeline, started on first use.
+pub fn moto() -> &'static Emulator {
+    static MOTO: OnceLock<Emulator> = OnceLock::new();
+    MOTO.get_or_init(|| spawn(&driftless::emulator::MOTO))
+}
+
+/// Installs `server` with the code `driftless local up` uses and starts it
+/// on a free loopback port, for the life of the test process.
+fn spawn(server: &driftless::emulator::Server) -> Emulator {
+    let executable = server
+        .ensure_installed(&home())
+        .unwrap_or_else(|e| panic!("cannot install {}: {e}", server.name));
+    let port = driftless::emulator::free_port().expect("a free port");
+    let log = std::fs::File::create(home().join(format!("test-{}-{port}.log", server.name)))
+        .expect("emulator log");
+    let inner = server.command(&executable, port);
+    // The shell's stdin is a pipe from this process: when the test process
+    // ends, `read` returns and the shell stops its whole process group.
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("\"$0\" \"$@\" & read _; trap '' TERM; kill -TERM 0")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut watchdog = command.spawn().expect("start the emulator");
+    let started = server.wait_healthy(port, || matches!(watchdog.try_wait(), Ok(None)));
+    if let Err(e) = started {
+        panic!("{} did not start: {e}", server.name);
+    }
+    Emulator {
+        port,
+        _watchdog: watchdog,
+    }
 }
 
 /// A fresh account for one test.

@@ -176,6 +176,7 @@ fn a_release_never_deletes_a_lock_someone_else_took_over() {
             region: "us-east-1".into(),
             endpoint: Some(super::emulator::emulator().endpoint()),
             profile: None,
+            role: None,
         },
         aws_credential_types::Credentials::new(&account, "test", None, None, "test"),
     ));

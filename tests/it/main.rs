@@ -2,6 +2,7 @@
 
 mod assets;
 mod browser;
+mod ci;
 mod cli;
 mod content;
 mod corpus;
@@ -16,6 +17,8 @@ mod limits;
 mod lint;
 mod lock;
 mod pages;
+mod pipeline;
+mod preview;
 mod proxy;
 mod reconcile;
 mod running;

@@ -1,0 +1,426 @@
+//! CodePipeline through `aws-sdk-codepipeline`: read, create and update a
+//! declaration, its tags, executions and stage states. Locally, moto's
+//! server stands in for CodePipeline; it acts as the account named by the
+//! `x-moto-account-id` header, and its CreatePipeline checks the role in
+//! its own IAM, so local mode also puts the role there.
+
+use super::{Cloud, CloudError, calls};
+use aws_sdk_codepipeline::types as cp;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use std::collections::BTreeMap;
+
+/// Where CodePipeline calls go instead of AWS.
+#[derive(Clone, Debug)]
+pub struct LocalPipelines {
+    pub endpoint: String,
+    /// The account moto is to act as (the emulator's, from STS).
+    pub account: String,
+}
+
+#[derive(Clone, Debug)]
+struct AccountHeader(String);
+
+impl Intercept for AccountHeader {
+    fn name(&self) -> &'static str {
+        "driftless-moto-account"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Pipelines {
+    client: aws_sdk_codepipeline::Client,
+    iam: Option<aws_sdk_iam::Client>,
+}
+
+/// A pipeline as GetPipeline returns it.
+pub struct Live {
+    pub declaration: cp::PipelineDeclaration,
+    pub arn: String,
+}
+
+/// One execution, newest first in lists.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Execution {
+    pub id: String,
+    pub status: String,
+    pub started: Option<String>,
+    pub updated: Option<String>,
+    pub trigger: Option<String>,
+}
+
+/// One stage's latest state (GetPipelineState).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StageState {
+    pub stage: String,
+    pub status: Option<String>,
+    pub execution: Option<String>,
+    pub actions: Vec<(String, Option<String>)>,
+}
+
+fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    d.and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+}
+
+impl Cloud {
+    /// CodePipeline clients: to AWS, or to moto's server for `local`.
+    pub fn pipelines(&self, local: Option<&LocalPipelines>) -> Pipelines {
+        let counter = calls::Counter(self.calls.clone());
+        let mut config =
+            aws_sdk_codepipeline::config::Builder::from(&self.sdk).interceptor(counter.clone());
+        let mut iam = None;
+        if let Some(local) = local {
+            let header = AccountHeader(local.account.clone());
+            config = config
+                .endpoint_url(&local.endpoint)
+                .interceptor(header.clone());
+            iam = Some(aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&self.sdk)
+                    .endpoint_url(&local.endpoint)
+                    .interceptor(counter)
+                    .interceptor(header)
+                    .build(),
+            ));
+        }
+        Pipelines {
+            client: aws_sdk_codepipeline::Client::from_conf(config.build()),
+            iam,
+        }
+    }
+}
+
+impl Pipelines {
+    /// The pipeline, or None when there is none of that name.
+    pub async fn get(&self, name: &str) -> Result<Option<Live>, CloudError> {
+        match self.client.get_pipeline().name(name).send().await {
+            Ok(out) => {
+                let arn = out
+                    .metadata()
+                    .and_then(|m| m.pipeline_arn())
+                    .unwrap_or_default()
+                    .to_string();
+                Ok(out.pipeline.map(|declaration| Live { declaration, arn }))
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_pipeline_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(CloudError::sdk("GetPipeline", name, e)),
+        }
+    }
+
+    /// Creates the pipeline with `tags`; returns its version.
+    pub async fn create(
+        &self,
+        declaration: cp::PipelineDeclaration,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<i32, CloudError> {
+        let name = declaration.name().to_string();
+        let mut call = self.client.create_pipeline().pipeline(declaration);
+        for tag in sdk_tags(tags)? {
+            call = call.tags(tag);
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("CreatePipeline", &name, e))?;
+        Ok(out.pipeline().and_then(|p| p.version()).unwrap_or(1))
+    }
+
+    /// Replaces the declaration; returns the new version.
+    pub async fn update(&self, declaration: cp::PipelineDeclaration) -> Result<i32, CloudError> {
+        let name = declaration.name().to_string();
+        let out = self
+            .client
+            .update_pipeline()
+            .pipeline(declaration)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("UpdatePipeline", &name, e))?;
+        Ok(out.pipeline().and_then(|p| p.version()).unwrap_or(0))
+    }
+
+    pub async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, CloudError> {
+        let out = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("ListTagsForResource", arn, e))?;
+        Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
+    }
+
+    /// Makes the tags `wanted`: TagResource for what is missing or
+    /// different, UntagResource for what is extra. Returns the keys changed.
+    pub async fn converge_tags(
+        &self,
+        arn: &str,
+        live: &BTreeMap<String, String>,
+        wanted: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>, CloudError> {
+        let set: BTreeMap<String, String> = wanted
+            .iter()
+            .filter(|(k, v)| live.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let extra: Vec<String> = live
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        if !set.is_empty() {
+            let mut call = self.client.tag_resource().resource_arn(arn);
+            for tag in sdk_tags(&set)? {
+                call = call.tags(tag);
+            }
+            call.send()
+                .await
+                .map_err(|e| CloudError::sdk("TagResource", arn, e))?;
+        }
+        if !extra.is_empty() {
+            self.client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(extra.clone()))
+                .send()
+                .await
+                .map_err(|e| CloudError::sdk("UntagResource", arn, e))?;
+        }
+        Ok(set.into_keys().chain(extra).collect())
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<(), CloudError> {
+        self.client
+            .delete_pipeline()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("DeletePipeline", name, e))?;
+        Ok(())
+    }
+
+    /// Starts an execution; returns its id.
+    pub async fn start(&self, name: &str) -> Result<String, CloudError> {
+        let out = self
+            .client
+            .start_pipeline_execution()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("StartPipelineExecution", name, e))?;
+        Ok(out.pipeline_execution_id().unwrap_or_default().to_string())
+    }
+
+    /// The latest `max` executions, newest first.
+    pub async fn executions(&self, name: &str, max: i32) -> Result<Vec<Execution>, CloudError> {
+        let out = self
+            .client
+            .list_pipeline_executions()
+            .pipeline_name(name)
+            .max_results(max)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("ListPipelineExecutions", name, e))?;
+        let mut executions: Vec<Execution> = out
+            .pipeline_execution_summaries()
+            .iter()
+            .map(|s| Execution {
+                id: s.pipeline_execution_id().unwrap_or_default().to_string(),
+                status: s
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                started: date(s.start_time()),
+                updated: date(s.last_update_time()),
+                trigger: s
+                    .trigger()
+                    .and_then(|t| t.trigger_type())
+                    .map(|t| t.as_str().to_string()),
+            })
+            .collect();
+        executions.sort_by(|a, b| b.started.cmp(&a.started));
+        Ok(executions)
+    }
+
+    /// Each stage's latest state.
+    pub async fn state(&self, name: &str) -> Result<Vec<StageState>, CloudError> {
+        let out = self
+            .client
+            .get_pipeline_state()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("GetPipelineState", name, e))?;
+        Ok(out
+            .stage_states()
+            .iter()
+            .map(|s| StageState {
+                stage: s.stage_name().unwrap_or_default().to_string(),
+                status: s
+                    .latest_execution()
+                    .map(|e| e.status().as_str().to_string()),
+                execution: s
+                    .latest_execution()
+                    .map(|e| e.pipeline_execution_id().to_string()),
+                actions: s
+                    .action_states()
+                    .iter()
+                    .map(|a| {
+                        (
+                            a.action_name().unwrap_or_default().to_string(),
+                            a.latest_execution()
+                                .and_then(|e| e.status())
+                                .map(|s| s.as_str().to_string()),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Locally: the pipeline's role in moto's own IAM, which its
+    /// CreatePipeline checks (name and trust). True if it was created.
+    pub async fn ensure_local_role(&self, role_arn: &str) -> Result<bool, CloudError> {
+        let Some(iam) = &self.iam else {
+            return Ok(false);
+        };
+        let Some((path, name)) = role_arn
+            .split_once(":role")
+            .and_then(|(_, rest)| rest.rsplit_once('/'))
+        else {
+            return Err(CloudError::new("CreateRole", role_arn, "not a role ARN"));
+        };
+        match iam.get_role().role_name(name).send().await {
+            Ok(_) => return Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_entity_exception()) => {}
+            Err(e) => return Err(CloudError::sdk("GetRole", name, e)),
+        }
+        let trust = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Service": "codepipeline.amazonaws.com" },
+                "Action": "sts:AssumeRole",
+            }],
+        });
+        iam.create_role()
+            .role_name(name)
+            .path(format!("{path}/"))
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("CreateRole", name, e))?;
+        Ok(true)
+    }
+}
+
+fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<cp::Tag>, CloudError> {
+    tags.iter()
+        .map(|(k, v)| {
+            cp::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| CloudError::new("TagResource", k, e.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::ConnectSettings;
+
+    /// GetPipelineState as AWS answers it (moto's server has no such
+    /// call that works), replayed: the stage states are read from it.
+    #[tokio::test]
+    async fn stage_states_are_read_from_aws_answer() {
+        let body = serde_json::json!({
+            "pipelineName": "rel",
+            "pipelineVersion": 2,
+            "stageStates": [
+                {
+                    "stageName": "Source",
+                    "latestExecution": { "pipelineExecutionId": "e-1", "status": "Succeeded" },
+                    "actionStates": [{ "actionName": "Source", "latestExecution": { "status": "Succeeded" } }],
+                },
+                {
+                    "stageName": "Deploy-prod",
+                    "latestExecution": { "pipelineExecutionId": "e-1", "status": "InProgress" },
+                    "actionStates": [
+                        { "actionName": "Approve", "latestExecution": { "status": "InProgress" } },
+                        { "actionName": "Deploy-prod" },
+                    ],
+                },
+            ],
+        })
+        .to_string();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let http = crate::cloud::scripted::client(move |request| {
+            let target = request
+                .headers()
+                .get("x-amz-target")
+                .unwrap_or_default()
+                .to_string();
+            let sent = std::str::from_utf8(request.body().bytes().unwrap_or_default())
+                .unwrap_or_default()
+                .to_string();
+            record.lock().unwrap().push((target, sent));
+            (
+                200,
+                vec![("content-type", "application/x-amz-json-1.1".into())],
+                body.clone(),
+            )
+        });
+        let settings = ConnectSettings {
+            region: "eu-west-1".into(),
+            endpoint: None,
+            profile: None,
+            role: None,
+        };
+        let cloud = Cloud::with_http_client(http, &settings);
+        let states = cloud.pipelines(None).state("rel").await.unwrap();
+        assert_eq!(states.len(), 2);
+        assert_eq!(states[1].stage, "Deploy-prod");
+        assert_eq!(states[1].status.as_deref(), Some("InProgress"));
+        assert_eq!(
+            states[1].actions,
+            [
+                ("Approve".to_string(), Some("InProgress".to_string())),
+                ("Deploy-prod".to_string(), None)
+            ]
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].0, "CodePipeline_20150709.GetPipelineState");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&seen[0].1).unwrap(),
+            serde_json::json!({ "name": "rel" })
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! Preview environments: `--instance NAME` deploys an isolated copy of an
+//! environment (stacks `<app>-<env>-<instance>-...`, a lock of its own), one
+//! per pull request. An instance is ephemeral by definition: its stateful
+//! resources are not retained, so `destroy ENV --instance NAME` leaves
+//! nothing, data included. A protected environment has no instances.
+
+use super::{CommandError, ErrorKind};
+use crate::render::RenderedEnvironment;
+use crate::spec::Project;
+use serde_json::Value as Json;
+
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct InstanceArgs {
+    /// An isolated, ephemeral copy of the environment (letters, digits and
+    /// `-`, at most 20): stacks `<app>-<env>-<NAME>-...`, its own lock; its
+    /// destroy removes everything, data included.
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+}
+
+const MAX_INSTANCE: usize = 20;
+
+/// Puts the instance of `environment` into `project` as an environment of
+/// its own (`dev-pr-7`) and returns its name; without an instance, the
+/// environment itself.
+pub fn select(
+    project: &mut Project,
+    environment: &str,
+    instance: Option<&str>,
+) -> Result<String, CommandError> {
+    let Some(instance) = instance else {
+        return Ok(environment.to_string());
+    };
+    let valid = instance.len() <= MAX_INSTANCE
+        && instance.starts_with(|c: char| c.is_ascii_alphabetic())
+        && instance
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !instance.ends_with('-');
+    if !valid {
+        return Err(CommandError::new(
+            ErrorKind::Usage,
+            format!("--instance {instance}: not a usable instance name"),
+        )
+        .with_help(format!(
+            "use letters, digits and `-`, starting with a letter, at most {MAX_INSTANCE} characters (for example `pr-42`)"
+        )));
+    }
+    let Some(base) = project.environments.get(environment) else {
+        // The caller reports the unknown environment itself.
+        return Ok(environment.to_string());
+    };
+    if base.protect {
+        return Err(CommandError::new(
+            ErrorKind::Refused,
+            format!("environment {environment} is protected: it has no preview instances; nothing was changed"),
+        )
+        .with_help("deploy instances of an unprotected environment (dev), or set `protect: false`"));
+    }
+    let name = format!("{environment}-{instance}");
+    if project.environments.contains_key(&name) {
+        return Err(CommandError::new(
+            ErrorKind::Invalid,
+            format!("instance {instance} of {environment} would be environment {name}, which the project has"),
+        )
+        .with_help("choose another instance name: both would deploy the same stacks"));
+    }
+    let mut copy = base.clone();
+    copy.name = name.clone();
+    if let Some(other) = project
+        .environments
+        .values()
+        .flat_map(|e| e.stacks.iter().map(move |s| (e, s)))
+        .find(|(e, s)| {
+            copy.stacks
+                .iter()
+                .any(|c| copy.stack_name(&c.name) == e.stack_name(&s.name))
+        })
+    {
+        return Err(CommandError::new(
+            ErrorKind::Invalid,
+            format!(
+                "instance {instance} of {environment} would deploy stack {}, which environment {} has",
+                other.0.stack_name(&other.1.name),
+                other.0.name
+            ),
+        )
+        .with_help("choose another instance name"));
+    }
+    project.environments.insert(name.clone(), copy);
+    Ok(name)
+}
+
+/// An instance keeps nothing: its templates lose their Retain policies.
+pub fn make_ephemeral(rendered: &mut RenderedEnvironment) {
+    for stack in &mut rendered.stacks {
+        let Ok(mut template) = serde_json::from_str::<Json>(&stack.template) else {
+            continue;
+        };
+        if let Some(resources) = template.get_mut("Resources").and_then(Json::as_object_mut) {
+            for body in resources.values_mut().filter_map(Json::as_object_mut) {
+                body.remove("DeletionPolicy");
+                body.remove("UpdateReplacePolicy");
+            }
+        }
+        stack.template = template.to_string();
+        for resource in &mut stack.resources {
+            resource.retain = false;
+        }
+        stack.hash = crate::render::desired_hash(&stack.template, &stack.parameters);
+    }
+}

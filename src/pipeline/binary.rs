@@ -1,0 +1,119 @@
+//! The driftless binary a pipeline's builds run: the very one that deployed
+//! the pipeline, kept in the artifact bucket under its sha256, gzipped.
+
+use crate::cloud::{Cloud, CloudError, bootstrap};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The running binary: its path and the sha256 of its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binary {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl Binary {
+    /// Its key in the artifact bucket.
+    pub fn key(&self) -> String {
+        key(&self.sha256)
+    }
+}
+
+pub fn key(sha256: &str) -> String {
+    format!("driftless/{sha256}/driftless.gz")
+}
+
+/// The running binary, hashed once per build of it: the hash is kept in
+/// `cache` under the file's size and modification time.
+pub fn current(cache: &Path) -> std::io::Result<Binary> {
+    let path = std::env::current_exe()?;
+    let meta = std::fs::metadata(&path)?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let stamp = cache.join(format!("self-{}-{modified}.sha256", meta.len()));
+    if let Ok(sha256) = std::fs::read_to_string(&stamp)
+        && sha256.len() == 64
+    {
+        return Ok(Binary {
+            path,
+            sha256,
+            size: meta.len(),
+        });
+    }
+    let sha256 = file_sha256(&path)?;
+    if std::fs::create_dir_all(cache).is_ok() {
+        let _ = std::fs::write(&stamp, &sha256);
+    }
+    Ok(Binary {
+        path,
+        sha256,
+        size: meta.len(),
+    })
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut block = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&block[..n]);
+    }
+    Ok(crate::content::hex(&hasher.finalize()))
+}
+
+/// Uploads the binary, gzipped, unless its key is there. Returns the size
+/// uploaded, or None when it was there already.
+pub async fn ship(cloud: &Cloud, bucket: &str, binary: &Binary) -> Result<Option<u64>, CloudError> {
+    let key = binary.key();
+    if bootstrap::present(cloud, bucket, &key).await? {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&binary.path)
+        .and_then(|raw| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(&raw)?;
+            gz.finish()
+        })
+        .map_err(|e| {
+            CloudError::new(
+                "PutObject",
+                binary.path.display().to_string(),
+                e.to_string(),
+            )
+        })?;
+    let size = bytes.len() as u64;
+    bootstrap::put_typed(cloud, bucket, &key, bytes, "application/gzip").await?;
+    Ok(Some(size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_is_the_files_sha256_and_is_kept_per_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"abc").unwrap();
+        assert_eq!(
+            file_sha256(&file).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let first = current(dir.path()).unwrap();
+        assert_eq!(first.sha256, file_sha256(&first.path).unwrap());
+        assert_eq!(current(dir.path()).unwrap(), first);
+        assert_eq!(
+            first.key(),
+            format!("driftless/{}/driftless.gz", first.sha256)
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! The buildspecs of the pipeline's CodeBuild projects, generated. JSON is
+//! YAML, so CodeBuild reads them as they are, and nothing needs quoting
+//! rules of its own.
+
+use super::Kind;
+use crate::spec::pipeline::Shipping;
+use serde_json::{Value as Json, json};
+
+/// Where the JUnit report of a deploy goes in the build's folder.
+pub const REPORT_DIR: &str = "driftless-reports";
+pub const REPORT_FILE: &str = "driftless.xml";
+
+/// The environment variable each deploy action sets to its environment.
+pub const ENVIRONMENT_VAR: &str = "DRIFTLESS_ENVIRONMENT";
+/// The variable holding the artifact bucket's name, set on every project.
+pub const BUCKET_VAR: &str = "DRIFTLESS_BUCKET";
+
+/// The commands that put driftless on the PATH.
+fn install(shipping: &Shipping, binary_key: &str, sha256: &str) -> Vec<String> {
+    match shipping {
+        Shipping::Binary => vec![
+            format!(
+                "aws s3 cp \"s3://${{{BUCKET_VAR}}}/{binary_key}\" - | gunzip > /usr/local/bin/driftless"
+            ),
+            format!("echo \"{sha256}  /usr/local/bin/driftless\" | sha256sum -c -"),
+            "chmod +x /usr/local/bin/driftless".into(),
+        ],
+        Shipping::Version(version) => vec![format!(
+            "cargo install --locked --root /usr/local driftless --version {version}"
+        )],
+        Shipping::Image(_) => Vec::new(),
+    }
+}
+
+/// The buildspec of a project of `kind`.
+pub fn render(
+    kind: Kind,
+    shipping: &Shipping,
+    binary_key: &str,
+    sha256: &str,
+    scheduled: &[String],
+) -> String {
+    let command = match kind {
+        Kind::Deploy => format!(
+            "driftless deploy \"${ENVIRONMENT_VAR}\" --ci --junit {REPORT_DIR}/{REPORT_FILE}"
+        ),
+        Kind::Pipeline => "driftless pipeline deploy --ci".to_string(),
+        Kind::Reconcile => format!("driftless --ci reconcile --once {}", scheduled.join(" ")),
+    };
+    let mut spec = json!({
+        "version": "0.2",
+        "phases": {
+            "install": { "commands": install(shipping, binary_key, sha256) },
+            "build": { "commands": [command] },
+        },
+    });
+    if kind == Kind::Deploy {
+        spec["reports"] = json!({
+            "driftless": {
+                "files": [REPORT_FILE],
+                "base-directory": REPORT_DIR,
+                "file-format": "JUNITXML",
+            }
+        });
+    }
+    if install(shipping, binary_key, sha256).is_empty()
+        && let Some(phases) = spec.get_mut("phases").and_then(Json::as_object_mut)
+    {
+        phases.remove("install");
+    }
+    serde_json::to_string_pretty(&spec).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deploy_fetches_checks_and_runs_the_binary_it_names() {
+        let text = render(
+            Kind::Deploy,
+            &Shipping::Binary,
+            "driftless/abc/driftless.gz",
+            "abc",
+            &[],
+        );
+        let spec: Json = serde_json::from_str(&text).unwrap();
+        let install: Vec<&str> = spec["phases"]["install"]["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Json::as_str)
+            .collect();
+        assert!(install[0].contains("s3://${DRIFTLESS_BUCKET}/driftless/abc/driftless.gz"));
+        assert_eq!(
+            install[1],
+            "echo \"abc  /usr/local/bin/driftless\" | sha256sum -c -"
+        );
+        assert_eq!(
+            spec["phases"]["build"]["commands"][0],
+            "driftless deploy \"$DRIFTLESS_ENVIRONMENT\" --ci --junit driftless-reports/driftless.xml"
+        );
+        assert_eq!(spec["reports"]["driftless"]["file-format"], "JUNITXML");
+    }
+
+    #[test]
+    fn an_image_with_driftless_installs_nothing() {
+        let text = render(
+            Kind::Reconcile,
+            &Shipping::Image("x".into()),
+            "k",
+            "s",
+            &["dev".into()],
+        );
+        let spec: Json = serde_json::from_str(&text).unwrap();
+        assert!(spec["phases"].get("install").is_none());
+        assert_eq!(
+            spec["phases"]["build"]["commands"][0],
+            "driftless --ci reconcile --once dev"
+        );
+    }
+}

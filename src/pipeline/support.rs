@@ -1,0 +1,543 @@
+//! The pipeline's supporting resources as one CloudFormation stack, deployed
+//! by the normal pass: an encrypted, retained artifact bucket, a CodeBuild
+//! project per kind of action, a role for the pipeline and one per kind of
+//! build, and the schedule.
+
+use super::{Kind, buildspec, project_name};
+use crate::render::{RenderedEnvironment, RenderedStack, ResourceSummary};
+use crate::spec::pipeline::{Pipeline, Shipping, Source};
+use crate::spec::{Project, Target, Tier};
+use serde_json::{Map, Value as Json, json};
+
+pub const BUCKET_OUTPUT: &str = "ArtifactBucket";
+pub const PIPELINE_ROLE_OUTPUT: &str = "PipelineRoleArn";
+
+/// The image builds run in unless the file names one.
+pub const DEFAULT_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
+
+const BUCKET: &str = "ArtifactBucket";
+
+fn sub(text: &str) -> Json {
+    json!({ "Fn::Sub": text })
+}
+
+fn statement(actions: &[&str], resources: Vec<Json>) -> Json {
+    json!({ "Effect": "Allow", "Action": actions, "Resource": resources })
+}
+
+fn role(service: &str, statements: Vec<Json>) -> Json {
+    json!({
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": service },
+                    "Action": "sts:AssumeRole",
+                }],
+            },
+            "Policies": [{
+                "PolicyName": "least-privilege",
+                "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+            }],
+        },
+    })
+}
+
+fn bucket_objects() -> Json {
+    sub(&format!("${{{BUCKET}.Arn}}/*"))
+}
+
+fn bucket_arn() -> Json {
+    json!({ "Fn::GetAtt": [BUCKET, "Arn"] })
+}
+
+fn project_arn(name: &str, kind: Kind) -> Json {
+    sub(&format!(
+        "arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:project/{}",
+        project_name(name, kind)
+    ))
+}
+
+/// What every build may do: its logs, its reports, the artifact bucket.
+fn build_basics(name: &str) -> Vec<Json> {
+    vec![
+        statement(
+            &[
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/{name}-*"
+            ))],
+        ),
+        statement(
+            &[
+                "codebuild:CreateReportGroup",
+                "codebuild:CreateReport",
+                "codebuild:UpdateReport",
+                "codebuild:BatchPutTestCases",
+            ],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:report-group/{name}-*"
+            ))],
+        ),
+        statement(
+            &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            vec![bucket_objects()],
+        ),
+        statement(
+            &["s3:GetBucketLocation", "s3:ListBucket"],
+            vec![bucket_arn()],
+        ),
+    ]
+}
+
+/// The services a deploy in the build's own account touches: the kinds
+/// driftless renders. Environments whose target names a `role` get only
+/// `sts:AssumeRole` on it instead.
+const DEPLOY_SERVICES: &[&str] = &[
+    "cloudformation:*",
+    "dynamodb:*",
+    "lambda:*",
+    "apigateway:*",
+    "cloudwatch:*",
+    "sns:*",
+    "sqs:*",
+    "s3:*",
+    "logs:*",
+    "iam:GetRole",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:PassRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:GetRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "sts:GetCallerIdentity",
+];
+
+/// What deploying `environments` needs: their roles, or the services.
+fn deploy_statements(project: &Project, environments: &[&str]) -> Vec<Json> {
+    let mut roles: Vec<String> = Vec::new();
+    let mut local = false;
+    for name in environments {
+        match project.environments.get(*name).map(|e| &e.target) {
+            Some(Target::Aws {
+                role: Some(role), ..
+            }) => roles.push(role.clone()),
+            _ => local = true,
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    let mut statements = Vec::new();
+    if !roles.is_empty() {
+        statements.push(statement(
+            &["sts:AssumeRole"],
+            roles.into_iter().map(Json::String).collect(),
+        ));
+    }
+    if local {
+        statements.push(statement(DEPLOY_SERVICES, vec![json!("*")]));
+    }
+    statements
+}
+
+/// What the self-updating build needs: this stack, its resources, the
+/// pipeline.
+fn self_update_statements(pipeline: &Pipeline) -> Vec<Json> {
+    let name = &pipeline.name;
+    let stack = pipeline.stack_name();
+    vec![
+        statement(
+            &["cloudformation:*"],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{stack}/*"
+            ))],
+        ),
+        statement(
+            &[
+                "codepipeline:GetPipeline",
+                "codepipeline:CreatePipeline",
+                "codepipeline:UpdatePipeline",
+                "codepipeline:ListTagsForResource",
+                "codepipeline:TagResource",
+                "codepipeline:UntagResource",
+            ],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:codepipeline:${{AWS::Region}}:${{AWS::AccountId}}:{name}"
+            ))],
+        ),
+        statement(
+            &["iam:*"],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{stack}-*"
+            ))],
+        ),
+        statement(
+            &["codebuild:*"],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:project/{name}-*"
+            ))],
+        ),
+        statement(
+            &["events:*"],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{name}-*"
+            ))],
+        ),
+        statement(&["s3:*"], vec![bucket_arn(), bucket_objects()]),
+        statement(&["sts:GetCallerIdentity"], vec![json!("*")]),
+    ]
+}
+
+/// What the pipeline itself may do: the bucket, its builds, its source.
+fn pipeline_statements(pipeline: &Pipeline) -> Vec<Json> {
+    let name = &pipeline.name;
+    let mut statements = vec![
+        statement(
+            &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            vec![bucket_objects()],
+        ),
+        statement(
+            &["s3:GetBucketVersioning", "s3:GetBucketLocation"],
+            vec![bucket_arn()],
+        ),
+        statement(
+            &[
+                "codebuild:StartBuild",
+                "codebuild:BatchGetBuilds",
+                "codebuild:StopBuild",
+            ],
+            vec![
+                project_arn(name, Kind::Deploy),
+                project_arn(name, Kind::Pipeline),
+            ],
+        ),
+    ];
+    statements.push(match &pipeline.source {
+        Source::CodeStar { connection, .. } => statement(
+            &["codestar-connections:UseConnection", "codeconnections:UseConnection"],
+            vec![json!(connection)],
+        ),
+        Source::CodeCommit { repository, .. } => statement(
+            &[
+                "codecommit:GetBranch",
+                "codecommit:GetCommit",
+                "codecommit:UploadArchive",
+                "codecommit:GetUploadArchiveStatus",
+            ],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:codecommit:${{AWS::Region}}:${{AWS::AccountId}}:{repository}"
+            ))],
+        ),
+        Source::S3 { bucket, key } => statement(
+            &["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning"],
+            vec![
+                sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}")),
+                sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}/{key}")),
+            ],
+        ),
+    });
+    statements
+}
+
+/// The reconcile build's own checkout of the project, from the source.
+fn reconcile_source(pipeline: &Pipeline, buildspec: String) -> (Json, Option<String>) {
+    match &pipeline.source {
+        Source::CodeStar {
+            connection,
+            repository,
+            branch,
+        } => (
+            json!({
+                "Type": "GITHUB",
+                "Location": format!("https://github.com/{repository}.git"),
+                "Auth": { "Type": "CODECONNECTIONS", "Resource": connection },
+                "BuildSpec": buildspec,
+            }),
+            Some(branch.clone()),
+        ),
+        Source::CodeCommit { repository, branch } => (
+            json!({
+                "Type": "CODECOMMIT",
+                "Location": sub(&format!(
+                    "https://git-codecommit.${{AWS::Region}}.${{AWS::URLSuffix}}/v1/repos/{repository}"
+                )),
+                "BuildSpec": buildspec,
+            }),
+            Some(format!("refs/heads/{branch}")),
+        ),
+        Source::S3 { bucket, key } => (
+            json!({ "Type": "S3", "Location": format!("{bucket}/{key}"), "BuildSpec": buildspec }),
+            None,
+        ),
+    }
+}
+
+fn image(pipeline: &Pipeline) -> String {
+    match &pipeline.shipping {
+        Shipping::Image(image) => image.clone(),
+        _ => DEFAULT_IMAGE.to_string(),
+    }
+}
+
+fn build_project(
+    pipeline: &Pipeline,
+    kind: Kind,
+    role: &str,
+    source: Json,
+    source_version: Option<String>,
+) -> Json {
+    let mut properties = json!({
+        "Name": project_name(&pipeline.name, kind),
+        "ServiceRole": { "Fn::GetAtt": [role, "Arn"] },
+        "Source": source,
+        "Artifacts": { "Type": if kind == Kind::Reconcile { "NO_ARTIFACTS" } else { "CODEPIPELINE" } },
+        "Environment": {
+            "Type": "LINUX_CONTAINER",
+            "ComputeType": "BUILD_GENERAL1_SMALL",
+            "Image": image(pipeline),
+            "EnvironmentVariables": [
+                { "Name": buildspec::BUCKET_VAR, "Type": "PLAINTEXT", "Value": { "Ref": BUCKET } },
+            ],
+        },
+        "TimeoutInMinutes": 60,
+    });
+    if let Some(version) = source_version {
+        properties["SourceVersion"] = json!(version);
+    }
+    json!({ "Type": "AWS::CodeBuild::Project", "Properties": properties })
+}
+
+/// The supporting stack's template, for `binary` (the sha256 the builds
+/// check).
+pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
+    let name = &pipeline.name;
+    let key = super::binary::key(sha256);
+    let spec = |kind: Kind, scheduled: &[String]| {
+        buildspec::render(kind, &pipeline.shipping, &key, sha256, scheduled)
+    };
+    let deployed: Vec<&str> = pipeline.environments().collect();
+    let mut resources = Map::new();
+    resources.insert(
+        BUCKET.into(),
+        json!({
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketEncryption": { "ServerSideEncryptionConfiguration": [
+                    { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } },
+                ] },
+                "VersioningConfiguration": { "Status": "Enabled" },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": true,
+                    "BlockPublicPolicy": true,
+                    "IgnorePublicAcls": true,
+                    "RestrictPublicBuckets": true,
+                },
+            },
+        }),
+    );
+    resources.insert(
+        "PipelineRole".into(),
+        role("codepipeline.amazonaws.com", pipeline_statements(pipeline)),
+    );
+    let mut deploy_role = build_basics(name);
+    deploy_role.extend(deploy_statements(project, &deployed));
+    resources.insert(
+        "DeployRole".into(),
+        role("codebuild.amazonaws.com", deploy_role),
+    );
+    let mut self_role = build_basics(name);
+    self_role.extend(self_update_statements(pipeline));
+    resources.insert(
+        "SelfUpdateRole".into(),
+        role("codebuild.amazonaws.com", self_role),
+    );
+    let from_pipeline = |kind| json!({ "Type": "CODEPIPELINE", "BuildSpec": spec(kind, &[]) });
+    resources.insert(
+        "DeployProject".into(),
+        build_project(
+            pipeline,
+            Kind::Deploy,
+            "DeployRole",
+            from_pipeline(Kind::Deploy),
+            None,
+        ),
+    );
+    resources.insert(
+        "SelfUpdateProject".into(),
+        build_project(
+            pipeline,
+            Kind::Pipeline,
+            "SelfUpdateRole",
+            from_pipeline(Kind::Pipeline),
+            None,
+        ),
+    );
+    if let Some(schedule) = &pipeline.schedule {
+        let scheduled: Vec<&str> = schedule.environments.iter().map(String::as_str).collect();
+        let mut reconcile_role = build_basics(name);
+        reconcile_role.extend(deploy_statements(project, &scheduled));
+        resources.insert(
+            "ReconcileRole".into(),
+            role("codebuild.amazonaws.com", reconcile_role),
+        );
+        let (source, version) =
+            reconcile_source(pipeline, spec(Kind::Reconcile, &schedule.environments));
+        resources.insert(
+            "ReconcileProject".into(),
+            build_project(pipeline, Kind::Reconcile, "ReconcileRole", source, version),
+        );
+        resources.insert(
+            "ScheduleRole".into(),
+            role(
+                "events.amazonaws.com",
+                vec![statement(
+                    &["codebuild:StartBuild"],
+                    vec![project_arn(name, Kind::Reconcile)],
+                )],
+            ),
+        );
+        resources.insert(
+            "Schedule".into(),
+            json!({
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "Name": format!("{name}-reconcile"),
+                    "Description": format!("driftless reconcile --once {}", schedule.environments.join(" ")),
+                    "ScheduleExpression": schedule.expression,
+                    "State": "ENABLED",
+                    "Targets": [{
+                        "Id": "reconcile",
+                        "Arn": { "Fn::GetAtt": ["ReconcileProject", "Arn"] },
+                        "RoleArn": { "Fn::GetAtt": ["ScheduleRole", "Arn"] },
+                    }],
+                },
+            }),
+        );
+    }
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!("driftless: the supporting resources of pipeline {name}"),
+        "Resources": resources,
+        "Outputs": {
+            BUCKET_OUTPUT: { "Value": { "Ref": BUCKET } },
+            PIPELINE_ROLE_OUTPUT: { "Value": { "Fn::GetAtt": ["PipelineRole", "Arn"] } },
+        },
+    })
+}
+
+/// The supporting stack as an environment of one stateful stack (it holds a
+/// retained bucket), for the normal pass.
+pub fn environment(pipeline: &Pipeline, project: &Project, sha256: &str) -> RenderedEnvironment {
+    let template = template(pipeline, project, sha256);
+    let resources = template["Resources"]
+        .as_object()
+        .map(|r| {
+            r.iter()
+                .map(|(id, body)| ResourceSummary {
+                    logical_id: id.clone(),
+                    type_name: body["Type"].as_str().unwrap_or_default().to_string(),
+                    unit: "pipeline".into(),
+                    resource: id.clone(),
+                    retain: body.get("DeletionPolicy").and_then(Json::as_str) == Some("Retain"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let text = template.to_string();
+    let name = pipeline.stack_name();
+    let stack = RenderedStack {
+        key: "pipeline".into(),
+        name: name.clone(),
+        tier: Tier::Stateful,
+        units: vec!["pipeline".into()],
+        parameters: Vec::new(),
+        resources,
+        outputs: vec![BUCKET_OUTPUT.into(), PIPELINE_ROLE_OUTPUT.into()],
+        depends_on: Vec::new(),
+        functions: Vec::new(),
+        buckets: Vec::new(),
+        hash: crate::render::desired_hash(&text, &[]),
+        template: text,
+    };
+    RenderedEnvironment {
+        environment: "pipeline".into(),
+        app: pipeline.name.clone(),
+        target: pipeline.target.clone(),
+        stacks: vec![stack],
+        waves: vec![vec![name]],
+        protect: false,
+        hotswap: false,
+        smoke: Vec::new(),
+        rollback: false,
+        self_heal: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statements(template: &Json, role: &str) -> Vec<Json> {
+        template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn a_build_assumes_the_targets_role_and_holds_no_deploy_rights_of_its_own() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let (mut project, _) = crate::spec::load(&root).unwrap();
+        let mut pipeline = project.pipeline.clone().expect("the reference pipeline");
+        pipeline.schedule = None;
+        let role = "arn:aws:iam::222222222222:role/deployer";
+        for env in project.environments.values_mut() {
+            env.target = Target::Aws {
+                region: "eu-west-1".into(),
+                account: "222222222222".into(),
+                profile: None,
+                role: Some(role.into()),
+            };
+        }
+        let template = template(&pipeline, &project, "abc");
+        let deploy = statements(&template, "DeployRole");
+        assert!(deploy.iter().any(|s| s["Action"] == json!(["sts:AssumeRole"]) && s["Resource"] == json!([role])));
+        assert!(
+            !deploy
+                .iter()
+                .any(|s| s["Action"].to_string().contains("cloudformation"))
+        );
+        assert!(template["Resources"].get("Schedule").is_none());
+        let bucket = &template["Resources"]["ArtifactBucket"];
+        assert_eq!(bucket["DeletionPolicy"], "Retain");
+        assert_eq!(
+            bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+                ["SSEAlgorithm"],
+            "AES256"
+        );
+        // Without a role, the same account: the deploy services instead.
+        let (project, _) = crate::spec::load(&root).unwrap();
+        let deploy = statements(&super::template(&pipeline, &project, "abc"), "DeployRole");
+        assert!(
+            deploy
+                .iter()
+                .any(|s| s["Action"].to_string().contains("cloudformation:*"))
+        );
+        assert!(
+            !deploy
+                .iter()
+                .any(|s| s["Action"] == json!(["sts:AssumeRole"]))
+        );
+    }
+}

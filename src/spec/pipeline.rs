@@ -1,0 +1,574 @@
+//! The release pipeline: `pipeline.yaml` in the project root, beside
+//! `specs/` and `environments/`. It is not an environment (it spans them),
+//! so it has a file of its own that no environment name can take.
+//!
+//! ```yaml
+//! pipeline:
+//!   name: user-management-release
+//!   target: local
+//!   source: { codecommit: { repository: users, branch: main } }
+//!   stages:
+//!     - dev
+//!     - { environment: prod, approval: true }
+//!   schedule: { every: 15 minutes, environments: [dev] }
+//! ```
+
+use super::environment::{Environment, Target, read_target};
+use super::read::Reader;
+use crate::diag::FileName;
+use crate::yaml::{Node, Span, Value};
+use std::collections::BTreeMap;
+
+pub const PIPELINE_FILE: &str = "pipeline.yaml";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A CodeStar (CodeConnections) connection to GitHub, GitLab or Bitbucket.
+    CodeStar {
+        connection: String,
+        repository: String,
+        branch: String,
+    },
+    CodeCommit {
+        repository: String,
+        branch: String,
+    },
+    /// A zip of the project in a versioned bucket.
+    S3 {
+        bucket: String,
+        key: String,
+    },
+}
+
+/// One step of the pipeline: an environment, or a wave of them deployed in
+/// parallel, with a manual approval first when `approval`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stage {
+    pub environments: Vec<String>,
+    pub approval: bool,
+    pub span: Span,
+}
+
+impl Stage {
+    /// The stage's name in CodePipeline: `Deploy-dev`, `Deploy-qa-staging`.
+    pub fn name(&self) -> String {
+        format!("Deploy-{}", self.environments.join("-"))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// An EventBridge expression: `rate(15 minutes)` or `cron(...)`.
+    pub expression: String,
+    pub environments: Vec<String>,
+}
+
+/// How a build gets driftless.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shipping {
+    /// The binary that deployed the pipeline, from the artifact bucket.
+    Binary,
+    /// `cargo install driftless --version V` in the build.
+    Version(String),
+    /// A container image with `driftless` on its PATH.
+    Image(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    pub file: FileName,
+    pub name: String,
+    pub name_span: Span,
+    pub target: Target,
+    pub source: Source,
+    pub stages: Vec<Stage>,
+    pub schedule: Option<Schedule>,
+    pub shipping: Shipping,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Pipeline {
+    /// The CloudFormation stack of the pipeline's supporting resources.
+    pub fn stack_name(&self) -> String {
+        format!("{}-pipeline", self.name)
+    }
+
+    /// Every environment the pipeline deploys, in stage order.
+    pub fn environments(&self) -> impl Iterator<Item = &str> {
+        self.stages
+            .iter()
+            .flat_map(|s| s.environments.iter().map(String::as_str))
+    }
+}
+
+const TOP_KEYS: &[&str] = &["pipeline"];
+const KEYS: &[&str] = &[
+    "name",
+    "target",
+    "source",
+    "stages",
+    "schedule",
+    "driftless",
+    "tags",
+];
+const SOURCE_KINDS: &[&str] = &["codestar", "codecommit", "s3"];
+const STAGE_KEYS: &[&str] = &["environment", "environments", "approval"];
+const SCHEDULE_KEYS: &[&str] = &["every", "cron", "environments"];
+const SHIPPING_KEYS: &[&str] = &["version", "image"];
+
+/// Pipeline names: they name a stack, CodeBuild projects and roles.
+const MAX_NAME: usize = 50;
+
+fn is_pipeline_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.ends_with('-')
+        && s.len() <= MAX_NAME
+}
+
+pub fn read(
+    doc: &Node,
+    environments: &BTreeMap<String, Environment>,
+    r: &mut Reader<'_>,
+) -> Option<Pipeline> {
+    if doc.value == Value::Null {
+        r.error(
+            doc.span,
+            "pipeline file is empty",
+            "start with `pipeline:` and its `name:`, `target:`, `source:` and `stages:`",
+        );
+        return None;
+    }
+    if !r.keys(doc, "the pipeline file", TOP_KEYS, &["pipeline"]) {
+        return None;
+    }
+    let node = doc.get("pipeline")?;
+    if !r.keys(
+        node,
+        "pipeline",
+        KEYS,
+        &["name", "target", "source", "stages"],
+    ) {
+        return None;
+    }
+    let name_node = node.get("name");
+    let name = name_node.and_then(|n| {
+        let name = r.string(n, "pipeline name")?;
+        if is_pipeline_name(&name) {
+            return Some(name);
+        }
+        r.error(
+            n.span,
+            format!("pipeline name `{name}` is not usable"),
+            format!(
+                "use lower-case letters, digits and `-`, starting with a letter, at most {MAX_NAME} characters: it names a stack, build projects and roles"
+            ),
+        );
+        None
+    });
+    let target = node.get("target").and_then(|n| read_target(n, r));
+    let source = node.get("source").and_then(|n| read_source(n, r));
+    let stages = node
+        .get("stages")
+        .map(|n| read_stages(n, environments, r))
+        .unwrap_or_default();
+    let schedule = node
+        .get("schedule")
+        .and_then(|n| read_schedule(n, environments, r));
+    let shipping = node
+        .get("driftless")
+        .map(|n| read_shipping(n, r))
+        .unwrap_or(Some(Shipping::Binary));
+    let tags = node
+        .get("tags")
+        .map(|n| read_tags(n, r))
+        .unwrap_or_default();
+    if node.get("stages").is_some() && stages.is_empty() {
+        return None;
+    }
+    Some(Pipeline {
+        file: r.file.clone(),
+        name: name?,
+        name_span: name_node.map(|n| n.span).unwrap_or_default(),
+        target: target?,
+        source: source?,
+        stages,
+        schedule,
+        shipping: shipping?,
+        tags,
+    })
+}
+
+fn text(r: &mut Reader<'_>, node: &Node, key: &str, what: &str) -> Option<String> {
+    let value = node.get(key).and_then(|n| r.string(n, what))?;
+    if value.trim().is_empty() {
+        if let Some(n) = node.get(key) {
+            r.error(n.span, format!("{what} is empty"), crate::diag::write::TEXT);
+        }
+        return None;
+    }
+    Some(value)
+}
+
+fn read_source(node: &Node, r: &mut Reader<'_>) -> Option<Source> {
+    if !r.keys(node, "source", SOURCE_KINDS, &[]) {
+        return None;
+    }
+    let entries = node.entries().unwrap_or_default();
+    if entries.len() != 1 {
+        r.error(
+            node.span,
+            format!(
+                "source must name exactly one of {}",
+                SOURCE_KINDS.join(", ")
+            ),
+            "for example `source: { codecommit: { repository: users, branch: main } }`",
+        );
+        return None;
+    }
+    let entry = &entries[0];
+    let n = &entry.value;
+    match entry.key.as_str() {
+        "codestar" => {
+            r.keys(
+                n,
+                "a codestar source",
+                &["connection", "repository", "branch"],
+                &["connection", "repository", "branch"],
+            );
+            let connection = text(r, n, "connection", "connection")?;
+            if !connection.starts_with("arn:")
+                && let Some(c) = n.get("connection")
+            {
+                r.error(
+                    c.span,
+                    format!("connection `{connection}` is not an ARN"),
+                    "copy the connection's ARN from the console (arn:aws:codestar-connections:... or arn:aws:codeconnections:...)",
+                );
+                return None;
+            }
+            let repository = text(r, n, "repository", "repository")?;
+            if !repository.contains('/')
+                && let Some(c) = n.get("repository")
+            {
+                r.error(
+                    c.span,
+                    format!("repository `{repository}` is not `owner/name`"),
+                    "write the full repository id, for example `acme/users`",
+                );
+                return None;
+            }
+            Some(Source::CodeStar {
+                connection,
+                repository,
+                branch: text(r, n, "branch", "branch")?,
+            })
+        }
+        "codecommit" => {
+            r.keys(
+                n,
+                "a codecommit source",
+                &["repository", "branch"],
+                &["repository", "branch"],
+            );
+            Some(Source::CodeCommit {
+                repository: text(r, n, "repository", "repository")?,
+                branch: text(r, n, "branch", "branch")?,
+            })
+        }
+        _ => {
+            r.keys(n, "an s3 source", &["bucket", "key"], &["bucket", "key"]);
+            Some(Source::S3 {
+                bucket: text(r, n, "bucket", "bucket")?,
+                key: text(r, n, "key", "key")?,
+            })
+        }
+    }
+}
+
+/// An environment named in the pipeline: it must exist.
+fn environment_ref(
+    r: &mut Reader<'_>,
+    node: &Node,
+    environments: &BTreeMap<String, Environment>,
+) -> Option<String> {
+    let name = r.string(node, "environment")?;
+    if environments.contains_key(&name) {
+        return Some(name);
+    }
+    let d = r
+        .diagnostic(node.span, format!("no environment `{name}`"))
+        .suggest_among(
+            &name,
+            environments.keys().map(String::as_str),
+            "environments",
+        );
+    r.push(d);
+    None
+}
+
+fn read_stages(
+    node: &Node,
+    environments: &BTreeMap<String, Environment>,
+    r: &mut Reader<'_>,
+) -> Vec<Stage> {
+    let Some(items) = r.list(node, "stages") else {
+        return Vec::new();
+    };
+    if items.is_empty() {
+        r.error(
+            node.span,
+            "stages is empty",
+            "list the environments in order, for example `stages: [dev, { environment: prod, approval: true }]`",
+        );
+        return Vec::new();
+    }
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    let mut stages = Vec::new();
+    let mut broken = false;
+    for item in items {
+        let (names, approval): (Vec<&Node>, Option<&Node>) = match &item.value {
+            Value::Str(_) => (vec![item], None),
+            Value::Map(_) => {
+                r.keys(item, "a stage", STAGE_KEYS, &[]);
+                let names = match (item.get("environment"), item.get("environments")) {
+                    (Some(one), None) => vec![one],
+                    (None, Some(many)) => match &many.value {
+                        Value::Seq(list) if !list.is_empty() => list.iter().collect(),
+                        _ => {
+                            r.error(
+                                many.span,
+                                "environments must be a non-empty list",
+                                "write `environments: [qa, staging]` for a wave deployed in parallel",
+                            );
+                            broken = true;
+                            continue;
+                        }
+                    },
+                    _ => {
+                        r.error(
+                            item.span,
+                            "a stage names `environment:` or `environments:` (one of them)",
+                            "write `{ environment: prod, approval: true }` or `{ environments: [qa, staging] }`",
+                        );
+                        broken = true;
+                        continue;
+                    }
+                };
+                (names, item.get("approval"))
+            }
+            _ => {
+                r.error(
+                    item.span,
+                    format!(
+                        "a stage is an environment's name or a mapping, found {}",
+                        item.type_name()
+                    ),
+                    "write `- dev` or `- { environment: prod, approval: true }`",
+                );
+                broken = true;
+                continue;
+            }
+        };
+        let approval_value = approval.and_then(|n| r.boolean(n, "approval"));
+        let mut stage = Stage {
+            environments: Vec::new(),
+            approval: approval_value.unwrap_or(false),
+            span: item.span,
+        };
+        for name_node in names {
+            let Some(name) = environment_ref(r, name_node, environments) else {
+                broken = true;
+                continue;
+            };
+            if let Some(first) = seen.get(&name) {
+                let d = r
+                    .diagnostic(
+                        name_node.span,
+                        format!(
+                            "environment `{name}` is already deployed by the stage at line {}",
+                            first.line
+                        ),
+                    )
+                    .with_help("an environment is deployed by one stage; remove one of the two");
+                r.push(d);
+                broken = true;
+                continue;
+            }
+            seen.insert(name.clone(), name_node.span);
+            let protected = environments.get(&name).is_some_and(|e| e.protect);
+            if protected && approval.is_none() {
+                let d = r
+                    .diagnostic(
+                        name_node.span,
+                        format!("environment `{name}` is protected and its stage has no approval"),
+                    )
+                    .with_help(format!(
+                        "write `- {{ environment: {name}, approval: true }}`; `approval: false` deploys it without one, if that is really meant"
+                    ));
+                r.push(d);
+                broken = true;
+            }
+            stage.environments.push(name);
+        }
+        if !stage.environments.is_empty() {
+            stages.push(stage);
+        }
+    }
+    if broken { Vec::new() } else { stages }
+}
+
+/// `every: 15 minutes` as EventBridge's `rate(15 minutes)`.
+fn rate(every: &str) -> Result<String, String> {
+    let mut parts = every.split_whitespace();
+    let (Some(count), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("`{every}` is not a count and a unit"));
+    };
+    let count: u32 = count
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{count}` is not a whole number above 0"))?;
+    let unit = match unit.trim_end_matches('s') {
+        "minute" => "minute",
+        "hour" => "hour",
+        "day" => "day",
+        _ => return Err(format!("`{unit}` is not minutes, hours or days")),
+    };
+    let unit = if count == 1 {
+        unit.to_string()
+    } else {
+        format!("{unit}s")
+    };
+    Ok(format!("rate({count} {unit})"))
+}
+
+fn read_schedule(
+    node: &Node,
+    environments: &BTreeMap<String, Environment>,
+    r: &mut Reader<'_>,
+) -> Option<Schedule> {
+    if !r.keys(node, "schedule", SCHEDULE_KEYS, &["environments"]) {
+        return None;
+    }
+    let expression = match (node.get("every"), node.get("cron")) {
+        (Some(n), None) => {
+            let every = r.string(n, "every")?;
+            match rate(&every) {
+                Ok(expression) => expression,
+                Err(why) => {
+                    r.error(
+                        n.span,
+                        why,
+                        "write `every: 15 minutes`, `every: 1 hour` or `every: 2 days`",
+                    );
+                    return None;
+                }
+            }
+        }
+        (None, Some(n)) => {
+            let cron = r.string(n, "cron")?;
+            if cron.split_whitespace().count() != 6 {
+                r.error(
+                    n.span,
+                    format!("cron `{cron}` does not have EventBridge's six fields"),
+                    "write minutes, hours, day of month, month, day of week and year, for example `0 6 * * ? *`",
+                );
+                return None;
+            }
+            format!("cron({cron})")
+        }
+        _ => {
+            r.error(
+                node.span,
+                "schedule needs one of `every:` or `cron:`",
+                "write `schedule: { every: 15 minutes, environments: [dev] }`",
+            );
+            return None;
+        }
+    };
+    let list = node.get("environments")?;
+    let items: Vec<&Node> = match &list.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![list],
+    };
+    let mut names = Vec::new();
+    for item in items {
+        names.push(environment_ref(r, item, environments)?);
+    }
+    Some(Schedule {
+        expression,
+        environments: names,
+    })
+}
+
+fn read_shipping(node: &Node, r: &mut Reader<'_>) -> Option<Shipping> {
+    if !r.keys(node, "driftless", SHIPPING_KEYS, &[]) {
+        return None;
+    }
+    match (node.get("version"), node.get("image")) {
+        (Some(v), None) => r.string(v, "version").map(Shipping::Version),
+        (None, Some(i)) => r.string(i, "image").map(Shipping::Image),
+        (None, None) => Some(Shipping::Binary),
+        (Some(_), Some(_)) => {
+            r.error(
+                node.span,
+                "driftless names a version or an image, not both",
+                "keep `version:` to install that release in the build, or `image:` for an image that has driftless",
+            );
+            None
+        }
+    }
+}
+
+fn read_tags(node: &Node, r: &mut Reader<'_>) -> BTreeMap<String, String> {
+    let Some(entries) = node.entries() else {
+        r.error(
+            node.span,
+            format!("tags must be a mapping, found {}", node.type_name()),
+            "write `tags: { team: platform }`",
+        );
+        return BTreeMap::new();
+    };
+    let mut tags = BTreeMap::new();
+    for entry in entries {
+        let Some(value) = r.string(&entry.value, "a tag value") else {
+            continue;
+        };
+        if entry.key.starts_with("aws:") {
+            r.error(
+                entry.key_span,
+                format!("tag `{}` starts with `aws:`", entry.key),
+                "AWS keeps `aws:` tags for itself; choose another key",
+            );
+            continue;
+        }
+        tags.insert(entry.key.clone(), value);
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reads_as_an_eventbridge_rate() {
+        assert_eq!(rate("15 minutes").unwrap(), "rate(15 minutes)");
+        assert_eq!(rate("1 hours").unwrap(), "rate(1 hour)");
+        assert_eq!(rate("2 day").unwrap(), "rate(2 days)");
+        assert!(rate("0 minutes").is_err());
+        assert!(rate("fortnightly").is_err());
+        assert!(rate("3 weeks").is_err());
+    }
+
+    #[test]
+    fn names_are_what_every_part_of_the_pipeline_accepts() {
+        assert!(is_pipeline_name("user-management-release"));
+        assert!(!is_pipeline_name("Release"));
+        assert!(!is_pipeline_name("release-"));
+        assert!(!is_pipeline_name("1release"));
+        assert!(!is_pipeline_name(&"a".repeat(MAX_NAME + 1)));
+    }
+}
