@@ -278,3 +278,39 @@ fn outputs_as_env_lines_are_the_only_thing_on_stdout() {
     assert!(stdout.contains("API_ENDPOINT=http"), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("output(s)"));
 }
+
+#[test]
+fn a_deploy_that_stops_before_any_check_is_one_failed_case_with_its_errors() {
+    let project = reference_copy();
+    let path = project.path().join("environments/dev.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("stateful: [database]", "stateful: [databse]"),
+    )
+    .unwrap();
+    let report = project.path().join("junit.xml");
+    let out = super::support::driftless(
+        project.path(),
+        &["deploy", "dev", "--junit", report.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let suites = python_json(
+        &python_tools().join("python"),
+        READ_JUNIT,
+        report.to_str().unwrap(),
+    );
+    assert_eq!(
+        suites.as_array().unwrap().len(),
+        1,
+        "no checks ran: {suites}"
+    );
+    let case = &suites[0]["cases"][0];
+    assert_eq!(suites[0]["failures"], 1);
+    let failure = case["failure"].as_str().unwrap();
+    assert!(
+        failure.starts_with("environments/dev.yaml:6:14: stack `stateful` lists unit `databse`"),
+        "{failure}"
+    );
+    assert!(case["text"].as_str().unwrap().lines().count() > 1);
+}

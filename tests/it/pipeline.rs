@@ -144,6 +144,33 @@ fn pipeline_deploy_creates_the_stack_and_pipeline_and_updates_only_what_changed(
         "{types:?}"
     );
     assert!(types.contains(&("DeployProject", "AWS::CodeBuild::Project")));
+    let template: serde_json::Value = serde_json::from_str(
+        c.rt.block_on(c.cfn.get_template().stack_name(&stack).send())
+            .unwrap()
+            .template_body()
+            .unwrap(),
+    )
+    .unwrap();
+    let rule = &template["Resources"]["Schedule"]["Properties"];
+    assert_eq!(rule["ScheduleExpression"], "rate(15 minutes)");
+    assert_eq!(
+        rule["Targets"][0]["Arn"]["Fn::GetAtt"][0],
+        "ReconcileProject"
+    );
+    let reconcile = template["Resources"]["ReconcileProject"]["Properties"]["Source"]["BuildSpec"]
+        .as_str()
+        .unwrap();
+    let reconcile = &yaml_rust2::YamlLoader::load_from_str(reconcile).unwrap()[0];
+    assert_eq!(
+        reconcile["phases"]["build"]["commands"][0].as_str(),
+        Some("driftless --ci reconcile --once dev")
+    );
+    // Locally, the role is put where moto's CreatePipeline looks, and said.
+    assert!(
+        events(&first)
+            .iter()
+            .any(|e| e["event"] == "local_role" && e["created"] == true)
+    );
 
     // The deploy project's buildspec runs the intended command with the
     // binary's sha256, and the object it fetches is that binary.
