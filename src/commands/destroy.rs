@@ -89,6 +89,32 @@ impl DestroyArgs {
                 .lock_if_bootstrapped("destroy")
                 .await
                 .map_err(|e| nothing_deleted(Stop::from(e).into()))?;
+            if self.instance.instance.is_some() {
+                let emptied = super::instance::empty_buckets(&cloud, &session.rendered)
+                    .await
+                    .map_err(|e| {
+                        CommandError::from_error(ErrorKind::Failure, &e).with_summary(
+                            Summary::cloud(
+                                "destroy",
+                                false,
+                                json!({}),
+                                started,
+                                &cloud.calls(),
+                                "no stack was deleted, but some of the instance's objects may be",
+                            ),
+                        )
+                    })?;
+                for (bucket, objects) in emptied {
+                    ctx.printer.emit(
+                        json!({ "event": "emptied", "bucket": bucket, "objects": objects }),
+                        || {
+                            format!(
+                                "  {bucket}: {objects} object(s) deleted, so that the bucket can go"
+                            )
+                        },
+                    );
+                }
+            }
             let mut outcome =
                 while_running(&mut ctx.printer, rx, pass.destroy(include_stateful)).await;
             if let Some(lock) = lock

@@ -110,3 +110,33 @@ pub fn make_ephemeral(rendered: &mut RenderedEnvironment) {
         stack.hash = crate::render::desired_hash(&stack.template, &stack.parameters);
     }
 }
+
+/// Before an instance's stacks go: the objects of its buckets, which
+/// CloudFormation cannot delete a bucket with. Returns (bucket, objects
+/// deleted); a stack that is not deployed has none.
+pub async fn empty_buckets(
+    cloud: &crate::cloud::Cloud,
+    rendered: &RenderedEnvironment,
+) -> Result<Vec<(String, usize)>, crate::cloud::CloudError> {
+    use crate::cloud::{objects, stacks};
+    let deployed = stacks::list(cloud).await?;
+    let mut emptied = Vec::new();
+    for stack in rendered
+        .stacks
+        .iter()
+        .filter(|s| deployed.contains_key(&s.name))
+    {
+        for resource in stacks::resources(cloud, &stack.name).await? {
+            let Some(bucket) = resource
+                .physical_id
+                .filter(|_| resource.resource_type == "AWS::S3::Bucket")
+            else {
+                continue;
+            };
+            let keys: Vec<String> = objects::list(cloud, &bucket).await?.into_keys().collect();
+            objects::delete(cloud, &bucket, &keys).await?;
+            emptied.push((bucket, keys.len()));
+        }
+    }
+    Ok(emptied)
+}

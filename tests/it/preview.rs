@@ -100,3 +100,43 @@ fn a_protected_environment_has_no_instances_and_bad_names_are_refused() {
     .unwrap();
     assert_eq!(bad.status.code(), Some(64));
 }
+
+#[test]
+fn an_instance_with_bucket_content_is_destroyed_whole() {
+    let account = account();
+    let (project, app) = super::content::site(&account);
+    let run = |args: &[&str]| {
+        command(project.path(), &account, args, &emulator().endpoint())
+            .output()
+            .unwrap()
+    };
+    ok(&run(&["deploy", "dev", "--instance", "pr-1"]));
+    let c = clients(&account, "us-east-1");
+    let buckets = || -> Vec<String> {
+        c.rt.block_on(c.s3.list_buckets().send())
+            .unwrap()
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .filter(|n| n.starts_with(&format!("{app}-dev-pr-1")))
+            .collect()
+    };
+    let made = buckets();
+    assert_eq!(made.len(), 1, "{made:?}");
+    let objects =
+        c.rt.block_on(c.s3.list_objects_v2().bucket(&made[0]).send())
+            .unwrap();
+    assert!(objects.key_count().unwrap_or(0) > 0);
+    let destroy = run(&["destroy", "dev", "--instance", "pr-1", "--yes"]);
+    ok(&destroy);
+    assert_eq!(
+        buckets(),
+        Vec::<String>::new(),
+        "the bucket went with its stack"
+    );
+    assert!(
+        super::emulator::events(&destroy)
+            .iter()
+            .any(|e| e["event"] == "emptied" && e["bucket"] == made[0].as_str())
+    );
+}
