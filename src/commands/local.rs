@@ -54,7 +54,15 @@ impl LocalArgs {
             }
             LocalAction::Down => {
                 // moto runs only where a pipeline was deployed locally.
-                let _ = emulator::MOTO.down(&home);
+                let moto = emulator::MOTO
+                    .down(&home)
+                    .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
+                if moto {
+                    ctx.printer.emit(
+                        json!({ "event": "local", "state": "stopped", "server": "moto", "was_running": true }),
+                        || "moto stopped".into(),
+                    );
+                }
                 match emulator::down(&home) {
                     Ok(was_running) => {
                         ctx.printer.emit(
