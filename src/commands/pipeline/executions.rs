@@ -86,7 +86,14 @@ impl Work<'_> {
                 json!(stages)
             }
             Err(e) => {
-                let reason = e.to_string();
+                // moto's server answers GetPipelineState with an HTML 500.
+                let reason = if self.opened.target.settings.endpoint.is_some() {
+                    format!(
+                        "this endpoint has no working GetPipelineState (moto's server has none; AWS has): {e}"
+                    )
+                } else {
+                    e.to_string()
+                };
                 ctx.printer.emit(
                     json!({ "event": "stage_states", "pipeline": name, "available": false, "reason": reason }),
                     || format!("  stage states unavailable: {reason}"),
