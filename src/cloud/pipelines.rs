@@ -5,6 +5,7 @@
 //! its own IAM, so local mode also puts the role there.
 
 use super::{Cloud, CloudError, calls};
+use crate::pipeline::declaration::{Action, Declaration, Stage};
 use aws_sdk_codepipeline::types as cp;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -49,9 +50,10 @@ pub struct Pipelines {
     iam: Option<aws_sdk_iam::Client>,
 }
 
-/// A pipeline as GetPipeline returns it.
+/// A pipeline as GetPipeline returns it, in driftless's form.
 pub struct Live {
-    pub declaration: cp::PipelineDeclaration,
+    pub declaration: Declaration,
+    pub version: i32,
     pub arn: String,
 }
 
@@ -115,7 +117,14 @@ impl Pipelines {
                     .and_then(|m| m.pipeline_arn())
                     .unwrap_or_default()
                     .to_string();
-                Ok(out.pipeline.map(|declaration| Live { declaration, arn }))
+                Ok(out.pipeline.map(|live| {
+                    let (declaration, version) = from_sdk(&live);
+                    Live {
+                        declaration,
+                        version,
+                        arn,
+                    }
+                }))
             }
             Err(e)
                 if e.as_service_error()
@@ -130,31 +139,35 @@ impl Pipelines {
     /// Creates the pipeline with `tags`; returns its version.
     pub async fn create(
         &self,
-        declaration: cp::PipelineDeclaration,
+        declaration: &Declaration,
         tags: &BTreeMap<String, String>,
     ) -> Result<i32, CloudError> {
-        let name = declaration.name().to_string();
-        let mut call = self.client.create_pipeline().pipeline(declaration);
+        let name = &declaration.name;
+        let sdk = to_sdk(declaration, None)
+            .map_err(|e| CloudError::new("CreatePipeline", name, e.to_string()))?;
+        let mut call = self.client.create_pipeline().pipeline(sdk);
         for tag in sdk_tags(tags)? {
             call = call.tags(tag);
         }
         let out = call
             .send()
             .await
-            .map_err(|e| CloudError::sdk("CreatePipeline", &name, e))?;
+            .map_err(|e| CloudError::sdk("CreatePipeline", name, e))?;
         Ok(out.pipeline().and_then(|p| p.version()).unwrap_or(1))
     }
 
-    /// Replaces the declaration; returns the new version.
-    pub async fn update(&self, declaration: cp::PipelineDeclaration) -> Result<i32, CloudError> {
-        let name = declaration.name().to_string();
+    /// Replaces the declaration at live `version`; returns the new version.
+    pub async fn update(&self, declaration: &Declaration, version: i32) -> Result<i32, CloudError> {
+        let name = &declaration.name;
+        let sdk = to_sdk(declaration, Some(version))
+            .map_err(|e| CloudError::new("UpdatePipeline", name, e.to_string()))?;
         let out = self
             .client
             .update_pipeline()
-            .pipeline(declaration)
+            .pipeline(sdk)
             .send()
             .await
-            .map_err(|e| CloudError::sdk("UpdatePipeline", &name, e))?;
+            .map_err(|e| CloudError::sdk("UpdatePipeline", name, e))?;
         Ok(out.pipeline().and_then(|p| p.version()).unwrap_or(0))
     }
 
@@ -339,6 +352,120 @@ impl Pipelines {
     }
 }
 
+/// A live declaration in driftless's form, with its `version`:
+/// CodePipeline's defaults filled in.
+fn from_sdk(live: &cp::PipelineDeclaration) -> (Declaration, i32) {
+    let stages = live
+        .stages()
+        .iter()
+        .map(|stage| Stage {
+            name: stage.name().to_string(),
+            actions: stage
+                .actions()
+                .iter()
+                .map(|a| {
+                    let id = a.action_type_id();
+                    let configuration: BTreeMap<String, String> = a
+                        .configuration()
+                        .map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default();
+                    Action {
+                        name: a.name().to_string(),
+                        category: id
+                            .map(|i| i.category().as_str().to_string())
+                            .unwrap_or_default(),
+                        owner: id
+                            .map(|i| i.owner().as_str().to_string())
+                            .unwrap_or_default(),
+                        provider: id.map(|i| i.provider().to_string()).unwrap_or_default(),
+                        version: id.map(|i| i.version().to_string()).unwrap_or_default(),
+                        run_order: a.run_order().unwrap_or(1),
+                        configuration,
+                        input_artifacts: a
+                            .input_artifacts()
+                            .iter()
+                            .map(|i| i.name().to_string())
+                            .collect(),
+                        output_artifacts: a
+                            .output_artifacts()
+                            .iter()
+                            .map(|o| o.name().to_string())
+                            .collect(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let declaration = Declaration {
+        name: live.name().to_string(),
+        role_arn: live.role_arn().to_string(),
+        artifact_bucket: live
+            .artifact_store()
+            .map(|s| s.location().to_string())
+            .unwrap_or_default(),
+        pipeline_type: live
+            .pipeline_type()
+            .map_or("V1", |t| t.as_str())
+            .to_string(),
+        execution_mode: live
+            .execution_mode()
+            .map_or("SUPERSEDED", |m| m.as_str())
+            .to_string(),
+        stages,
+    };
+    (declaration, live.version().unwrap_or(0))
+}
+
+type Built<T> = Result<T, aws_smithy_types::error::operation::BuildError>;
+
+/// The SDK's form, for CreatePipeline and UpdatePipeline.
+fn to_sdk(d: &Declaration, version: Option<i32>) -> Built<cp::PipelineDeclaration> {
+    let mut stages = Vec::new();
+    for stage in &d.stages {
+        let mut actions = Vec::new();
+        for a in &stage.actions {
+            let id = cp::ActionTypeId::builder()
+                .category(cp::ActionCategory::from(a.category.as_str()))
+                .owner(cp::ActionOwner::from(a.owner.as_str()))
+                .provider(&a.provider)
+                .version(&a.version)
+                .build()?;
+            let mut b = cp::ActionDeclaration::builder()
+                .name(&a.name)
+                .action_type_id(id)
+                .run_order(a.run_order)
+                .set_configuration(Some(a.configuration.clone().into_iter().collect()));
+            for input in &a.input_artifacts {
+                b = b.input_artifacts(cp::InputArtifact::builder().name(input).build()?);
+            }
+            for output in &a.output_artifacts {
+                b = b.output_artifacts(cp::OutputArtifact::builder().name(output).build()?);
+            }
+            actions.push(b.build()?);
+        }
+        stages.push(
+            cp::StageDeclaration::builder()
+                .name(&stage.name)
+                .set_actions(Some(actions))
+                .build()?,
+        );
+    }
+    cp::PipelineDeclaration::builder()
+        .name(&d.name)
+        .role_arn(&d.role_arn)
+        .artifact_store(
+            cp::ArtifactStore::builder()
+                .r#type(cp::ArtifactStoreType::S3)
+                .location(&d.artifact_bucket)
+                .build()?,
+        )
+        .pipeline_type(cp::PipelineType::from(d.pipeline_type.as_str()))
+        .execution_mode(cp::ExecutionMode::from(d.execution_mode.as_str()))
+        .set_stages(Some(stages))
+        .set_version(version)
+        .build()
+}
+
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<cp::Tag>, CloudError> {
     tags.iter()
         .map(|(k, v)| {
@@ -355,6 +482,70 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<cp::Tag>, CloudError>
 mod tests {
     use super::*;
     use crate::cloud::ConnectSettings;
+    use crate::pipeline::declaration::{MASK, diff, render, unmask};
+    use crate::spec::pipeline::{Pipeline, Shipping, Source, Stage as SpecStage};
+
+    fn pipeline(stages: Vec<SpecStage>) -> Pipeline {
+        Pipeline {
+            file: "pipeline.yaml".into(),
+            name: "rel".into(),
+            name_span: Default::default(),
+            target: crate::spec::Target::Local {
+                region: "us-east-1".into(),
+            },
+            source: Source::CodeStar {
+                connection: "arn:aws:codestar-connections:us-east-1:1:connection/x".into(),
+                repository: "acme/users".into(),
+                branch: "main".into(),
+            },
+            stages,
+            schedule: None,
+            shipping: Shipping::Binary,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    fn stage(envs: &[&str], approval: bool) -> SpecStage {
+        SpecStage {
+            environments: envs.iter().map(|e| e.to_string()).collect(),
+            approval,
+            span: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_sdk_form_reads_back_as_the_same_declaration() {
+        let rendered = render(
+            &pipeline(vec![stage(&["dev"], false), stage(&["prod"], true)]),
+            "bucket",
+            "arn:aws:iam::1:role/r",
+        );
+        let sdk = to_sdk(&rendered, Some(3)).unwrap();
+        let (back, version) = from_sdk(&sdk);
+        assert_eq!(back, rendered);
+        assert_eq!(version, 3);
+        assert!(diff(&back, &rendered).is_empty());
+    }
+
+    #[test]
+    fn defaults_are_filled_and_masked_values_are_not_differences() {
+        let rendered = render(&pipeline(vec![stage(&["dev"], false)]), "b", "r");
+        let mut sdk = to_sdk(&rendered, Some(1)).unwrap();
+        // What a server sends back: no runOrder, a masked value.
+        for stage in sdk.stages.iter_mut() {
+            for action in stage.actions.iter_mut() {
+                action.run_order = None;
+                if let Some(c) = action.configuration.as_mut()
+                    && let Some(v) = c.get_mut("ConnectionArn")
+                {
+                    *v = MASK.into();
+                }
+            }
+        }
+        let (mut back, _) = from_sdk(&sdk);
+        unmask(&mut back, &rendered);
+        assert_eq!(back, rendered);
+    }
 
     /// GetPipelineState as AWS answers it (moto's server has no such
     /// call that works), replayed: the stage states are read from it.

@@ -1,10 +1,9 @@
-//! The pipeline's CodePipeline declaration: rendered from the file, read
-//! back from GetPipeline and normalised (server-filled defaults, masked
-//! values, `version` left out), compared, and shown as a diff.
+//! The pipeline's CodePipeline declaration: rendered from the file,
+//! compared with the live one (read by `cloud::pipelines`, masked values
+//! taken as wanted), and shown as a diff.
 
 use super::{Kind, buildspec, project_name};
 use crate::spec::pipeline::{Pipeline, Source};
-use aws_sdk_codepipeline::types as cp;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -170,135 +169,29 @@ pub fn render(pipeline: &Pipeline, bucket: &str, role_arn: &str) -> Declaration 
     }
 }
 
-/// A live declaration in the same form, with its `version`: CodePipeline's
-/// defaults filled in and masked values taken from `rendered`, which a
-/// mask hides but does not change.
-pub fn normalise(live: &cp::PipelineDeclaration, rendered: &Declaration) -> (Declaration, i32) {
-    let stages = live
-        .stages()
-        .iter()
-        .map(|stage| Stage {
-            name: stage.name().to_string(),
-            actions: stage
-                .actions()
-                .iter()
-                .map(|a| {
-                    let id = a.action_type_id();
-                    let mut configuration: BTreeMap<String, String> = a
-                        .configuration()
-                        .map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                        .unwrap_or_default();
-                    let wanted = rendered
-                        .stages
-                        .iter()
-                        .filter(|s| s.name == stage.name())
-                        .flat_map(|s| &s.actions)
-                        .find(|w| w.name == a.name());
-                    for (key, value) in configuration.iter_mut() {
-                        if value == MASK
-                            && let Some(v) = wanted.and_then(|w| w.configuration.get(key))
-                        {
-                            value.clone_from(v);
-                        }
-                    }
-                    Action {
-                        name: a.name().to_string(),
-                        category: id
-                            .map(|i| i.category().as_str().to_string())
-                            .unwrap_or_default(),
-                        owner: id
-                            .map(|i| i.owner().as_str().to_string())
-                            .unwrap_or_default(),
-                        provider: id.map(|i| i.provider().to_string()).unwrap_or_default(),
-                        version: id.map(|i| i.version().to_string()).unwrap_or_default(),
-                        run_order: a.run_order().unwrap_or(1),
-                        configuration,
-                        input_artifacts: a
-                            .input_artifacts()
-                            .iter()
-                            .map(|i| i.name().to_string())
-                            .collect(),
-                        output_artifacts: a
-                            .output_artifacts()
-                            .iter()
-                            .map(|o| o.name().to_string())
-                            .collect(),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    let declaration = Declaration {
-        name: live.name().to_string(),
-        role_arn: live.role_arn().to_string(),
-        artifact_bucket: live
-            .artifact_store()
-            .map(|s| s.location().to_string())
-            .unwrap_or_default(),
-        pipeline_type: live
-            .pipeline_type()
-            .map_or("V1", |t| t.as_str())
-            .to_string(),
-        execution_mode: live
-            .execution_mode()
-            .map_or("SUPERSEDED", |m| m.as_str())
-            .to_string(),
-        stages,
-    };
-    (declaration, live.version().unwrap_or(0))
+/// Takes masked values in `live` (CodePipeline shows `****` for a secret)
+/// as the wanted ones: a mask hides a value, it does not change it.
+pub fn unmask(live: &mut Declaration, wanted: &Declaration) {
+    for stage in &mut live.stages {
+        let Some(want) = wanted.stages.iter().find(|s| s.name == stage.name) else {
+            continue;
+        };
+        for action in &mut stage.actions {
+            let Some(w) = want.actions.iter().find(|w| w.name == action.name) else {
+                continue;
+            };
+            for (key, value) in action.configuration.iter_mut() {
+                if value == MASK
+                    && let Some(v) = w.configuration.get(key)
+                {
+                    value.clone_from(v);
+                }
+            }
+        }
+    }
 }
 
-type Built<T> = Result<T, aws_smithy_types::error::operation::BuildError>;
-
 impl Declaration {
-    /// The SDK's form, for CreatePipeline and UpdatePipeline.
-    pub fn to_sdk(&self, version: Option<i32>) -> Built<cp::PipelineDeclaration> {
-        let mut stages = Vec::new();
-        for stage in &self.stages {
-            let mut actions = Vec::new();
-            for a in &stage.actions {
-                let id = cp::ActionTypeId::builder()
-                    .category(cp::ActionCategory::from(a.category.as_str()))
-                    .owner(cp::ActionOwner::from(a.owner.as_str()))
-                    .provider(&a.provider)
-                    .version(&a.version)
-                    .build()?;
-                let mut b = cp::ActionDeclaration::builder()
-                    .name(&a.name)
-                    .action_type_id(id)
-                    .run_order(a.run_order)
-                    .set_configuration(Some(a.configuration.clone().into_iter().collect()));
-                for input in &a.input_artifacts {
-                    b = b.input_artifacts(cp::InputArtifact::builder().name(input).build()?);
-                }
-                for output in &a.output_artifacts {
-                    b = b.output_artifacts(cp::OutputArtifact::builder().name(output).build()?);
-                }
-                actions.push(b.build()?);
-            }
-            stages.push(
-                cp::StageDeclaration::builder()
-                    .name(&stage.name)
-                    .set_actions(Some(actions))
-                    .build()?,
-            );
-        }
-        cp::PipelineDeclaration::builder()
-            .name(&self.name)
-            .role_arn(&self.role_arn)
-            .artifact_store(
-                cp::ArtifactStore::builder()
-                    .r#type(cp::ArtifactStoreType::S3)
-                    .location(&self.artifact_bucket)
-                    .build()?,
-            )
-            .pipeline_type(cp::PipelineType::from(self.pipeline_type.as_str()))
-            .execution_mode(cp::ExecutionMode::from(self.execution_mode.as_str()))
-            .set_stages(Some(stages))
-            .set_version(version)
-            .build()
-    }
-
     fn lines(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
@@ -361,39 +254,6 @@ mod tests {
             approval,
             span: Default::default(),
         }
-    }
-
-    #[test]
-    fn the_sdk_form_reads_back_as_the_same_declaration() {
-        let rendered = render(
-            &pipeline(vec![stage(&["dev"], false), stage(&["prod"], true)]),
-            "bucket",
-            "arn:aws:iam::1:role/r",
-        );
-        let sdk = rendered.to_sdk(Some(3)).unwrap();
-        let (back, version) = normalise(&sdk, &rendered);
-        assert_eq!(back, rendered);
-        assert_eq!(version, 3);
-        assert!(diff(&back, &rendered).is_empty());
-    }
-
-    #[test]
-    fn defaults_are_filled_and_masked_values_are_not_differences() {
-        let rendered = render(&pipeline(vec![stage(&["dev"], false)]), "b", "r");
-        let mut sdk = rendered.to_sdk(Some(1)).unwrap();
-        // What a server sends back: no runOrder, a masked value.
-        for stage in sdk.stages.iter_mut() {
-            for action in stage.actions.iter_mut() {
-                action.run_order = None;
-                if let Some(c) = action.configuration.as_mut()
-                    && let Some(v) = c.get_mut("ConnectionArn")
-                {
-                    *v = MASK.into();
-                }
-            }
-        }
-        let (back, _) = normalise(&sdk, &rendered);
-        assert_eq!(back, rendered);
     }
 
     #[test]

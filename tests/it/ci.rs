@@ -3,19 +3,27 @@
 //! `plan --output markdown`, `outputs --format env`.
 
 use super::assets::python_tools;
+use super::deploy::edit;
 use super::emulator::{account, command, emulator, ok, summary};
 use super::support::{python_json, reference_copy};
 use std::path::Path;
 
 /// One extra check that fails: the API has no `/teapot` route.
 fn with_failing_check(project: &Path) {
-    let path = project.join("environments/dev.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let text = text.replace(
+    edit(
+        &project.join("environments/dev.yaml"),
         "smoke:\n",
         "smoke:\n  - name: teapot\n    request: GET ${api.endpoint}/teapot\n    expect: { status: 418 }\n",
     );
-    std::fs::write(path, text).unwrap();
+}
+
+/// dev's stateful stack names a unit that does not exist.
+fn misspell_a_unit(project: &Path) {
+    edit(
+        &project.join("environments/dev.yaml"),
+        "stateful: [database]",
+        "stateful: [databse]",
+    );
 }
 
 const READ_JUNIT: &str = r#"
@@ -98,13 +106,7 @@ fn junit_has_a_case_per_smoke_check_with_the_failure_text() {
 #[test]
 fn under_github_actions_diagnostics_are_annotations() {
     let project = reference_copy();
-    let path = project.path().join("environments/dev.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(
-        &path,
-        text.replace("stateful: [database]", "stateful: [databse]"),
-    )
-    .unwrap();
+    misspell_a_unit(project.path());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
         .arg("--project")
         .arg(project.path())
@@ -282,13 +284,7 @@ fn outputs_as_env_lines_are_the_only_thing_on_stdout() {
 #[test]
 fn a_deploy_that_stops_before_any_check_is_one_failed_case_with_its_errors() {
     let project = reference_copy();
-    let path = project.path().join("environments/dev.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(
-        &path,
-        text.replace("stateful: [database]", "stateful: [databse]"),
-    )
-    .unwrap();
+    misspell_a_unit(project.path());
     let report = project.path().join("junit.xml");
     let out = super::support::driftless(
         project.path(),

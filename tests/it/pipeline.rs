@@ -95,19 +95,19 @@ fn pipeline_deploy_creates_the_stack_and_pipeline_and_updates_only_what_changed(
     let cp = rt.block_on(pipelines(&account));
     let live = rt.block_on(cp.get(&name)).unwrap().expect("the pipeline");
     let d = &live.declaration;
-    assert_eq!(d.version(), Some(1));
-    let stages: Vec<&str> = d.stages().iter().map(|s| s.name()).collect();
+    assert_eq!(live.version, 1);
+    let stages: Vec<&str> = d.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(stages, ["Source", "Pipeline", "Deploy-dev", "Deploy-prod"]);
-    let prod: Vec<(&str, Option<i32>)> = d.stages()[3]
-        .actions()
+    let prod: Vec<(&str, i32)> = d.stages[3]
+        .actions
         .iter()
-        .map(|a| (a.name(), a.run_order()))
+        .map(|a| (a.name.as_str(), a.run_order))
         .collect();
-    assert_eq!(prod, [("Approve", Some(1)), ("Deploy-prod", Some(2))]);
-    let approve = &d.stages()[3].actions()[0];
-    assert_eq!(approve.action_type_id().unwrap().provider(), "Manual");
-    let deploy_dev = &d.stages()[2].actions()[0];
-    let config = deploy_dev.configuration().unwrap();
+    assert_eq!(prod, [("Approve", 1), ("Deploy-prod", 2)]);
+    let approve = &d.stages[3].actions[0];
+    assert_eq!(approve.provider, "Manual");
+    let deploy_dev = &d.stages[2].actions[0];
+    let config = &deploy_dev.configuration;
     assert_eq!(config["ProjectName"], format!("{name}-deploy"));
     let variables: serde_json::Value =
         serde_json::from_str(&config["EnvironmentVariables"]).unwrap();
@@ -271,8 +271,8 @@ fn pipeline_deploy_creates_the_stack_and_pipeline_and_updates_only_what_changed(
     ok(&update);
     assert_eq!(op(&update, "UpdatePipeline"), 1);
     let live = rt.block_on(cp.get(&name)).unwrap().unwrap();
-    assert_eq!(live.declaration.version(), Some(3));
-    assert_eq!(live.declaration.stages()[2].name(), "Deploy-prod");
+    assert_eq!(live.version, 3);
+    assert_eq!(live.declaration.stages[2].name, "Deploy-prod");
 
     // Tags: one removed, one added; the declaration stays.
     write_pipeline(project.path(), &name, moved, "{ cost: cc-7 }");

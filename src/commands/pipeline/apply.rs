@@ -126,7 +126,9 @@ impl Work<'_> {
         let (action, lines, version, live_tags, arn) = match &live {
             None => ("create", Vec::new(), None, BTreeMap::new(), None),
             Some(live) => {
-                let (normalised, version) = declaration::normalise(&live.declaration, &wanted);
+                let mut normalised = live.declaration.clone();
+                declaration::unmask(&mut normalised, &wanted);
+                let version = live.version;
                 let lines = declaration::diff(&normalised, &wanted);
                 let tags = self
                     .pipelines
@@ -175,12 +177,9 @@ impl Work<'_> {
             let code = if changes { exit::CHANGES } else { exit::OK };
             return Ok(self.summary(true, counts, human).with_code(code));
         }
-        let sdk = wanted
-            .to_sdk(version)
-            .map_err(|e| self.failed(&e, "the pipeline was not changed"))?;
-        let new_version = match action {
-            "create" => Some(self.pipelines.create(sdk, &wanted_tags).await),
-            "update" => Some(self.pipelines.update(sdk).await),
+        let new_version = match (action, version) {
+            ("create", _) => Some(self.pipelines.create(&wanted, &wanted_tags).await),
+            ("update", Some(v)) => Some(self.pipelines.update(&wanted, v).await),
             _ => None,
         };
         let new_version = match new_version {

@@ -42,7 +42,7 @@ impl Work<'_> {
                 .summary(true, json!({ "state": "missing" }), "missing")
                 .with_code(exit::UNHEALTHY));
         };
-        let version = live.declaration.version().unwrap_or(0);
+        let version = live.version;
         let executions = self
             .pipelines
             .executions(name, max)
