@@ -85,9 +85,14 @@ pub(crate) fn hex(digest: &[u8]) -> String {
 
 /// Hex MD5 and size of a file, read in blocks: a large file is never held whole.
 fn md5_of_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    digest_file::<Md5>(path)
+}
+
+/// Hex digest (`D`: MD5, SHA-256) and size of a file, read in blocks.
+pub(crate) fn digest_file<D: Digest>(path: &std::path::Path) -> std::io::Result<(String, u64)> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
-    let mut hasher = Md5::new();
+    let mut hasher = D::new();
     let mut block = vec![0; 1 << 16];
     let mut size = 0;
     loop {

@@ -2,8 +2,8 @@
 //! the pipeline, kept in the artifact bucket under its sha256, gzipped.
 
 use crate::cloud::{Cloud, CloudError, bootstrap};
-use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use sha2::Sha256;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The running binary: its path and the sha256 of its bytes.
@@ -57,17 +57,7 @@ pub fn current(cache: &Path) -> std::io::Result<Binary> {
 }
 
 fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut block = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut block)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&block[..n]);
-    }
-    Ok(crate::content::hex(&hasher.finalize()))
+    Ok(crate::content::digest_file::<Sha256>(path)?.0)
 }
 
 /// Uploads the binary, gzipped, unless its key is there. Returns the size
