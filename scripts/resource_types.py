@@ -4,7 +4,7 @@ CloudFormation knows in some region, from the resource specification that
 cfn-lint ships (its `providers` tables). driftless refuses other AWS:: types
 offline. Run with the cfn-lint of the tests' venv:
 
-    target/tools/cfn-lint-venv/bin/python scripts/resource_types.py
+    target/tools/test-venv/bin/python scripts/resource_types.py
 """
 import importlib
 import pathlib

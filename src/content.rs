@@ -6,56 +6,16 @@
 //! bytes, and driftless's buckets are SSE-S3: one listing of the bucket
 //! tells which files are new or changed, without reading any object.
 
-use crate::bundle::{self, Builds};
+use crate::assets::{self, Builds};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::kinds::Kind;
 use crate::spec::{Environment, Project, ResourceDef, Unit};
 use crate::yaml::Value;
-use md5::{Digest, Md5};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// One file of a bucket's content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ContentFile {
-    /// The object key: the path below the content folder, `/`-separated.
-    pub key: String,
-    #[serde(skip)]
-    pub path: PathBuf,
-    /// Hex MD5 of the bytes: what the object's ETag is once put.
-    pub md5: String,
-    pub size: u64,
-    pub content_type: String,
-}
-
-/// A bucket's content as the folder holds it now.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Manifest {
-    /// The folder, relative to the project.
-    pub folder: String,
-    pub files: Vec<ContentFile>,
-    /// Every object of the bucket comes from the folder: objects the folder
-    /// no longer has are deleted.
-    pub owns_all_objects: bool,
-}
-
-impl Manifest {
-    /// One hash over every key and its MD5: equal when the content is.
-    pub fn hash(&self) -> String {
-        let mut hasher = blake3::Hasher::new();
-        for file in &self.files {
-            hasher.update(file.key.as_bytes());
-            hasher.update(b"\0");
-            hasher.update(file.md5.as_bytes());
-            hasher.update(b"\n");
-        }
-        hasher.finalize().to_hex().to_string()
-    }
-}
-
-/// Manifests by (unit, resource).
-pub type Contents = BTreeMap<(String, String), Manifest>;
+pub use crate::render::content::{ContentFile, Contents, Manifest};
 
 /// The largest file S3 takes in one `PutObject` (5 GiB).
 pub const MAX_FILE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -72,38 +32,6 @@ pub fn content_type(key: &str) -> String {
         true => format!("{}; charset=utf-8", mime.essence_str()),
         false => mime.essence_str().to_string(),
     }
-}
-
-/// Hex MD5 of `bytes`.
-pub fn md5_hex(bytes: &[u8]) -> String {
-    hex(&Md5::digest(bytes))
-}
-
-pub(crate) fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Hex MD5 and size of a file, read in blocks: a large file is never held whole.
-fn md5_of_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
-    digest_file::<Md5>(path)
-}
-
-/// Hex digest (`D`: MD5, SHA-256) and size of a file, read in blocks.
-pub(crate) fn digest_file<D: Digest>(path: &std::path::Path) -> std::io::Result<(String, u64)> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = D::new();
-    let mut block = vec![0; 1 << 16];
-    let mut size = 0;
-    loop {
-        let n = file.read(&mut block)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&block[..n]);
-        size += n as u64;
-    }
-    Ok((hex(&hasher.finalize()), size))
 }
 
 /// Reads the content folders of the buckets `env` deploys (every unit's
@@ -157,7 +85,7 @@ fn manifest(
             ]);
         }
     };
-    let folder = bundle::folder_field(unit, resource, "content", &project.root, canonical)
+    let folder = assets::folder_field(unit, resource, "content", &project.root, canonical)
         .map_err(|d| vec![d])?;
     let Some((dir, node)) = folder else {
         if let Some(owns) = owns.filter(|_| owns_all_objects) {
@@ -180,11 +108,11 @@ fn manifest(
     if builds == Builds::NotNeeded {
         return Ok(None);
     }
-    let listed = bundle::collect(&dir, &project.root)
+    let listed = assets::collect(&dir, &project.root)
         .map_err(|e| vec![e.diagnostic(&unit.file, node.span)])?;
     let hashed = crate::par::map(
         listed,
-        |bundle::Collected {
+        |assets::Collected {
              name: key, path, ..
          }| {
             let size = std::fs::metadata(&path)
@@ -193,7 +121,8 @@ fn manifest(
             if size > MAX_FILE_BYTES {
                 return Err((key, format!("{size} bytes, more than one PutObject takes")));
             }
-            let (md5, size) = md5_of_file(&path).map_err(|e| (key.clone(), e.to_string()))?;
+            let (md5, size) =
+                crate::digest::md5_of_file(&path).map_err(|e| (key.clone(), e.to_string()))?;
             Ok(ContentFile {
                 content_type: content_type(&key),
                 md5,
@@ -294,6 +223,7 @@ pub fn file_label(manifest: &Manifest, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::md5_hex;
 
     fn file(key: &str, body: &[u8]) -> ContentFile {
         ContentFile {
@@ -311,12 +241,6 @@ mod tests {
             files: vec![file("index.html", b"<h1>hi</h1>"), file("app.js", b"1")],
             owns_all_objects: owns,
         }
-    }
-
-    #[test]
-    fn md5_is_the_etag_s3_gives() {
-        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(md5_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
     }
 
     #[test]

@@ -5,15 +5,14 @@
 //! and works on plain data; commands wire it to files and the terminal.
 
 pub mod agent;
-pub mod build;
-pub mod bundle;
-pub mod ci;
+pub mod assets;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod content;
 pub mod deployed;
 pub mod diag;
+pub mod digest;
 pub mod emulator;
 pub mod exit;
 pub mod graph;
@@ -34,5 +33,6 @@ pub mod schedule;
 pub mod smoke;
 pub mod source;
 pub mod spec;
+pub mod value;
 pub mod watcher;
 pub mod yaml;

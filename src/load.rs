@@ -1,6 +1,6 @@
 //! Whole-project validation, and loading an environment ready to render.
 
-use crate::bundle::{self, Assets};
+use crate::assets::{self, Assets};
 use crate::content;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::kinds::AssetRef;
@@ -43,11 +43,11 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
     let (graph, first_ref) = render::unit_graph(&project, project.units.values());
     render::report_tier_inversions(&project, &graph, &first_ref, &mut diags);
     render::report_unit_cycle(&graph, &first_ref, &mut diags);
-    diags.extend(content::prepare(&project, None, bundle::Builds::Skip).1);
+    diags.extend(content::prepare(&project, None, assets::Builds::Skip).1);
     let mut warnings = Vec::new();
     for env in project.environments.values() {
         warnings.extend(render::shadowed_routes(&project, env));
-        let (assets, asset_diags) = bundle::prepare(&project, Some(env), bundle::Builds::Skip);
+        let (assets, asset_diags) = assets::prepare(&project, Some(env), assets::Builds::Skip);
         diags.extend(asset_diags);
         if let Err(env_diags) = render::render(&project, env, &asset_refs(&assets)) {
             diags.extend(env_diags);
@@ -104,12 +104,12 @@ pub fn render_loaded(
     project: &Project,
     env_name: &str,
     mut relevant: Diagnostics,
-    builds: bundle::Builds,
+    builds: assets::Builds,
 ) -> Result<(RenderedEnvironment, Assets), Failure> {
     let env = project
         .environment(env_name)
         .map_err(|d| Failure::Invalid(vec![d]))?;
-    let (assets, asset_diags) = bundle::prepare(project, Some(env), builds);
+    let (assets, asset_diags) = assets::prepare(project, Some(env), builds);
     relevant.extend(asset_diags);
     let (mut contents, content_diags) = content::prepare(project, Some(env), builds);
     relevant.extend(content_diags);
@@ -134,6 +134,6 @@ pub fn load_environment(
     env_name: &str,
 ) -> Result<(Project, RenderedEnvironment, Assets), Failure> {
     let (project, relevant) = load_specs(root, env_name)?;
-    let (rendered, assets) = render_loaded(&project, env_name, relevant, bundle::Builds::Run)?;
+    let (rendered, assets) = render_loaded(&project, env_name, relevant, assets::Builds::Run)?;
     Ok((project, rendered, assets))
 }

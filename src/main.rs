@@ -5,7 +5,7 @@ use clap::Parser;
 use driftless::cli::{Cli, Command};
 use driftless::commands::{Context, finish};
 use driftless::exit;
-use driftless::output::{Format, Printer};
+use driftless::output::{Format, Printer, ReportSettings, Reports};
 use std::process::ExitCode;
 
 // Rendering allocates many small JSON values across threads; mimalloc keeps
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         printer: Printer::stdio(cli.output, cli.ci),
         ci: cli.ci,
     };
-    let reports = driftless::ci::Reports::of(&cli);
+    let reports = Reports::new(report_settings(&cli));
     reports.prepare(&mut ctx.printer);
     let result = match &cli.command {
         Command::Validate(args) => args.execute(&mut ctx),
@@ -66,4 +66,28 @@ fn main() -> ExitCode {
     };
     let code = finish(&mut ctx.printer, cli.command.name(), result);
     ExitCode::from(reports.write(&mut ctx.printer, cli.command.name(), code))
+}
+
+/// The reports this command writes, as its arguments and the CI it runs
+/// in ask.
+fn report_settings(cli: &Cli) -> ReportSettings {
+    let junit = match &cli.command {
+        Command::Deploy(a) => a.junit.clone(),
+        Command::Smoke(a) => a.junit.clone(),
+        _ => None,
+    };
+    let github = driftless::output::github::github_actions();
+    // Commands that deploy, plan or check say what they did there.
+    let summarised = matches!(
+        cli.command,
+        Command::Deploy(_) | Command::Plan(_) | Command::Smoke(_) | Command::Pipeline(_)
+    );
+    ReportSettings {
+        junit,
+        step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
+            .filter(|v| github && summarised && !v.is_empty())
+            .map(std::path::PathBuf::from),
+        annotate: github,
+        markdown: cli.output == Format::Markdown,
+    }
 }

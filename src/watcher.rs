@@ -79,7 +79,7 @@ impl Inputs {
         let below = path.strip_prefix(tree).unwrap_or(path);
         !below
             .components()
-            .any(|c| crate::bundle::ignored(&c.as_os_str().to_string_lossy()))
+            .any(|c| crate::assets::ignored(&c.as_os_str().to_string_lossy()))
     }
 
     /// A path as the user knows it: relative to the project.

@@ -92,11 +92,35 @@ pub async fn put_typed(
 }
 
 /// Where a template too large to send inline is kept: by its sha256, like
+/// Uploads the file at `path`, gzipped, under `key` unless the key is
+/// there. Returns the size uploaded, or None when it was there already.
+pub async fn ship_gzipped(
+    cloud: &super::Cloud,
+    bucket: &str,
+    key: &str,
+    path: &std::path::Path,
+) -> Result<Option<u64>, CloudError> {
+    use std::io::Write;
+    if present(cloud, bucket, key).await? {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path)
+        .and_then(|raw| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(&raw)?;
+            gz.finish()
+        })
+        .map_err(|e| CloudError::new("PutObject", path.display().to_string(), e.to_string()))?;
+    let size = bytes.len() as u64;
+    put_typed(cloud, bucket, key, bytes, "application/gzip").await?;
+    Ok(Some(size))
+}
+
 /// code, so an unchanged template is uploaded once.
 pub fn template_key(template: &str) -> String {
     format!(
         "templates/{}.json",
-        crate::bundle::sha256_hex(template.as_bytes())
+        crate::digest::sha256_hex(template.as_bytes())
     )
 }
 

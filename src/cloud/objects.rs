@@ -2,7 +2,8 @@
 //! Content-Type and Content-MD5, deleted in batches.
 
 use super::{Cloud, CloudError};
-use crate::content::{ContentFile, md5_hex};
+use crate::content::ContentFile;
+use crate::digest::md5_hex;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use std::collections::BTreeMap;

@@ -1,12 +1,12 @@
 //! `driftless deploy ENV` and `driftless plan ENV`: the reconcile pass, with
 //! or without applying it.
 
-use super::display::{show, show_verdict, while_running};
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
-use crate::bundle::Builds;
+use crate::assets::Builds;
 use crate::exit;
+use crate::output::show::{show, show_verdict, while_running};
 use crate::reconcile::{Event, Mode, Observed, Options, Outcome, Pass, Report, Settings, guard};
 use crate::render::RenderedEnvironment;
 use crate::spec::Environment;
@@ -488,7 +488,7 @@ pub fn plan_or_deploy(
                     .map_err(|e| {
                         stopped_early(CommandError::from_error(ErrorKind::Failure, &e), "drift not known")
                     })?;
-                super::display::show_drift(&mut ctx.printer, &report);
+                crate::output::show::show_drift(&mut ctx.printer, &report);
                 drifted = report.drifted();
                 counts["drift_detection"] = super::drift::drift_counts(&report);
                 human = format!("{human}; drift: {}", super::drift::drift_line(&report));

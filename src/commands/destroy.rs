@@ -1,11 +1,11 @@
 //! `driftless destroy ENV`: stateless stacks first; stateful ones only with
 //! `--include-stateful`; protected environments never.
 
-use super::display::while_running;
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
-use crate::bundle::Builds;
+use crate::assets::Builds;
+use crate::output::show::while_running;
 use crate::reconcile::{Options, Pass, Stop};
 use serde_json::json;
 use std::time::Instant;

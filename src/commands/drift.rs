@@ -2,12 +2,12 @@
 //! the environment, plus the live function settings; exit 0 in sync, 2
 //! drifted, 1 error.
 
-use super::display::show_drift;
 use super::session::{Session, no_preflight};
 use super::target::{TargetArgs, connect, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
-use crate::bundle::Builds;
+use crate::assets::Builds;
 use crate::exit;
+use crate::output::show::show_drift;
 use crate::reconcile::drift::DriftReport;
 use crate::reconcile::{Options, Pass, Stop};
 use serde_json::json;

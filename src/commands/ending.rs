@@ -7,7 +7,7 @@ use crate::cloud::CallSummary;
 use crate::diag::Diagnostic;
 use crate::exit;
 use crate::load::Failure;
-use crate::output::{Format, Printer};
+use crate::output::{Format, Outcome, Printer, Record};
 use crate::plan::guard::Hazard;
 use crate::reconcile::{Event, Stop};
 use serde_json::{Map, Value as Json, json};
@@ -22,6 +22,8 @@ pub struct Summary {
     human: String,
     /// `OK`, or `CHANGES` for a plan with changes.
     code: u8,
+    /// What the reports show of it.
+    outcome: Outcome,
 }
 
 impl Summary {
@@ -35,6 +37,13 @@ impl Summary {
             fields,
             human: human.into(),
             code: exit::OK,
+            outcome: Outcome {
+                result: String::new(),
+                exit_code: exit::OK,
+                seconds: 0.0,
+                api_calls: 0,
+                mutating: 0,
+            },
         }
     }
 
@@ -48,7 +57,7 @@ impl Summary {
         human: &str,
     ) -> Self {
         let duration_ms = started.elapsed().as_millis() as u64;
-        Summary::new(
+        let mut summary = Summary::new(
             json!({
                 "command": command,
                 "result": if ok { "ok" } else { "failed" },
@@ -62,7 +71,15 @@ impl Summary {
                 calls.total,
                 calls.mutating
             ),
-        )
+        );
+        summary.outcome = Outcome {
+            result: if ok { "ok" } else { "failed" }.to_string(),
+            exit_code: exit::OK,
+            seconds: duration_ms as f64 / 1000.0,
+            api_calls: calls.total,
+            mutating: calls.mutating,
+        };
+        summary
     }
 
     /// A successful ending with another code than `OK` (`plan`'s `CHANGES`).
@@ -71,8 +88,14 @@ impl Summary {
         self
     }
 
-    fn emit(mut self, printer: &mut Printer, code: u8) {
+    fn emit(mut self, printer: &mut Printer, code: u8, failed: bool) {
         self.fields.insert("exit_code".into(), json!(code));
+        let mut outcome = self.outcome;
+        outcome.exit_code = code;
+        if failed {
+            outcome.result = "failed".to_string();
+        }
+        printer.record(|| Record::Ended(outcome));
         let mut event = Map::from_iter([("event".to_string(), json!("summary"))]);
         event.extend(self.fields);
         let human = self.human;
@@ -234,18 +257,18 @@ impl From<Stop> for CommandError {
 /// The one exit site's work: the error (to stderr for people), then the
 /// summary, always last; returns the exit code.
 pub fn finish(printer: &mut Printer, command: &str, result: CommandResult) -> u8 {
-    let (summary, code) = match result {
+    let (summary, code, failed) = match result {
         Ok(summary) => {
             let code = summary.code;
-            (summary, code)
+            (summary, code, false)
         }
         Err(error) => {
             let code = error.code();
             let summary = show_error(printer, command, error);
-            (summary, code)
+            (summary, code, true)
         }
     };
-    summary.emit(printer, code);
+    summary.emit(printer, code, failed);
     printer.flush();
     code
 }
@@ -256,10 +279,10 @@ fn show_error(printer: &mut Printer, command: &str, error: CommandError) -> Summ
         printer.diagnostic(d);
     }
     for hazard in &error.hazards {
-        super::display::show(printer, &Event::Refused(hazard.clone()));
+        crate::output::show::show(printer, &Event::Refused(hazard.clone()));
     }
     if let Some(message) = &error.message {
-        printer.ended_with(json!({ "event": "error", "message": message, "help": error.help }));
+        printer.ended_with(message);
         match printer.format() {
             Format::Json => printer.emit(
                 json!({ "event": "error", "message": message, "help": error.help, "causes": error.causes }),

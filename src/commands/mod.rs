@@ -2,7 +2,6 @@
 
 pub mod deploy;
 pub mod destroy;
-pub mod display;
 pub mod drift;
 pub mod ending;
 pub mod instance;

@@ -3,7 +3,7 @@
 use super::session::{Session, no_preflight};
 use super::target::{TargetArgs, connect, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
-use crate::bundle::Builds;
+use crate::assets::Builds;
 use crate::cloud::stacks;
 use crate::reconcile::{Options, Pass, Stop, public_outputs};
 use serde_json::json;

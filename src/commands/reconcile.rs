@@ -6,15 +6,15 @@
 //! each change of state once. `--once` runs one tick and exits with its
 //! code, for a scheduled job.
 
-use super::display::show;
 use super::target::{TargetArgs, connect};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
 use crate::agent::{self, Tracker};
-use crate::bundle::Builds;
+use crate::assets::Builds;
 use crate::cloud::{Cloud, state};
 use crate::exit;
 use crate::listener::{Shared, unix_now};
 use crate::load::{Failure, load_specs, render_loaded};
+use crate::output::show::show;
 use crate::reconcile::{Mode, Options, Pass, Retry, Settings, guard, retry};
 use crate::source::Source;
 use serde_json::json;
@@ -775,7 +775,7 @@ impl ReconcileArgs {
             .collect();
         let key = names.join(", ");
         if env.drift_reported.as_deref() != Some(key.as_str()) {
-            super::display::show_drift(&mut ctx.printer, &drift);
+            crate::output::show::show_drift(&mut ctx.printer, &drift);
             env.drift_reported = Some(key.clone());
         }
         if !rendered.self_heal || suspended.is_some() || protected_manual {

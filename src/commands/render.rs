@@ -40,7 +40,7 @@ impl RenderArgs {
         &self,
         ctx: &mut Context,
         rendered: &crate::render::RenderedEnvironment,
-        assets: &crate::bundle::Assets,
+        assets: &crate::assets::Assets,
     ) -> Result<Summary, WriteError> {
         let assets_dir = self.out.join("assets");
         std::fs::create_dir_all(&assets_dir).map_err(|source| WriteError {

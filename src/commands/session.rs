@@ -5,7 +5,7 @@
 
 use super::target::{Resolved, TargetArgs};
 use super::{CommandError, Context, ErrorKind};
-use crate::bundle::{Assets, Builds};
+use crate::assets::{Assets, Builds};
 use crate::load::{load_specs, render_loaded};
 use crate::render::RenderedEnvironment;
 use crate::spec::{Environment, Project};
@@ -66,6 +66,8 @@ impl Session {
         let resolved = target
             .resolve(ctx, &rendered.target)
             .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
+        ctx.printer
+            .record(|| crate::output::Record::Subject(rendered.environment.clone()));
         ctx.printer.emit(
             json!({
                 "event": "start",

@@ -1,12 +1,12 @@
 //! `driftless smoke ENV`: the environment's smoke checks against what is
 //! deployed, alone.
 
-use super::display::while_running;
 use super::session::Session;
 use super::target::{TargetArgs, connect, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
-use crate::bundle::Builds;
+use crate::assets::Builds;
 use crate::cloud::stacks;
+use crate::output::show::while_running;
 use crate::reconcile::{Options, Pass, Stop};
 use serde_json::json;
 use std::time::Instant;

@@ -5,7 +5,7 @@
 use super::session::{Session, no_preflight};
 use super::target::{TargetArgs, connect, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
-use crate::bundle::Builds;
+use crate::assets::Builds;
 use crate::exit;
 use crate::output::{Colour, Printer};
 use crate::reconcile::status::{EnvironmentStatus, Health};

@@ -4,15 +4,15 @@
 //! stacks. One line per pass; errors are shown and the watch goes on.
 
 use super::deploy::{ApplyArgs, SafetyArgs, refuse_skipped_smoke};
-use super::display::{show, smoke_table};
 use super::session::{Session, approved};
 use super::target::{TargetArgs, connect, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
-use crate::bundle::Builds;
+use crate::assets::Builds;
 use crate::cloud::Cloud;
 use crate::exit;
 use crate::load::{Failure, load_environment};
 use crate::output::Colour;
+use crate::output::show::{show, smoke_table};
 use crate::reconcile::{
     Event, Mode, Options, Outcome, Pass, Settings, Stop, StopReason, Swapped, Verdict, guard,
 };
@@ -241,7 +241,7 @@ impl WatchArgs {
         let code = session
             .project
             .environment(&self.environment)
-            .map(|env| crate::bundle::code_dirs(&session.project, env))
+            .map(|env| crate::assets::code_dirs(&session.project, env))
             .unwrap_or_default();
         Inputs::new(&session.project.root, &self.environment, code)
     }

@@ -3,7 +3,7 @@
 use super::schema::{FieldSpec, FieldType, opt, req};
 use super::{CfnResource, Expansion};
 use crate::diag::Diagnostic;
-use crate::render::value::Resolved;
+use crate::value::Resolved;
 use serde_json::{Map, Value as Json, json};
 
 pub const STATISTICS: &[&str] = &["Average", "Maximum", "Minimum", "SampleCount", "Sum"];

@@ -2,7 +2,7 @@
 
 use super::schema::{FieldSpec, FieldType, opt};
 use super::{CfnResource, Expansion};
-use crate::render::value::Resolved;
+use crate::value::Resolved;
 use serde_json::{Value as Json, json};
 
 pub const FIELDS: &[FieldSpec] = &[

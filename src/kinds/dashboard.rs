@@ -3,7 +3,7 @@
 use super::alarm::{STATISTICS, dimensions};
 use super::schema::{FieldSpec, FieldType, opt, req};
 use super::{CfnResource, Expansion};
-use crate::render::value::{Resolved, json_document_expr};
+use crate::value::{Resolved, json_document_expr};
 use serde_json::{Value as Json, json};
 
 const METRIC: FieldType = FieldType::Object(&[

@@ -14,7 +14,7 @@ mod table;
 pub use schema::{FieldSpec, FieldType, check_fields};
 
 use crate::diag::Diagnostic;
-use crate::render::value::{DynType, Resolved};
+use crate::value::{DynType, Resolved};
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 use super::schema::{FieldSpec, FieldType, opt, req};
 use super::{CfnResource, Expansion, raw_type_holds_data};
 use crate::diag::Diagnostic;
-use crate::render::value::{RValue, Resolved};
+use crate::value::{RValue, Resolved};
 use serde_json::Value as Json;
 
 pub const FIELDS: &[FieldSpec] = &[

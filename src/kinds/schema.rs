@@ -1,7 +1,7 @@
 //! Field schemas of the high-level kinds, and the check of resolved values against them.
 
 use crate::diag::Diagnostic;
-use crate::render::value::{DynType, RValue, Resolved};
+use crate::value::{DynType, RValue, Resolved};
 
 #[derive(Debug)]
 pub enum FieldType {

@@ -1,9 +1,6 @@
 //! The driftless binary a pipeline's builds run: the very one that deployed
 //! the pipeline, kept in the artifact bucket under its sha256, gzipped.
 
-use crate::cloud::{Cloud, CloudError, bootstrap};
-use sha2::Sha256;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The running binary: its path and the sha256 of its bytes.
@@ -57,32 +54,7 @@ pub fn current(cache: &Path) -> std::io::Result<Binary> {
 }
 
 fn file_sha256(path: &Path) -> std::io::Result<String> {
-    Ok(crate::content::digest_file::<Sha256>(path)?.0)
-}
-
-/// Uploads the binary, gzipped, unless its key is there. Returns the size
-/// uploaded, or None when it was there already.
-pub async fn ship(cloud: &Cloud, bucket: &str, binary: &Binary) -> Result<Option<u64>, CloudError> {
-    let key = binary.key();
-    if bootstrap::present(cloud, bucket, &key).await? {
-        return Ok(None);
-    }
-    let bytes = std::fs::read(&binary.path)
-        .and_then(|raw| {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            gz.write_all(&raw)?;
-            gz.finish()
-        })
-        .map_err(|e| {
-            CloudError::new(
-                "PutObject",
-                binary.path.display().to_string(),
-                e.to_string(),
-            )
-        })?;
-    let size = bytes.len() as u64;
-    bootstrap::put_typed(cloud, bucket, &key, bytes, "application/gzip").await?;
-    Ok(Some(size))
+    Ok(crate::digest::sha256_of_file(path)?.0)
 }
 
 #[cfg(test)]

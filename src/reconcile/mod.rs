@@ -39,7 +39,7 @@ pub use run::{
     verdict_code,
 };
 
-use crate::bundle::Assets;
+use crate::assets::Assets;
 use crate::cloud::Cloud;
 use crate::render::RenderedEnvironment;
 use serde::Serialize;

@@ -2,11 +2,11 @@
 //! graph (cycles, tier inversions), the layout, and the smoke checks' references.
 
 use super::resolve::{Scope, unit_references};
-use super::value::{DynType, Origin, RValue, Resolved};
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, FileName, closest};
 use crate::graph::{self, Graph};
 use crate::spec::{Environment, Project, Tier, Unit};
+use crate::value::{DynType, Origin, RValue, Resolved};
 use crate::yaml::Span;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;

@@ -3,9 +3,9 @@
 //! byte-deterministic: the same specs always give the same bytes.
 
 pub mod resolve;
-pub mod value;
 
 mod checks;
+pub mod content;
 pub mod dot;
 pub mod limits;
 mod model;
@@ -18,6 +18,7 @@ use crate::diag::Diagnostics;
 use crate::graph::{self};
 use crate::kinds::AssetRef;
 use crate::spec::{Environment, Project};
+use crate::value::Resolved;
 use checks::*;
 pub use checks::{
     check_unit, report_tier_inversions, report_unit_cycle, shadowed_routes, unit_graph,
@@ -29,7 +30,6 @@ use serde_json::Value as Json;
 use stack::*;
 use std::collections::{BTreeMap, BTreeSet};
 use unit::*;
-use value::Resolved;
 pub(crate) use waves::desired_hash;
 use waves::*;
 

@@ -57,7 +57,7 @@ pub struct BucketContent {
     pub resource: String,
     /// The folder's files, once read; commands that never sync content
     /// (`outputs`, `destroy`, `smoke`) have none.
-    pub manifest: Option<crate::content::Manifest>,
+    pub manifest: Option<super::content::Manifest>,
 }
 
 /// A function's settings that CloudFormation may not hold on every target:

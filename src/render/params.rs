@@ -1,11 +1,11 @@
 //! Param values: every param of every deployed unit, checked against its
 //! type, and secret params turned into NoEcho stack parameters.
 
-use super::value::{DynType, Origin, RValue, Resolved};
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, FileName, closest};
 use crate::kinds::pascal;
 use crate::spec::{Environment, Project};
+use crate::value::{DynType, Origin, RValue, Resolved};
 use crate::yaml::Node;
 use serde_json::json;
 use std::collections::BTreeMap;

@@ -1,11 +1,11 @@
 //! Reference resolution: spec nodes become resolved values, `${...}` replaced
 //! by param values, CloudFormation expressions or upstream outputs.
 
-use super::value::{DynType, Origin, RValue, Resolved};
 use crate::diag::{Diagnostic, FileName, closest};
 use crate::kinds::{Kind, attribute, pascal};
 use crate::spec::reference::{self, Reference, Segment};
 use crate::spec::{Project, Unit};
+use crate::value::{DynType, Origin, RValue, Resolved};
 use crate::yaml::{Node, Value};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};

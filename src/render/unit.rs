@@ -1,11 +1,11 @@
 //! One unit resolved and expanded into CloudFormation resources and outputs.
 
 use super::resolve::{Resolver, Scope, Upstream};
-use super::value::Resolved;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::{self, Graph};
 use crate::kinds::{self, AssetRef, CfnResource, Expansion, Kind, check_fields, pascal};
 use crate::spec::{Tier, Unit};
+use crate::value::Resolved;
 use std::collections::BTreeMap;
 
 /// One unit, resolved and expanded.

@@ -197,14 +197,6 @@ fn a_build_that_writes_nothing_is_an_error_and_is_never_cached() {
     assert_eq!(asset["files"], 1, "{asset}");
 }
 
-/// The folder of the tests' Python tools (a virtual environment with pip).
-pub(super) fn python_tools() -> std::path::PathBuf {
-    std::env::var_os("CFN_LINT")
-        .map(std::path::PathBuf::from)
-        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
-        .unwrap_or_else(|| super::support::repo_root().join("target/tools/cfn-lint-venv/bin"))
-}
-
 #[test]
 fn a_layer_built_by_pip_ships_its_packages_from_inside_the_project() {
     use super::emulator::{account, clients, command_inside, events};
@@ -222,7 +214,7 @@ fn a_layer_built_by_pip_ships_its_packages_from_inside_the_project() {
     );
     let path = format!(
         "{}:{}",
-        python_tools().display(),
+        super::tools::bin().display(),
         std::env::var("PATH").unwrap_or_default()
     );
     // From inside the project, as a user runs it: no --project, no -C.

@@ -1,5 +1,6 @@
 //! Headless Chromium (Debian's chromium and chromium-driver, installed by
-//! `.ci/run`) driven through Selenium in the tests' venv.
+//! `.ci/run`) driven through Selenium in the tests' venv. Without them a
+//! browser test is skipped with its reason, and fails under `CI=true`.
 
 /// Where the tests save their screenshots.
 pub fn screenshots() -> std::path::PathBuf {
@@ -16,8 +17,16 @@ pub struct Browser {
 }
 
 impl Browser {
-    pub fn start() -> Browser {
-        let python = super::assets::python_tools().join("python");
+    /// A session, or `None` (saying why) where the machine has no Chromium
+    /// and this is not CI.
+    pub fn start() -> Option<Browser> {
+        if !super::tools::system_tool(
+            &["/usr/bin/chromium", "/usr/bin/chromedriver"],
+            "this browser test",
+        ) {
+            return None;
+        }
+        let python = super::tools::python();
         let mut child = std::process::Command::new(python)
             .arg(super::support::repo_root().join("tests/browser/driver.py"))
             .stdin(std::process::Stdio::piped())
@@ -26,11 +35,11 @@ impl Browser {
             .expect("the browser driver starts");
         let input = child.stdin.take().expect("stdin");
         let output = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-        Browser {
+        Some(Browser {
             child,
             input,
             output,
-        }
+        })
     }
 
     /// Sends one command; panics with the driver's answer unless `ok`.

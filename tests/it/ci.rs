@@ -2,7 +2,6 @@
 //! (junitparser), GitHub annotations and step summaries line by line,
 //! `plan --output markdown`, `outputs --format env`.
 
-use super::assets::python_tools;
 use super::deploy::edit;
 use super::emulator::{account, command, emulator, ok, summary};
 use super::support::{python_json, reference_copy};
@@ -58,7 +57,7 @@ fn junit_has_a_case_per_smoke_check_with_the_failure_text() {
     .unwrap();
     assert_eq!(out.status.code(), Some(7), "{:?}", summary(&out));
     let suites = python_json(
-        &python_tools().join("python"),
+        &super::tools::python(),
         READ_JUNIT,
         report.to_str().unwrap(),
     );
@@ -93,7 +92,7 @@ fn junit_has_a_case_per_smoke_check_with_the_failure_text() {
     .unwrap();
     ok(&out);
     let suites = python_json(
-        &python_tools().join("python"),
+        &super::tools::python(),
         READ_JUNIT,
         report.to_str().unwrap(),
     );
@@ -292,7 +291,7 @@ fn a_deploy_that_stops_before_any_check_is_one_failed_case_with_its_errors() {
     );
     assert_eq!(out.status.code(), Some(3));
     let suites = python_json(
-        &python_tools().join("python"),
+        &super::tools::python(),
         READ_JUNIT,
         report.to_str().unwrap(),
     );

@@ -413,7 +413,7 @@ fn a_route_the_emulator_answers_itself_is_a_warning_of_validate_for_local_target
 /// A DOT graph parsed by `pydot` in the tests' venv: its clusters (with
 /// their nodes) and edges (with their labels), as JSON.
 fn parse_dot(text: &str) -> Value {
-    let python = super::assets::python_tools().join("python");
+    let python = super::tools::python();
     let script = "import json, sys, pydot\n\
         (g,) = pydot.graph_from_dot_data(sys.stdin.read())\n\
         clusters = {s.get_label().strip('\"'): sorted(n.get_name().strip('\"') for n in s.get_nodes()) for s in g.get_subgraphs()}\n\

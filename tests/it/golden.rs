@@ -57,7 +57,7 @@ fn rendering_twice_gives_identical_bytes_and_hashes() {
         assert_eq!(a.template, b.template);
         assert_eq!(a.hash, b.hash);
     }
-    let hashes = |assets: &driftless::bundle::Assets| {
+    let hashes = |assets: &driftless::assets::Assets| {
         assets
             .values()
             .map(|a| a.sha256.clone())

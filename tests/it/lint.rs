@@ -1,48 +1,13 @@
-//! Every rendered template passes cfn-lint with no errors. The harness installs
-//! a pinned cfn-lint into target/tools unless CFN_LINT names one.
+//! Every rendered template passes cfn-lint with no errors (the pinned
+//! cfn-lint of the tests' tools, or the one CFN_LINT names).
 
 use super::support::repo_root;
 use driftless::load::load_environment;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CFN_LINT_VERSION: &str = "1.51.0";
-
 fn cfn_lint() -> PathBuf {
-    // Tests run in parallel; one of them installs.
-    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INSTALL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(path) = std::env::var_os("CFN_LINT") {
-        return PathBuf::from(path);
-    }
-    let venv = repo_root().join("target/tools/cfn-lint-venv");
-    let bin = venv.join("bin/cfn-lint");
-    if bin.exists() {
-        return bin;
-    }
-    let status = Command::new("python3")
-        .arg("-m")
-        .arg("venv")
-        .arg(&venv)
-        .status();
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "python3 -m venv failed; install python3 with venv"
-    );
-    let status = Command::new(venv.join("bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            &format!("cfn-lint=={CFN_LINT_VERSION}"),
-        ])
-        .status();
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "pip install cfn-lint failed"
-    );
-    bin
+    super::tools::bin().join("cfn-lint")
 }
 
 fn lint(project: &Path, env: &str) {

@@ -441,7 +441,7 @@ fn github_signature(secret: &str, body: &str) -> String {
 /// The families and samples of a Prometheus text exposition, parsed by
 /// `prometheus_client.parser` in the tests' venv, as JSON.
 fn parse_metrics(text: &str) -> Json {
-    let python = super::assets::python_tools().join("python");
+    let python = super::tools::python();
     super::support::python_json(
         &python,
         "import json, sys\nfrom prometheus_client.parser import text_string_to_metric_families\nout = [{'name': f.name, 'type': f.type, 'samples': [{'name': s.name, 'labels': s.labels, 'value': s.value} for s in f.samples]} for f in text_string_to_metric_families(sys.stdin.read())]\nprint(json.dumps(out))",
@@ -898,7 +898,9 @@ fn in_a_browser_the_index_follows_pushes_and_the_environment_page_shows_drift() 
         Duration::from_secs(90),
     );
     let shots = super::browser::screenshots();
-    let mut browser = super::browser::Browser::start();
+    let Some(mut browser) = super::browser::Browser::start() else {
+        return;
+    };
     browser.run(&format!("open http://{address}/"));
     browser.run("row dev synced healthy 30");
     // prod targets another account: refused, never deployed.

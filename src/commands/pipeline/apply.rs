@@ -2,11 +2,12 @@
 //! normal pass, the binary, then the declaration and its tags.
 
 use super::Work;
+use crate::cloud::bootstrap;
 use crate::commands::deploy::show_plan;
-use crate::commands::display::while_running;
 use crate::commands::{CommandError, CommandResult, Context, ErrorKind};
 use crate::exit;
-use crate::pipeline::{binary, declaration, support};
+use crate::output::show::while_running;
+use crate::pipeline::{declaration, support};
 use crate::reconcile::{Mode, Options, Pass, Settings};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
@@ -34,7 +35,7 @@ impl Work<'_> {
     ) -> CommandResult {
         let pipeline = &self.opened.pipeline;
         let rendered = self.opened.rendered();
-        let assets = crate::bundle::Assets::new();
+        let assets = crate::assets::Assets::new();
         let options = Options::default();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let pass = Pass::new(self.cloud, &rendered, &assets, &options, tx);
@@ -141,6 +142,11 @@ impl Work<'_> {
         };
         let wanted_tags = self.tags();
         let tag_changes = live.is_some() && live_tags != wanted_tags;
+        ctx.printer.record(|| crate::output::Record::PipelinePlan {
+            pipeline: pipeline.name.clone(),
+            action: action.to_string(),
+            diff: lines.clone(),
+        });
         ctx.printer.emit(
             json!({
                 "event": "pipeline_plan",
@@ -220,7 +226,7 @@ impl Work<'_> {
         ) {
             return Ok(());
         }
-        let uploaded = binary::ship(self.cloud, bucket, binary)
+        let uploaded = bootstrap::ship_gzipped(self.cloud, bucket, &binary.key(), &binary.path)
             .await
             .map_err(|e| self.failed(&e, "the pipeline was not changed"))?;
         let key = binary.key();

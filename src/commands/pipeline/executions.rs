@@ -1,9 +1,9 @@
 //! `pipeline run`, `pipeline status` and `pipeline destroy`.
 
 use super::Work;
-use crate::commands::display::while_running;
 use crate::commands::{CommandError, CommandResult, Context, ErrorKind};
 use crate::exit;
+use crate::output::show::while_running;
 use crate::reconcile::{Options, Pass};
 use serde_json::{Value as Json, json};
 
@@ -140,7 +140,7 @@ impl Work<'_> {
             || format!("  pipeline {name}: {}", if deleted { "deleted" } else { "not deployed" }),
         );
         let rendered = self.opened.rendered();
-        let assets = crate::bundle::Assets::new();
+        let assets = crate::assets::Assets::new();
         let options = Options::default();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let pass = Pass::new(self.cloud, &rendered, &assets, &options, tx);

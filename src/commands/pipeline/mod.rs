@@ -159,6 +159,8 @@ impl Opened {
         let resolved = target
             .resolve(ctx, &pipeline.target)
             .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
+        ctx.printer
+            .record(|| crate::output::Record::Subject(pipeline.name.clone()));
         ctx.printer.emit(
             json!({
                 "event": "start",

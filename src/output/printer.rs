@@ -1,6 +1,8 @@
 //! The one printer: human lines on a terminal, one JSON object per line for
 //! pipelines. Commands hand it events; nothing else writes to stdout.
 
+use super::github::{At, annotation};
+use super::report::Record;
 use crate::diag::Diagnostic;
 use serde_json::{Value as Json, json};
 use std::io::Write;
@@ -25,9 +27,9 @@ pub struct Printer {
     live: bool,
     /// Whether a status line is on screen and must be cleared first.
     status_shown: bool,
-    /// Every event emitted, kept for reports written at the end (JUnit,
-    /// Markdown), when asked for.
-    recorded: Option<Vec<Json>>,
+    /// What the reports written at the end (JUnit, Markdown) show, kept
+    /// when asked for.
+    records: Option<Vec<Record>>,
     /// Diagnostics and errors also as GitHub workflow annotations.
     annotate: bool,
     /// Human lines on stderr: stdout is for a report written at the end.
@@ -52,7 +54,7 @@ impl Printer {
             err,
             live: false,
             status_shown: false,
-            recorded: None,
+            records: None,
             annotate: false,
             human_on_stderr: format == Format::Markdown,
         }
@@ -63,9 +65,10 @@ impl Printer {
         self.human_on_stderr = true;
     }
 
-    /// Keeps every event from now on, for [`Printer::recorded`].
-    pub fn record_events(&mut self) {
-        self.recorded.get_or_insert_with(Vec::new);
+    /// Keeps the records reports are made of from now on, for
+    /// [`Printer::records`].
+    pub fn keep_records(&mut self) {
+        self.records.get_or_insert_with(Vec::new);
     }
 
     /// Writes diagnostics and errors as GitHub workflow annotations too.
@@ -73,30 +76,26 @@ impl Printer {
         self.annotate = true;
     }
 
-    /// The events kept since [`Printer::record_events`].
-    pub fn recorded(&self) -> &[Json] {
-        self.recorded.as_deref().unwrap_or_default()
+    /// The records kept since [`Printer::keep_records`].
+    pub fn records(&self) -> &[Record] {
+        self.records.as_deref().unwrap_or_default()
     }
 
-    fn keep(&mut self, event: &Json) {
-        if let Some(recorded) = &mut self.recorded
-            && !event.is_null()
-        {
-            recorded.push(event.clone());
+    /// Keeps `record` for the reports, when they are written.
+    pub fn record(&mut self, record: impl FnOnce() -> Record) {
+        if let Some(records) = &mut self.records {
+            records.push(record());
         }
     }
 
     /// An error that ended the command, for reports and annotations (it is
     /// shown to people and JSON readers elsewhere).
-    pub fn ended_with(&mut self, event: Json) {
+    pub fn ended_with(&mut self, message: &str) {
         if self.annotate {
-            let message = event["message"].as_str().unwrap_or_default();
-            let line = crate::ci::annotation("error", None, 0, 0, Some("driftless"), message);
+            let line = annotation("error", None, Some("driftless"), message);
             let _ = writeln!(self.err, "{line}");
         }
-        if self.format != Format::Json {
-            self.keep(&event);
-        }
+        self.record(|| Record::Problem(message.to_string()));
     }
 
     /// Standard streams; colour and a live status line when stdout is a
@@ -157,7 +156,6 @@ impl Printer {
     /// Emits one event: `human` on a terminal, `event` as a JSON line otherwise.
     pub fn emit(&mut self, event: Json, human: impl FnOnce() -> String) {
         self.clear_status();
-        self.keep(&event);
         // A closed stdout (`| head`) is not worth a panic or an error message.
         let _ = match self.format {
             Format::Json if self.human_on_stderr => writeln!(self.err, "{event}"),
@@ -219,7 +217,17 @@ impl Printer {
             "help": d.help,
             "quoted": d.quoted,
         });
-        self.keep(&event);
+        if severity == "error" {
+            self.record(|| {
+                Record::Problem(format!(
+                    "{}:{}:{}: {}",
+                    d.file.as_ref(),
+                    d.span.line,
+                    d.span.col,
+                    d.message
+                ))
+            });
+        }
         if self.annotate {
             let message = match &d.help {
                 Some(help) => format!("{}\nhelp: {help}", d.message),
@@ -230,14 +238,12 @@ impl Printer {
             } else {
                 "warning"
             };
-            let line = crate::ci::annotation(
-                level,
-                Some(d.file.as_ref()),
-                d.span.line,
-                d.span.col,
-                None,
-                &message,
-            );
+            let at = At {
+                file: d.file.as_ref(),
+                line: d.span.line,
+                col: d.span.col,
+            };
+            let line = annotation(level, Some(at), None, &message);
             let _ = writeln!(self.err, "{line}");
         }
         match self.format {

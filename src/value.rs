@@ -1,5 +1,6 @@
 //! Resolved values: a spec value after its references were replaced, each
-//! part remembering the file and position it came from.
+//! part remembering the file and position it came from. The vocabulary the
+//! kinds and the renderer share.
 
 use crate::diag::FileName;
 use crate::yaml::Span;

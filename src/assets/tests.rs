@@ -1,0 +1,88 @@
+//! Zipping, walking, building and the shipping checks.
+
+use super::checks::handler_files;
+use super::*;
+
+#[test]
+fn zipping_twice_gives_the_same_hash_and_ignores_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("b.py"), "print('b')\n").unwrap();
+    std::fs::create_dir(dir.path().join("pkg")).unwrap();
+    std::fs::write(dir.path().join("pkg/a.py"), "x = 1\n").unwrap();
+    std::fs::create_dir(dir.path().join("__pycache__")).unwrap();
+    std::fs::write(dir.path().join("__pycache__/b.pyc"), "junk").unwrap();
+    let first = zip_dir(dir.path(), dir.path()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(dir.path().join("b.py"), "print('b')\n").unwrap();
+    let second = zip_dir(dir.path(), dir.path()).unwrap();
+    assert_eq!(first.names, ["b.py", "pkg/a.py"]);
+    assert_eq!(
+        crate::digest::sha256_hex(&first.bytes),
+        crate::digest::sha256_hex(&second.bytes)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_out_of_the_project_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("code");
+    std::fs::create_dir(&code).unwrap();
+    std::os::unix::fs::symlink("/etc", code.join("etc")).unwrap();
+    let err = zip_dir(&code, dir.path()).unwrap_err();
+    assert!(err.to_string().contains("outside the project"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loop_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("code");
+    std::fs::create_dir(&code).unwrap();
+    std::os::unix::fs::symlink(&code, code.join("again")).unwrap();
+    let err = zip_dir(&code, dir.path()).unwrap_err();
+    assert!(err.to_string().contains("loop"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_a_code_folder_is_refused_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), "x = 1\n").unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()));
+    let err = zip_dir(dir.path(), dir.path()).expect_err("refused");
+    assert!(matches!(err, AssetError::NotRegular { .. }), "{err}");
+    assert!(err.to_string().contains("pipe"), "{err}");
+}
+
+#[test]
+fn code_over_lambdas_unzipped_limit_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = std::fs::File::create(dir.path().join("data.bin")).unwrap();
+    // Sparse: nothing is written, and nothing must be read.
+    big.set_len(MAX_UNZIPPED_BYTES + 1).unwrap();
+    let err = zip_dir(dir.path(), dir.path()).expect_err("refused");
+    assert!(matches!(err, AssetError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn a_large_file_is_streamed_into_the_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = std::fs::File::create(dir.path().join("zeros.bin")).unwrap();
+    big.set_len(64 << 20).unwrap();
+    let zip = zip_dir(dir.path(), dir.path()).unwrap();
+    assert_eq!(zip.names, ["zeros.bin"]);
+    assert!(zip.bytes.len() < 1 << 20, "{} bytes", zip.bytes.len());
+}
+
+#[test]
+fn handler_modules_are_the_files_runtimes_load() {
+    let py = handler_files("python3.13", "pkg.app.handler").unwrap();
+    assert!(py.contains(&"pkg/app.py".to_string()), "{py:?}");
+    let node = handler_files("nodejs22.x", "src/index.main").unwrap();
+    assert!(node.contains(&"src/index.mjs".to_string()), "{node:?}");
+    assert!(handler_files("java21", "a.B::handle").is_none());
+    assert!(handler_files("provided.al2023", "bootstrap").is_none());
+}

@@ -1,0 +1,217 @@
+//! A pass in progress: stacks starting, their events and endings, change
+//! sets, uploads, locks, stops and rollbacks.
+
+use crate::cloud::lock::Holder;
+use crate::deployed::{ChangeSetChange, StackEvent, StackResource};
+use crate::output::{Colour, Printer};
+use crate::plan::Action;
+use crate::reconcile::{LeftStack, StackResult, StopReason};
+
+pub fn status_colour(status: &str) -> Colour {
+    if status.contains("FAILED") || status.contains("ROLLBACK") {
+        Colour::Red
+    } else if status.ends_with("_COMPLETE") {
+        Colour::Green
+    } else {
+        Colour::Yellow
+    }
+}
+
+/// A bucket's content, brought in line with its folder.
+pub fn content_synced(
+    resource: &str,
+    bucket: &str,
+    put: &[String],
+    deleted: &[String],
+    unchanged: &usize,
+) -> String {
+    let mut text = format!(
+        "{resource}: content of bucket {bucket}: {} file(s) put",
+        put.len()
+    );
+    if !put.is_empty() {
+        text.push_str(&format!(" ({})", put.join(", ")));
+    }
+    if !deleted.is_empty() {
+        text.push_str(&format!(
+            ", {} deleted ({})",
+            deleted.len(),
+            deleted.join(", ")
+        ));
+    }
+    text.push_str(&format!(", {unchanged} unchanged"));
+    text
+}
+
+/// An asset uploaded (nothing when it was there).
+pub fn upload(key: &str, bytes: &usize, uploaded: &bool) -> String {
+    if *uploaded {
+        format!("  uploaded {key} ({bytes} bytes)")
+    } else {
+        String::new()
+    }
+}
+
+/// A stack starting its operation.
+pub fn stack_start(stack: &str, action: &Action, at: &f64, waited_for: &[String]) -> String {
+    let after = match waited_for {
+        [] => String::new(),
+        names => format!(", after {}", names.join(", ")),
+    };
+    let text = format!("{stack}: {} (at {at:.2}s{after})", action.name());
+    text
+}
+
+/// The changes CloudFormation computed, with replacement flags.
+pub fn change_set(stack: &str, changes: &[ChangeSetChange]) -> String {
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let replacement = match c.replacement.as_deref() {
+                Some("True") => "  replacement: yes".to_string(),
+                Some("Conditional") => "  replacement: conditional".to_string(),
+                _ => String::new(),
+            };
+            let forced = if c.recreating.is_empty() {
+                String::new()
+            } else {
+                format!(" (forced by {})", c.recreating.join(", "))
+            };
+            format!(
+                "  {stack}  {:<7} {:<36} {}{replacement}{forced}",
+                c.action, c.logical_id, c.resource_type
+            )
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// How a stack ended.
+pub fn stack_end(
+    p: &Printer,
+    stack: &str,
+    result: &StackResult,
+    status: &str,
+    seconds: &f64,
+    reason: &Option<String>,
+) -> String {
+    let (word, colour) = match result {
+        StackResult::Failed | StackResult::Refused => ("failed", Colour::Red),
+        StackResult::Kept => ("kept", Colour::Yellow),
+        StackResult::Created => ("created", Colour::Green),
+        StackResult::Updated => ("updated", Colour::Green),
+        StackResult::Deleted => ("deleted", Colour::Green),
+        StackResult::Unchanged => ("unchanged", Colour::Dim),
+        StackResult::RolledBack => ("rolled back", Colour::Yellow),
+    };
+    let word = if *result == StackResult::Refused {
+        "refused"
+    } else {
+        word
+    };
+    // Against an emulator a stack settles in milliseconds: show them.
+    let took = if *seconds < 10.0 {
+        format!("{seconds:.2}s")
+    } else {
+        format!("{seconds:.1}s")
+    };
+    let mut text = format!("{stack}: {} ({status}, {took})", p.paint(word, colour));
+    if let Some(reason) = reason {
+        text.push_str(&format!("\n  {}", p.paint(reason, colour)));
+    }
+    text
+}
+
+/// The pass starting nothing new.
+pub fn stopping(p: &Printer, reason: &StopReason, in_flight: &[String]) -> String {
+    let what = if in_flight.is_empty() {
+        "nothing is in flight".to_string()
+    } else {
+        format!("waiting for {} to finish", in_flight.join(", "))
+    };
+    p.paint(
+        &format!(
+            "{}: starting nothing new; {what}{}",
+            reason.describe(),
+            if *reason == StopReason::Interrupt {
+                " (Ctrl-C again to quit now; the next deploy picks up from there)"
+            } else {
+                ""
+            }
+        ),
+        Colour::Yellow,
+    )
+}
+
+/// Waiting for another deployer's lock.
+pub fn lock_wait(p: &Printer, key: &str, holder: &Holder, expires_in: &u64) -> String {
+    p.paint(
+        &format!(
+            "waiting for the lock {key}, held by {} ({}), expiring in {expires_in}s",
+            holder.owner, holder.command,
+        ),
+        Colour::Yellow,
+    )
+}
+
+/// The rollback after failed checks.
+pub fn rollback(
+    p: &Printer,
+    complete: &bool,
+    restored: &[String],
+    deleted: &[String],
+    left: &[LeftStack],
+) -> String {
+    let mut text = if *complete {
+        p.paint("rollback complete", Colour::Yellow)
+    } else {
+        p.paint("rollback incomplete", Colour::Red)
+    };
+    if !restored.is_empty() {
+        text.push_str(&format!(
+            "; back on the previous release: {}",
+            restored.join(", ")
+        ));
+    }
+    if !deleted.is_empty() {
+        text.push_str(&format!(
+            "; created by this pass, deleted: {}",
+            deleted.join(", ")
+        ));
+    }
+    for l in left {
+        text.push_str(&format!(
+            "\n  {}: {}",
+            l.stack,
+            p.paint(&l.reason, Colour::Red)
+        ));
+    }
+    text
+}
+
+/// A resource a destroy kept.
+pub fn retained(stack: &str, resource: &StackResource) -> String {
+    let text = format!(
+        "  kept {} {} (Retain; it outlives {stack})",
+        resource.resource_type,
+        resource
+            .physical_id
+            .as_deref()
+            .unwrap_or(&resource.logical_id)
+    );
+    text
+}
+
+/// One CloudFormation event of a stack, and whether it is still in progress.
+pub fn stack_event(stack: &str, event: &StackEvent) -> (String, bool) {
+    let reason = event
+        .reason
+        .as_deref()
+        .map(|r| format!("  {r}"))
+        .unwrap_or_default();
+    let line = format!(
+        "  {stack}  {:<36} {}{reason}",
+        event.logical_id, event.status
+    );
+    (line, event.status.ends_with("_IN_PROGRESS"))
+}
