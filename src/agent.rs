@@ -9,6 +9,7 @@
 //! not retried until a new commit arrives. Each state is reported once.
 
 use crate::reconcile::Retry;
+use crate::retry::{Jitter, Policy};
 use std::time::{Duration, Instant};
 
 /// Where an environment stands with the commit it follows.
@@ -43,25 +44,16 @@ impl Default for Tracker {
 }
 
 /// The delay after the `attempts`-th failure: `base` doubling, at most `cap`.
-pub fn backoff(attempts: u32, base: Duration, cap: Duration) -> Duration {
-    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
-    base.saturating_mul(factor).min(cap)
+fn backoff(attempts: u32, base: Duration, cap: Duration) -> Duration {
+    Policy::doubling(base, cap).pause(attempts, Duration::ZERO)
 }
 
 /// `interval` moved by up to a tenth either way, so that many agents
 /// started together do not beat in step.
 pub fn jittered(interval: Duration, seed: u64) -> Duration {
-    // A small mixing step (splitmix64) over a seed of time and pid.
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    let spread = interval.as_millis() as u64 / 10;
-    if spread == 0 {
-        return interval;
-    }
-    let offset = z % (2 * spread + 1);
-    Duration::from_millis(interval.as_millis() as u64 - spread + offset)
+    Policy::doubling(interval, interval)
+        .with_jitter(Jitter::Spread(0.1))
+        .jittered(interval, seed)
 }
 
 impl Tracker {

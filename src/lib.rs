@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod reconcile;
 pub mod render;
+pub mod retry;
 pub mod revision;
 pub mod schedule;
 pub mod smoke;

@@ -217,8 +217,10 @@ pub async fn update_configuration(
 pub async fn wait_updated(cloud: &super::Cloud, function: &str) -> Result<(), CloudError> {
     let lambda = &cloud.lambda;
     use aws_sdk_lambda::types::LastUpdateStatus;
-    let mut pause = std::time::Duration::from_millis(50);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    use std::time::Duration;
+    let policy =
+        crate::retry::Policy::doubling(Duration::from_millis(50), Duration::from_millis(500));
+    let mut backoff = crate::retry::Backoff::new(policy).within(Duration::from_secs(300));
     loop {
         let out = lambda
             .get_function_configuration()
@@ -240,15 +242,13 @@ pub async fn wait_updated(cloud: &super::Cloud, function: &str) -> Result<(), Cl
             }
             _ => return Ok(()),
         }
-        if std::time::Instant::now() > deadline {
+        if !backoff.wait().await {
             return Err(CloudError::new(
                 "GetFunctionConfiguration",
                 function,
                 "the update did not finish within 5 minutes",
             ));
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_millis(500));
     }
 }
 

@@ -256,7 +256,8 @@ pub async fn wait_change_set(
     change_set: &str,
 ) -> Result<ChangeSetOutcome, CloudError> {
     let cfn = &cloud.cfn;
-    let mut delay = Duration::from_millis(50);
+    let policy = crate::retry::Policy::doubling(Duration::from_millis(50), Duration::from_secs(2));
+    let mut backoff = crate::retry::Backoff::new(policy);
     loop {
         let mut changes = Vec::new();
         let mut token = None;
@@ -291,8 +292,7 @@ pub async fn wait_change_set(
                 });
             }
             _ => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                backoff.wait().await;
             }
         }
     }

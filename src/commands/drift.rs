@@ -3,13 +3,13 @@
 //! drifted, 1 error.
 
 use super::session::{Session, no_preflight};
-use super::target::{TargetArgs, connect, runtime};
+use super::target::{TargetArgs, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
 use crate::assets::Builds;
+use crate::cloud::Cloud;
 use crate::exit;
 use crate::output::show::show_drift;
 use crate::reconcile::drift::DriftReport;
-use crate::reconcile::{Options, Pass, Stop};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -48,38 +48,33 @@ impl DriftArgs {
             &no_preflight,
         )?;
         let rt = runtime()?;
-        rt.block_on(async {
-            let cloud = connect(&session.target).await;
-            let summary = |ok: bool, counts, human: &str| {
-                Summary::cloud("drift", ok, counts, started, &cloud.calls(), human)
-            };
-            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-            let options = Options::default();
-            let pass = Pass::new(&cloud, &session.rendered, &session.assets, &options, tx);
-            if let Err(check) = pass.check_account().await {
-                let e: CommandError = Stop::from(check).into();
-                return Err(e.with_summary(summary(false, json!({}), "nothing checked")));
-            }
-            let report = pass
-                .detect_drift(Duration::from_secs(self.drift_timeout))
-                .await
-                .map_err(|e| {
-                    CommandError::from_error(ErrorKind::Failure, &e).with_summary(summary(
-                        false,
-                        json!({}),
-                        "drift not known",
-                    ))
-                })?;
-            show_drift(&mut ctx.printer, &report);
-            let counts = drift_counts(&report);
-            let human = drift_line(&report);
-            let code = if report.drifted() {
-                exit::DRIFTED
-            } else {
-                exit::OK
-            };
-            Ok(summary(true, counts, &human).with_code(code))
-        })
+        let summary = |cloud: &Cloud, ok: bool, counts, human: &str| {
+            Summary::cloud("drift", ok, counts, started, &cloud.calls(), human)
+        };
+        rt.block_on(session.read_only(
+            |cloud| Some(summary(cloud, false, json!({}), "nothing checked")),
+            async |cloud, pass| {
+                let report = pass
+                    .detect_drift(Duration::from_secs(self.drift_timeout))
+                    .await
+                    .map_err(|e| {
+                        CommandError::from_error(ErrorKind::Failure, &e).with_summary(summary(
+                            cloud,
+                            false,
+                            json!({}),
+                            "drift not known",
+                        ))
+                    })?;
+                show_drift(&mut ctx.printer, &report);
+                let code = if report.drifted() {
+                    exit::DRIFTED
+                } else {
+                    exit::OK
+                };
+                let counts = drift_counts(&report);
+                Ok(summary(cloud, true, counts, &drift_line(&report)).with_code(code))
+            },
+        ))
     }
 }
 

@@ -1,11 +1,11 @@
 //! `driftless outputs ENV`: the deployed outputs of every stack, by unit.
 
 use super::session::{Session, no_preflight};
-use super::target::{TargetArgs, connect, runtime};
+use super::target::{TargetArgs, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
 use crate::assets::Builds;
 use crate::cloud::stacks;
-use crate::reconcile::{Options, Pass, Stop, public_outputs};
+use crate::reconcile::public_outputs;
 use serde_json::json;
 use std::time::Instant;
 
@@ -90,19 +90,13 @@ impl OutputsArgs {
             &no_preflight,
         )?;
         let rt = runtime()?;
-        rt.block_on(async {
-            let cloud = connect(&session.target).await;
+        rt.block_on(session.read_only(
+            |cloud| Some(Summary::cloud("outputs", false, json!({}), started, &cloud.calls(), "nothing read")),
+            async |cloud, _pass| {
             let summary = |ok: bool, counts, human: &str| {
                 Summary::cloud("outputs", ok, counts, started, &cloud.calls(), human)
             };
-            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-            let options = Options::default();
-            let pass = Pass::new(&cloud, &session.rendered, &session.assets, &options, tx);
-            if let Err(check) = pass.check_account().await {
-                let e: CommandError = Stop::from(check).into();
-                return Err(e.with_summary(summary(false, json!({}), "nothing read")));
-            }
-            let deployed = stacks::list(&cloud).await.map_err(|e| {
+            let deployed = stacks::list(cloud).await.map_err(|e| {
                 CommandError::from_error(ErrorKind::Failure, &e)
                     .with_summary(summary(false, json!({}), "nothing read"))
             })?;
@@ -161,7 +155,8 @@ impl OutputsArgs {
             )
             .with_help(format!("run `driftless deploy {}` first", self.environment))
             .with_summary(summary(false, counts, &human)))
-        })
+        },
+        ))
     }
 }
 

@@ -3,10 +3,12 @@
 //! render the environment, resolve the target, print the header, and ask
 //! for approval.
 
-use super::target::{Resolved, TargetArgs};
-use super::{CommandError, Context, ErrorKind};
+use super::target::{Resolved, TargetArgs, connect};
+use super::{CommandError, Context, ErrorKind, Summary};
 use crate::assets::{Assets, Builds};
+use crate::cloud::Cloud;
 use crate::load::{load_specs, render_loaded};
+use crate::reconcile::{Options, Pass, Stop};
 use crate::render::RenderedEnvironment;
 use crate::spec::{Environment, Project};
 use serde_json::json;
@@ -92,6 +94,29 @@ impl Session {
             assets,
             target: resolved,
         })
+    }
+
+    /// The read-only commands' prologue once the session is open: the
+    /// target connected, a pass whose events nobody reads, the account
+    /// checked; then `work`. A wrong account ends the command, with the
+    /// summary `refused` gives for the calls made.
+    pub async fn read_only<T>(
+        &self,
+        refused: impl FnOnce(&Cloud) -> Option<Summary>,
+        work: impl AsyncFnOnce(&Cloud, &Pass<'_>) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        let cloud = connect(&self.target).await;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let options = Options::default();
+        let pass = Pass::new(&cloud, &self.rendered, &self.assets, &options, tx);
+        if let Err(check) = pass.check_account().await {
+            let e = CommandError::from(Stop::from(check));
+            return Err(match refused(&cloud) {
+                Some(summary) => e.with_summary(summary),
+                None => e,
+            });
+        }
+        work(&cloud, &pass).await
     }
 
     pub fn requires_approval(&self) -> bool {

@@ -3,13 +3,12 @@
 //! out of sync or drifted, 8 degraded or missing.
 
 use super::session::{Session, no_preflight};
-use super::target::{TargetArgs, connect, runtime};
+use super::target::{TargetArgs, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
 use crate::assets::Builds;
 use crate::exit;
 use crate::output::{Colour, Printer};
 use crate::reconcile::status::{EnvironmentStatus, Health};
-use crate::reconcile::{Options, Pass, Stop};
 use crate::revision::short;
 use serde_json::json;
 use std::time::Instant;
@@ -162,21 +161,21 @@ impl StatusArgs {
                 Builds::Run,
                 &no_preflight,
             )?;
-            let result = rt.block_on(async {
-                let cloud = connect(&session.target).await;
-                let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-                let options = Options::default();
-                let pass = Pass::new(&cloud, &session.rendered, &session.assets, &options, tx);
-                let status = match pass.check_account().await {
-                    Err(check) => Err(CommandError::from(Stop::from(check))),
-                    Ok(()) => pass
-                        .status()
-                        .await
-                        .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e)),
-                };
-                calls += cloud.calls().total;
-                status.map(|s| (s, cloud.store_now()))
-            });
+            let counted = std::cell::Cell::new(0);
+            let result = rt.block_on(session.read_only(
+                |cloud| {
+                    counted.set(cloud.calls().total);
+                    None
+                },
+                async |cloud, pass| {
+                    let status = pass.status().await;
+                    counted.set(cloud.calls().total);
+                    status
+                        .map(|s| (s, cloud.store_now()))
+                        .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))
+                },
+            ));
+            calls += counted.get();
             match result {
                 Ok((status, now)) => {
                     codes.push(status_code(&status));

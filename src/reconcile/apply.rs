@@ -3,18 +3,17 @@
 //! waves. Then the orphans (with `--prune`) and the settling.
 
 use super::change_set::{ChangeSetRun, change_set_name};
+use super::drive::{Start, drive};
 use super::observe::{Observed, PlannedStack};
 use super::{Event, Outcome, Pass, StackResult};
 use crate::cloud::CloudError;
-use crate::cloud::bootstrap::{BOOTSTRAP_STACK, BUCKET_OUTPUT, upload_if_absent};
+use crate::cloud::bootstrap::{BOOTSTRAP_STACK, BUCKET_OUTPUT};
 use crate::cloud::stacks::{self, ChangeSetRequest};
 use crate::deployed::{APP_TAG, DeployedStack, ENVIRONMENT_TAG, HASH_TAG, REVISION_TAG};
 use crate::plan::{Action, StackPlan};
 use crate::render::{ParameterSource, RenderedStack};
 use crate::schedule::{self, Order, Scheduler, State, Task};
-use futures_util::StreamExt;
 use futures_util::future::join_all;
-use futures_util::stream::FuturesUnordered;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -27,9 +26,9 @@ struct Applied {
 impl Pass<'_> {
     pub async fn apply(&self, observed: &Observed) -> Outcome {
         let mut outcome = Outcome::default();
-        let mut deployed = observed.stacks.clone();
-        let mut bucket = observed.asset_bucket.clone();
-        let mut applied: HashSet<String> = HashSet::new();
+        let deployed = observed.stacks.clone();
+        let bucket = observed.asset_bucket.clone();
+        let applied: HashSet<String> = HashSet::new();
         let planned: Vec<&PlannedStack> = observed.waves().into_iter().flatten().collect();
         let rendered: Vec<&RenderedStack> = planned.iter().map(|p| &p.stack).collect();
         let tasks = stack_tasks(&rendered);
@@ -58,66 +57,80 @@ impl Pass<'_> {
             uploaded.extend(uploads);
         }
         let mut sched = Scheduler::new(tasks, self.concurrency());
-        let mut durations = vec![Duration::ZERO; planned.len()];
-        let mut running = FuturesUnordered::new();
+        /// What the steps of the drive share.
+        struct Progress<'o> {
+            outcome: &'o mut Outcome,
+            deployed: BTreeMap<String, DeployedStack>,
+            bucket: Option<String>,
+            applied: HashSet<String>,
+            durations: Vec<Duration>,
+        }
+        let mut progress = Progress {
+            outcome: &mut outcome,
+            deployed,
+            bucket,
+            applied,
+            durations: vec![Duration::ZERO; planned.len()],
+        };
         let began = Instant::now();
-        loop {
-            if self.is_stopping() {
-                sched.stop();
-            }
-            for i in sched.start_ready() {
+        drive(
+            &mut sched,
+            &mut progress,
+            || self.is_stopping(),
+            |progress, sched, i| {
                 let p = planned[i];
                 // Planned now, with the outputs of the stacks settled so far.
-                let mut plan = self.plan_stack(&p.stack, p.plan.wave, &deployed, bucket.as_deref());
+                let mut plan = self.plan_stack(
+                    &p.stack,
+                    p.plan.wave,
+                    &progress.deployed,
+                    progress.bucket.as_deref(),
+                );
                 plan.changes = p.plan.changes.clone();
                 self.note_wait(&p.stack.name, sched.waited_for(i));
-                let bucket = bucket.clone();
-                running.push(async move {
+                let bucket = progress.bucket.clone();
+                Start::Run(async move {
                     let started = Instant::now();
                     let result = self.apply_stack(p, &plan, bucket.as_deref()).await;
-                    (i, result, started.elapsed())
-                });
-            }
-            let Some((i, result, took)) = running.next().await else {
-                break;
-            };
-            durations[i] = took;
-            let p = planned[i];
-            let applied_stack = match result {
-                Ok(a) => a,
-                Err(e) => {
-                    outcome.error.get_or_insert_with(|| e.to_string());
+                    (result, started.elapsed())
+                })
+            },
+            |progress, i, (result, took)| {
+                progress.durations[i] = took;
+                let applied_stack = result.unwrap_or_else(|e| {
+                    progress.outcome.error.get_or_insert_with(|| e.to_string());
                     Applied {
                         result: StackResult::Failed,
                         deployed: None,
                     }
+                });
+                progress.outcome.count(applied_stack.result);
+                if matches!(
+                    applied_stack.result,
+                    StackResult::Created | StackResult::Updated
+                ) {
+                    progress.applied.insert(planned[i].stack.name.clone());
                 }
-            };
-            match applied_stack.result {
-                StackResult::Created => outcome.created += 1,
-                StackResult::Updated => outcome.updated += 1,
-                StackResult::Unchanged => outcome.unchanged += 1,
-                StackResult::Refused => outcome.refused += 1,
-                _ => outcome.failed += 1,
-            }
-            let ok = !matches!(
-                applied_stack.result,
-                StackResult::Failed | StackResult::Refused
-            );
-            if matches!(
-                applied_stack.result,
-                StackResult::Created | StackResult::Updated
-            ) {
-                applied.insert(p.stack.name.clone());
-            }
-            if let Some(d) = applied_stack.deployed {
-                if d.name == BOOTSTRAP_STACK {
-                    bucket = d.outputs.get(BUCKET_OUTPUT).cloned();
+                if let Some(d) = applied_stack.deployed {
+                    if d.name == BOOTSTRAP_STACK {
+                        progress.bucket = d.outputs.get(BUCKET_OUTPUT).cloned();
+                    }
+                    progress.deployed.insert(d.name.clone(), d);
                 }
-                deployed.insert(d.name.clone(), d);
-            }
-            sched.finish(i, ok);
-        }
+                !matches!(
+                    applied_stack.result,
+                    StackResult::Failed | StackResult::Refused
+                )
+            },
+        )
+        .await;
+        let Progress {
+            mut deployed,
+            bucket,
+            applied,
+            durations,
+            ..
+        } = progress;
         let failed = sched.count(State::Failed) > 0;
         outcome.skipped = sched.count(State::Skipped);
         let path = schedule::critical_path(&stack_tasks(&rendered), &durations);
@@ -435,61 +448,6 @@ impl Pass<'_> {
             }
         })
     }
-
-    async fn upload_assets(
-        &self,
-        planned: &PlannedStack,
-        bucket: Option<&str>,
-    ) -> Result<(), CloudError> {
-        let needs = planned
-            .stack
-            .parameters
-            .iter()
-            .any(|p| p.source == ParameterSource::AssetBucket);
-        if !needs {
-            return Ok(());
-        }
-        let Some(bucket) = bucket else {
-            return Err(CloudError::new(
-                "PutObject",
-                &planned.stack.name,
-                "the asset bucket is not deployed; the bootstrap stack failed",
-            ));
-        };
-        let assets: Vec<_> = self
-            .assets
-            .values()
-            .filter(|a| planned.stack.units.contains(&a.unit))
-            .collect();
-        // Functions sharing a code folder share one zip: upload each key once.
-        let mut keys = HashSet::new();
-        let assets: Vec<_> = assets
-            .into_iter()
-            .filter(|a| keys.insert(a.reference().key()))
-            .collect();
-        let s3 = self.cloud;
-        let results = join_all(assets.iter().map(|a| {
-            let key = a.reference().key();
-            async move {
-                let uploaded = upload_if_absent(s3, bucket, &key, a.bytes.clone()).await?;
-                Ok::<_, CloudError>((key, a.bytes.len(), uploaded))
-            }
-        }))
-        .await;
-        for result in results {
-            let (key, bytes, uploaded) = result?;
-            if uploaded {
-                self.uploads
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            self.emit(Event::Upload {
-                key,
-                bytes,
-                uploaded,
-            });
-        }
-        Ok(())
-    }
 }
 
 impl Pass<'_> {
@@ -542,16 +500,6 @@ fn wave_indices(planned: &[&PlannedStack]) -> Vec<Vec<usize>> {
     }
     waves.retain(|w| !w.is_empty());
     waves
-}
-
-/// `unit.resource` for a logical id, for messages and `--allow-replace`.
-pub(super) fn resource_label(stack: &RenderedStack, logical_id: &str) -> String {
-    stack
-        .resources
-        .iter()
-        .find(|r| r.logical_id == logical_id)
-        .map(|r| format!("{}.{}", r.unit, r.resource))
-        .unwrap_or_else(|| logical_id.to_string())
 }
 
 /// Why parameters have no value, per parameter.

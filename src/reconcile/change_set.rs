@@ -3,7 +3,6 @@
 //! the other waits a stack operation needs (someone else's operation, a
 //! continued rollback, a delete).
 
-use super::apply::resource_label;
 use super::{Event, Pass};
 use crate::cloud::CloudError;
 use crate::cloud::stacks::{self, ChangeSetOutcome, ChangeSetRequest};
@@ -14,6 +13,7 @@ use crate::deployed::{
 use crate::plan::Action;
 use crate::plan::guard::Hazard;
 use crate::render::RenderedStack;
+use crate::retry::{Backoff, Growth, Jitter, Policy};
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -48,26 +48,15 @@ pub(super) fn change_set_name() -> String {
     format!("driftless-{millis}")
 }
 
-/// Polls with a delay growing from 100 ms to 2 s: quick against an emulator,
-/// gentle with a real account.
-/// Polling a stack operation: every twentieth of the time it has taken so
-/// far, from 50 ms up to 2 s. An operation is seen to end at most 5 % of
-/// its duration late (a 10-minute distribution within 2 s): on the critical
-/// path that lateness adds up, stack after stack. A 5-minute operation
-/// takes about 200 polls, a third more than growing the delay by half.
-struct Backoff(Instant);
-
-impl Backoff {
-    fn new() -> Self {
-        Backoff(Instant::now())
-    }
-
-    async fn wait(&mut self) {
-        let delay =
-            (self.0.elapsed() / 20).clamp(Duration::from_millis(50), Duration::from_secs(2));
-        tokio::time::sleep(delay).await;
-    }
-}
+/// How often a settling stack is polled: a twentieth of the time waited
+/// so far, from 50 ms to 2 s. A poll's lateness lands on the critical
+/// path, stack after stack; a 5-minute operation takes about 200 polls.
+const POLL: Policy = Policy {
+    first: Duration::from_millis(50),
+    cap: Duration::from_secs(2),
+    growth: Growth::Proportional(20),
+    jitter: Jitter::None,
+};
 
 impl Pass<'_> {
     /// Change set → data-loss check → execute → stream events until the
@@ -166,7 +155,7 @@ impl Pass<'_> {
             .iter()
             .filter(|c| c.destroys() && retained(&c.logical_id))
             .filter_map(|c| {
-                let label = resource_label(stack, &c.logical_id);
+                let label = stack.resource_label(&c.logical_id);
                 if allow.contains(&c.logical_id) || allow.contains(&label) {
                     return None;
                 }
@@ -198,7 +187,7 @@ impl Pass<'_> {
         mut seen: HashSet<String>,
     ) -> Result<Vec<StackEvent>, CloudError> {
         let started = Instant::now();
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(POLL);
         let mut all = Vec::new();
         loop {
             let page = stacks::events(self.cloud, stack_ref).await?;
@@ -252,7 +241,7 @@ impl Pass<'_> {
         name: &str,
     ) -> Result<Option<DeployedStack>, CloudError> {
         let started = Instant::now();
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(POLL);
         loop {
             let d = stacks::describe(self.cloud, name).await?;
             match &d {
@@ -268,7 +257,7 @@ impl Pass<'_> {
 
     pub(super) async fn wait_until_gone(&self, name: &str) -> Result<(), CloudError> {
         let started = Instant::now();
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(POLL);
         loop {
             match stacks::describe(self.cloud, name).await? {
                 None => return Ok(()),

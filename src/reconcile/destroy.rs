@@ -3,13 +3,12 @@
 //! when asked, and the resources CloudFormation keeps (Retain) are listed.
 
 use super::change_set::first_failure;
+use super::drive::{Start, drive};
 use super::{Event, Pass, StackResult};
 use crate::cloud::{CloudError, stacks};
 use crate::deployed::DeployedStack;
 use crate::render::RenderedStack;
 use crate::spec::Tier;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::Instant;
@@ -36,45 +35,33 @@ impl Pass<'_> {
         };
         // Readers are deleted before what they read.
         let (order, mut sched) = self.undo_schedule();
-        let mut running = FuturesUnordered::new();
-        loop {
-            let mut started = true;
-            while started {
-                started = false;
-                if self.is_stopping() {
-                    sched.stop();
+        drive(
+            &mut sched,
+            &mut outcome,
+            || self.is_stopping(),
+            |outcome, sched, i| {
+                let stack = order[i];
+                let Some(d) = deployed.get(&stack.name) else {
+                    outcome.absent += 1;
+                    return Start::Settled(true);
+                };
+                if stack.tier == Tier::Stateful && !include_stateful {
+                    outcome.kept += 1;
+                    self.emit(Event::StackEnd {
+                        stack: stack.name.clone(),
+                        result: StackResult::Kept,
+                        status: d.status.clone(),
+                        seconds: 0.0,
+                        reason: Some("stateful; pass --include-stateful to delete it".into()),
+                        outputs: Default::default(),
+                    });
+                    return Start::Settled(true);
                 }
-                for i in sched.start_ready() {
-                    let stack = order[i];
-                    let Some(d) = deployed.get(&stack.name) else {
-                        outcome.absent += 1;
-                        sched.finish(i, true);
-                        started = true;
-                        continue;
-                    };
-                    if stack.tier == Tier::Stateful && !include_stateful {
-                        outcome.kept += 1;
-                        self.emit(Event::StackEnd {
-                            stack: stack.name.clone(),
-                            result: StackResult::Kept,
-                            status: d.status.clone(),
-                            seconds: 0.0,
-                            reason: Some("stateful; pass --include-stateful to delete it".into()),
-                            outputs: Default::default(),
-                        });
-                        sched.finish(i, true);
-                        started = true;
-                        continue;
-                    }
-                    self.note_wait(&stack.name, sched.waited_for(i));
-                    let retained = retained_of(stack);
-                    running.push(async move { (i, self.delete_stack(d, &retained).await) });
-                }
-            }
-            let Some((i, result)) = running.next().await else {
-                break;
-            };
-            let ok = match result {
+                self.note_wait(&stack.name, sched.waited_for(i));
+                let retained = retained_of(stack);
+                Start::Run(async move { self.delete_stack(d, &retained).await })
+            },
+            |outcome, _, result| match result {
                 Ok((StackResult::Deleted, retained)) => {
                     outcome.deleted += 1;
                     outcome.retained_resources += retained;
@@ -89,9 +76,9 @@ impl Pass<'_> {
                     outcome.error.get_or_insert_with(|| e.to_string());
                     false
                 }
-            };
-            sched.finish(i, ok);
-        }
+            },
+        )
+        .await;
         if outcome.failed > 0 {
             outcome.error.get_or_insert_with(|| {
                 "a stack failed to delete; the stacks it reads were left in place".into()

@@ -12,11 +12,11 @@ use crate::cloud::{CloudError, stacks};
 use crate::deployed::{DeployedStack, PropertyDifference};
 use crate::plan::{HotswapDrift, SettingDrift};
 use crate::render::RenderedStack;
+use crate::retry::{Backoff, Policy};
 use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Detections in flight at once. CloudFormation throttles DetectStackDrift
 /// per account; four keep a 40-stack environment well under a minute on
@@ -148,32 +148,6 @@ fn stack_status(resources: &[CheckedResource], failed: bool) -> &'static str {
     }
 }
 
-/// Waits with backoff: 250 ms doubling to 5 s.
-struct Backoff {
-    delay: Duration,
-    deadline: Instant,
-}
-
-impl Backoff {
-    fn new(limit: Duration) -> Self {
-        Backoff {
-            delay: Duration::from_millis(250),
-            deadline: Instant::now() + limit,
-        }
-    }
-
-    /// False once the time limit has passed.
-    async fn wait(&mut self) -> bool {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        tokio::time::sleep(self.delay.min(left)).await;
-        self.delay = (self.delay * 2).min(Duration::from_secs(5));
-        true
-    }
-}
-
 impl Pass<'_> {
     /// Detects drift on every stack of the environment, `DETECTIONS_IN_FLIGHT`
     /// at a time, each within `limit`.
@@ -232,7 +206,11 @@ impl Pass<'_> {
         limit: Duration,
     ) -> Result<StackDrift, CloudError> {
         let name = &stack.name;
-        let mut backoff = Backoff::new(limit);
+        let mut backoff = Backoff::new(Policy::doubling(
+            Duration::from_millis(250),
+            Duration::from_secs(5),
+        ))
+        .within(limit);
         let timed_out = || {
             CloudError::new(
                 "DescribeStackDriftDetectionStatus",
@@ -289,6 +267,7 @@ impl Pass<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::time::Instant;
     use crate::deployed::ResourceDrift;
     use crate::render::ResourceSummary;
     use crate::spec::Tier;
@@ -323,7 +302,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn waiting_for_a_detection_backs_off_and_gives_up_at_its_limit() {
         let started = Instant::now();
-        let mut backoff = Backoff::new(Duration::from_secs(10));
+        let mut backoff = Backoff::new(Policy::doubling(
+            Duration::from_millis(250),
+            Duration::from_secs(5),
+        ))
+        .within(Duration::from_secs(10));
         let mut waits = Vec::new();
         let mut last = started;
         while backoff.wait().await {

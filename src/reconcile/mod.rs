@@ -8,6 +8,7 @@ mod change_set;
 mod content;
 pub mod destroy;
 pub mod drift;
+mod drive;
 mod events;
 mod gate;
 pub mod guard;
@@ -19,6 +20,7 @@ mod rollback;
 mod run;
 mod settle;
 pub mod status;
+mod upload;
 
 pub use apply::public_outputs;
 pub use content::ContentPlan;
@@ -348,5 +350,16 @@ impl Outcome {
 
     pub fn ok(&self) -> bool {
         self.failed == 0 && self.refused == 0 && self.error.is_none() && !self.stopped
+    }
+
+    /// Counts how one stack's apply ended.
+    fn count(&mut self, result: StackResult) {
+        match result {
+            StackResult::Created => self.created += 1,
+            StackResult::Updated => self.updated += 1,
+            StackResult::Unchanged => self.unchanged += 1,
+            StackResult::Refused => self.refused += 1,
+            _ => self.failed += 1,
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! resource; otherwise it is left as it is, and reported.
 
 use super::change_set::{ChangeSetRun, change_set_name};
+use super::drive::{Start, drive};
 use super::observe::{Observed, retained_ids};
 use super::{Event, Outcome, Pass, StackResult};
 use crate::cloud::stacks::ChangeSetRequest;
@@ -14,9 +15,7 @@ use crate::plan::Action;
 use crate::plan::guard::{self, Template};
 use crate::schedule;
 use crate::spec::Tier;
-use futures_util::StreamExt;
 use futures_util::future::join_all;
-use futures_util::stream::FuturesUnordered;
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -128,58 +127,61 @@ impl Pass<'_> {
         // Readers are put back before what they read; stacks the pass did
         // not change are done at once.
         let (order, mut sched) = self.undo_schedule();
-        let mut running = FuturesUnordered::new();
-        loop {
-            let mut started = true;
-            while started {
-                started = false;
-                for i in sched.start_ready() {
-                    let name = &order[i].name;
-                    if !outcome.changed.contains(name) {
-                        sched.finish(i, true);
-                        started = true;
-                        continue;
-                    }
-                    self.note_wait(name, sched.waited_for(i));
-                    running.push(async move { (i, self.roll_back_stack(name, snapshot).await) });
-                }
-            }
-            let Some((i, result)) = running.next().await else {
-                break;
-            };
-            let name = &order[i].name;
-            let result = result.unwrap_or_else(|e| Undo::Failed(e.to_string()));
-            let ok = match result {
-                Undo::Restored(d) => {
-                    report.restored.push(name.clone());
-                    if let Some(d) = d {
-                        outcome.deployed.insert(name.clone(), *d);
-                    }
-                    true
-                }
-                Undo::Deleted => {
-                    report.deleted.push(name.clone());
-                    outcome.deployed.remove(name);
-                    true
-                }
-                Undo::Kept(reason) => {
-                    report.left.push(LeftStack {
-                        stack: name.clone(),
-                        reason,
-                    });
-                    true
-                }
-                Undo::Failed(reason) => {
-                    failed.get_or_insert_with(|| name.clone());
-                    report.left.push(LeftStack {
-                        stack: name.clone(),
-                        reason,
-                    });
-                    false
-                }
-            };
-            sched.finish(i, ok);
+        /// What the steps of the drive share.
+        struct Progress<'a> {
+            outcome: &'a mut Outcome,
+            report: &'a mut RollbackReport,
+            failed: &'a mut Option<String>,
         }
+        let mut progress = Progress {
+            outcome,
+            report: &mut report,
+            failed: &mut failed,
+        };
+        drive(
+            &mut sched,
+            &mut progress,
+            || false,
+            |progress, sched, i| {
+                let name = &order[i].name;
+                if !progress.outcome.changed.contains(name) {
+                    return Start::Settled(true);
+                }
+                self.note_wait(name, sched.waited_for(i));
+                Start::Run(async move { self.roll_back_stack(name, snapshot).await })
+            },
+            |progress, i, result| {
+                let name = &order[i].name;
+                let left = |reason| LeftStack {
+                    stack: name.clone(),
+                    reason,
+                };
+                match result.unwrap_or_else(|e| Undo::Failed(e.to_string())) {
+                    Undo::Restored(d) => {
+                        progress.report.restored.push(name.clone());
+                        if let Some(d) = d {
+                            progress.outcome.deployed.insert(name.clone(), *d);
+                        }
+                        true
+                    }
+                    Undo::Deleted => {
+                        progress.report.deleted.push(name.clone());
+                        progress.outcome.deployed.remove(name);
+                        true
+                    }
+                    Undo::Kept(reason) => {
+                        progress.report.left.push(left(reason));
+                        true
+                    }
+                    Undo::Failed(reason) => {
+                        progress.failed.get_or_insert_with(|| name.clone());
+                        progress.report.left.push(left(reason));
+                        false
+                    }
+                }
+            },
+        )
+        .await;
         if let Some(first) = &failed {
             for i in (0..sched.len()).filter(|&i| sched.state(i) == schedule::State::Skipped) {
                 let name = &order[i].name;

@@ -115,6 +115,15 @@ pub struct RenderedEnvironment {
 }
 
 impl RenderedStack {
+    /// `unit.resource` for a logical id, for messages and `--allow-replace`.
+    pub fn resource_label(&self, logical_id: &str) -> String {
+        self.resources
+            .iter()
+            .find(|r| r.logical_id == logical_id)
+            .map(|r| format!("{}.{}", r.unit, r.resource))
+            .unwrap_or_else(|| logical_id.to_string())
+    }
+
     /// The parameters of this stack that the outputs of stack `upstream` feed.
     pub fn fed_by(&self, upstream: &str) -> Vec<&str> {
         self.parameters

@@ -6,6 +6,7 @@ use super::expect::{Observed, judge};
 use super::http::{HttpClient, is_loopback_name};
 use super::resolve::{Action, Check};
 use crate::cloud::functions;
+use crate::retry::{Backoff, Jitter, Policy};
 use futures_util::future::join_all;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -137,7 +138,8 @@ impl Runner {
     }
 
     async fn run_check(&self, check: &Check) -> CheckResult {
-        let mut pause = self.first_backoff;
+        let policy = Policy::doubling(self.first_backoff, Duration::from_secs(2));
+        let mut backoff = Backoff::new(policy.with_jitter(Jitter::Half));
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -159,8 +161,7 @@ impl Runner {
                         .then(|| check.mask(&outcome.problems.join("; "))),
                 };
             }
-            tokio::time::sleep(jittered(pause)).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
+            backoff.wait().await;
         }
     }
 
@@ -254,13 +255,6 @@ impl Attempt {
 
 /// Half the pause plus a random part of the other half, so that checks
 /// throttled together do not retry together.
-fn jittered(pause: Duration) -> Duration {
-    use std::hash::BuildHasher;
-    let random = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
-    let half = pause / 2;
-    half + half.mul_f64((random % 1000) as f64 / 1000.0)
-}
-
 fn not_run(p: &Planned, why: String) -> CheckResult {
     CheckResult {
         name: p.name.clone(),

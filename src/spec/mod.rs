@@ -2,6 +2,7 @@
 
 pub mod environment;
 pub mod notify;
+pub mod param;
 pub mod pipeline;
 pub mod read;
 pub mod reference;
