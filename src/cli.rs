@@ -36,6 +36,15 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub ci: bool,
 
+    /// More log detail: `-v` debug (the AWS SDK's retries and request ids
+    /// included), `-vv` trace.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less log detail: warnings and errors only.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -78,6 +87,13 @@ pub enum Command {
     /// The release pipeline of pipeline.yaml: plan, deploy, run, status,
     /// destroy.
     Pipeline(PipelineArgs),
+}
+
+impl Cli {
+    /// `-v` counted, minus one for `-q`.
+    pub fn verbosity(&self) -> i8 {
+        i8::try_from(self.verbose).unwrap_or(i8::MAX) - i8::from(self.quiet)
+    }
 }
 
 impl Command {

@@ -1,10 +1,11 @@
 //! The reconcile loop's HTTP listener: `POST /hooks/git` (a push event
 //! from GitHub, signed with `X-Hub-Signature-256`, or GitLab, with
 //! `X-Gitlab-Token`) wakes the loop at once; `GET /healthz` answers 200
-//! while the loop runs; `GET /metrics` is the Prometheus text exposition.
+//! while the loop runs; `GET /metrics` is the Prometheus text exposition
+//! (OpenMetrics when the scraper's `Accept` asks for it).
 //! A request with a bad or missing signature gets 401 and changes nothing.
 
-use crate::metrics::{self, EnvironmentMetrics};
+use crate::metrics::{self, EnvironmentMetrics, Exposition};
 use hmac::{KeyInit, Mac};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -186,14 +187,19 @@ async fn route(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full
             false => text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),
         },
         (&Method::GET, "/metrics") => {
+            let accept = request
+                .headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let format = Exposition::from_accept(accept);
             let body = match shared.metrics.lock() {
-                Ok(m) => metrics::render(&m, shared.running.load(Ordering::SeqCst)),
+                Ok(m) => metrics::render(&m, shared.running.load(Ordering::SeqCst), format),
                 Err(_) => String::new(),
             };
             let mut response = text(StatusCode::OK, body);
             response.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+                hyper::header::HeaderValue::from_static(format.content_type()),
             );
             response
         }

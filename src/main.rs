@@ -5,6 +5,7 @@ use clap::Parser;
 use driftless::cli::{Cli, Command};
 use driftless::commands::{Context, finish};
 use driftless::exit;
+use driftless::output::log::LogSettings;
 use driftless::output::{Format, Printer, ReportSettings, Reports};
 use std::process::ExitCode;
 
@@ -40,9 +41,20 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(exit::USAGE);
     }
+    // The long-running commands print log lines, timestamped and levelled.
+    let long_running = matches!(cli.command, Command::Reconcile(_) | Command::Watch(_));
+    let lines_on_stdout = long_running && cli.output == Format::Human;
+    driftless::output::log::init(LogSettings {
+        verbosity: cli.verbosity(),
+        lines_on_stdout,
+    });
+    let mut printer = Printer::stdio(cli.output, cli.ci);
+    if lines_on_stdout {
+        printer.log_lines();
+    }
     let mut ctx = Context {
         project: cli.project.clone(),
-        printer: Printer::stdio(cli.output, cli.ci),
+        printer,
         ci: cli.ci,
     };
     let reports = Reports::new(report_settings(&cli));

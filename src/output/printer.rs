@@ -34,6 +34,9 @@ pub struct Printer {
     annotate: bool,
     /// Human lines on stderr: stdout is for a report written at the end.
     human_on_stderr: bool,
+    /// Human lines are log lines (timestamped, levelled), for the
+    /// long-running commands.
+    log_lines: bool,
 }
 
 /// ANSI colours, used only on a terminal.
@@ -57,7 +60,15 @@ impl Printer {
             records: None,
             annotate: false,
             human_on_stderr: format == Format::Markdown,
+            log_lines: false,
         }
+    }
+
+    /// Human lines become `tracing` events at info level, printed by the
+    /// subscriber as timestamped log lines; no status line is drawn.
+    pub fn log_lines(&mut self) {
+        self.log_lines = true;
+        self.live = false;
     }
 
     /// Human lines go to stderr: stdout holds what [`Printer::raw`] writes.
@@ -174,6 +185,12 @@ impl Printer {
             Format::Markdown | Format::Human => {
                 let text = human();
                 if text.is_empty() {
+                    Ok(())
+                } else if self.log_lines {
+                    // A line each, so that every line carries its stamp.
+                    for line in text.lines() {
+                        tracing::info!(target: "driftless", "{line}");
+                    }
                     Ok(())
                 } else {
                     writeln!(self.out, "{text}")

@@ -267,10 +267,10 @@ impl Pass<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::time::Instant;
     use crate::deployed::ResourceDrift;
     use crate::render::ResourceSummary;
     use crate::spec::Tier;
+    use tokio::time::Instant;
 
     fn rendered() -> RenderedStack {
         let summary = |id: &str, ty: &str| ResourceSummary {

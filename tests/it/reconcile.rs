@@ -441,12 +441,52 @@ fn github_signature(secret: &str, body: &str) -> String {
 /// The families and samples of a Prometheus text exposition, parsed by
 /// `prometheus_client.parser` in the tests' venv, as JSON.
 fn parse_metrics(text: &str) -> Json {
+    parse_exposition(text, "prometheus_client.parser")
+}
+
+/// The same, for an OpenMetrics exposition (`prometheus_client`'s strict
+/// OpenMetrics parser, which also wants the `# EOF` line).
+fn parse_openmetrics(text: &str) -> Json {
+    parse_exposition(text, "prometheus_client.openmetrics.parser")
+}
+
+fn parse_exposition(text: &str, parser: &str) -> Json {
     let python = super::tools::python();
     super::support::python_json(
         &python,
-        "import json, sys\nfrom prometheus_client.parser import text_string_to_metric_families\nout = [{'name': f.name, 'type': f.type, 'samples': [{'name': s.name, 'labels': s.labels, 'value': s.value} for s in f.samples]} for f in text_string_to_metric_families(sys.stdin.read())]\nprint(json.dumps(out))",
+        &format!(
+            "import json, sys\nfrom {parser} import text_string_to_metric_families\nout = [{{'name': f.name, 'type': f.type, 'samples': [{{'name': s.name, 'labels': s.labels, 'value': s.value}} for s in f.samples]}} for f in text_string_to_metric_families(sys.stdin.read())]\nprint(json.dumps(out))"
+        ),
         text,
     )
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package) over a text
+/// exposition, where the machine has it; its lint problems, if any.
+fn promtool_problems(text: &str) -> Option<String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| eprintln!("skipped promtool: {e} (Debian: apt-get install prometheus)"))
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("promtool");
+    (!out.status.success()).then(|| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 #[test]
@@ -559,6 +599,25 @@ fn a_signed_push_wakes_the_loop_a_bad_one_is_refused_and_metrics_parse() {
             .any(|s| s["labels"]["operation"] == "DescribeStacks"),
         "{families:#}"
     );
+    assert_eq!(promtool_problems(&text), None, "{text}");
+
+    // A scraper that asks for OpenMetrics gets it.
+    let accept = (
+        "Accept",
+        "application/openmetrics-text; version=1.0.0".to_string(),
+    );
+    let (status, open) = request(&address, "GET", "/metrics", &[accept], "");
+    assert_eq!(status, 200);
+    assert!(open.ends_with("# EOF\n"), "{open}");
+    let families = parse_openmetrics(&open);
+    let info = families
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["name"] == "driftless_applied_commit")
+        .expect("the commit as an info metric");
+    assert_eq!(info["type"], "info", "{families:#}");
+    assert_eq!(info["samples"][0]["labels"]["commit"], commit.as_str());
 }
 
 #[test]
@@ -963,4 +1022,72 @@ fn in_a_browser_the_index_follows_pushes_and_the_environment_page_shows_drift() 
         shots.join("index-degraded.png").display()
     ));
     browser.run("quit");
+}
+
+/// The loop's human lines are log lines: an RFC 3339 timestamp, then the
+/// level. `-v` adds the SDK's own debug lines; `-q` keeps only warnings.
+#[test]
+fn the_loop_logs_timestamped_levelled_lines_that_v_and_q_adjust() {
+    let account = account();
+    let (repo, _app) = Repo::new(&account);
+    let origin = repo.origin.to_str().expect("path").to_string();
+    let empty = repo.work.parent().expect("parent").join("elsewhere");
+    std::fs::create_dir_all(&empty).expect("folder");
+    let once = |extra: &[&str]| {
+        let mut args = vec![
+            "reconcile",
+            "dev",
+            "--repo",
+            &origin,
+            "--branch",
+            "main",
+            "--once",
+        ];
+        args.extend_from_slice(extra);
+        super::emulator::human(&empty, &account, &args)
+    };
+    let plain = once(&[]);
+    let stamped = |l: &&str| {
+        let (stamp, rest) = l.split_once(' ').unwrap_or_default();
+        chrono_like(stamp) && rest.trim_start().starts_with("INFO ")
+    };
+    let lines: Vec<&str> = plain.lines().filter(stamped).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("dev")),
+        "no timestamped INFO line names the environment:\n{plain}"
+    );
+    assert!(!plain.contains("aws_smithy_runtime"), "{plain}");
+    let stdout_lines: Vec<&str> = plain
+        .lines()
+        .take_while(|l| !l.starts_with("error"))
+        .collect();
+    assert!(
+        stdout_lines
+            .iter()
+            .filter(|l| !l.is_empty())
+            .all(|l| stamped(l)),
+        "every line of the loop's log is stamped:\n{plain}"
+    );
+
+    let verbose = once(&["-v"]);
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.contains("DEBUG") && l.contains("aws_smithy_runtime")),
+        "-v shows the SDK's debug lines:\n{verbose}"
+    );
+    let quiet = once(&["-q"]);
+    assert!(!quiet.lines().any(|l| l.contains(" INFO ")), "{quiet}");
+}
+
+/// `2026-12-06T14:22:12.123456Z`: a date, `T`, a time, `Z`.
+fn chrono_like(stamp: &str) -> bool {
+    let b = stamp.as_bytes();
+    stamp.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && stamp.ends_with('Z')
+        && stamp[..4].chars().all(|c| c.is_ascii_digit())
 }
