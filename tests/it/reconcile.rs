@@ -1065,7 +1065,7 @@ fn the_loop_logs_timestamped_levelled_lines_that_v_and_q_adjust() {
         stdout_lines
             .iter()
             .filter(|l| !l.is_empty())
-            .all(|l| stamped(l)),
+            .all(stamped),
         "every line of the loop's log is stamped:\n{plain}"
     );
 
