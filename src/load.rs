@@ -105,6 +105,7 @@ pub fn render_loaded(
     env_name: &str,
     mut relevant: Diagnostics,
     builds: assets::Builds,
+    options: render::RenderOptions,
 ) -> Result<(RenderedEnvironment, Assets), Failure> {
     let env = project
         .environment(env_name)
@@ -113,7 +114,7 @@ pub fn render_loaded(
     relevant.extend(asset_diags);
     let (mut contents, content_diags) = content::prepare(project, Some(env), builds);
     relevant.extend(content_diags);
-    match render::render(project, env, &asset_refs(&assets)) {
+    match render::render_with(project, env, &asset_refs(&assets), options) {
         Ok(mut rendered) if relevant.is_empty() => {
             for bucket in rendered.stacks.iter_mut().flat_map(|s| &mut s.buckets) {
                 bucket.manifest = contents.remove(&(bucket.unit.clone(), bucket.resource.clone()));
@@ -134,6 +135,12 @@ pub fn load_environment(
     env_name: &str,
 ) -> Result<(Project, RenderedEnvironment, Assets), Failure> {
     let (project, relevant) = load_specs(root, env_name)?;
-    let (rendered, assets) = render_loaded(&project, env_name, relevant, assets::Builds::Run)?;
+    let (rendered, assets) = render_loaded(
+        &project,
+        env_name,
+        relevant,
+        assets::Builds::Run,
+        render::RenderOptions::default(),
+    )?;
     Ok((project, rendered, assets))
 }

@@ -7,7 +7,6 @@
 use super::{CommandError, ErrorKind};
 use crate::render::RenderedEnvironment;
 use crate::spec::Project;
-use serde_json::Value as Json;
 
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct InstanceArgs {
@@ -89,26 +88,6 @@ pub fn select(
     }
     project.environments.insert(name.clone(), copy);
     Ok(name)
-}
-
-/// An instance keeps nothing: its templates lose their Retain policies.
-pub fn make_ephemeral(rendered: &mut RenderedEnvironment) {
-    for stack in &mut rendered.stacks {
-        let Ok(mut template) = serde_json::from_str::<Json>(&stack.template) else {
-            continue;
-        };
-        if let Some(resources) = template.get_mut("Resources").and_then(Json::as_object_mut) {
-            for body in resources.values_mut().filter_map(Json::as_object_mut) {
-                body.remove("DeletionPolicy");
-                body.remove("UpdateReplacePolicy");
-            }
-        }
-        stack.template = template.to_string();
-        for resource in &mut stack.resources {
-            resource.retain = false;
-        }
-        stack.hash = crate::render::desired_hash(&stack.template, &stack.parameters);
-    }
 }
 
 /// Before an instance's stacks go: the objects of its buckets, which

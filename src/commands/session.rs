@@ -9,7 +9,7 @@ use crate::assets::{Assets, Builds};
 use crate::cloud::Cloud;
 use crate::load::{load_specs, render_loaded};
 use crate::reconcile::{Options, Pass, Stop};
-use crate::render::RenderedEnvironment;
+use crate::render::{RenderOptions, RenderedEnvironment};
 use crate::spec::{Environment, Project};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -61,10 +61,11 @@ impl Session {
             preflight(env)?;
         }
         let environment = &super::instance::select(&mut project, environment, instance)?;
-        let (mut rendered, assets) = render_loaded(&project, environment, relevant, builds)?;
-        if instance.is_some() {
-            super::instance::make_ephemeral(&mut rendered);
-        }
+        // An instance keeps nothing: its templates have no Retain policies.
+        let options = RenderOptions {
+            ephemeral: instance.is_some(),
+        };
+        let (rendered, assets) = render_loaded(&project, environment, relevant, builds, options)?;
         let resolved = target
             .resolve(ctx, &rendered.target)
             .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;

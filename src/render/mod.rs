@@ -33,11 +33,29 @@ use unit::*;
 pub(crate) use waves::desired_hash;
 use waves::*;
 
+/// How to render.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Nothing is retained (no `DeletionPolicy` or `UpdateReplacePolicy`):
+    /// a preview instance's destroy leaves nothing behind.
+    pub ephemeral: bool,
+}
+
 /// Renders an environment. Every problem found is returned at once.
 pub fn render(
     project: &Project,
     env: &Environment,
     assets: &BTreeMap<(String, String), AssetRef>,
+) -> Result<RenderedEnvironment, Diagnostics> {
+    render_with(project, env, assets, RenderOptions::default())
+}
+
+/// [`render`], as `options` say.
+pub fn render_with(
+    project: &Project,
+    env: &Environment,
+    assets: &BTreeMap<(String, String), AssetRef>,
+    options: RenderOptions,
 ) -> Result<RenderedEnvironment, Diagnostics> {
     let mut diags = Diagnostics::default();
     let unit_stack = layout(project, env, &mut diags);
@@ -73,7 +91,12 @@ pub fn render(
             unit_stack: Some(&unit_stack),
             outputs: &outputs,
         };
-        let result = render_unit(scope, true, assets, &mut diags);
+        let mut result = render_unit(scope, true, assets, &mut diags);
+        if options.ephemeral {
+            for (_, resource) in &mut result.resources {
+                resource.retain = false;
+            }
+        }
         for (name, value) in &result.outputs {
             outputs.insert((unit_name.clone(), name.clone()), value.clone());
         }

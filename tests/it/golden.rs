@@ -139,3 +139,47 @@ fn waves_put_every_stateful_stack_first() {
         vec!["user-management-dev-stateful".to_string()]
     );
 }
+
+#[test]
+fn an_ephemeral_render_retains_nothing_and_differs_only_in_retention() {
+    use driftless::assets::Builds;
+    use driftless::load::{load_specs, render_loaded};
+    use driftless::render::RenderOptions;
+    use serde_json::Value as Json;
+    let stateful = |ephemeral| {
+        let (project, relevant) = load_specs(&repo_root(), "prod").unwrap();
+        let options = RenderOptions { ephemeral };
+        let (rendered, _) =
+            render_loaded(&project, "prod", relevant, Builds::Run, options).unwrap();
+        rendered
+            .stacks
+            .into_iter()
+            .find(|s| s.name.ends_with("-stateful"))
+            .expect("a stateful stack")
+    };
+    let (kept, ephemeral) = (stateful(false), stateful(true));
+    assert!(kept.template.contains("\"DeletionPolicy\": \"Retain\""));
+    assert!(kept.resources.iter().any(|r| r.retain));
+    assert!(!ephemeral.template.contains("DeletionPolicy"));
+    assert!(!ephemeral.template.contains("UpdateReplacePolicy"));
+    assert!(ephemeral.resources.iter().all(|r| !r.retain));
+    assert_ne!(
+        kept.hash, ephemeral.hash,
+        "the deploy hash follows retention"
+    );
+    // Nothing else differs.
+    let without_retention = |template: &str| {
+        let mut t: Json = serde_json::from_str(template).unwrap();
+        for body in t["Resources"].as_object_mut().unwrap().values_mut() {
+            let body = body.as_object_mut().unwrap();
+            body.remove("DeletionPolicy");
+            body.remove("UpdateReplacePolicy");
+        }
+        t["Metadata"]["driftless"]["retained"] = Json::Null;
+        t
+    };
+    assert_eq!(
+        without_retention(&kept.template),
+        without_retention(&ephemeral.template)
+    );
+}

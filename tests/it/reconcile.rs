@@ -1062,10 +1062,7 @@ fn the_loop_logs_timestamped_levelled_lines_that_v_and_q_adjust() {
         .take_while(|l| !l.starts_with("error"))
         .collect();
     assert!(
-        stdout_lines
-            .iter()
-            .filter(|l| !l.is_empty())
-            .all(stamped),
+        stdout_lines.iter().filter(|l| !l.is_empty()).all(stamped),
         "every line of the loop's log is stamped:\n{plain}"
     );
 

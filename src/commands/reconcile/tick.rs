@@ -44,7 +44,14 @@ impl ReconcileArgs {
         };
         crate::source::prune_checkouts(checkouts, &[&commit]);
         let loaded = load_specs(&dir, &env.name).and_then(|(project, relevant)| {
-            render_loaded(&project, &env.name, relevant, Builds::Run).map(|r| (project, r))
+            render_loaded(
+                &project,
+                &env.name,
+                relevant,
+                Builds::Run,
+                Default::default(),
+            )
+            .map(|r| (project, r))
         });
         let (project, (rendered, assets)) = match loaded {
             Ok(loaded) => loaded,
