@@ -26,10 +26,11 @@ pub fn render(
     let outcome = records.outcome();
     let took = Duration::from_secs_f64(outcome.map_or(0.0, |o| o.seconds.max(0.0)));
     let started = chrono::DateTime::<chrono::Utc>::from(now.checked_sub(took).unwrap_or(now));
+    let name = xml_text(&name);
     let mut report = Report::new(name.as_str());
     report.set_timestamp(started).set_time(took);
     for (phase, checks) in records.phases() {
-        let mut suite = TestSuite::new(format!("smoke checks ({phase})"));
+        let mut suite = TestSuite::new(xml_text(&format!("smoke checks ({phase})")));
         suite.set_timestamp(started);
         let mut time = Duration::ZERO;
         for check in checks {
@@ -44,13 +45,13 @@ pub fn render(
     if outcome.is_some_and(|o| o.failed()) {
         let problems = records.problems();
         status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        status.set_message(
-            problems
+        status.set_message(xml_text(
+            &problems
                 .first()
                 .cloned()
                 .unwrap_or_else(|| format!("{name} failed")),
-        );
-        status.set_description(problems.join("\n"));
+        ));
+        status.set_description(xml_text(&problems.join("\n")));
     }
     let mut case = TestCase::new(name.as_str(), status);
     case.set_classname("driftless")
@@ -63,8 +64,28 @@ pub fn render(
     report.to_string()
 }
 
+/// `text` with every character XML 1.0 cannot hold (control characters
+/// but tab and line breaks, U+FFFE, U+FFFF) written as `\u{..}`, so that
+/// the file stays well-formed and the character stays visible.
+fn xml_text(text: &str) -> String {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+            || c >= '\u{10000}'
+    };
+    if text.chars().all(allowed) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| match allowed(c) {
+            true => c.to_string(),
+            false => format!("\\u{{{:x}}}", c as u32),
+        })
+        .collect()
+}
+
 fn check_case(phase: &str, check: &CheckResult) -> TestCase {
-    let failure = check.failure.as_deref().unwrap_or("did not pass");
+    let failure = xml_text(check.failure.as_deref().unwrap_or("did not pass"));
+    let failure = failure.as_str();
     let status = match (check.passed, check.attempts) {
         (true, _) => TestCaseStatus::success(),
         (false, 0) => {
@@ -75,12 +96,12 @@ fn check_case(phase: &str, check: &CheckResult) -> TestCase {
         (false, _) => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_message(failure)
-                .set_description(format!("{} -> {failure}", check.target));
+                .set_description(xml_text(&format!("{} -> {failure}", check.target)));
             s
         }
     };
-    let mut case = TestCase::new(check.name.as_str(), status);
-    case.set_classname(format!("smoke.{phase}"))
+    let mut case = TestCase::new(xml_text(&check.name), status);
+    case.set_classname(xml_text(&format!("smoke.{phase}")))
         .set_time(Duration::from_millis(check.latency_ms.unwrap_or(0)));
     case
 }
@@ -103,6 +124,15 @@ mod tests {
                 failure: failure.map(str::to_string),
             },
         }
+    }
+
+    #[test]
+    fn characters_xml_cannot_hold_are_written_visibly() {
+        assert_eq!(
+            xml_text("a\u{1}b\u{ffff}c\u{1b}"),
+            "a\\u{1}b\\u{ffff}c\\u{1b}"
+        );
+        assert_eq!(xml_text("tab\tok é 😀"), "tab\tok é 😀");
     }
 
     #[test]

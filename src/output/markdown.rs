@@ -4,8 +4,11 @@
 use super::report::{Record, Records};
 use std::fmt::Write as _;
 
+/// A table cell: a `|` escaped, line breaks (CR, LF, the Unicode line and
+/// paragraph separators) as spaces, so that the row stays one row.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    text.replace('|', "\\|")
+        .replace(['\r', '\n', '\u{2028}', '\u{2029}'], " ")
 }
 
 pub fn summary(records: &Records, command: &str) -> String {
@@ -119,5 +122,13 @@ mod tests {
             reason: "a | b".into(),
         }];
         assert!(summary(&Records(&records), "plan").contains("| `s` | update | a \\| b |"));
+        let hostile = vec![Record::StackPlan {
+            stack: "s".into(),
+            action: "update".into(),
+            reason: "one\r\ntwo\rthree | four\nfive".into(),
+        }];
+        let text = summary(&Records(&hostile), "plan");
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("| `s`")).collect();
+        assert_eq!(rows, ["| `s` | update | one  two three \\| four five |"]);
     }
 }

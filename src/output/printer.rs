@@ -1,7 +1,7 @@
 //! The one printer: human lines on a terminal, one JSON object per line for
 //! pipelines. Commands hand it events; nothing else writes to stdout.
 
-use super::github::{At, annotation};
+use super::github::{At, annotation, inert};
 use super::report::Record;
 use crate::diag::Diagnostic;
 use serde_json::{Value as Json, json};
@@ -147,7 +147,7 @@ impl Printer {
     /// A status line redrawn in place on a terminal; nothing elsewhere.
     pub fn status(&mut self, text: &str) {
         if self.live {
-            let _ = write!(self.out, "\r\x1b[K{text}");
+            let _ = write!(self.out, "\r\x1b[K{}", inert(text));
             let _ = self.out.flush();
             self.status_shown = true;
         }
@@ -179,7 +179,7 @@ impl Printer {
                 if text.is_empty() {
                     Ok(())
                 } else {
-                    writeln!(self.err, "{text}")
+                    writeln!(self.err, "{}", inert(&text))
                 }
             }
             Format::Markdown | Format::Human => {
@@ -193,7 +193,7 @@ impl Printer {
                     }
                     Ok(())
                 } else {
-                    writeln!(self.out, "{text}")
+                    writeln!(self.out, "{}", inert(&text))
                 }
             }
         };
@@ -202,7 +202,7 @@ impl Printer {
     /// Text written to stdout as it is, whatever the format (a graph).
     pub fn raw(&mut self, text: &str) {
         self.clear_status();
-        let _ = write!(self.out, "{text}");
+        let _ = write!(self.out, "{}", inert(text));
         let _ = self.out.flush();
     }
 
@@ -268,7 +268,7 @@ impl Printer {
                 let _ = writeln!(self.out, "{event}");
             }
             Format::Human | Format::Dot | Format::Markdown => {
-                let _ = writeln!(self.err, "{severity}: {d}");
+                let _ = writeln!(self.err, "{}", inert(&format!("{severity}: {d}")));
             }
         }
     }
@@ -289,7 +289,7 @@ impl Printer {
     pub fn to_stderr(&mut self, text: &str) {
         self.clear_status();
         let _ = self.out.flush();
-        let _ = writeln!(self.err, "{text}");
+        let _ = writeln!(self.err, "{}", inert(text));
     }
 
     pub fn error(&mut self, error: &(dyn std::error::Error + 'static)) {
@@ -309,9 +309,10 @@ impl Printer {
             Format::Human | Format::Dot | Format::Markdown => {
                 // Causes quote what servers and files sent: no forged lines.
                 let quoted = crate::diag::quote_controls;
-                let _ = writeln!(self.err, "error: {}", quoted(error.to_string()));
+                let shown = inert(&quoted(error.to_string())).into_owned();
+                let _ = writeln!(self.err, "error: {shown}");
                 for cause in causes {
-                    let _ = writeln!(self.err, "caused by: {}", quoted(cause));
+                    let _ = writeln!(self.err, "caused by: {}", inert(&quoted(cause)));
                 }
             }
         }

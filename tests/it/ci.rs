@@ -309,3 +309,105 @@ fn a_deploy_that_stops_before_any_check_is_one_failed_case_with_its_errors() {
     );
     assert!(case["text"].as_str().unwrap().lines().count() > 1);
 }
+
+/// Lines a GitHub runner would read as workflow commands in what `out`
+/// printed on either stream: any line that starts, blanks aside, with `::`
+/// or `##[` and mentions `pwned` was forged by untrusted text.
+fn forged_commands(out: &std::process::Output) -> Vec<String> {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.split(['\n', '\r'])
+        .filter(|l| {
+            let start = l.trim_start();
+            (start.starts_with("::") || start.starts_with("##[")) && l.contains("pwned")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn under_github_actions_no_file_name_forges_a_workflow_command() {
+    for human in [true, false] {
+        let account = account();
+        let (project, _app) = super::content::site(&account);
+        let folder = project.path().join("specs/files/public");
+        for name in [
+            "evil\n::warning::pwned.txt",
+            "evil\r::add-mask::pwned.txt",
+            "evil\n##[error]pwned.txt",
+        ] {
+            std::fs::write(folder.join(name), "x").unwrap();
+        }
+        let args = ["deploy", "dev", "--yes", "--no-smoke"];
+        let mut command = match human {
+            true => super::emulator::human_command(project.path(), &account, &args),
+            false => command(project.path(), &account, &args, &emulator().endpoint()),
+        };
+        let out = command
+            .env("GITHUB_ACTIONS", "true")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .output()
+            .unwrap();
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(shown.contains("pwned"), "the names are shown: {shown}");
+        assert_eq!(forged_commands(&out), Vec::<String>::new(), "{shown}");
+    }
+}
+
+#[test]
+fn junit_stays_well_formed_with_any_character_in_a_name_or_message() {
+    use driftless::output::report::{Outcome, Record, Records};
+    use driftless::smoke::CheckResult;
+    let hostile = "a\u{1}b\u{ffff}c\u{fffe}d\u{1b}[31m<&\"'>\u{0}";
+    let records = vec![
+        Record::Subject(format!("dev {hostile}")),
+        Record::Check {
+            phase: "release".into(),
+            result: CheckResult {
+                name: hostile.into(),
+                target: format!("GET /{hostile}"),
+                passed: false,
+                attempts: 1,
+                status: Some(500),
+                latency_ms: Some(3),
+                failure: Some(format!("body: {hostile}")),
+            },
+        },
+        Record::Problem(hostile.into()),
+        Record::Ended(Outcome {
+            result: "failed".into(),
+            exit_code: 7,
+            seconds: 1.0,
+            api_calls: 1,
+            mutating: 0,
+        }),
+    ];
+    let xml = driftless::output::junit::render(
+        &Records(&records),
+        "deploy",
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let suites = python_json(&super::tools::python(), READ_JUNIT, file.to_str().unwrap());
+    let case = &suites[0]["cases"][0];
+    let name = case["name"].as_str().unwrap();
+    assert!(
+        name.contains("\\u{ffff}") && name.contains("<&\"'>"),
+        "{name}"
+    );
+    assert!(
+        case["failure"].as_str().unwrap().contains("\\u{1}"),
+        "{case}"
+    );
+    assert_eq!(suites[1]["failures"], 1);
+}

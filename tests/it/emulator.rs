@@ -112,9 +112,7 @@ fn as_account(mut command: Command, account: &str, args: &[&str], endpoint: &str
 
 /// What a person sees: stdout and stderr of a human-output run.
 pub fn human(project: &Path, account: &str, args: &[&str]) -> String {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
-    command.arg("--project").arg(project);
-    let out = with_account(command, account, args, &emulator().endpoint())
+    let out = human_command(project, account, args)
         .output()
         .expect("run driftless");
     format!(
@@ -122,6 +120,13 @@ pub fn human(project: &Path, account: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// A human-output run, to be started by the caller.
+pub fn human_command(project: &Path, account: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    command.arg("--project").arg(project);
+    with_account(command, account, args, &emulator().endpoint())
 }
 
 fn with_account(mut command: Command, account: &str, args: &[&str], endpoint: &str) -> Command {

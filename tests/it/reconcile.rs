@@ -42,6 +42,15 @@ impl Repo {
         )
     }
 
+    /// The bare repository's path, and an empty folder beside it that a
+    /// loop runs from (it needs no checkout of its own).
+    fn followed_from_elsewhere(&self) -> (String, PathBuf) {
+        let origin = self.origin.to_str().expect("path").to_string();
+        let empty = self.work.parent().expect("parent").join("elsewhere");
+        std::fs::create_dir_all(&empty).expect("folder");
+        (origin, empty)
+    }
+
     /// Edits a file, commits and pushes; returns the new commit.
     fn push(&self, file: &str, from: &str, to: &str, message: &str) -> String {
         edit(&self.work.join(file), from, to);
@@ -57,11 +66,9 @@ fn agent(repo: &Repo, account: &str, extra: &[&str]) -> Running {
 }
 
 fn agent_command(repo: &Repo, account: &str, extra: &[&str]) -> std::process::Command {
-    let origin = repo.origin.to_str().expect("path").to_string();
+    let (origin, empty) = repo.followed_from_elsewhere();
     let mut args = vec!["reconcile", "dev", "--repo", &origin, "--branch", "main"];
     args.extend_from_slice(extra);
-    let empty = repo.work.parent().expect("parent").join("elsewhere");
-    std::fs::create_dir_all(&empty).expect("folder");
     command(&empty, account, &args, &emulator().endpoint())
 }
 
@@ -494,9 +501,7 @@ fn a_signed_push_wakes_the_loop_a_bad_one_is_refused_and_metrics_parse() {
     let account = account();
     let (repo, _) = Repo::new(&account);
     let secret = "hook-secret-for-tests";
-    let origin = repo.origin.to_str().expect("path").to_string();
-    let empty = repo.work.parent().expect("parent").join("elsewhere");
-    std::fs::create_dir_all(&empty).expect("folder");
+    let (origin, empty) = repo.followed_from_elsewhere();
     let mut command = command(
         &empty,
         &account,
@@ -934,9 +939,7 @@ fn a_listener_with_a_token_refuses_requests_without_it() {
 fn in_a_browser_the_index_follows_pushes_and_the_environment_page_shows_drift() {
     let account = account();
     let (repo, app) = Repo::new(&account);
-    let origin = repo.origin.to_str().expect("path").to_string();
-    let empty = repo.work.parent().expect("parent").join("elsewhere");
-    std::fs::create_dir_all(&empty).expect("folder");
+    let (origin, empty) = repo.followed_from_elsewhere();
     let args = [
         "reconcile",
         "--all",
@@ -1030,9 +1033,7 @@ fn in_a_browser_the_index_follows_pushes_and_the_environment_page_shows_drift() 
 fn the_loop_logs_timestamped_levelled_lines_that_v_and_q_adjust() {
     let account = account();
     let (repo, _app) = Repo::new(&account);
-    let origin = repo.origin.to_str().expect("path").to_string();
-    let empty = repo.work.parent().expect("parent").join("elsewhere");
-    std::fs::create_dir_all(&empty).expect("folder");
+    let (origin, empty) = repo.followed_from_elsewhere();
     let once = |extra: &[&str]| {
         let mut args = vec![
             "reconcile",
