@@ -1,6 +1,8 @@
 //! The buildspecs of the pipeline's CodeBuild projects, generated. JSON is
-//! YAML, so CodeBuild reads them as they are, and nothing needs quoting
-//! rules of its own.
+//! YAML, so CodeBuild reads them as they are. Every value that reaches a
+//! command is checked where it is read (a version is a version; environment
+//! names are letters, digits and `-`; the digest is hex) and what a user wrote is quoted
+//! for the shell here as well.
 
 use super::Kind;
 use crate::spec::pipeline::Shipping;
@@ -15,6 +17,11 @@ pub const ENVIRONMENT_VAR: &str = "DRIFTLESS_ENVIRONMENT";
 /// The variable holding the artifact bucket's name, set on every project.
 pub const BUCKET_VAR: &str = "DRIFTLESS_BUCKET";
 
+/// `text` as one shell word: in single quotes, a quote written `'\''`.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 /// The commands that put driftless on the PATH.
 fn install(shipping: &Shipping, binary_key: &str, sha256: &str) -> Vec<String> {
     match shipping {
@@ -26,7 +33,8 @@ fn install(shipping: &Shipping, binary_key: &str, sha256: &str) -> Vec<String> {
             "chmod +x /usr/local/bin/driftless".into(),
         ],
         Shipping::Version(version) => vec![format!(
-            "cargo install --locked --root /usr/local driftless --version {version}"
+            "cargo install --locked --root /usr/local driftless --version {}",
+            quoted(version)
         )],
         Shipping::Image(_) => Vec::new(),
     }
@@ -73,6 +81,12 @@ pub fn render(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_quoted_word_stays_one_word() {
+        assert_eq!(super::quoted("0.2.1"), "'0.2.1'");
+        assert_eq!(super::quoted("a'b; rm -rf /"), "'a'\\''b; rm -rf /'");
+    }
+
     use super::*;
 
     #[test]

