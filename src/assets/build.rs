@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a build may run unless its spec says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -65,8 +65,7 @@ pub fn run(
         for (name, value) in env {
             cmd.env(name, value);
         }
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        crate::process::own_group(&mut cmd);
         // The command, and with it this process's copies of the pipe's
         // write end, is dropped here: the reader sees the end of the output
         // once the build's own processes have closed it.
@@ -76,22 +75,10 @@ pub fn run(
     std::thread::spawn(move || {
         let _ = sender.send(drain(reader, file));
     });
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(2);
-    let ended = loop {
-        if let Some(status) = child.try_wait()? {
-            break Ended::Exited(status);
-        }
-        if started.elapsed() >= limit {
-            kill_group(child.id());
-            let _ = child.wait();
-            break Ended::TimedOut(limit);
-        }
-        std::thread::sleep(pause.min(limit.saturating_sub(started.elapsed())));
-        pause = (pause * 2).min(Duration::from_millis(100));
+    let ended = match crate::process::wait_bounded(&mut child, limit)? {
+        Some(status) => Ended::Exited(status),
+        None => Ended::TimedOut(limit),
     };
-    // Whatever the build left running in the background is ended with it.
-    kill_group(child.id());
     // A process that left the group may still hold the pipe: give up on
     // the rest of its output rather than wait for it.
     let (printed, tail) = drained
@@ -163,25 +150,10 @@ fn last_lines(bytes: &VecDeque<u8>) -> Vec<String> {
     lines
 }
 
-#[cfg(unix)]
-fn kill_group(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill(2) with a negative pid signals the process group the
-    // build was started in (its id is the child's pid); it reads no memory.
-    // A group that is already gone gives ESRCH, which is fine.
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
-    }
-}
-
-#[cfg(not(unix))]
-fn kill_group(_pid: u32) {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn run_in_temp(command: &str, limit: Duration) -> (tempfile::TempDir, BuildRun) {
         let dir = tempfile::tempdir().unwrap();

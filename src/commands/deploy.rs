@@ -32,7 +32,7 @@ pub struct DeployArgs {
     pub apply: ApplyArgs,
     /// The time limit of the whole pass: when it runs out, nothing new is
     /// started, what runs finishes, and the deploy fails.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = crate::durations::up_to_a_week)]
     pub timeout: u64,
     /// After applying, detect drift and put drifted resources back to their
     /// templates (also done where the environment says `self_heal: true`).
@@ -49,7 +49,7 @@ pub struct ApplyArgs {
     pub yes: bool,
     /// Wait this long for another deployer's lock on the environment
     /// before giving up (default: fail at once, naming the holder).
-    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 0, value_parser = crate::durations::wait_up_to_a_day)]
     pub lock_wait: u64,
     /// Do not run the environment's smoke checks after a pass (refused
     /// where the environment is protected: there they gate the release).

@@ -18,7 +18,7 @@ pub struct DriftArgs {
     /// The environment (a file in environments/).
     pub environment: String,
     /// Seconds one stack's detection may take.
-    #[arg(long, default_value_t = crate::reconcile::drift::DETECTION_TIME_LIMIT.as_secs())]
+    #[arg(long, default_value_t = crate::reconcile::drift::DETECTION_TIME_LIMIT.as_secs(), value_parser = crate::durations::up_to_a_day)]
     pub drift_timeout: u64,
     #[command(flatten)]
     pub target: TargetArgs,

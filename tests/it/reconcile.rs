@@ -1089,3 +1089,93 @@ fn chrono_like(stamp: &str) -> bool {
         && stamp.ends_with('Z')
         && stamp[..4].chars().all(|c| c.is_ascii_digit())
 }
+
+/// A host that accepts connections and never answers: its address.
+fn stalled_host() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    address
+}
+
+#[test]
+fn a_token_in_the_repository_url_is_never_printed_and_a_stalled_host_is_given_up() {
+    let account = account();
+    let empty = tempfile::tempdir().expect("temp dir");
+    let host = stalled_host();
+    let url = format!("http://bot:tok3n-SECRET@{host}/o/r.git");
+    for output in [None, Some("json")] {
+        let mut args = vec![
+            "reconcile",
+            "dev",
+            "--repo",
+            &url,
+            "--branch",
+            "main",
+            "--once",
+            "--git-timeout",
+            "1",
+        ];
+        let started = std::time::Instant::now();
+        let out = match output {
+            None => super::emulator::human_command(empty.path(), &account, &args).output(),
+            Some(_) => {
+                args.insert(0, "--ci");
+                command(empty.path(), &account, &args, &emulator().endpoint()).output()
+            }
+        }
+        .expect("run");
+        let took = started.elapsed();
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_ne!(out.status.code(), Some(0), "{shown}");
+        assert!(!shown.contains("tok3n-SECRET"), "{shown}");
+        assert!(
+            shown.contains("***@"),
+            "the URL is shown, redacted: {shown}"
+        );
+        assert!(shown.contains("no answer within 1 s"), "{shown}");
+        assert!(
+            took < Duration::from_secs(20),
+            "a stalled host held the tick {took:?}"
+        );
+        eprintln!("a stalled git host held the tick {took:?} (--git-timeout 1)");
+    }
+}
+
+#[test]
+fn git_is_never_handed_an_option_as_a_url_a_branch_or_a_path() {
+    let account = account();
+    let empty = tempfile::tempdir().expect("temp dir");
+    let witness = empty.path().join("ran");
+    let upload_pack = format!("--upload-pack=touch {}", witness.display());
+    for args in [
+        vec!["--repo", upload_pack.as_str(), "--branch", "main"],
+        vec!["--repo", "/tmp/x.git", "--branch=--upload-pack=touch"],
+        vec![
+            "--repo",
+            "/tmp/x.git",
+            "--branch",
+            "main",
+            "--path",
+            "../..",
+        ],
+        vec!["--repo", "/tmp/x.git", "--branch", "main", "--path", "/etc"],
+    ] {
+        let mut all = vec!["reconcile", "dev", "--once"];
+        all.extend(args.iter().copied());
+        let out = command(empty.path(), &account, &all, &emulator().endpoint())
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {out:?}");
+    }
+    assert!(!witness.exists(), "git ran a command it was handed");
+}

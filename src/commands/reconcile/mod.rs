@@ -43,12 +43,16 @@ pub struct ReconcileArgs {
     pub path: PathBuf,
     /// Seconds between ticks (moved by up to a tenth, so that agents do
     /// not beat in step).
-    #[arg(long, default_value_t = 180.0, value_name = "SECONDS")]
+    #[arg(long, default_value = "180", value_name = "SECONDS", value_parser = crate::durations::interval)]
     pub interval: f64,
     /// Seconds before the first retry of a failed commit; doubling up to
     /// the interval.
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    #[arg(long, default_value = "30", value_name = "SECONDS", value_parser = crate::durations::retry_base)]
     pub retry_base: f64,
+    /// The time limit of one git call (a host that never answers holds a
+    /// tick no longer).
+    #[arg(long, default_value = "120", value_name = "SECONDS", value_parser = crate::durations::git_timeout)]
+    pub git_timeout: f64,
     /// One tick, then exit with its code.
     #[arg(long)]
     pub once: bool,
@@ -143,6 +147,7 @@ impl ReconcileArgs {
                     url: url.clone(),
                     branch: branch.clone(),
                     cache: crate::emulator::home().join("repos").join(&id[..16]),
+                    limit: Duration::from_secs_f64(self.git_timeout),
                 }
             }
             _ => Source::WorkTree {
@@ -158,7 +163,54 @@ impl ReconcileArgs {
         }
     }
 
+    /// `--repo`, `--branch` and `--path` as git and the checkout take them,
+    /// before anything runs.
+    fn check_arguments(&self) -> Result<(), CommandError> {
+        let usage = |message: String, help: &str| {
+            CommandError::new(ErrorKind::Usage, message).with_help(help.to_string())
+        };
+        if let Some(url) = &self.repo {
+            crate::source::check_url(url)
+                .map_err(|e| usage(e, "give the repository's URL or path"))?;
+        }
+        if let Some(branch) = &self.branch {
+            crate::source::check_branch(branch)
+                .map_err(|e| usage(e, "give the name of a branch of the repository"))?;
+        }
+        let inside = self.path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if !inside {
+            return Err(usage(
+                format!("--path {} leaves the repository", self.path.display()),
+                "give the project's folder relative to the repository's root, without `..`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The project's folder in a checkout: `--path`, which must not lead
+    /// out of it through a symbolic link.
+    fn project_in(&self, checkout: &std::path::Path) -> Result<PathBuf, String> {
+        let root = checkout.canonicalize().map_err(|e| e.to_string())?;
+        let dir = root
+            .join(&self.path)
+            .canonicalize()
+            .map_err(|e| format!("--path {}: {e}", self.path.display()))?;
+        match dir.starts_with(&root) {
+            true => Ok(dir),
+            false => Err(format!(
+                "--path {} leads out of the checkout through a symbolic link",
+                self.path.display()
+            )),
+        }
+    }
+
     pub fn execute(&self, ctx: &mut Context) -> CommandResult {
+        self.check_arguments()?;
         let started = Instant::now();
         let source = self.source(ctx);
         let checkouts = self.checkouts(&source, ctx);
@@ -172,7 +224,10 @@ impl ReconcileArgs {
                 let dir = source
                     .checkout(&commit, &checkouts)
                     .map_err(|e| failed(&e))?;
-                let (project, _) = crate::spec::load(&dir.join(&self.path))
+                let dir = self
+                    .project_in(&dir)
+                    .map_err(|e| CommandError::new(ErrorKind::Failure, e))?;
+                let (project, _) = crate::spec::load(&dir)
                     .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
                 project.environments.keys().cloned().collect()
             }
@@ -199,8 +254,8 @@ impl ReconcileArgs {
                 },
             })
             .collect();
-        let interval = Duration::from_secs_f64(self.interval.max(0.1));
-        let retry_base = Duration::from_secs_f64(self.retry_base.max(0.01));
+        let interval = Duration::from_secs_f64(self.interval);
+        let retry_base = Duration::from_secs_f64(self.retry_base);
         // Two workers: the listener answers while a tick runs.
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -39,7 +39,10 @@ impl ReconcileArgs {
             return Tick::new(exit::INVALID, "blocked", message);
         }
         let dir = match source.checkout(&commit, checkouts) {
-            Ok(dir) => dir.join(&self.path),
+            Ok(dir) => match self.project_in(&dir) {
+                Ok(dir) => dir,
+                Err(e) => return Tick::new(exit::INVALID, "checkout_failed", e),
+            },
             Err(e) => return Tick::new(exit::FAILURE, "checkout_failed", e.to_string()),
         };
         crate::source::prune_checkouts(checkouts, &[&commit]);
