@@ -77,14 +77,49 @@ pub struct ResourceDrift {
     pub differences: Vec<PropertyDifference>,
 }
 
-/// One property that differs from the template.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One property that differs from the template. A secret one keeps its
+/// values for healing, but shows and serializes them as hidden.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PropertyDifference {
     pub path: String,
     pub expected: String,
     pub actual: String,
     /// `ADD`, `REMOVE` or `NOT_EQUAL`.
     pub kind: String,
+    /// A secret may be in it (a secret param feeds it, or where its value
+    /// comes from cannot be told).
+    pub secret: bool,
+}
+
+impl PropertyDifference {
+    /// The expected value as it may be shown.
+    pub fn shown_expected(&self) -> &str {
+        match self.secret {
+            true => "(hidden)",
+            false => &self.expected,
+        }
+    }
+
+    /// The actual value as it may be shown.
+    pub fn shown_actual(&self) -> &str {
+        match self.secret {
+            true => "(hidden, changed)",
+            false => &self.actual,
+        }
+    }
+}
+
+impl Serialize for PropertyDifference {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("PropertyDifference", 5)?;
+        s.serialize_field("path", &self.path)?;
+        s.serialize_field("expected", self.shown_expected())?;
+        s.serialize_field("actual", self.shown_actual())?;
+        s.serialize_field("kind", &self.kind)?;
+        s.serialize_field("secret", &self.secret)?;
+        s.end()
+    }
 }
 
 /// How a stack's status bears on what the deployer may do next.

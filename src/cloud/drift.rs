@@ -100,6 +100,7 @@ pub async fn resource_drifts(cloud: &Cloud, stack: &str) -> Result<Vec<ResourceD
                             .difference_type()
                             .map(|t| t.as_str().to_string())
                             .unwrap_or_default(),
+                        secret: false,
                     })
                     .collect(),
             });

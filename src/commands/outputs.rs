@@ -103,6 +103,7 @@ impl OutputsArgs {
             let mut missing = Vec::new();
             let mut shown = 0;
             let mut labelled = Vec::new();
+            let mut secret = Vec::new();
             for stack in &session.rendered.stacks {
                 let Some(d) = deployed.get(&stack.name) else {
                     missing.push(stack.name.clone());
@@ -115,6 +116,15 @@ impl OutputsArgs {
                 for (key, value) in public_outputs(&d.outputs) {
                     shown += 1;
                     let name = d.output_descriptions.get(&key).cloned().unwrap_or(key.clone());
+                    if stack.secret_outputs.contains(&key) {
+                        // A secret param feeds it: neither shown nor written.
+                        secret.push(name.clone());
+                        ctx.printer.emit(
+                            json!({ "event": "output", "stack": stack.name, "name": name, "key": key, "value": null, "secret": true }),
+                            || format!("{name:<28} (secret: a secret param feeds it; not shown)"),
+                        );
+                        continue;
+                    }
                     labelled.push((name.clone(), value.clone()));
                     if env_format {
                         continue;
@@ -125,17 +135,16 @@ impl OutputsArgs {
                     );
                 }
             }
+            if env_format && let Some(first) = secret.first() {
+                return Err(CommandError::new(
+                    ErrorKind::Failure,
+                    format!("output `{first}` carries a secret; secrets are never written; nothing was written"),
+                )
+                .with_help("read the secret where the deploy read it (its environment variable or store), not from an output")
+                .with_summary(summary(false, json!({}), "no variables written")));
+            }
             if env_format && missing.is_empty() {
-                let secrets: Vec<String> = session
-                    .rendered
-                    .stacks
-                    .iter()
-                    .flat_map(|s| &s.parameters)
-                    .filter_map(|p| match &p.source {
-                        crate::render::ParameterSource::Env { var } => std::env::var(var).ok(),
-                        _ => None,
-                    })
-                    .collect();
+                let secrets = crate::reconcile::secret_values(&session.rendered);
                 let lines = env_lines(&labelled, &secrets).map_err(|why| {
                     CommandError::new(ErrorKind::Failure, format!("{why}; nothing was written"))
                         .with_summary(summary(false, json!({}), "no variables written"))

@@ -464,6 +464,7 @@ pub fn environment(pipeline: &Pipeline, project: &Project, sha256: &str) -> Rend
         parameters: Vec::new(),
         resources,
         outputs: vec![BUCKET_OUTPUT.into(), PIPELINE_ROLE_OUTPUT.into()],
+        secret_outputs: Default::default(),
         depends_on: Vec::new(),
         functions: Vec::new(),
         buckets: Vec::new(),

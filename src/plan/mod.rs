@@ -279,6 +279,7 @@ mod tests {
             ],
             resources: vec![],
             outputs: vec![],
+            secret_outputs: Default::default(),
             depends_on: vec!["app-dev-stateful".into()],
             functions: vec![],
             buckets: vec![],

@@ -241,7 +241,7 @@ impl Pass<'_> {
         }
     }
 
-    /// Brings reserved concurrency in line: for stacks applied now, read
+    /// Applies one stack, counted as in flight while it runs.
     async fn apply_stack(
         &self,
         planned: &PlannedStack,
@@ -274,7 +274,7 @@ impl Pass<'_> {
                 reason,
                 outputs: deployed
                     .as_ref()
-                    .map(|d| public_outputs(&d.outputs))
+                    .map(|d| shown_outputs(&d.outputs, &planned.stack.secret_outputs))
                     .unwrap_or_default(),
             });
             Applied { result, deployed }
@@ -533,6 +533,21 @@ pub fn public_outputs(outputs: &BTreeMap<String, String>) -> BTreeMap<String, St
         .filter(|(k, _)| !crate::render::internal_output(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// Outputs as they may be shown: public ones, those that may carry a
+/// secret as `****`.
+pub fn shown_outputs(
+    outputs: &BTreeMap<String, String>,
+    secret: &std::collections::BTreeSet<String>,
+) -> BTreeMap<String, String> {
+    let mut shown = public_outputs(outputs);
+    for (key, value) in shown.iter_mut() {
+        if secret.contains(key) {
+            *value = "****".into();
+        }
+    }
+    shown
 }
 
 #[cfg(test)]

@@ -98,8 +98,59 @@ impl DriftReport {
 }
 
 /// The rendered resources merged with the detected ones: each rendered
-/// resource the detection did not list is `NOT_CHECKED`.
+/// resource the detection did not list is `NOT_CHECKED`. Differences that
+/// may hold a secret (see [`may_hold_a_secret`]) are marked so.
 pub fn merge(
+    stack: &RenderedStack,
+    detected: Vec<crate::deployed::ResourceDrift>,
+    secrets: &[String],
+) -> Vec<CheckedResource> {
+    let mut merged = merge_detected(stack, detected);
+    let template: serde_json::Value = serde_json::from_str(&stack.template).unwrap_or_default();
+    for r in &mut merged {
+        for d in &mut r.differences {
+            d.secret = may_hold_a_secret(&template, &r.logical_id, d, secrets);
+        }
+    }
+    merged
+}
+
+/// Whether a difference may show a secret: it holds the value of one, or
+/// it is a function's environment variable that a secret param feeds or
+/// that the template does not have (where its value came from cannot be
+/// told).
+pub fn may_hold_a_secret(
+    template: &serde_json::Value,
+    logical_id: &str,
+    d: &PropertyDifference,
+    secrets: &[String],
+) -> bool {
+    let holds = |v: &str| {
+        secrets
+            .iter()
+            .any(|s| !s.is_empty() && v.contains(s.as_str()))
+    };
+    if holds(&d.expected) || holds(&d.actual) {
+        return true;
+    }
+    let path = d.path.replace('.', "/");
+    let Some(name) = path
+        .trim_start_matches('/')
+        .strip_prefix("Environment/Variables")
+        .map(|rest| rest.trim_start_matches('/'))
+    else {
+        return false;
+    };
+    let variables = &template["Resources"][logical_id]["Properties"]["Environment"]["Variables"];
+    match (name, variables.get(name)) {
+        // The whole map differs: any of its values may be secret.
+        ("", _) => true,
+        (_, None) => true,
+        (_, Some(value)) => crate::render::taint::is_secret(template, value),
+    }
+}
+
+fn merge_detected(
     stack: &RenderedStack,
     detected: Vec<crate::deployed::ResourceDrift>,
 ) -> Vec<CheckedResource> {
@@ -250,7 +301,7 @@ impl Pass<'_> {
             }
         }
         let detected = detection::resource_drifts(self.cloud, name).await?;
-        let resources = merge(stack, detected);
+        let resources = merge(stack, detected, &self.secret_values());
         let checked_at = stacks::describe(self.cloud, name)
             .await?
             .and_then(|s| s.drift_checked_at);
@@ -291,12 +342,50 @@ mod tests {
                 summary("ApiHttp", "AWS::ApiGatewayV2::Api"),
             ],
             outputs: vec![],
+            secret_outputs: Default::default(),
             depends_on: vec![],
             functions: vec![],
             buckets: vec![],
             template: "{}".into(),
             hash: String::new(),
         }
+    }
+
+    #[test]
+    fn an_environment_variable_is_hidden_unless_its_source_is_told() {
+        let template = serde_json::json!({
+            "Parameters": { "SecretToken": { "Type": "String", "NoEcho": true } },
+            "Resources": { "Fn": { "Type": "AWS::Lambda::Function", "Properties": {
+                "Environment": { "Variables": { "TOKEN": { "Ref": "SecretToken" }, "TABLE": "users" } },
+                "MemorySize": 256
+            } } }
+        });
+        let diff = |path: &str, expected: &str, actual: &str| PropertyDifference {
+            path: path.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+            kind: "NOT_EQUAL".into(),
+            secret: false,
+        };
+        let secret =
+            |d: &PropertyDifference| may_hold_a_secret(&template, "Fn", d, &["s3cr3t".into()]);
+        assert!(secret(&diff("/Environment/Variables/TOKEN", "a", "b")));
+        assert!(!secret(&diff(
+            "/Environment/Variables/TABLE",
+            "users",
+            "other"
+        )));
+        assert!(
+            secret(&diff("/Environment/Variables/ADDED", "", "x")),
+            "where it came from cannot be told"
+        );
+        assert!(!secret(&diff("/MemorySize", "256", "512")));
+        assert!(secret(&diff("/Description", "", "has s3cr3t in it")));
+        let mut shown = diff("/Environment/Variables/TOKEN", "a", "b");
+        shown.secret = true;
+        let json = serde_json::to_value(&shown).unwrap();
+        assert_eq!(json["expected"], "(hidden)");
+        assert_eq!(shown.expected, "a", "healing still has the value");
     }
 
     #[tokio::test(start_paused = true)]
@@ -331,18 +420,19 @@ mod tests {
                 expected: "256".into(),
                 actual: "512".into(),
                 kind: "NOT_EQUAL".into(),
+                secret: false,
             }],
         }];
-        let merged = merge(&rendered(), detected);
+        let merged = merge(&rendered(), detected, &[]);
         assert_eq!(merged[0].status, "MODIFIED");
         assert_eq!(merged[0].resource, "api.handler");
         assert_eq!(merged[1].logical_id, "ApiHttp");
         assert_eq!(merged[1].status, NOT_CHECKED);
         assert_eq!(stack_status(&merged, false), "DRIFTED");
-        let unchecked = merge(&rendered(), vec![]);
+        let unchecked = merge(&rendered(), vec![], &[]);
         assert_eq!(stack_status(&unchecked, false), NOT_CHECKED);
         assert_eq!(stack_status(&unchecked, true), "UNKNOWN");
-        let mut quiet = merge(&rendered(), vec![]);
+        let mut quiet = merge(&rendered(), vec![], &[]);
         quiet[0].status = "IN_SYNC".into();
         assert_eq!(stack_status(&quiet, false), "IN_SYNC");
     }

@@ -298,6 +298,7 @@ mod tests {
             expected: expected.into(),
             actual: "x".into(),
             kind: kind.into(),
+            secret: false,
         }
     }
 

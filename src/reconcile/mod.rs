@@ -244,6 +244,13 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// The values of the environment's secret params, as the deploying
+    /// process has them: masked wherever a response or a drift could show
+    /// them.
+    pub fn secret_values(&self) -> Vec<String> {
+        secret_values(self.environment)
+    }
+
     pub(crate) fn emit(&self, event: Event) {
         // The receiver lives as long as the command; a send fails only when it
         // is already gone, and then nobody is listening.
@@ -285,6 +292,24 @@ impl Pass<'_> {
         self.account_checked.store(true, Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// The values of `environment`'s secret params that the deploying process
+/// holds (the environment variables its NoEcho parameters read).
+pub fn secret_values(environment: &RenderedEnvironment) -> Vec<String> {
+    let mut values: Vec<String> = environment
+        .stacks
+        .iter()
+        .flat_map(|s| &s.parameters)
+        .filter_map(|p| match &p.source {
+            crate::render::ParameterSource::Env { var } => std::env::var(var).ok(),
+            _ => None,
+        })
+        .filter(|v| !v.is_empty())
+        .collect();
+    values.sort();
+    values.dedup();
+    values
 }
 
 /// Counts for the final summary.

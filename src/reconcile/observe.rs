@@ -104,6 +104,7 @@ pub fn bootstrap_stack() -> RenderedStack {
             retain: true,
         }],
         outputs: vec![BUCKET_OUTPUT.into()],
+        secret_outputs: Default::default(),
         depends_on: Vec::new(),
         functions: Vec::new(),
         buckets: Vec::new(),

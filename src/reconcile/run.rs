@@ -229,7 +229,9 @@ impl Pass<'_> {
             return Ok(None);
         }
         unset_smoke_vars(self.environment).map_err(Stop::Input)?;
-        Runner::for_cloud(self.cloud).map(Some).map_err(Stop::Setup)
+        Runner::for_cloud(self.cloud, self.secret_values())
+            .map(Some)
+            .map_err(Stop::Setup)
     }
 
     /// The reconcile sequence. `observed` is what the caller planned from;
@@ -247,7 +249,9 @@ impl Pass<'_> {
         if let Mode::Verify = mode {
             // The variables were checked above: only the runner is built here.
             let runner = match checks {
-                true => Some(Runner::for_cloud(self.cloud).map_err(Stop::Setup)?),
+                true => {
+                    Some(Runner::for_cloud(self.cloud, self.secret_values()).map_err(Stop::Setup)?)
+                }
                 false => None,
             };
             let mut report = Report {
@@ -431,7 +435,7 @@ impl Pass<'_> {
     /// runner that cannot be built fails the gate.
     fn runner_after_change(&self, checks: bool) -> Option<Result<Runner, Verdict>> {
         checks.then(|| {
-            Runner::for_cloud(self.cloud).map_err(|e| {
+            Runner::for_cloud(self.cloud, self.secret_values()).map_err(|e| {
                 Verdict::Failed(format!(
                     "the smoke checks could not start ({e}); the release is not verified"
                 ))

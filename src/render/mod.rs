@@ -11,6 +11,7 @@ pub mod limits;
 mod model;
 mod params;
 mod stack;
+pub mod taint;
 mod unit;
 mod waves;
 
@@ -32,6 +33,39 @@ use std::collections::{BTreeMap, BTreeSet};
 use unit::*;
 pub(crate) use waves::desired_hash;
 use waves::*;
+
+/// Marks each stack's outputs that may carry a secret; a parameter fed by
+/// such an output taints the stack reading it, to a fixpoint.
+fn mark_secret_outputs(stacks: &mut [(&crate::spec::StackDef, RenderedStack, Json)]) {
+    loop {
+        let secret: BTreeMap<String, BTreeSet<String>> = stacks
+            .iter()
+            .map(|(_, s, _)| (s.name.clone(), s.secret_outputs.clone()))
+            .collect();
+        let mut changed = false;
+        for (_, stack, template) in stacks.iter_mut() {
+            let fed: BTreeSet<String> = stack
+                .parameters
+                .iter()
+                .filter(|p| match &p.source {
+                    ParameterSource::Output { stack, output } => {
+                        secret.get(stack).is_some_and(|s| s.contains(output))
+                    }
+                    _ => false,
+                })
+                .map(|p| p.name.clone())
+                .collect();
+            let found = taint::secret_outputs(template, &fed);
+            if found != stack.secret_outputs {
+                stack.secret_outputs = found;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
 
 /// How to render.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -112,6 +146,8 @@ pub fn render_with(
             (def, stack, template)
         })
         .collect();
+    let mut assembled = assembled;
+    mark_secret_outputs(&mut assembled);
     // Checking, serializing and hashing the templates is the bulk of the
     // work: per stack, in parallel.
     // A stack whose units did not all render would show only the echoes

@@ -81,6 +81,9 @@ pub struct RenderedStack {
     pub parameters: Vec<StackParameter>,
     pub resources: Vec<ResourceSummary>,
     pub outputs: Vec<String>,
+    /// The outputs that may carry a secret (see `render::taint`): never
+    /// shown, never written.
+    pub secret_outputs: std::collections::BTreeSet<String>,
     /// Stack names whose outputs feed this one.
     pub depends_on: Vec<String>,
     /// The Lambda functions, with the settings checked against the live function.

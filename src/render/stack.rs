@@ -218,6 +218,7 @@ pub(super) fn assemble_stack(
         parameters,
         resources: summaries,
         outputs: output_names,
+        secret_outputs: Default::default(),
         depends_on: depends_on.into_iter().collect(),
         functions,
         buckets,

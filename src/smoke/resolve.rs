@@ -60,11 +60,16 @@ impl Check {
 
     /// `text` with every secret value replaced by `****`.
     pub fn mask(&self, text: &str) -> String {
-        self.secrets
-            .iter()
-            .filter(|s| !s.is_empty())
-            .fold(text.to_string(), |t, s| t.replace(s.as_str(), "****"))
+        mask(text, &self.secrets)
     }
+}
+
+/// `text` with every one of `secrets` replaced by `****`.
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| t.replace(s.as_str(), "****"))
 }
 
 struct Substitution<'a> {

@@ -59,9 +59,14 @@ pub struct Planned {
 pub struct Runner {
     http: HttpClient,
     cloud: crate::cloud::Cloud,
-    /// Sent to loopback endpoints that get no `authorization` header from
-    /// the check: the local emulator reads the account from it.
+    /// Sent to the emulator's own endpoints (its host and port, and its
+    /// `*.localhost` names on that port) when the check sends no
+    /// `authorization` header: the local emulator reads the account from
+    /// it. Nothing else ever gets it.
     loopback_authorization: Option<String>,
+    /// Every secret value the environment knows (its secret params), masked
+    /// in every excerpt and failure as well as the check's own.
+    secrets: Vec<String>,
     /// The first pause between attempts; it doubles, up to 2 s.
     first_backoff: Duration,
 }
@@ -69,12 +74,14 @@ pub struct Runner {
 impl Runner {
     /// The runner for a target: an emulator gets the caller's account on
     /// its local endpoints.
-    pub fn for_cloud(cloud: &crate::cloud::Cloud) -> Result<Self, String> {
+    pub fn for_cloud(cloud: &crate::cloud::Cloud, secrets: Vec<String>) -> Result<Self, String> {
         let authorization = cloud
             .endpoint
             .as_ref()
             .and_then(|_| crate::emulator::account_authorization(&cloud.region));
-        Runner::new(cloud.clone(), authorization)
+        let mut runner = Runner::new(cloud.clone(), authorization)?;
+        runner.secrets = secrets;
+        Ok(runner)
     }
 
     pub fn new(
@@ -85,6 +92,7 @@ impl Runner {
             http: HttpClient::new()?,
             cloud,
             loopback_authorization,
+            secrets: Vec::new(),
             first_backoff: Duration::from_millis(250),
         })
     }
@@ -138,17 +146,28 @@ impl Runner {
     }
 
     async fn run_check(&self, check: &Check) -> CheckResult {
+        let mut secrets: Vec<String> = check
+            .secrets
+            .iter()
+            .chain(&self.secrets)
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect();
+        // The longest first: a secret that holds another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
         let policy = Policy::doubling(self.first_backoff, Duration::from_secs(2));
         let mut backoff = Backoff::new(policy.with_jitter(Jitter::Half));
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = match tokio::time::timeout(check.timeout, self.attempt(check)).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    Attempt::failed(format!("no answer within {} s", check.timeout.as_secs()))
-                }
-            };
+            let outcome =
+                match tokio::time::timeout(check.timeout, self.attempt(check, &secrets)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        Attempt::failed(format!("no answer within {} s", check.timeout.as_secs()))
+                    }
+                };
             if outcome.problems.is_empty() || attempt > check.retries || !outcome.retryable {
                 return CheckResult {
                     name: check.name.clone(),
@@ -158,19 +177,23 @@ impl Runner {
                     status: outcome.status,
                     latency_ms: outcome.latency.map(|l| l.as_millis() as u64),
                     failure: (!outcome.problems.is_empty())
-                        .then(|| check.mask(&outcome.problems.join("; "))),
+                        .then(|| super::resolve::mask(&outcome.problems.join("; "), &secrets)),
                 };
             }
             backoff.wait().await;
         }
     }
 
-    async fn attempt(&self, check: &Check) -> Attempt {
+    async fn attempt(&self, check: &Check, secrets: &[String]) -> Attempt {
         match &check.action {
             Action::Http(request) => {
                 let mut headers = request.headers.clone();
                 if let Some(auth) = &self.loopback_authorization
-                    && is_loopback_url(&request.url)
+                    && self
+                        .cloud
+                        .endpoint
+                        .as_deref()
+                        .is_some_and(|endpoint| is_emulator_url(&request.url, endpoint))
                     && !headers.iter().any(|(k, _)| k == "authorization")
                 {
                     headers.push(("authorization".into(), auth.clone()));
@@ -196,7 +219,7 @@ impl Runner {
                                 body: &r.body,
                                 latency: r.latency,
                                 function_error: None,
-                                secrets: &check.secrets,
+                                secrets,
                             },
                         ),
                     },
@@ -223,7 +246,7 @@ impl Runner {
                                     body: &out.payload,
                                     latency,
                                     function_error: out.function_error.as_deref(),
-                                    secrets: &check.secrets,
+                                    secrets,
                                 },
                             ),
                         }
@@ -267,15 +290,34 @@ fn not_run(p: &Planned, why: String) -> CheckResult {
     }
 }
 
-fn is_loopback_url(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
+/// A URL's host (lowercase) and port (the scheme's default when none).
+fn host_and_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // Credentials are no part of where a request goes.
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "https" => 443,
+        _ => 80,
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, port.parse().ok()?),
+        _ => (authority, default),
+    };
+    Some((host.to_ascii_lowercase(), port))
+}
+
+/// Whether `url` goes to the emulator at `endpoint`: its own host and
+/// port, or one of its `*.localhost` names (execute-api, function URLs) on
+/// that port. Another server on loopback is not the emulator.
+fn is_emulator_url(url: &str, endpoint: &str) -> bool {
+    let (Some((host, port)), Some((own_host, own_port))) =
+        (host_and_port(url), host_and_port(endpoint))
+    else {
         return false;
     };
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host);
-    is_loopback_name(host) || host == "127.0.0.1" || host == "[::1]"
+    port == own_port
+        && (host == own_host || (host.ends_with(".localhost") && is_loopback_name(&host)))
 }
 
 #[cfg(test)]
@@ -283,14 +325,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_urls_are_recognised() {
-        assert!(is_loopback_url("http://a.execute-api.localhost:4566/users"));
-        assert!(is_loopback_url("http://127.0.0.1:8080"));
-        assert!(is_loopback_url("http://localhost/x"));
-        assert!(!is_loopback_url(
-            "https://a.execute-api.eu-west-1.amazonaws.com/users"
+    fn only_the_emulators_own_hosts_are_the_emulator() {
+        let endpoint = "http://127.0.0.1:4566";
+        assert!(is_emulator_url(
+            "http://a.execute-api.localhost:4566/users",
+            endpoint
         ));
-        assert!(!is_loopback_url("not a url"));
+        assert!(is_emulator_url("http://127.0.0.1:4566/x", endpoint));
+        assert!(
+            !is_emulator_url("http://127.0.0.1:8080/", endpoint),
+            "another loopback server"
+        );
+        assert!(!is_emulator_url("http://localhost/x", endpoint));
+        assert!(!is_emulator_url("http://evil.localhost:8080/", endpoint));
+        assert!(!is_emulator_url(
+            "http://127.0.0.1:4566@evil.com:4566/",
+            endpoint
+        ));
+        assert!(!is_emulator_url(
+            "https://a.execute-api.eu-west-1.amazonaws.com/users",
+            endpoint
+        ));
+        assert!(!is_emulator_url("not a url", endpoint));
     }
 }
 

@@ -298,3 +298,133 @@ fn the_reconcile_loops_pages_never_show_a_secret() {
         assert!(!page.contains(TOKEN), "{path} shows the secret");
     }
 }
+
+/// The fixture with a secret that reaches an output through a resource
+/// (an SSM parameter's `Value`), a function that echoes it, and a smoke
+/// check that fails quoting the function's answer.
+fn leaky_project() -> tempfile::TempDir {
+    let dir = project();
+    let unit = dir.path().join("specs/worker/unit.yaml");
+    let text = std::fs::read_to_string(&unit).expect("unit");
+    let text = text.replace(
+        "outputs:\n  function_name: ${handler.name}",
+        "  stash:\n    type: AWS::SSM::Parameter\n    properties: { Type: String, Value: \"${token}\" }\noutputs:\n  function_name: ${handler.name}\n  stashed: ${stash.Value}",
+    );
+    std::fs::write(&unit, text).expect("unit");
+    std::fs::write(
+        dir.path().join("specs/worker/code/main.py"),
+        "import os\n\n\ndef handler(event, context):\n    return {\"has_token\": False, \"echo\": os.environ.get(\"TOKEN\")}\n",
+    )
+    .expect("code");
+    let env = dir.path().join("environments/dev.yaml");
+    let mut text = std::fs::read_to_string(&env).expect("environment");
+    text.push_str("smoke:\n  - name: echo\n    invoke: ${worker.function_name}\n    expect: { payload: { echo: nothing } }\n    retries: 0\n");
+    std::fs::write(&env, text).expect("environment");
+    dir
+}
+
+#[test]
+fn no_output_report_or_drift_shows_a_secret_that_flows_through_resources_and_bodies() {
+    let project = leaky_project();
+    let account = account();
+    let files = tempfile::tempdir().expect("temp dir");
+    let junit = files.path().join("junit.xml");
+    let summary = files.path().join("summary.md");
+    let mut seen = String::new();
+    let mut step = |args: &[&str], token: Option<&str>, human: bool| {
+        let mut c = match human {
+            true => super::emulator::human_command(project.path(), &account, args),
+            false => command(project.path(), &account, args, &emulator().endpoint()),
+        };
+        match token {
+            Some(t) => c.env("WORKER_TOKEN", t),
+            None => c.env_remove("WORKER_TOKEN"),
+        };
+        let out = c
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .output()
+            .expect("run driftless");
+        seen.push_str(&all_text(&out));
+        out
+    };
+    let junit_arg = junit.to_str().expect("path");
+    // The deploy's check fails, quoting the function's answer: the token.
+    let deploy = step(
+        &["deploy", "dev", "--yes", "--junit", junit_arg],
+        Some(TOKEN),
+        false,
+    );
+    assert_ne!(deploy.status.code(), Some(0), "{}", all_text(&deploy));
+    assert!(all_text(&deploy).contains("****"), "{}", all_text(&deploy));
+    step(&["smoke", "dev", "--junit", junit_arg], Some(TOKEN), true);
+    // The output the SSM parameter feeds is secret, shown as such.
+    let outputs = step(&["outputs", "dev"], Some(TOKEN), false);
+    let stashed = events(&outputs)
+        .into_iter()
+        .find(|e| e["event"] == "output" && e["name"] == "worker.stashed")
+        .expect("the stashed output");
+    assert_eq!(stashed["secret"], true, "{stashed}");
+    step(&["outputs", "dev"], None, true);
+    let env = step(&["outputs", "dev", "--format", "env"], None, true);
+    assert_ne!(
+        env.status.code(),
+        Some(0),
+        "an output carrying a secret is never written"
+    );
+    // Someone puts another token in the function: drift hides both.
+    let other = "tok-second-0b7e-do-not-print";
+    let c = clients(&account, "us-east-1");
+    let function =
+        c.rt.block_on(c.lambda.list_functions().send())
+            .expect("functions")
+            .functions()
+            .iter()
+            .filter_map(|f| f.function_name())
+            .find(|n| n.contains("Worker") || n.contains("worker"))
+            .expect("the worker function")
+            .to_string();
+    let variables = aws_sdk_lambda::types::Environment::builder()
+        .variables("TOKEN", other)
+        .build();
+    c.rt.block_on(
+        c.lambda
+            .update_function_configuration()
+            .function_name(&function)
+            .environment(variables)
+            .send(),
+    )
+    .expect("drift the token");
+    let drift = step(&["drift", "dev"], Some(TOKEN), false);
+    let hidden = events(&drift)
+        .into_iter()
+        .filter(|e| e["event"] == "drift_resource")
+        .flat_map(|e| {
+            e["resource_drift"]["differences"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|d| d["path"].as_str().unwrap_or_default().contains("TOKEN"));
+    let d = hidden.expect("the token's drift is reported");
+    assert_eq!(d["secret"], true, "{d}");
+    assert_eq!(d["expected"], "(hidden)", "{d}");
+    step(&["drift", "dev"], Some(TOKEN), true);
+
+    for (what, text) in [
+        ("what the commands printed", seen),
+        (
+            "the JUnit report",
+            std::fs::read_to_string(&junit).unwrap_or_default(),
+        ),
+        (
+            "the step summary",
+            std::fs::read_to_string(&summary).unwrap_or_default(),
+        ),
+    ] {
+        assert!(!text.is_empty(), "{what} is empty");
+        for secret in [TOKEN, other] {
+            assert!(!text.contains(secret), "{what} shows a secret:\n{text}");
+        }
+    }
+}

@@ -101,15 +101,11 @@ pub(super) fn drifted_views(
                 .differences
                 .iter()
                 .map(|d| {
-                    let hidden = d.path.contains("Environment") && d.path.contains("Variables");
-                    match hidden {
-                        true => (
-                            d.path.clone(),
-                            "(hidden)".into(),
-                            "(hidden, changed)".into(),
-                        ),
-                        false => (d.path.clone(), d.expected.clone(), d.actual.clone()),
-                    }
+                    (
+                        d.path.clone(),
+                        d.shown_expected().to_string(),
+                        d.shown_actual().to_string(),
+                    )
                 })
                 .collect(),
         })

@@ -62,12 +62,12 @@ pub fn report(p: &mut Printer, report: &crate::reconcile::drift::DriftReport) {
                     if d.expected.is_empty() {
                         "(none)"
                     } else {
-                        &d.expected
+                        d.shown_expected()
                     },
                     if d.actual.is_empty() {
                         "(none)"
                     } else {
-                        &d.actual
+                        d.shown_actual()
                     },
                     d.kind
                 ));
