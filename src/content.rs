@@ -108,7 +108,7 @@ fn manifest(
     if builds == Builds::NotNeeded {
         return Ok(None);
     }
-    let listed = assets::collect(&dir, &project.root)
+    let listed = assets::collect(&dir, &project.root, assets::Rules::Project)
         .map_err(|e| vec![e.diagnostic(&unit.file, node.span)])?;
     let hashed = crate::par::map(
         listed,

@@ -58,9 +58,9 @@ pub fn up_to_a_day(text: &str) -> Result<u64, String> {
     whole(parse(text, Duration::from_secs(1), DAY)?)
 }
 
-/// Whole seconds from one to a week (a pass's time limit).
+/// Whole seconds up to a week (a pass's time limit; 0 starts nothing).
 pub fn up_to_a_week(text: &str) -> Result<u64, String> {
-    whole(parse(text, Duration::from_secs(1), 7 * DAY)?)
+    whole(parse(text, Duration::ZERO, 7 * DAY)?)
 }
 
 /// Whole seconds from none to a day (waiting for a lock).

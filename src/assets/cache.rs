@@ -20,7 +20,7 @@ pub(super) fn run_build(
             .with_help("run the build command in the code folder to see its whole output")
     };
     let command = spec.build.clone().unwrap_or_default();
-    let inputs = zip_dir(&spec.dir, root)
+    let inputs = zip_dir(&spec.dir, root, super::Rules::Project)
         .map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?
         .bytes;
     let key = crate::digest::sha256_hex(&[inputs.as_slice(), command.as_bytes()].concat());
@@ -87,7 +87,7 @@ pub(super) fn run_build(
         ))
         .with_quoted(run.tail));
     }
-    let files = collect(&out, &root)
+    let files = collect(&out, &root, super::Rules::Everything)
         .map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?
         .len();
     if files == 0 {

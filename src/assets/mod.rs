@@ -60,6 +60,8 @@ pub enum AssetError {
     OutsideProject { path: String, target: String },
     #[error("{path} is a symlink loop")]
     Loop { path: String },
+    #[error("the name of {path} is not UTF-8; it cannot be a zip entry or an object key")]
+    NotUtf8 { path: String },
     #[error("{path} is not a regular file (a FIFO, socket or device); it cannot be shipped")]
     NotRegular { path: String },
     #[error(
@@ -77,11 +79,12 @@ impl AssetError {
         match self {
             AssetError::Io { .. } => "check that the file exists and that you may read it",
             AssetError::OutsideProject { .. } => {
-                "code folders may only hold files of the project; copy the file in or remove the link"
+                "code and content folders may only hold files of the project, never of its .git; copy the file in or remove the link"
             }
             AssetError::Loop { .. } => {
                 "remove the link, or point it at a folder that does not contain it"
             }
+            AssetError::NotUtf8 { .. } => "rename the file with a UTF-8 name",
             AssetError::NotRegular { .. } => {
                 "remove it from the code folder, or replace it with the regular file it stands for"
             }
@@ -221,7 +224,12 @@ pub fn prepare(
         .into_iter()
         .collect();
     let zips = crate::par::map(dirs.clone(), |dir| {
-        zip_dir(&dir, &project.root).map(|zip| Zipped {
+        // A build's output is made, not committed: no ignore rules there.
+        let rules = match dir.components().any(|c| c.as_os_str() == ".driftless") {
+            true => Rules::Everything,
+            false => Rules::Project,
+        };
+        zip_dir(&dir, &project.root, rules).map(|zip| Zipped {
             sha256: crate::digest::sha256_hex(&zip.bytes),
             bytes: zip.bytes,
             names: zip.names,

@@ -74,85 +74,152 @@ pub(crate) struct Collected {
     pub size: u64,
 }
 
-/// Files under `dir`, sorted by name. Symlinks are followed when they
-/// stay inside `root`; anything but folders and regular files is an error.
-pub(crate) fn collect(dir: &Path, root: &Path) -> Result<Vec<Collected>, AssetError> {
-    fn walk(
-        dir: &Path,
-        prefix: &str,
-        (root, shown_root): (&Path, &Path),
-        ancestors: &mut BTreeSet<PathBuf>,
-        out: &mut Vec<Collected>,
-    ) -> Result<(), AssetError> {
-        // Paths in messages are relative to the project.
-        let shown = |path: &Path| {
-            path.strip_prefix(shown_root)
-                .unwrap_or(path)
-                .display()
-                .to_string()
-        };
-        let io = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| AssetError::Io { path, source }
-        };
-        let canonical = dir.canonicalize().map_err(io(dir))?;
-        if !ancestors.insert(canonical.clone()) {
-            return Err(AssetError::Loop { path: shown(dir) });
-        }
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io(dir))?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| !ignored(name))
-            .collect();
-        entries.sort();
-        for name in entries {
-            let path = dir.join(&name);
-            let target = path.canonicalize().map_err(io(&path))?;
-            if !target.starts_with(root) {
-                return Err(AssetError::OutsideProject {
-                    path: shown(&path),
-                    target: target.display().to_string(),
-                });
-            }
-            let meta = std::fs::metadata(&target).map_err(io(&path))?;
-            let zip_name = format!("{prefix}{name}");
-            if meta.is_dir() {
-                walk(
-                    &path,
-                    &format!("{zip_name}/"),
-                    (root, shown_root),
-                    ancestors,
-                    out,
-                )?;
-            } else if meta.is_file() {
-                out.push(Collected {
-                    name: zip_name,
-                    path: target,
-                    executable: is_executable(&meta),
-                    size: meta.len(),
-                });
-            } else {
-                return Err(AssetError::NotRegular { path: shown(&path) });
-            }
-        }
-        ancestors.remove(&canonical);
-        Ok(())
-    }
+/// Which ignore rules a walk honours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rules {
+    /// A folder of the project: its `.gitignore` files (the folder's and
+    /// its parents') and `.driftlessignore` files, as git would read them,
+    /// so that a local deploy ships what the commit holds.
+    Project,
+    /// A build's output: everything in it (it is made, not committed).
+    Everything,
+}
+
+/// The name of the ignore files driftless reads beside `.gitignore`.
+pub const IGNORE_FILE: &str = ".driftlessignore";
+
+/// Files under `dir`, sorted by name, as `rules` keep them. Symlinks are
+/// followed when they stay inside `root` and out of its `.git`; anything
+/// but folders and regular files is an error, and so is a name that is
+/// not UTF-8.
+pub(crate) fn collect(dir: &Path, root: &Path, rules: Rules) -> Result<Vec<Collected>, AssetError> {
     let canonical_root = root.canonicalize().map_err(|source| AssetError::Io {
         path: root.display().to_string(),
         source,
     })?;
+    // Paths in messages are relative to the project.
+    let shown = |path: &Path| {
+        path.strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
     let mut out = Vec::new();
-    walk(
-        dir,
-        "",
-        (&canonical_root, root),
-        &mut BTreeSet::new(),
-        &mut out,
-    )?;
+    for entry in walker(dir, rules).build() {
+        let entry = entry.map_err(|e| walk_error(e, &shown))?;
+        if entry.depth() == 0 {
+            continue;
+        }
+        let path = entry.path();
+        let Some(name) = path.strip_prefix(dir).ok().and_then(Path::to_str) else {
+            return Err(AssetError::NotUtf8 { path: shown(path) });
+        };
+        let target = path.canonicalize().map_err(|source| AssetError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let inside = target
+            .strip_prefix(&canonical_root)
+            .is_ok_and(|relative| !relative.components().any(|c| c.as_os_str() == ".git"));
+        if !inside {
+            return Err(AssetError::OutsideProject {
+                path: shown(path),
+                target: target.display().to_string(),
+            });
+        }
+        let meta = std::fs::metadata(&target).map_err(|source| AssetError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if meta.is_dir() {
+            continue;
+        }
+        if !meta.is_file() {
+            return Err(AssetError::NotRegular { path: shown(path) });
+        }
+        out.push(Collected {
+            name: name.replace(std::path::MAIN_SEPARATOR, "/"),
+            path: target,
+            executable: is_executable(&meta),
+            size: meta.len(),
+        });
+    }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// The walk of `dir`: symlinks followed (loops found), siblings in name
+/// order, litter skipped, and the ignore files `rules` name read.
+fn walker(dir: &Path, rules: Rules) -> ignore::WalkBuilder {
+    let mut builder = ignore::WalkBuilder::new(dir);
+    builder
+        .standard_filters(false)
+        .follow_links(true)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(|e| !ignored(&e.file_name().to_string_lossy()));
+    if rules == Rules::Project {
+        // The user's global excludes differ between machines: not read.
+        builder
+            .git_ignore(true)
+            .parents(true)
+            .require_git(false)
+            .add_custom_ignore_filename(IGNORE_FILE);
+    }
+    builder
+}
+
+fn walk_error(error: ignore::Error, shown: &dyn Fn(&Path) -> String) -> AssetError {
+    match error {
+        ignore::Error::WithPath { path, err } => match *err {
+            ignore::Error::Io(source) => AssetError::Io {
+                path: shown(&path),
+                source,
+            },
+            ignore::Error::Loop { child, .. } => AssetError::Loop {
+                path: shown(&child),
+            },
+            other => AssetError::Io {
+                path: shown(&path),
+                source: std::io::Error::other(other.to_string()),
+            },
+        },
+        ignore::Error::Loop { child, .. } => AssetError::Loop {
+            path: shown(&child),
+        },
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            walk_error(*err, shown)
+        }
+        ignore::Error::Io(source) => AssetError::Io {
+            path: String::new(),
+            source,
+        },
+        other => AssetError::Io {
+            path: String::new(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    }
+}
+
+/// What the ignore rules keep out of a project folder: how many files, and
+/// the folders they keep out whole (a vendored dependency, a virtualenv).
+pub fn kept_out(dir: &Path) -> (usize, Vec<String>) {
+    let listed = |rules| -> BTreeSet<PathBuf> {
+        walker(dir, rules)
+            .build()
+            .filter_map(Result::ok)
+            .map(|e| e.into_path())
+            .collect()
+    };
+    let kept = listed(Rules::Project);
+    let all = listed(Rules::Everything);
+    let out: Vec<&PathBuf> = all.difference(&kept).collect();
+    let files = out.iter().filter(|p| p.is_file()).count();
+    let folders = out
+        .iter()
+        .filter(|p| p.is_dir() && p.parent().is_some_and(|parent| kept.contains(parent)))
+        .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
+        .collect();
+    (files, folders)
 }
 
 #[cfg(unix)]
@@ -177,8 +244,8 @@ pub struct Zip {
 /// Zips `dir` deterministically. Files are streamed into the zip, never
 /// read whole; a folder over Lambda's unzipped limit is refused before
 /// any file is read.
-pub fn zip_dir(dir: &Path, root: &Path) -> Result<Zip, AssetError> {
-    let files = collect(dir, root)?;
+pub fn zip_dir(dir: &Path, root: &Path, rules: Rules) -> Result<Zip, AssetError> {
+    let files = collect(dir, root, rules)?;
     let total: u64 = files.iter().map(|f| f.size).sum();
     if total > MAX_UNZIPPED_BYTES {
         let shown = dir.strip_prefix(root).unwrap_or(dir).display().to_string();

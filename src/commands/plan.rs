@@ -54,7 +54,7 @@ impl PlanArgs {
             )
             .with_help("drop --instance: offline, an instance renders as its environment does"));
         }
-        let (_, rendered, assets) = load_environment(&ctx.project, &self.environment)?;
+        let (project, rendered, assets) = load_environment(&ctx.project, &self.environment)?;
         let p = &mut ctx.printer;
         p.emit(
             json!({
@@ -133,6 +133,7 @@ impl PlanArgs {
                     );
                 }
                 for asset in assets.values().filter(|a| stack.units.contains(&a.unit)) {
+                    let kept = kept_out(&project, asset);
                     p.emit(
                         json!({
                             "event": "asset",
@@ -142,18 +143,24 @@ impl PlanArgs {
                             "sha256": asset.sha256,
                             "files": asset.files,
                             "bytes": asset.bytes.len(),
+                            "kept_out": kept.0,
                         }),
                         || {
                             format!(
-                                "    asset {}.{}  {} file(s), {} bytes, sha256 {}",
+                                "    asset {}.{}  {} file(s), {} bytes, sha256 {}{}",
                                 asset.unit,
                                 asset.resource,
                                 asset.files,
                                 asset.bytes.len(),
-                                &asset.sha256[..12]
+                                &asset.sha256[..12],
+                                match kept.0 {
+                                    0 => String::new(),
+                                    n => format!(", {n} file(s) kept out by ignore rules"),
+                                }
                             )
                         },
                     );
+                    warn_kept_out(p, &project, asset, &kept.1);
                 }
                 for bucket in &stack.buckets {
                     let Some(m) = &bucket.manifest else { continue };
@@ -206,5 +213,48 @@ impl PlanArgs {
                 rendered.waves.len()
             ),
         ))
+    }
+}
+
+/// What the ignore rules keep out of an asset's code folder: how many
+/// files, and the folders they keep out whole.
+fn kept_out(project: &crate::spec::Project, asset: &crate::assets::Asset) -> (usize, Vec<String>) {
+    let folder = project.units.get(&asset.unit).and_then(|u| {
+        Some(
+            u.dir
+                .join(u.resource(&asset.resource)?.body.get("code")?.as_str()?),
+        )
+    });
+    folder.map_or((0, Vec::new()), |dir| crate::assets::kept_out(&dir))
+}
+
+/// A folder of a function's code that the ignore rules keep out whole (a
+/// vendored dependency, a virtualenv) is not shipped: said, with what to
+/// do, rather than dropped without a word.
+fn warn_kept_out(
+    p: &mut crate::output::Printer,
+    project: &crate::spec::Project,
+    asset: &crate::assets::Asset,
+    folders: &[String],
+) {
+    let Some(unit) = project.units.get(&asset.unit) else {
+        return;
+    };
+    let Some(resource) = unit.resource(&asset.resource) else {
+        return;
+    };
+    for folder in folders {
+        let span = resource.body.get("code").map_or(resource.span, |n| n.span);
+        p.warning(
+            &crate::diag::Diagnostic::new(
+                &unit.file,
+                span,
+                format!(
+                    "{folder} in the code of {}.{} is kept out by .gitignore or .driftlessignore, so it is not shipped",
+                    asset.unit, asset.resource
+                ),
+            )
+            .with_help("produce what the function needs with `build:` (it ships what the build writes), or stop ignoring the folder"),
+        );
     }
 }

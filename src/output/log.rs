@@ -29,10 +29,12 @@ pub fn filter(settings: LogSettings) -> Targets {
         (0, false) | (-1, true) => LevelFilter::WARN,
         _ => LevelFilter::ERROR,
     };
+    // The SDK's warnings (a credential source that found nothing) repeat
+    // what driftless's own error says: only asked for, with -v.
     let sdk = match settings.verbosity {
         v if v >= 2 => LevelFilter::TRACE,
         1 => LevelFilter::DEBUG,
-        _ => LevelFilter::WARN,
+        _ => LevelFilter::OFF,
     };
     Targets::new()
         .with_target("driftless", own)
@@ -42,7 +44,10 @@ pub fn filter(settings: LogSettings) -> Targets {
         .with_target("aws_sdk_cloudformation", sdk)
         .with_target("aws_sdk_lambda", sdk)
         .with_target("aws_sdk_s3", sdk)
-        .with_default(LevelFilter::WARN)
+        .with_default(match settings.verbosity {
+            v if v >= 1 => LevelFilter::WARN,
+            _ => LevelFilter::OFF,
+        })
 }
 
 /// Installs the subscriber once for the process.

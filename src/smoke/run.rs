@@ -308,16 +308,24 @@ fn host_and_port(url: &str) -> Option<(String, u16)> {
 }
 
 /// Whether `url` goes to the emulator at `endpoint`: its own host and
-/// port, or one of its `*.localhost` names (execute-api, function URLs) on
-/// that port. Another server on loopback is not the emulator.
+/// port, or one of the names it gives its APIs and function URLs under
+/// `localhost` (`ID.execute-api.localhost`, `ID.lambda-url.REGION.localhost`;
+/// their port is the emulator's own, which a proxy in front of it hides).
+/// Another server on loopback is not the emulator.
 fn is_emulator_url(url: &str, endpoint: &str) -> bool {
     let (Some((host, port)), Some((own_host, own_port))) =
         (host_and_port(url), host_and_port(endpoint))
     else {
         return false;
     };
-    port == own_port
-        && (host == own_host || (host.ends_with(".localhost") && is_loopback_name(&host)))
+    let labels: Vec<&str> = host.split('.').collect();
+    let service_name = is_loopback_name(&host)
+        && match labels.as_slice() {
+            [id, "execute-api", "localhost"] => !id.is_empty(),
+            [id, "lambda-url", region, "localhost"] => !id.is_empty() && !region.is_empty(),
+            _ => false,
+        };
+    (port == own_port && host == own_host) || service_name
 }
 
 #[cfg(test)]
@@ -338,6 +346,11 @@ mod tests {
         );
         assert!(!is_emulator_url("http://localhost/x", endpoint));
         assert!(!is_emulator_url("http://evil.localhost:8080/", endpoint));
+        assert!(!is_emulator_url("http://localhost:4566/", endpoint));
+        assert!(is_emulator_url(
+            "http://a1.lambda-url.us-east-1.localhost:4566/",
+            endpoint
+        ));
         assert!(!is_emulator_url(
             "http://127.0.0.1:4566@evil.com:4566/",
             endpoint

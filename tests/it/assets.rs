@@ -296,3 +296,63 @@ fn build_folders_of_names_that_join_alike_stay_apart() {
         assert_eq!(who.trim(), format!("{unit}.{resource}"));
     }
 }
+
+/// The `asset` events of `plan --offline` in `project`: (resource, sha256,
+/// kept out), and what it printed.
+fn offline_assets(project: &std::path::Path) -> (Vec<(String, String, u64)>, String) {
+    let out = super::support::driftless(project, &["--output", "json", "plan", "dev", "--offline"]);
+    let text = super::support::stdout(&out);
+    let assets = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "asset")
+        .map(|e| {
+            (
+                format!(
+                    "{}.{}",
+                    e["unit"].as_str().unwrap(),
+                    e["resource"].as_str().unwrap()
+                ),
+                e["sha256"].as_str().unwrap().to_string(),
+                e["kept_out"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    (assets, format!("{text}{}", super::support::stderr(&out)))
+}
+
+#[test]
+fn a_local_plan_ships_what_the_commit_holds_and_names_what_git_ignores() {
+    use super::support::git;
+    let project = super::support::reference_copy();
+    let root = project.path();
+    let code = root.join("specs/api/runtime");
+    std::fs::write(root.join(".gitignore"), ".env\nvendor/\n").unwrap();
+    std::fs::write(code.join(".env"), "TOKEN=local-only\n").unwrap();
+    std::fs::create_dir_all(code.join("vendor/requests")).unwrap();
+    std::fs::write(code.join("vendor/requests/__init__.py"), "x = 1\n").unwrap();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "app"]);
+    let clone = tempfile::tempdir().unwrap();
+    git(
+        clone.path(),
+        &["clone", "-q", root.to_str().unwrap(), "checkout"],
+    );
+    let (local, printed) = offline_assets(root);
+    let (committed, _) = offline_assets(&clone.path().join("checkout"));
+    assert!(!local.is_empty(), "{printed}");
+    let hashes = |a: &[(String, String, u64)]| -> Vec<(String, String)> {
+        a.iter().map(|(r, h, _)| (r.clone(), h.clone())).collect()
+    };
+    assert_eq!(
+        hashes(&local),
+        hashes(&committed),
+        "the same zip, the same hash"
+    );
+    assert!(local.iter().any(|(_, _, kept)| *kept == 2), "{local:?}");
+    assert!(
+        printed.contains("vendor") && printed.contains("build:"),
+        "the vendored folder is named, with what to do: {printed}"
+    );
+}
