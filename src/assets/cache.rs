@@ -1,5 +1,7 @@
 //! The build cache: a `build:` command's output kept under the hash of its
-//! inputs and the command, rebuilt only when either changes.
+//! inputs and the command, with the digest of what it wrote; rebuilt when
+//! the inputs or the command change, or when the output no longer matches
+//! its digest (edited or damaged after the build).
 
 use crate::diag::Diagnostic;
 use crate::spec::Unit;
@@ -33,7 +35,12 @@ pub(super) fn run_build(
         .join(&unit.name)
         .join(resource);
     let stamp = out.with_extension("key");
-    if std::fs::read_to_string(&stamp).is_ok_and(|k| k == key) && out.is_dir() {
+    if let Ok(kept) = std::fs::read_to_string(&stamp)
+        && let Some((kept_key, kept_digest)) = kept.split_once('\n')
+        && kept_key == key
+        && out.is_dir()
+        && output_digest(&out, &root).is_ok_and(|d| d == kept_digest)
+    {
         return Ok(out);
     }
     // A build that fails or ships nothing is never taken from the cache.
@@ -90,6 +97,8 @@ pub(super) fn run_build(
     let files = collect(&out, &root, super::Rules::Everything)
         .map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?
         .len();
+    let digest =
+        output_digest(&out, &root).map_err(|e| e.diagnostic(&unit.file, spec.code_node.span))?;
     if files == 0 {
         return Err(Diagnostic::new(
             &unit.file,
@@ -103,7 +112,22 @@ pub(super) fn run_build(
             "write the build's output under \"$DRIFTLESS_BUILD_OUT\" (an absolute path; the build runs in the code folder), for example `cp *.py \"$DRIFTLESS_BUILD_OUT\"`",
         ));
     }
-    std::fs::write(&stamp, key)
+    std::fs::write(&stamp, format!("{key}\n{digest}"))
         .map_err(|e| error(format!("cannot write {}: {e}", stamp.display())))?;
     Ok(out)
+}
+
+/// One digest over a build's output: every file's name, mode and bytes.
+fn output_digest(out: &Path, root: &Path) -> Result<String, super::AssetError> {
+    let mut hasher = blake3::Hasher::new();
+    for file in collect(out, root, super::Rules::Everything)? {
+        let (md5, size) =
+            crate::digest::md5_of_file(&file.path).map_err(|source| super::AssetError::Io {
+                path: file.path.display().to_string(),
+                source,
+            })?;
+        hasher.update(file.name.as_bytes());
+        hasher.update(format!("\0{}\0{size}\0{md5}\n", file.executable).as_bytes());
+    }
+    Ok(hasher.finalize().to_hex().to_string())
 }

@@ -81,6 +81,32 @@ fn a_build_is_cached_until_its_inputs_change() {
 }
 
 #[test]
+fn a_cached_build_output_edited_after_the_build_is_built_again() {
+    let project = reference_copy();
+    let counter = project.path().join("runs.log");
+    add_build(
+        project.path(),
+        &format!(
+            "echo run >> {} && cp lambda_function.py $DRIFTLESS_BUILD_OUT/",
+            counter.display()
+        ),
+    );
+    let (_, _, first) = load_environment(project.path(), "dev").unwrap();
+    let built = project
+        .path()
+        .join(".driftless/build/api/handler/lambda_function.py");
+    std::fs::write(&built, "raise SystemExit('edited by hand')\n").unwrap();
+    let (_, _, second) = load_environment(project.path(), "dev").unwrap();
+    let runs = std::fs::read_to_string(&counter).unwrap().lines().count();
+    assert_eq!(runs, 2, "the edited output was built again");
+    assert_eq!(
+        first.values().next().unwrap().sha256,
+        second.values().next().unwrap().sha256,
+        "what ships is what the build makes"
+    );
+}
+
+#[test]
 fn a_failing_build_is_reported_at_the_code_field_with_its_output() {
     let project = reference_copy();
     add_build(project.path(), "echo missing requirements.txt >&2; exit 3");
