@@ -10,6 +10,9 @@ pub const HASH_TAG: &str = "driftless:hash";
 /// The stack tags naming the app and environment a stack belongs to.
 pub const APP_TAG: &str = "driftless:app";
 pub const ENVIRONMENT_TAG: &str = "driftless:environment";
+/// The stack tag of a preview instance: `ENVIRONMENT/INSTANCE`, which tells
+/// `dev --instance a-b` from `dev-a --instance b` (both `dev-a-b`).
+pub const INSTANCE_TAG: &str = "driftless:instance";
 /// The stack tag naming the git commit the stack was last applied from
 /// (`+dirty` when the tree had changes).
 pub const REVISION_TAG: &str = "driftless:revision";

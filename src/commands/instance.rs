@@ -66,6 +66,22 @@ pub fn select(
     }
     let mut copy = base.clone();
     copy.name = name.clone();
+    copy.instance = Some(format!("{environment}/{instance}"));
+    if let Some(long) = copy
+        .stacks
+        .iter()
+        .map(|s| copy.stack_name(&s.name))
+        .find(|n| n.len() > 128)
+    {
+        return Err(CommandError::new(
+            ErrorKind::Usage,
+            format!(
+                "--instance {instance}: its stack {long} would be {} characters, more than CloudFormation's 128",
+                long.len()
+            ),
+        )
+        .with_help("choose a shorter instance name"));
+    }
     if let Some(other) = project
         .environments
         .values()
@@ -100,10 +116,11 @@ pub async fn empty_buckets(
     use crate::cloud::{objects, stacks};
     let deployed = stacks::list(cloud).await?;
     let mut emptied = Vec::new();
+    // Only stacks whose tags say they are this instance's.
     for stack in rendered
         .stacks
         .iter()
-        .filter(|s| deployed.contains_key(&s.name))
+        .filter(|s| deployed.get(&s.name).is_some_and(|d| rendered.owns(&d.tags)))
     {
         for resource in stacks::resources(cloud, &stack.name).await? {
             let Some(bucket) = resource

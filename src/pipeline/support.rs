@@ -482,6 +482,7 @@ pub fn environment(pipeline: &Pipeline, project: &Project, sha256: &str) -> Rend
         smoke: Vec::new(),
         rollback: false,
         self_heal: false,
+        instance: None,
     }
 }
 

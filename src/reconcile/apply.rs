@@ -367,6 +367,9 @@ impl Pass<'_> {
         tags.insert(HASH_TAG.to_string(), plan.hash.clone());
         tags.insert(ENVIRONMENT_TAG.into(), self.environment.environment.clone());
         tags.insert(APP_TAG.into(), self.environment.app.clone());
+        if let Some(instance) = &self.environment.instance {
+            tags.insert(crate::deployed::INSTANCE_TAG.into(), instance.clone());
+        }
         if let Some(revision) = &self.options.revision {
             tags.insert(REVISION_TAG.into(), revision.clone());
         }

@@ -45,6 +45,29 @@ impl Pass<'_> {
                     outcome.absent += 1;
                     return Start::Settled(true);
                 };
+                if !self.environment.owns(&d.tags) {
+                    // Another environment's (or instance's) stack of the
+                    // same name: never deleted from here.
+                    outcome.failed += 1;
+                    outcome.error.get_or_insert_with(|| {
+                        format!(
+                            "stack {} belongs to another environment or instance (its tags say so); nothing of it was deleted",
+                            stack.name
+                        )
+                    });
+                    self.emit(Event::StackEnd {
+                        stack: stack.name.clone(),
+                        result: StackResult::Kept,
+                        status: d.status.clone(),
+                        seconds: 0.0,
+                        reason: Some(
+                            "its tags name another environment or instance; it was left alone"
+                                .into(),
+                        ),
+                        outputs: Default::default(),
+                    });
+                    return Start::Settled(false);
+                }
                 if stack.tier == Tier::Stateful && !include_stateful {
                     outcome.kept += 1;
                     self.emit(Event::StackEnd {

@@ -140,9 +140,13 @@ pub(super) fn foreign_stacks(
             let d = deployed.get(&s.name)?;
             let app = d.tags.get(APP_TAG)?;
             let owner = d.tags.get(ENVIRONMENT_TAG)?;
-            if *app == env.app && *owner == env.environment {
+            if env.owns(&d.tags) {
                 return None;
             }
+            let owner = match d.tags.get(crate::deployed::INSTANCE_TAG) {
+                Some(instance) => format!("{owner}` (instance `{instance}`)"),
+                None => format!("{owner}`"),
+            };
             Some(Hazard {
                 stack: s.name.clone(),
                 logical_id: s.name.clone(),
@@ -151,8 +155,10 @@ pub(super) fn foreign_stacks(
                 action: "overwrite",
                 properties: Vec::new(),
                 cause: format!(
-                    "the stack belongs to environment `{owner}` of app `{app}` (its tags say so), not to `{}` of `{}`",
-                    env.environment, env.app
+                    "the stack belongs to environment `{owner} of app `{app}` (its tags say so), not to `{}`{} of `{}`",
+                    env.environment,
+                    env.instance.as_deref().map(|i| format!(" (instance `{i}`)")).unwrap_or_default(),
+                    env.app
                 ),
                 flag: String::new(),
             })
@@ -265,10 +271,7 @@ impl Pass<'_> {
         let orphaned: Vec<&DeployedStack> = stacks
             .values()
             .filter(|d| {
-                d.tags.get(APP_TAG) == Some(&env.app)
-                    && d.tags.get(ENVIRONMENT_TAG) == Some(&env.environment)
-                    && env.stack(&d.name).is_none()
-                    && d.name != BOOTSTRAP_STACK
+                env.owns(&d.tags) && env.stack(&d.name).is_none() && d.name != BOOTSTRAP_STACK
             })
             .collect();
         // Templates only for stacks that will be updated and for orphans,

@@ -185,6 +185,7 @@ pub fn render_with(
         self_heal: env.self_heal,
         smoke: env.smoke.clone(),
         rollback: env.rollback,
+        instance: env.instance.clone(),
     })
 }
 

@@ -115,6 +115,19 @@ pub struct RenderedEnvironment {
     pub rollback: bool,
     /// Deploys heal drift (`self_heal: true`).
     pub self_heal: bool,
+    /// For a preview instance, `ENVIRONMENT/INSTANCE` (its stacks' tag).
+    pub instance: Option<String>,
+}
+
+impl RenderedEnvironment {
+    /// Whether a deployed stack's tags say it is this environment's (and
+    /// this instance's): nothing else is ever changed or deleted.
+    pub fn owns(&self, tags: &std::collections::BTreeMap<String, String>) -> bool {
+        use crate::deployed::{APP_TAG, ENVIRONMENT_TAG, INSTANCE_TAG};
+        tags.get(APP_TAG) == Some(&self.app)
+            && tags.get(ENVIRONMENT_TAG) == Some(&self.environment)
+            && tags.get(INSTANCE_TAG) == self.instance.as_ref()
+    }
 }
 
 impl RenderedStack {

@@ -79,6 +79,8 @@ pub struct Environment {
     pub smoke: Vec<SmokeCheck>,
     /// Where the `stacks:` key is, for layout-wide messages.
     pub stacks_span: Span,
+    /// For a preview instance, `ENVIRONMENT/INSTANCE`.
+    pub instance: Option<String>,
 }
 
 impl Environment {
@@ -428,5 +430,6 @@ pub fn read(doc: &Node, file_stem: &str, r: &mut Reader<'_>) -> Option<Environme
             .unwrap_or_default(),
         smoke,
         stacks_span: stacks_node.map(|n| n.span).unwrap_or_default(),
+        instance: None,
     })
 }

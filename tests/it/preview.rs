@@ -140,3 +140,90 @@ fn an_instance_with_bucket_content_is_destroyed_whole() {
             .any(|e| e["event"] == "emptied" && e["bucket"] == made[0].as_str())
     );
 }
+
+#[test]
+fn two_instances_that_render_to_one_name_never_touch_each_other() {
+    let project = reference_copy();
+    let dev = std::fs::read_to_string(project.path().join("environments/dev.yaml")).unwrap();
+    std::fs::write(
+        project.path().join("environments/dev-a.yaml"),
+        dev.replace("environment: dev", "environment: dev-a"),
+    )
+    .unwrap();
+    let account = account();
+    let run = |args: &[&str]| {
+        command(project.path(), &account, args, &emulator().endpoint())
+            .output()
+            .unwrap()
+    };
+    // `dev --instance a-b` and `dev-a --instance b` are both `dev-a-b`.
+    ok(&run(&["deploy", "dev", "--instance", "a-b"]));
+    let c = clients(&account, "us-east-1");
+    let tables = || {
+        c.rt.block_on(c.dynamodb.list_tables().send())
+            .unwrap()
+            .table_names()
+            .to_vec()
+    };
+    let before = tables();
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let other = run(&["deploy", "dev-a", "--instance", "b"]);
+    assert_eq!(other.status.code(), Some(4), "{}", summary(&other));
+    let destroy = run(&[
+        "destroy",
+        "dev-a",
+        "--instance",
+        "b",
+        "--yes",
+        "--include-stateful",
+    ]);
+    assert_ne!(destroy.status.code(), Some(0), "{}", summary(&destroy));
+    assert_eq!(tables(), before, "the other instance's data is untouched");
+    let stacks: Vec<String> =
+        c.rt.block_on(c.cfn.describe_stacks().send())
+            .unwrap()
+            .stacks()
+            .iter()
+            .filter_map(|s| s.stack_name().map(str::to_string))
+            .collect();
+    assert!(
+        stacks.contains(&"user-management-dev-a-b-stateful".to_string()),
+        "{stacks:?}"
+    );
+    // Its own destroy removes it.
+    ok(&run(&[
+        "destroy",
+        "dev",
+        "--instance",
+        "a-b",
+        "--yes",
+        "--include-stateful",
+    ]));
+    assert!(tables().is_empty());
+}
+
+#[test]
+fn an_instance_whose_stack_names_would_be_too_long_is_refused_before_any_call() {
+    let project = reference_copy();
+    let path = project.path().join("environments/dev.yaml");
+    let dev = std::fs::read_to_string(&path).unwrap();
+    let long_app = "a".repeat(100);
+    std::fs::write(
+        &path,
+        dev.replace("app: user-management", &format!("app: {long_app}")),
+    )
+    .unwrap();
+    let out = command(
+        project.path(),
+        &account(),
+        &["deploy", "dev", "--instance", "pr-12345678901234567"],
+        "http://127.0.0.1:9",
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", summary(&out));
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("128"), "{text}");
+}
