@@ -35,6 +35,9 @@ pub struct Asset {
     pub sha256: String,
     pub bytes: Vec<u8>,
     pub files: usize,
+    /// What the ignore rules kept out of its code folder (name, whether a
+    /// folder); nothing for a build's output.
+    pub kept_out: Vec<(String, bool)>,
 }
 
 impl Asset {
@@ -149,6 +152,7 @@ struct Zipped {
     sha256: String,
     bytes: Vec<u8>,
     names: Vec<String>,
+    kept_out: Vec<(String, bool)>,
 }
 
 /// Whether `build` commands run: not when only checking the specs.
@@ -198,6 +202,7 @@ pub fn prepare(
                     sha256: UNBUILT_SHA256.into(),
                     bytes: Vec::new(),
                     files: 0,
+                    kept_out: Vec::new(),
                 };
                 placeholders.insert(key, asset);
                 continue;
@@ -233,6 +238,7 @@ pub fn prepare(
             sha256: crate::digest::sha256_hex(&zip.bytes),
             bytes: zip.bytes,
             names: zip.names,
+            kept_out: zip.kept_out,
         })
     });
     let zipped: BTreeMap<PathBuf, Result<Zipped, AssetError>> =
@@ -252,6 +258,7 @@ pub fn prepare(
                     sha256: zip.sha256.clone(),
                     bytes: zip.bytes.clone(),
                     files: zip.names.len(),
+                    kept_out: zip.kept_out.clone(),
                 };
                 assets.insert((unit.name.clone(), resource.name.clone()), asset);
             }

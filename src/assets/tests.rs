@@ -104,7 +104,7 @@ fn ignore_files_keep_out_what_git_would_not_commit() {
     assert_eq!(zip.names, [".driftlessignore", "app.py"]);
     let everything = zip_dir(&code, root, Rules::Everything).unwrap();
     assert_eq!(everything.names.len(), 5, "{:?}", everything.names);
-    let (files, folders) = kept_out(&code);
+    let (files, folders) = kept_out_of(&code, root, &zip.kept_out);
     assert_eq!(files, 3);
     assert_eq!(folders, ["tests", "venv"]);
 }

@@ -11,6 +11,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use super::AssetError;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 /// Names never shipped nor watched: caches, build state, and editor or VCS
 /// litter (vim's swap files and write probe, emacs locks and autosaves,
@@ -77,9 +78,11 @@ pub(crate) struct Collected {
 /// Which ignore rules a walk honours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rules {
-    /// A folder of the project: its `.gitignore` files (the folder's and
-    /// its parents') and `.driftlessignore` files, as git would read them,
-    /// so that a local deploy ships what the commit holds.
+    /// A folder of the project: the `.gitignore` and `.driftlessignore`
+    /// files of the folder, of the folders in it, and of the folders above
+    /// it up to the repository's root (or the project's, outside a
+    /// repository), as git reads `.gitignore`: a local deploy ships what
+    /// the commit holds.
     Project,
     /// A build's output: everything in it (it is made, not committed).
     Everything,
@@ -88,137 +91,215 @@ pub enum Rules {
 /// The name of the ignore files driftless reads beside `.gitignore`.
 pub const IGNORE_FILE: &str = ".driftlessignore";
 
+/// What a walk found: the files that ship, and the entries the ignore
+/// rules kept out (name relative to the folder, and whether a folder).
+#[derive(Debug, Default)]
+pub(crate) struct Walked {
+    pub files: Vec<Collected>,
+    pub kept_out: Vec<(String, bool)>,
+}
+
 /// Files under `dir`, sorted by name, as `rules` keep them. Symlinks are
 /// followed when they stay inside `root` and out of its `.git`; anything
 /// but folders and regular files is an error, and so is a name that is
 /// not UTF-8.
 pub(crate) fn collect(dir: &Path, root: &Path, rules: Rules) -> Result<Vec<Collected>, AssetError> {
-    let canonical_root = root.canonicalize().map_err(|source| AssetError::Io {
-        path: root.display().to_string(),
-        source,
-    })?;
-    // Paths in messages are relative to the project.
-    let shown = |path: &Path| {
-        path.strip_prefix(root)
+    walk(dir, root, rules).map(|w| w.files)
+}
+
+/// The walk behind [`collect`], with what the rules kept out.
+pub(crate) fn walk(dir: &Path, root: &Path, rules: Rules) -> Result<Walked, AssetError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| AssetError::Io { path, source }
+    };
+    let canonical_root = root.canonicalize().map_err(io(root))?;
+    let absolute = std::path::absolute(dir).map_err(io(dir))?;
+    let matchers = match rules {
+        Rules::Project => above(&absolute, &std::path::absolute(root).map_err(io(root))?),
+        Rules::Everything => Vec::new(),
+    };
+    let mut walk = Walk {
+        root: (&canonical_root, root),
+        rules,
+        matchers,
+        ancestors: BTreeSet::new(),
+        out: Walked::default(),
+    };
+    let real = dir.canonicalize().map_err(io(dir))?;
+    walk.folder(&absolute, &real, "")?;
+    walk.out.files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(walk.out)
+}
+
+/// A walk in progress.
+struct Walk<'a> {
+    /// The project's root, resolved and as given (for messages).
+    root: (&'a Path, &'a Path),
+    rules: Rules,
+    /// The ignore files in force, outermost first.
+    matchers: Vec<std::sync::Arc<Gitignore>>,
+    /// The folders being walked, resolved: a link back to one is a loop.
+    ancestors: BTreeSet<PathBuf>,
+    out: Walked,
+}
+
+impl Walk<'_> {
+    fn shown(&self, path: &Path) -> String {
+        path.strip_prefix(self.root.1)
             .unwrap_or(path)
             .display()
             .to_string()
-    };
-    let mut out = Vec::new();
-    for entry in walker(dir, rules).build() {
-        let entry = entry.map_err(|e| walk_error(e, &shown))?;
-        if entry.depth() == 0 {
-            continue;
-        }
-        let path = entry.path();
-        let Some(name) = path.strip_prefix(dir).ok().and_then(Path::to_str) else {
-            return Err(AssetError::NotUtf8 { path: shown(path) });
-        };
-        let target = path.canonicalize().map_err(|source| AssetError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let inside = target
-            .strip_prefix(&canonical_root)
-            .is_ok_and(|relative| !relative.components().any(|c| c.as_os_str() == ".git"));
-        if !inside {
-            return Err(AssetError::OutsideProject {
-                path: shown(path),
-                target: target.display().to_string(),
+    }
+
+    /// `path` (absolute) is the folder as named, `real` where it is.
+    fn folder(&mut self, path: &Path, real: &Path, prefix: &str) -> Result<(), AssetError> {
+        if !self.ancestors.insert(real.to_path_buf()) {
+            return Err(AssetError::Loop {
+                path: self.shown(path),
             });
         }
-        let meta = std::fs::metadata(&target).map_err(|source| AssetError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        if meta.is_dir() {
-            continue;
+        let pushed = match self.rules {
+            Rules::Project => folder_rules(path).inspect(|m| self.matchers.push(m.clone())),
+            Rules::Everything => None,
+        };
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| AssetError::Io { path, source }
+        };
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(io(path))? {
+            let entry = entry.map_err(io(path))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                return Err(AssetError::NotUtf8 {
+                    path: self.shown(&entry.path()),
+                });
+            };
+            if !ignored(name) {
+                entries.push((name.to_string(), entry.file_type().map_err(io(path))?));
+            }
         }
-        if !meta.is_file() {
-            return Err(AssetError::NotRegular { path: shown(path) });
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, kind) in entries {
+            let named = path.join(&name);
+            let target = match kind.is_symlink() {
+                true => named.canonicalize().map_err(io(&named))?,
+                false => real.join(&name),
+            };
+            let inside = target
+                .strip_prefix(self.root.0)
+                .is_ok_and(|relative| !relative.components().any(|c| c.as_os_str() == ".git"));
+            if !inside {
+                return Err(AssetError::OutsideProject {
+                    path: self.shown(&named),
+                    target: target.display().to_string(),
+                });
+            }
+            let meta = match kind.is_symlink() {
+                true => std::fs::metadata(&target).map_err(io(&named))?,
+                false => std::fs::symlink_metadata(&named).map_err(io(&named))?,
+            };
+            let entry_name = format!("{prefix}{name}");
+            if kept_out(&self.matchers, &named, meta.is_dir()) {
+                self.out.kept_out.push((entry_name, meta.is_dir()));
+                continue;
+            }
+            if meta.is_dir() {
+                self.folder(&named, &target, &format!("{entry_name}/"))?;
+            } else if meta.is_file() {
+                self.out.files.push(Collected {
+                    name: entry_name,
+                    path: target,
+                    executable: is_executable(&meta),
+                    size: meta.len(),
+                });
+            } else {
+                return Err(AssetError::NotRegular {
+                    path: self.shown(&named),
+                });
+            }
         }
-        out.push(Collected {
-            name: name.replace(std::path::MAIN_SEPARATOR, "/"),
-            path: target,
-            executable: is_executable(&meta),
-            size: meta.len(),
-        });
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
-}
-
-/// The walk of `dir`: symlinks followed (loops found), siblings in name
-/// order, litter skipped, and the ignore files `rules` name read.
-fn walker(dir: &Path, rules: Rules) -> ignore::WalkBuilder {
-    let mut builder = ignore::WalkBuilder::new(dir);
-    builder
-        .standard_filters(false)
-        .follow_links(true)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(|e| !ignored(&e.file_name().to_string_lossy()));
-    if rules == Rules::Project {
-        // The user's global excludes differ between machines: not read.
-        builder
-            .git_ignore(true)
-            .parents(true)
-            .require_git(false)
-            .add_custom_ignore_filename(IGNORE_FILE);
-    }
-    builder
-}
-
-fn walk_error(error: ignore::Error, shown: &dyn Fn(&Path) -> String) -> AssetError {
-    match error {
-        ignore::Error::WithPath { path, err } => match *err {
-            ignore::Error::Io(source) => AssetError::Io {
-                path: shown(&path),
-                source,
-            },
-            ignore::Error::Loop { child, .. } => AssetError::Loop {
-                path: shown(&child),
-            },
-            other => AssetError::Io {
-                path: shown(&path),
-                source: std::io::Error::other(other.to_string()),
-            },
-        },
-        ignore::Error::Loop { child, .. } => AssetError::Loop {
-            path: shown(&child),
-        },
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            walk_error(*err, shown)
+        if pushed.is_some() {
+            self.matchers.pop();
         }
-        ignore::Error::Io(source) => AssetError::Io {
-            path: String::new(),
-            source,
-        },
-        other => AssetError::Io {
-            path: String::new(),
-            source: std::io::Error::other(other.to_string()),
-        },
+        self.ancestors.remove(real);
+        Ok(())
     }
 }
 
-/// What the ignore rules keep out of a project folder: how many files, and
-/// the folders they keep out whole (a vendored dependency, a virtualenv).
-pub fn kept_out(dir: &Path) -> (usize, Vec<String>) {
-    let listed = |rules| -> BTreeSet<PathBuf> {
-        walker(dir, rules)
-            .build()
-            .filter_map(Result::ok)
-            .map(|e| e.into_path())
-            .collect()
-    };
-    let kept = listed(Rules::Project);
-    let all = listed(Rules::Everything);
-    let out: Vec<&PathBuf> = all.difference(&kept).collect();
-    let files = out.iter().filter(|p| p.is_file()).count();
-    let folders = out
+/// Whether the innermost ignore file that has a say on `path` keeps it out.
+fn kept_out(matchers: &[std::sync::Arc<Gitignore>], path: &Path, is_dir: bool) -> bool {
+    for m in matchers.iter().rev() {
+        match m.matched(path, is_dir) {
+            ignore::Match::Ignore(_) => return true,
+            ignore::Match::Whitelist(_) => return false,
+            ignore::Match::None => {}
+        }
+    }
+    false
+}
+
+/// The ignore rules of one folder (its `.gitignore` and `.driftlessignore`),
+/// read once per process.
+fn folder_rules(dir: &Path) -> Option<std::sync::Arc<Gitignore>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<std::collections::HashMap<PathBuf, Option<Arc<Gitignore>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    if let Some(known) = cache.lock().ok().and_then(|c| c.get(dir).cloned()) {
+        return known;
+    }
+    let mut builder = GitignoreBuilder::new(dir);
+    let mut any = false;
+    for name in [".gitignore", IGNORE_FILE] {
+        let file = dir.join(name);
+        // A pattern git would not take is skipped, as git skips it.
+        if file.is_file() {
+            let _ = builder.add(&file);
+            any = true;
+        }
+    }
+    let rules = any.then(|| builder.build().ok()).flatten().map(Arc::new);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(dir.to_path_buf(), rules.clone());
+    }
+    rules
+}
+
+/// The ignore rules of the folders above `dir`, outermost first: up to the
+/// repository's root (a folder holding `.git`, or a checkout the reconcile
+/// loop made), or to the project's `root` outside a repository.
+fn above(dir: &Path, root: &Path) -> Vec<std::sync::Arc<Gitignore>> {
+    let parents: Vec<&Path> = dir.ancestors().skip(1).collect();
+    let repository = parents
         .iter()
-        .filter(|p| p.is_dir() && p.parent().is_some_and(|parent| kept.contains(parent)))
-        .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
-        .collect();
+        .position(|p| p.join(".git").exists() || p.join(".driftless-checkout").is_file());
+    let until = match repository {
+        Some(i) => i + 1,
+        None => parents.iter().position(|p| *p == root).map_or(0, |i| i + 1),
+    };
+    parents[..until]
+        .iter()
+        .rev()
+        .filter_map(|p| folder_rules(p))
+        .collect()
+}
+
+/// What the ignore rules kept out of a project folder, as its walk
+/// found it: how many files, and the folders kept out whole (a vendored
+/// dependency, a virtualenv).
+pub fn kept_out_of(dir: &Path, root: &Path, kept_out: &[(String, bool)]) -> (usize, Vec<String>) {
+    let mut files = 0;
+    let mut folders = Vec::new();
+    for (name, is_dir) in kept_out.iter().cloned() {
+        if is_dir {
+            files += collect(&dir.join(&name), root, Rules::Everything).map_or(0, |f| f.len());
+            folders.push(name);
+        } else {
+            files += 1;
+        }
+    }
     (files, folders)
 }
 
@@ -239,13 +320,15 @@ pub struct Zip {
     pub bytes: Vec<u8>,
     /// The paths in the zip, sorted.
     pub names: Vec<String>,
+    /// What the ignore rules kept out: (name, whether a folder).
+    pub kept_out: Vec<(String, bool)>,
 }
 
 /// Zips `dir` deterministically. Files are streamed into the zip, never
 /// read whole; a folder over Lambda's unzipped limit is refused before
 /// any file is read.
 pub fn zip_dir(dir: &Path, root: &Path, rules: Rules) -> Result<Zip, AssetError> {
-    let files = collect(dir, root, rules)?;
+    let Walked { files, kept_out } = walk(dir, root, rules)?;
     let total: u64 = files.iter().map(|f| f.size).sum();
     if total > MAX_UNZIPPED_BYTES {
         let shown = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
@@ -272,6 +355,7 @@ pub fn zip_dir(dir: &Path, root: &Path, rules: Rules) -> Result<Zip, AssetError>
     Ok(Zip {
         bytes,
         names: files.into_iter().map(|f| f.name).collect(),
+        kept_out,
     })
 }
 

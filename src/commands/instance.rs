@@ -117,11 +117,11 @@ pub async fn empty_buckets(
     let deployed = stacks::list(cloud).await?;
     let mut emptied = Vec::new();
     // Only stacks whose tags say they are this instance's.
-    for stack in rendered
-        .stacks
-        .iter()
-        .filter(|s| deployed.get(&s.name).is_some_and(|d| rendered.owns(&d.tags)))
-    {
+    for stack in rendered.stacks.iter().filter(|s| {
+        deployed
+            .get(&s.name)
+            .is_some_and(|d| rendered.owns(&d.tags))
+    }) {
         for resource in stacks::resources(cloud, &stack.name).await? {
             let Some(bucket) = resource
                 .physical_id

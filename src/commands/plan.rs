@@ -216,16 +216,21 @@ impl PlanArgs {
     }
 }
 
-/// What the ignore rules keep out of an asset's code folder: how many
-/// files, and the folders they keep out whole.
+/// What the ignore rules kept out of an asset's code folder: how many
+/// files, and the folders they kept out whole.
 fn kept_out(project: &crate::spec::Project, asset: &crate::assets::Asset) -> (usize, Vec<String>) {
-    let folder = project.units.get(&asset.unit).and_then(|u| {
+    if asset.kept_out.is_empty() {
+        return (0, Vec::new());
+    }
+    let dir = project.units.get(&asset.unit).and_then(|u| {
         Some(
             u.dir
                 .join(u.resource(&asset.resource)?.body.get("code")?.as_str()?),
         )
     });
-    folder.map_or((0, Vec::new()), |dir| crate::assets::kept_out(&dir))
+    dir.map_or((0, Vec::new()), |dir| {
+        crate::assets::kept_out_of(&dir, &project.root, &asset.kept_out)
+    })
 }
 
 /// A folder of a function's code that the ignore rules keep out whole (a

@@ -37,6 +37,15 @@ use waves::*;
 /// Marks each stack's outputs that may carry a secret; a parameter fed by
 /// such an output taints the stack reading it, to a fixpoint.
 fn mark_secret_outputs(stacks: &mut [(&crate::spec::StackDef, RenderedStack, Json)]) {
+    // Without a secret param nothing can carry one.
+    let secret_params = stacks.iter().any(|(_, s, _)| {
+        s.parameters
+            .iter()
+            .any(|p| matches!(p.source, ParameterSource::Env { .. }))
+    });
+    if !secret_params {
+        return;
+    }
     loop {
         let secret: BTreeMap<String, BTreeSet<String>> = stacks
             .iter()
