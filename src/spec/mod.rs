@@ -1,5 +1,6 @@
 //! The spec model: logical units and environments, loaded from a project folder.
 
+pub mod cron;
 pub mod environment;
 pub mod notify;
 pub mod param;

@@ -416,7 +416,52 @@ fn read_stages(
             stages.push(stage);
         }
     }
-    if broken { Vec::new() } else { stages }
+    if broken || !stage_names_fit(&stages, r) {
+        Vec::new()
+    } else {
+        stages
+    }
+}
+
+/// CodePipeline's limit on a stage name.
+const MAX_STAGE_NAME: usize = 100;
+
+/// Every stage renders to a name of its own, within CodePipeline's limit
+/// (`[dev-a]` and `[dev, a]` would both be `Deploy-dev-a`).
+fn stage_names_fit(stages: &[Stage], r: &mut Reader<'_>) -> bool {
+    let mut fine = true;
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    for stage in stages {
+        let name = stage.name();
+        if name.len() > MAX_STAGE_NAME {
+            let d = r
+                .diagnostic(
+                    stage.span,
+                    format!(
+                        "the stage's name `{name}` is {} characters, more than CodePipeline's {MAX_STAGE_NAME}",
+                        name.len()
+                    ),
+                )
+                .with_help("split the wave into stages of fewer environments");
+            r.push(d);
+            fine = false;
+        }
+        if let Some(first) = seen.get(&name) {
+            let d = r
+                .diagnostic(
+                    stage.span,
+                    format!(
+                        "this stage and the one at line {} are both named `{name}` in CodePipeline",
+                        first.line
+                    ),
+                )
+                .with_help("rename an environment, or order the wave so that the names differ");
+            r.push(d);
+            fine = false;
+        }
+        seen.entry(name).or_insert(stage.span);
+    }
+    fine
 }
 
 /// `every: 15 minutes` as EventBridge's `rate(15 minutes)`.
@@ -469,11 +514,11 @@ fn read_schedule(
         }
         (None, Some(n)) => {
             let cron = r.string(n, "cron")?;
-            if cron.split_whitespace().count() != 6 {
+            if let Some(why) = super::cron::problem(&cron) {
                 r.error(
                     n.span,
-                    format!("cron `{cron}` does not have EventBridge's six fields"),
-                    "write minutes, hours, day of month, month, day of week and year, for example `0 6 * * ? *`",
+                    why,
+                    "write minutes, hours, day of month, month, day of week and year, with `?` in day of month or day of week, for example `0 6 * * ? *`",
                 );
                 return None;
             }
@@ -493,6 +538,14 @@ fn read_schedule(
         Value::Seq(items) => items.iter().collect(),
         _ => vec![list],
     };
+    if items.is_empty() {
+        r.error(
+            list.span,
+            "the schedule's environments are empty: it would reconcile nothing",
+            "name the environments the scheduled job keeps in line, for example `environments: [dev]`",
+        );
+        return None;
+    }
     let mut names = Vec::new();
     for item in items {
         names.push(environment_ref(r, item, environments)?);
@@ -563,6 +616,32 @@ fn is_version(text: &str) -> bool {
     numbers.len() == 3 && numbers.iter().all(number) && suffix_ok && text.len() <= 64
 }
 
+/// What CodePipeline would refuse in a tag, or read other than meant:
+/// (whether the key is at fault, why).
+fn tag_problem(key: &str, value: &str) -> Option<(bool, String)> {
+    if key.trim().is_empty() {
+        return Some((true, "a tag key is empty".into()));
+    }
+    if key.chars().count() > 128 {
+        return Some((true, format!("tag key `{key}` is over 128 characters")));
+    }
+    if value.chars().count() > 256 {
+        return Some((
+            false,
+            format!("the value of tag `{key}` is over 256 characters"),
+        ));
+    }
+    if value.contains("${") {
+        return Some((
+            false,
+            format!(
+                "the value of tag `{key}` holds `${{...}}`, which tags do not substitute: it would be written as is"
+            ),
+        ));
+    }
+    None
+}
+
 fn read_tags(node: &Node, r: &mut Reader<'_>) -> BTreeMap<String, String> {
     let Some(entries) = node.entries() else {
         r.error(
@@ -582,6 +661,14 @@ fn read_tags(node: &Node, r: &mut Reader<'_>) -> BTreeMap<String, String> {
                 entry.key_span,
                 format!("tag `{}` starts with `aws:`", entry.key),
                 "AWS keeps `aws:` tags for itself; choose another key",
+            );
+            continue;
+        }
+        if let Some(why) = tag_problem(&entry.key, &value) {
+            r.error(
+                if why.0 { entry.key_span } else { entry.value.span },
+                why.1,
+                "a tag key is 1 to 128 characters, a value at most 256, both as written (tags are not substituted)",
             );
             continue;
         }
