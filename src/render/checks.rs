@@ -43,6 +43,15 @@ pub fn check_unit(project: &Project, unit: &Unit) -> Diagnostics {
         outputs: &outputs,
     };
     render_unit(scope, false, &BTreeMap::new(), &mut diags);
+    // Dynamic references in the unit's fields: `${...}` in them is
+    // substituted (into a `Fn::Sub`), the rest must be what CloudFormation takes.
+    for resource in &unit.resources {
+        resolve::walk_strings(&resource.body, &mut |n, text| {
+            if let Some((message, help)) = crate::spec::dynamic::problem(text, true) {
+                diags.push(Diagnostic::new(&unit.file, n.span, message).with_help(help));
+            }
+        });
+    }
     diags
 }
 

@@ -103,6 +103,18 @@ pub(super) fn param_values(
             );
         }
         for entry in &given.values {
+            // Param values are literal: a `${...}` in a dynamic reference
+            // would reach CloudFormation as written. (A secret written as
+            // plain text is reported as that, below.)
+            let plain_secret = unit.param(&entry.key).is_some_and(|p| p.secret)
+                && matches!(secret_value(&entry.value), SecretValue::PlainText);
+            if !plain_secret
+                && let Some(text) = entry.value.as_str()
+                && let Some((message, help)) = crate::spec::dynamic::problem(text, false)
+            {
+                diags.push(Diagnostic::new(&env.file, entry.value.span, message).with_help(help));
+                continue;
+            }
             match unit.param(&entry.key) {
                 None => {
                     let names: Vec<&str> = unit.params.iter().map(|p| p.name.as_str()).collect();
