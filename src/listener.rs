@@ -4,6 +4,8 @@
 //! while the loop runs; `GET /metrics` is the Prometheus text exposition
 //! (OpenMetrics when the scraper's `Accept` asks for it).
 //! A request with a bad or missing signature gets 401 and changes nothing.
+//! At most [`MAX_CONNECTIONS`] are served at once, a request's headers
+//! must come within [`HEADER_TIMEOUT`], and a failing accept backs off.
 
 use crate::metrics::{self, EnvironmentMetrics, Exposition};
 use hmac::{KeyInit, Mac};
@@ -13,6 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -226,19 +229,45 @@ async fn route(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full
 }
 
 /// Serves until the process ends; each connection on its own task.
+/// The most connections served at once: past it, new ones wait in the
+/// kernel's backlog instead of taking a file each.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// How long a client may take to send a request's headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    // An accept that fails (out of files, say) is tried again after a
+    // pause that grows, never in a tight loop.
+    let policy = crate::retry::Policy::doubling(Duration::from_millis(50), Duration::from_secs(2));
+    let mut failures = 0;
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                failures = 0;
+                stream
+            }
+            Err(_) => {
+                failures += 1;
+                tokio::time::sleep(policy.pause(failures, Duration::ZERO)).await;
+                continue;
+            }
         };
         let shared = shared.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let io = hyper_util::rt::TokioIo::new(stream);
             let service = hyper::service::service_fn(move |request| {
                 let shared = shared.clone();
                 async move { Ok::<_, std::convert::Infallible>(answer(shared, request).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(io, service)
                 .await;
         });

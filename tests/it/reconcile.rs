@@ -1179,3 +1179,77 @@ fn git_is_never_handed_an_option_as_a_url_a_branch_or_a_path() {
     }
     assert!(!witness.exists(), "git ran a command it was handed");
 }
+
+/// CPU seconds `pid` has used, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // The fields after the command's name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    ticks / 100.0
+}
+
+#[test]
+fn idle_and_half_sent_connections_neither_spin_the_listener_nor_hold_it() {
+    use std::io::{Read, Write};
+    let account = account();
+    let (repo, _app) = Repo::new(&account);
+    let inner = agent_command(
+        &repo,
+        &account,
+        &["--interval", "60", "--listen", "127.0.0.1:0"],
+    );
+    // Fewer files than connections: the listener must not spin on EMFILE.
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    let mut agent = Running::spawn(command);
+    let address = listening(&mut agent);
+    let t0 = std::time::Instant::now();
+    // Past what is served and the kernel's backlog a connect waits: those
+    // are given up quickly.
+    let target: std::net::SocketAddr = address.parse().expect("address");
+    let idle: Vec<std::net::TcpStream> = (0..350)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&target, Duration::from_millis(50)).ok()
+        })
+        .collect();
+    assert!(idle.len() > 100, "{} connections", idle.len());
+    let pid = agent.child.id();
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_seconds(pid) - before;
+    eprintln!(
+        "CPU of the listener over 3 s with {} idle connections: {used:.2} s",
+        idle.len()
+    );
+    assert!(used < 0.5, "the listener used {used:.2} s of CPU in 3 s");
+    drop(idle);
+    // A request whose headers never end is closed after the header timeout.
+    let mut slow = std::net::TcpStream::connect(&address).expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .expect("half a request");
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    let held = started.elapsed();
+    assert!(
+        held < Duration::from_secs(15),
+        "a half-sent request held the connection {held:?}"
+    );
+    // And the listener still answers.
+    let (status, _) = request(&address, "GET", "/healthz", &[], "");
+    assert_eq!(status, 200);
+}
