@@ -1215,7 +1215,6 @@ fn idle_and_half_sent_connections_neither_spin_the_listener_nor_hold_it() {
         .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
     let mut agent = Running::spawn(command);
     let address = listening(&mut agent);
-    let t0 = std::time::Instant::now();
     // Past what is served and the kernel's backlog a connect waits: those
     // are given up quickly.
     let target: std::net::SocketAddr = address.parse().expect("address");
