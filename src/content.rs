@@ -17,8 +17,26 @@ use std::path::{Path, PathBuf};
 
 pub use crate::render::content::{ContentFile, Contents, Manifest};
 
-/// The largest file S3 takes in one `PutObject` (5 GiB).
+/// The largest file a bucket's content may hold (S3 takes 5 TiB in parts;
+/// more than this in a deploy is a mistake).
 pub const MAX_FILE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Files over this are put in parts of [`PART_BYTES`], each read and sent
+/// on its own: a large file is never held whole.
+pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
+pub const PART_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The longest object key S3 takes, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// The ETag S3 will give `path` once driftless puts it: its MD5, or for a
+/// file put in parts the MD5 of the parts' MD5s with their count.
+pub fn etag_of_file(path: &Path, size: u64) -> std::io::Result<(String, u64)> {
+    match size > MULTIPART_THRESHOLD {
+        true => crate::digest::multipart_etag_of_file(path, PART_BYTES),
+        false => crate::digest::md5_of_file(path),
+    }
+}
 
 /// The Content-Type an object gets from its key's extension; text is UTF-8.
 pub fn content_type(key: &str) -> String {
@@ -119,10 +137,22 @@ fn manifest(
                 .map_err(|e| (key.clone(), e.to_string()))?
                 .len();
             if size > MAX_FILE_BYTES {
-                return Err((key, format!("{size} bytes, more than one PutObject takes")));
+                return Err((
+                    key,
+                    format!("{size} bytes, more than driftless puts (5 GiB)"),
+                ));
+            }
+            if key.len() > MAX_KEY_BYTES {
+                return Err((
+                    key.clone(),
+                    format!(
+                        "its key is {} bytes, more than S3's {MAX_KEY_BYTES}",
+                        key.len()
+                    ),
+                ));
             }
             let (md5, size) =
-                crate::digest::md5_of_file(&path).map_err(|e| (key.clone(), e.to_string()))?;
+                etag_of_file(&path, size).map_err(|e| (key.clone(), e.to_string()))?;
             Ok(ContentFile {
                 content_type: content_type(&key),
                 md5,

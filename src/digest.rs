@@ -42,6 +42,40 @@ pub fn sha256_of_file(path: &Path) -> std::io::Result<(String, u64)> {
     of_file::<Sha256>(path)
 }
 
+/// The ETag S3 gives an object put in parts of `part` bytes: the hex MD5
+/// of the parts' MD5s, a dash, the number of parts. Read in blocks.
+pub fn multipart_etag_of_file(path: &Path, part: u64) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut parts = Md5::new();
+    let mut count = 0u64;
+    let mut size = 0u64;
+    let mut block = vec![0; 1 << 16];
+    loop {
+        let mut hasher = Md5::new();
+        let mut taken = 0u64;
+        while taken < part {
+            let want = (part - taken).min(block.len() as u64) as usize;
+            let n = file.read(&mut block[..want])?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&block[..n]);
+            taken += n as u64;
+        }
+        if taken == 0 {
+            break;
+        }
+        parts.update(hasher.finalize());
+        count += 1;
+        size += taken;
+        if taken < part {
+            break;
+        }
+    }
+    Ok((format!("{}-{count}", hex(&parts.finalize())), size))
+}
+
 fn of_file<D: Digest>(path: &Path) -> std::io::Result<(String, u64)> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
@@ -72,6 +106,23 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+    }
+
+    #[test]
+    fn a_multipart_etag_is_the_md5_of_the_parts_md5s() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        let bytes: Vec<u8> = (0..250_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&file, &bytes).unwrap();
+        let parts: Vec<u8> = bytes
+            .chunks(100_000)
+            .flat_map(|c| Md5::digest(c).to_vec())
+            .collect();
+        let expected = format!("{}-3", md5_hex(&parts));
+        assert_eq!(
+            multipart_etag_of_file(&file, 100_000).unwrap(),
+            (expected, 250_000)
+        );
     }
 
     #[test]

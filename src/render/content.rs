@@ -14,7 +14,8 @@ pub struct ContentFile {
     pub key: String,
     #[serde(skip)]
     pub path: PathBuf,
-    /// Hex MD5 of the bytes: what the object's ETag is once put.
+    /// What the object's ETag is once put: the hex MD5 of the bytes, or
+    /// for a file put in parts the MD5 of the parts' MD5s, `-`, their count.
     pub md5: String,
     pub size: u64,
     pub content_type: String,

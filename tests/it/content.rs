@@ -213,3 +213,63 @@ fn objects_outside_the_folder_stay_in_a_bucket_not_owned_whole() {
     assert_eq!(planned[0]["kept"], 1);
     assert!(bucket_keys(&c, &bucket).contains("notes.txt"));
 }
+
+#[test]
+fn a_large_file_is_put_in_parts_and_found_unchanged_the_next_time() {
+    let account = account();
+    let (project, _app) = site(&account);
+    let project = project.path();
+    // Over the 16 MiB threshold: three parts of 8 MiB.
+    let big: Vec<u8> = (0..20 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(project.join("specs/files/public/big.bin"), &big).expect("write");
+    let first = deploy(project, &account, "dev");
+    let sync = synced(&events(&first))
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert!(
+        keys(&sync[0]["put"]).contains(&"big.bin".to_string()),
+        "{sync:?}"
+    );
+    let c = clients(&account, "us-east-1");
+    let bucket = sync[0]["bucket"].as_str().expect("bucket").to_string();
+    let object =
+        c.rt.block_on(c.s3.get_object().bucket(&bucket).key("big.bin").send())
+            .expect("get the object");
+    let body =
+        c.rt.block_on(object.body.collect())
+            .expect("body")
+            .into_bytes();
+    assert_eq!(body.len(), big.len());
+    assert!(body == big, "the object holds the file's bytes");
+    // The next deploy computes the parts' ETag and finds nothing to put.
+    let second = deploy(project, &account, "dev");
+    assert_eq!(
+        summary(&second)["stacks"]["objects_put"],
+        0,
+        "{:#?}",
+        events(&second)
+    );
+}
+
+#[test]
+fn a_key_longer_than_s3_takes_is_refused_before_any_call() {
+    let (project, _app) = site(&account());
+    let mut dir = project.path().join("specs/files/public");
+    for i in 0..5 {
+        dir = dir.join(format!("{i}{}", "d".repeat(220)));
+    }
+    std::fs::create_dir_all(&dir).expect("folders");
+    std::fs::write(dir.join("x.txt"), "x").expect("write");
+    let out = super::support::driftless(
+        project.path(),
+        &["--output", "json", "plan", "dev", "--offline"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        super::support::stdout(&out)
+    );
+    assert!(super::support::stdout(&out).contains("more than S3's 1024"));
+}
