@@ -212,10 +212,22 @@ pub struct ChangeSetChange {
 }
 
 impl ChangeSetChange {
-    /// The change may delete the resource or put a new one in its place.
-    pub fn destroys(&self) -> bool {
-        self.action == "Remove"
-            || matches!(self.replacement.as_deref(), Some("True" | "Conditional"))
+    /// The change deletes the resource or puts a new one in its place. A
+    /// `Conditional` replacement counts only where a property it names is
+    /// one whose change replaces (`replacing`, pointers under Properties,
+    /// from the resource's schema): an emulator calls any change of some
+    /// types conditional.
+    pub fn destroys(&self, replacing: &[&str]) -> bool {
+        match self.replacement.as_deref() {
+            _ if self.action == "Remove" => true,
+            Some("True") => true,
+            Some("Conditional") => self.recreating.iter().any(|p| {
+                replacing
+                    .iter()
+                    .any(|r| *r == format!("/{p}") || r.starts_with(&format!("/{p}/")))
+            }),
+            _ => false,
+        }
     }
 }
 
@@ -258,11 +270,18 @@ mod tests {
             replacement: Some("False".into()),
             recreating: vec![],
         };
-        assert!(!change.destroys());
+        let replacing = ["/KeySchema", "/TableName"];
+        assert!(!change.destroys(&replacing));
+        change.replacement = Some("True".into());
+        assert!(change.destroys(&replacing));
+        // Conditional: only where a replacing property is among the causes.
         change.replacement = Some("Conditional".into());
-        assert!(change.destroys());
+        change.recreating = vec!["Tags".into()];
+        assert!(!change.destroys(&replacing));
+        change.recreating = vec!["KeySchema".into()];
+        assert!(change.destroys(&replacing));
         change.replacement = None;
         change.action = "Remove".into();
-        assert!(change.destroys());
+        assert!(change.destroys(&replacing));
     }
 }

@@ -28,22 +28,52 @@ pub struct Hazard {
     pub flag: String,
 }
 
-/// Properties that make CloudFormation replace a resource when they change,
-/// for the types that hold data.
-fn replacing_properties(resource_type: &str) -> &'static [&'static str] {
+/// The `createOnlyProperties` of every `AWS::` type, from CloudFormation's
+/// resource provider schemas (`scripts/create_only.py` writes it).
+const CREATE_ONLY: &str = include_str!("create_only.txt");
+
+/// The properties whose change replaces a resource of `resource_type`, as
+/// pointers under `Properties`: what the schemas mark create-only, and what
+/// CloudFormation's documentation says replaces where the schemas are
+/// silent (a table's `KeySchema`).
+pub fn replacing_properties(resource_type: &str) -> Vec<&'static str> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static BY_TYPE: OnceLock<HashMap<&'static str, Vec<&'static str>>> = OnceLock::new();
+    let by_type = BY_TYPE.get_or_init(|| {
+        CREATE_ONLY
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut words = l.split(' ');
+                Some((words.next()?, words.collect()))
+            })
+            .collect()
+    });
+    let mut properties = by_type.get(resource_type).cloned().unwrap_or_default();
+    for documented in documented_replacing(resource_type) {
+        if !properties.contains(documented) {
+            properties.push(documented);
+        }
+    }
+    properties
+}
+
+/// Properties CloudFormation's documentation says replace a resource that
+/// holds data, where its schema does not mark them create-only.
+fn documented_replacing(resource_type: &str) -> &'static [&'static str] {
     match resource_type {
-        "AWS::DynamoDB::Table" => &["TableName", "KeySchema", "LocalSecondaryIndexes"],
-        "AWS::DynamoDB::GlobalTable" => &["TableName", "KeySchema", "LocalSecondaryIndexes"],
-        "AWS::S3::Bucket" => &["BucketName"],
-        "AWS::SQS::Queue" => &["QueueName", "FifoQueue"],
-        "AWS::SNS::Topic" => &["TopicName", "FifoTopic"],
-        "AWS::Logs::LogGroup" => &["LogGroupName"],
-        "AWS::Kinesis::Stream" => &["Name"],
-        "AWS::EFS::FileSystem" => &["PerformanceMode", "Encrypted", "KmsKeyId"],
-        "AWS::RDS::DBInstance" => &["DBInstanceIdentifier", "DBName", "Engine"],
-        "AWS::RDS::DBCluster" => &["DBClusterIdentifier", "DatabaseName", "Engine"],
-        "AWS::Cognito::UserPool" => &["UserPoolName", "UsernameAttributes", "AliasAttributes"],
-        "AWS::SecretsManager::Secret" => &["Name"],
+        "AWS::DynamoDB::Table" => &["/TableName", "/KeySchema", "/LocalSecondaryIndexes"],
+        "AWS::DynamoDB::GlobalTable" => &["/TableName", "/KeySchema", "/LocalSecondaryIndexes"],
+        "AWS::SQS::Queue" => &["/QueueName", "/FifoQueue"],
+        "AWS::SNS::Topic" => &["/TopicName", "/FifoTopic"],
+        "AWS::Logs::LogGroup" => &["/LogGroupName"],
+        "AWS::Kinesis::Stream" => &["/Name"],
+        "AWS::EFS::FileSystem" => &["/PerformanceMode", "/Encrypted", "/KmsKeyId"],
+        "AWS::RDS::DBInstance" => &["/DBInstanceIdentifier", "/DBName", "/Engine"],
+        "AWS::RDS::DBCluster" => &["/DBClusterIdentifier", "/DatabaseName", "/Engine"],
+        "AWS::Cognito::UserPool" => &["/UserPoolName", "/UsernameAttributes", "/AliasAttributes"],
+        "AWS::SecretsManager::Secret" => &["/Name"],
         _ => &[],
     }
 }
@@ -137,12 +167,14 @@ pub fn hazards(
                         continue;
                     }
                     let changed: Vec<String> = replacing_properties(&old_type)
-                        .iter()
+                        .into_iter()
                         .filter(|p| {
-                            old.pointer(&format!("/Properties/{p}"))
-                                != new.pointer(&format!("/Properties/{p}"))
+                            // A list item's property (`/Tags/*/Key`): the list.
+                            let p = p.split("/*").next().unwrap_or(p);
+                            old.pointer(&format!("/Properties{p}"))
+                                != new.pointer(&format!("/Properties{p}"))
                         })
-                        .map(|p| p.to_string())
+                        .map(|p| p.trim_start_matches('/').replace('/', "."))
                         .collect();
                     if !changed.is_empty() {
                         let cause = format!(
@@ -187,6 +219,33 @@ pub fn hazards(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn vpc(cidr: &str, tag: &str) -> Json {
+        json!({ "Type": "AWS::EC2::VPC", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                "Properties": { "CidrBlock": cidr, "Tags": [{ "Key": "team", "Value": tag }] } })
+    }
+
+    #[test]
+    fn any_type_is_guarded_by_what_its_schema_marks_create_only() {
+        assert!(replacing_properties("AWS::EC2::VPC").contains(&"/CidrBlock"));
+        assert!(replacing_properties("AWS::DynamoDB::Table").contains(&"/KeySchema"));
+        let labels = json!({ "Network": "net.vpc" });
+        let old = template(
+            json!({ "Network": vpc("10.0.0.0/16", "a") }),
+            labels.clone(),
+        );
+        let cidr = template(
+            json!({ "Network": vpc("10.1.0.0/16", "a") }),
+            labels.clone(),
+        );
+        let tags = template(json!({ "Network": vpc("10.0.0.0/16", "b") }), labels);
+        let t = |body| Template { stack: "s", body };
+        let refused = hazards(&[t(&old)], &[t(&cidr)], &BTreeSet::new());
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].properties, ["CidrBlock"]);
+        assert_eq!(refused[0].flag, "--allow-replace net.vpc");
+        assert!(hazards(&[t(&old)], &[t(&tags)], &BTreeSet::new()).is_empty());
+    }
 
     fn table(keys: Json) -> Json {
         json!({ "Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",

@@ -153,7 +153,10 @@ impl Pass<'_> {
         };
         changes
             .iter()
-            .filter(|c| c.destroys() && retained(&c.logical_id))
+            .filter(|c| {
+                retained(&c.logical_id)
+                    && c.destroys(&crate::plan::guard::replacing_properties(&c.resource_type))
+            })
             .filter_map(|c| {
                 let label = stack.resource_label(&c.logical_id);
                 if allow.contains(&c.logical_id) || allow.contains(&label) {

@@ -141,6 +141,9 @@ pub fn exit_code(result: &Result<Report, Stop>, stopped: Option<StopReason>) -> 
         },
         Ok(report) if !report.outcome.ok() => match stopped {
             Some(StopReason::Interrupt) => exit::INTERRUPTED,
+            // Refused by the change set's flags, and nothing else failed:
+            // the same refusal as one found at plan time.
+            _ if report.outcome.refused > 0 && report.outcome.failed == 0 => exit::REFUSED,
             _ => exit::FAILURE,
         },
         Ok(report) => match verdict_code(report.verdict.as_ref()) {

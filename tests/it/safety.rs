@@ -340,3 +340,56 @@ fn a_stack_another_environment_owns_is_never_touched() {
         "the other's stack was changed: {template}"
     );
 }
+
+/// The reference app with a stateful `network` unit holding a raw VPC.
+fn with_a_vpc(project: &Path) {
+    std::fs::create_dir_all(project.join("specs/network")).expect("folder");
+    std::fs::write(
+        project.join("specs/network/unit.yaml"),
+        "unit: network\ntier: stateful\nresources:\n  vpc:\n    type: AWS::EC2::VPC\n    properties:\n      CidrBlock: 10.0.0.0/16\n      Tags: [{ Key: team, Value: platform }]\noutputs:\n  vpc_id: ${vpc.VpcId}\n",
+    )
+    .expect("unit");
+    edit(
+        &project.join("environments/dev.yaml"),
+        "stateful: [database]",
+        "stateful: [database, network]",
+    );
+}
+
+#[test]
+fn changing_a_retained_vpcs_cidr_is_refused_before_any_call_and_a_tag_change_deploys() {
+    let account = account();
+    let (project, _app) = reference_app(&account);
+    let project = project.path();
+    with_a_vpc(project);
+    deploy(project, &account, "dev");
+    let unit = project.join("specs/network/unit.yaml");
+    edit(&unit, "CidrBlock: 10.0.0.0/16", "CidrBlock: 10.1.0.0/16");
+    for command in ["plan", "deploy"] {
+        let mut args = vec![command, "dev"];
+        if command == "deploy" {
+            args.push("--yes");
+        }
+        let out = run(project, &account, &args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(4), "{command}: {text}");
+        let refused: Vec<_> = events(&out)
+            .into_iter()
+            .filter(|e| e["event"] == "refused")
+            .collect();
+        assert!(
+            refused
+                .iter()
+                .any(|r| r["resource"] == "network.vpc" && r["properties"][0] == "CidrBlock"),
+            "{command}: {text}"
+        );
+        assert_eq!(
+            summary(&out)["api_calls"]["mutating"],
+            0,
+            "{command}: {text}"
+        );
+    }
+    edit(&unit, "CidrBlock: 10.1.0.0/16", "CidrBlock: 10.0.0.0/16");
+    edit(&unit, "Value: platform", "Value: data");
+    deploy(project, &account, "dev");
+}
