@@ -440,16 +440,12 @@ pub fn prune_checkouts(into: &Path, keep: &[&str]) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn checkouts_made_at_once_by_two_processes_are_whole_and_a_partial_one_is_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let work = dir.path().join("work");
-        std::fs::create_dir_all(work.join("environments")).unwrap();
-        std::fs::write(work.join("environments/dev.yaml"), "environment: dev\n").unwrap();
+    /// Makes `work` a repository holding its files in one commit: its id.
+    fn commit_all(work: &Path) -> String {
         let run = |args: &[&str]| {
             let out = Command::new("git")
                 .arg("-C")
-                .arg(&work)
+                .arg(work)
                 .args(["-c", "user.email=t@t", "-c", "user.name=t"])
                 .args(args)
                 .output()
@@ -460,7 +456,16 @@ mod tests {
         run(&["init", "-q", "-b", "main"]);
         run(&["add", "-A"]);
         run(&["commit", "-q", "-m", "one"]);
-        let commit = run(&["rev-parse", "HEAD"]);
+        run(&["rev-parse", "HEAD"])
+    }
+
+    #[test]
+    fn checkouts_made_at_once_by_two_processes_are_whole_and_a_partial_one_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(work.join("environments")).unwrap();
+        std::fs::write(work.join("environments/dev.yaml"), "environment: dev\n").unwrap();
+        let commit = commit_all(&work);
         let source = Source::WorkTree { root: work.clone() };
         let into = dir.path().join("checkouts");
         std::thread::scope(|s| {
@@ -512,21 +517,7 @@ mod tests {
         )
         .unwrap();
         std::os::unix::fs::symlink("hidden.txt", work.join("link")).unwrap();
-        let run = |args: &[&str]| {
-            let out = Command::new("git")
-                .arg("-C")
-                .arg(&work)
-                .args(["-c", "user.email=t@t", "-c", "user.name=t"])
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{out:?}");
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        };
-        run(&["init", "-q", "-b", "main"]);
-        run(&["add", "-A"]);
-        run(&["commit", "-q", "-m", "one"]);
-        let commit = run(&["rev-parse", "HEAD"]);
+        let commit = commit_all(&work);
         let source = Source::WorkTree { root: work.clone() };
         let got = source
             .checkout(&commit, &dir.path().join("checkouts"))

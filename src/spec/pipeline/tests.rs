@@ -1,5 +1,6 @@
 //! Reading pipeline.yaml: names, rates, versions.
 
+use super::fields::is_version;
 use super::*;
 
 #[test]
