@@ -411,3 +411,64 @@ fn junit_stays_well_formed_with_any_character_in_a_name_or_message() {
     );
     assert_eq!(suites[1]["failures"], 1);
 }
+
+#[test]
+fn a_check_that_never_ran_is_skipped_in_junit_with_timestamps_and_durations() {
+    let project = reference_copy();
+    edit(
+        &project.path().join("environments/dev.yaml"),
+        "smoke:\n",
+        "smoke:\n  - name: teapot\n    request: GET ${api.endpoint}/teapot\n    expect: { status: 418 }\n    retries: 0\n  - name: after the teapot\n    after: [teapot]\n    request: GET ${api.endpoint}/users\n    expect: { status: 200 }\n",
+    );
+    let account = account();
+    let report = project.path().join("junit.xml");
+    let out = command(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--junit", report.to_str().unwrap()],
+        &emulator().endpoint(),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{:?}", summary(&out));
+    let read = r#"
+import json, sys
+from junitparser import JUnitXml, Failure, Skipped
+xml = JUnitXml.fromfile(sys.stdin.read().strip())
+out = []
+for suite in xml:
+    cases = [{"name": c.name, "time": c.time,
+              "result": [type(r).__name__ for r in c.result]} for c in suite]
+    out.append({"name": suite.name, "timestamp": suite.timestamp, "time": suite.time,
+                "skipped": suite.skipped, "failures": suite.failures, "cases": cases})
+print(json.dumps(out))
+"#;
+    let suites = python_json(&super::tools::python(), read, report.to_str().unwrap());
+    let smoke = &suites[0];
+    let result = |name: &str| {
+        smoke["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["result"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(result("teapot"), serde_json::json!(["Failure"]), "{suites}");
+    assert_eq!(
+        result("after the teapot"),
+        serde_json::json!(["Skipped"]),
+        "{suites}"
+    );
+    assert_eq!(smoke["skipped"], 1, "{suites}");
+    assert_eq!(smoke["failures"], 1, "{suites}");
+    for suite in suites.as_array().unwrap() {
+        assert!(
+            suite["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("20")),
+            "{suite}"
+        );
+    }
+    assert!(suites[1]["time"].as_f64().unwrap() > 0.0, "{suites}");
+}
