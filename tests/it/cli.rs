@@ -455,3 +455,40 @@ fn plan_draws_the_waves_as_a_graphviz_graph_and_nothing_else_on_stdout() {
     assert_eq!(refused.status.code(), Some(i32::from(exit::USAGE)));
     assert!(stderr(&refused).contains("`--output dot` draws a plan's waves"));
 }
+
+#[test]
+fn durations_out_of_bounds_are_usage_errors_not_panics() {
+    let project = super::support::reference_copy();
+    for args in [
+        vec!["reconcile", "dev", "--once", "--interval", "1e20"],
+        vec!["reconcile", "dev", "--once", "--retry-base", "1e300"],
+        vec!["reconcile", "dev", "--once", "--interval=-5"],
+        vec!["reconcile", "dev", "--once", "--interval", "0"],
+        vec!["drift", "dev", "--drift-timeout", "18446744073709551615"],
+        vec!["deploy", "dev", "--lock-wait", "forever"],
+    ] {
+        let out = super::support::driftless(project.path(), &args);
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{args:?}: {}",
+            super::support::stderr(&out)
+        );
+        let stderr = super::support::stderr(&out);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let out = super::support::driftless(
+        project.path(),
+        &[
+            "reconcile",
+            "dev",
+            "--once",
+            "--interval",
+            "3m",
+            "--git-timeout",
+            "bogus",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert!(super::support::stderr(&out).contains("bogus"));
+}
