@@ -41,9 +41,6 @@ pub fn filter(settings: LogSettings) -> Targets {
         .with_target("aws_smithy_runtime", sdk)
         .with_target("aws_smithy_runtime_api", sdk)
         .with_target("aws_config", sdk)
-        .with_target("aws_sdk_cloudformation", sdk)
-        .with_target("aws_sdk_lambda", sdk)
-        .with_target("aws_sdk_s3", sdk)
         .with_default(match settings.verbosity {
             v if v >= 1 => LevelFilter::WARN,
             _ => LevelFilter::OFF,

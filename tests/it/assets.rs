@@ -44,8 +44,9 @@ fn a_build_command_output_is_what_gets_zipped() {
     assert_eq!(content, "generated\n");
 }
 
-#[test]
-fn a_build_is_cached_until_its_inputs_change() {
+/// The reference app whose build writes a line to the returned file each
+/// time it runs.
+fn counted_build() -> (tempfile::TempDir, std::path::PathBuf) {
     let project = reference_copy();
     let counter = project.path().join("runs.log");
     add_build(
@@ -55,6 +56,12 @@ fn a_build_is_cached_until_its_inputs_change() {
             counter.display()
         ),
     );
+    (project, counter)
+}
+
+#[test]
+fn a_build_is_cached_until_its_inputs_change() {
+    let (project, counter) = counted_build();
     let (_, _, first) = load_environment(project.path(), "dev").unwrap();
     let (_, _, second) = load_environment(project.path(), "dev").unwrap();
     assert_eq!(
@@ -82,15 +89,7 @@ fn a_build_is_cached_until_its_inputs_change() {
 
 #[test]
 fn a_cached_build_output_edited_after_the_build_is_built_again() {
-    let project = reference_copy();
-    let counter = project.path().join("runs.log");
-    add_build(
-        project.path(),
-        &format!(
-            "echo run >> {} && cp lambda_function.py $DRIFTLESS_BUILD_OUT/",
-            counter.display()
-        ),
-    );
+    let (project, counter) = counted_build();
     let (_, _, first) = load_environment(project.path(), "dev").unwrap();
     let built = project
         .path()

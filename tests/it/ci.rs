@@ -41,21 +41,28 @@ for suite in xml:
 print(json.dumps(suites))
 "#;
 
-#[test]
-fn junit_has_a_case_per_smoke_check_with_the_failure_text() {
-    let project = reference_copy();
-    with_failing_check(project.path());
-    let account = account();
-    let report = project.path().join("junit.xml");
+/// Deploys dev with `--junit`, its smoke checks failing (exit 7); the
+/// report's path.
+fn deploy_failing_its_checks(project: &Path, account: &str) -> std::path::PathBuf {
+    let report = project.join("junit.xml");
     let out = command(
-        project.path(),
-        &account,
+        project,
+        account,
         &["deploy", "dev", "--junit", report.to_str().unwrap()],
         &emulator().endpoint(),
     )
     .output()
     .unwrap();
     assert_eq!(out.status.code(), Some(7), "{:?}", summary(&out));
+    report
+}
+
+#[test]
+fn junit_has_a_case_per_smoke_check_with_the_failure_text() {
+    let project = reference_copy();
+    with_failing_check(project.path());
+    let account = account();
+    let report = deploy_failing_its_checks(project.path(), &account);
     let suites = python_json(
         &super::tools::python(),
         READ_JUNIT,
@@ -421,16 +428,7 @@ fn a_check_that_never_ran_is_skipped_in_junit_with_timestamps_and_durations() {
         "smoke:\n  - name: teapot\n    request: GET ${api.endpoint}/teapot\n    expect: { status: 418 }\n    retries: 0\n  - name: after the teapot\n    after: [teapot]\n    request: GET ${api.endpoint}/users\n    expect: { status: 200 }\n",
     );
     let account = account();
-    let report = project.path().join("junit.xml");
-    let out = command(
-        project.path(),
-        &account,
-        &["deploy", "dev", "--junit", report.to_str().unwrap()],
-        &emulator().endpoint(),
-    )
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(7), "{:?}", summary(&out));
+    let report = deploy_failing_its_checks(project.path(), &account);
     let read = r#"
 import json, sys
 from junitparser import JUnitXml, Failure, Skipped
