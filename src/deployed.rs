@@ -221,14 +221,18 @@ impl ChangeSetChange {
         match self.replacement.as_deref() {
             _ if self.action == "Remove" => true,
             Some("True") => true,
-            Some("Conditional") => self.recreating.iter().any(|p| {
-                replacing
-                    .iter()
-                    .any(|r| *r == format!("/{p}") || r.starts_with(&format!("/{p}/")))
-            }),
+            Some("Conditional") => self.recreating.iter().any(|p| replaces(p, replacing)),
             _ => false,
         }
     }
+}
+
+/// A change set's top-level property `name` is, or holds, one of the
+/// `replacing` pointers (`/KeySchema`, `/Tags/*/Key`).
+pub fn replaces(name: &str, replacing: &[&str]) -> bool {
+    replacing
+        .iter()
+        .any(|r| *r == format!("/{name}") || r.starts_with(&format!("/{name}/")))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -59,6 +59,18 @@ pub fn replacing_properties(resource_type: &str) -> Vec<&'static str> {
     properties
 }
 
+/// Why replacing a retained resource is refused, in the same words whether
+/// the plan or CloudFormation's change set found it.
+pub fn replacement_cause(properties: &[String]) -> String {
+    match properties {
+        [] => "CloudFormation would replace it with a new, empty resource".to_string(),
+        changed => format!(
+            "{} changed, which makes CloudFormation create a new, empty resource",
+            changed.join(", ")
+        ),
+    }
+}
+
 /// Properties CloudFormation's documentation says replace a resource that
 /// holds data, where its schema does not mark them create-only.
 fn documented_replacing(resource_type: &str) -> &'static [&'static str] {
@@ -177,10 +189,7 @@ pub fn hazards(
                         .map(|p| p.trim_start_matches('/').replace('/', "."))
                         .collect();
                     if !changed.is_empty() {
-                        let cause = format!(
-                            "{} changed, which makes CloudFormation create a new, empty resource",
-                            changed.join(", ")
-                        );
+                        let cause = replacement_cause(&changed);
                         found.push(hazard("replace", changed, cause));
                     }
                 }

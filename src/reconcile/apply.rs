@@ -138,9 +138,14 @@ impl Pass<'_> {
         outcome.critical_path_ms = ms(path);
         outcome.stacks_ms = ms(began.elapsed());
         if outcome.error.is_none() && failed {
+            let what = if outcome.refused > 0 && outcome.failed == 0 {
+                "a change to retained data was refused; nothing was changed in that stack"
+            } else {
+                "a stack failed"
+            };
             outcome.error = Some(match outcome.skipped {
-                0 => "a stack failed".to_string(),
-                n => format!("a stack failed; {n} stack(s) that depend on it were not started"),
+                0 => what.to_string(),
+                n => format!("{what}; {n} stack(s) that depend on it were not started"),
             });
         }
         outcome.stopped = self.is_stopping();

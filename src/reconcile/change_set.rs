@@ -11,7 +11,7 @@ use crate::deployed::{
     ChangeSetChange, DeployedStack, StackEvent, condition_of, is_failure, is_terminal,
 };
 use crate::plan::Action;
-use crate::plan::guard::Hazard;
+use crate::plan::guard::{Hazard, replacement_cause, replacing_properties};
 use crate::render::RenderedStack;
 use crate::retry::{Backoff, Growth, Jitter, Policy};
 use std::collections::{BTreeSet, HashSet};
@@ -155,17 +155,20 @@ impl Pass<'_> {
             .iter()
             .filter(|c| {
                 retained(&c.logical_id)
-                    && c.destroys(&crate::plan::guard::replacing_properties(&c.resource_type))
+                    && c.destroys(&replacing_properties(&c.resource_type))
             })
             .filter_map(|c| {
                 let label = stack.resource_label(&c.logical_id);
                 if allow.contains(&c.logical_id) || allow.contains(&label) {
                     return None;
                 }
-                let action = if c.action == "Remove" {
-                    "remove"
+                let (action, cause) = if c.action == "Remove" {
+                    (
+                        "remove",
+                        "CloudFormation's change set would delete it".to_string(),
+                    )
                 } else {
-                    "replace"
+                    ("replace", replacement_cause(&c.recreating))
                 };
                 Some(Hazard {
                     stack: stack.name.clone(),
@@ -173,7 +176,7 @@ impl Pass<'_> {
                     resource_type: c.resource_type.clone(),
                     action,
                     properties: c.recreating.clone(),
-                    cause: format!("CloudFormation's change set would {action} it"),
+                    cause,
                     flag: format!("--allow-replace {label}"),
                     resource: label,
                 })

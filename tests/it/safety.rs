@@ -2,7 +2,7 @@
 //! or remove it is refused before any mutating call, and the items remain.
 
 use super::deploy::{deploy, edit, output, reference_app, stack_ends, stack_status, stacks};
-use super::emulator::{Clients, account, clients, events, run, summary};
+use super::emulator::{Clients, account, clients, events, human_command, run, summary};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::path::Path;
 
@@ -391,5 +391,75 @@ fn changing_a_retained_vpcs_cidr_is_refused_before_any_call_and_a_tag_change_dep
     }
     edit(&unit, "CidrBlock: 10.1.0.0/16", "CidrBlock: 10.0.0.0/16");
     edit(&unit, "Value: platform", "Value: data");
+    // The emulator calls a tag change conditional: shown as a caution, and
+    // deployed, since the schema lets tags change in place.
+    let human = human_command(project, &account, &["deploy", "dev", "--yes"])
+        .output()
+        .expect("run driftless");
+    let text = String::from_utf8_lossy(&human.stdout).into_owned();
+    assert_eq!(human.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Tags: CloudFormation says conditional; the schema lets it change in place"),
+        "{text}"
+    );
+}
+
+/// A retained subnet whose create-only `VpcId` follows the VPC: the plan sees
+/// its template unchanged, so only the change set's flags can tell that
+/// replacing the VPC (allowed) replaces the subnet too (not allowed).
+#[test]
+fn a_replacement_only_the_change_set_reveals_is_refused_with_exit_4_in_the_plans_words() {
+    let account = account();
+    let (project, _app) = reference_app(&account);
+    let project = project.path();
+    with_a_vpc(project);
+    let unit = project.join("specs/network/unit.yaml");
+    edit(
+        &unit,
+        "outputs:",
+        "  subnet:\n    type: AWS::EC2::Subnet\n    properties:\n      VpcId: ${vpc.VpcId}\n      CidrBlock: 10.0.1.0/24\noutputs:",
+    );
     deploy(project, &account, "dev");
+    edit(&unit, "CidrBlock: 10.0.0.0/16", "CidrBlock: 10.1.0.0/16");
+    let out = run(
+        project,
+        &account,
+        &["deploy", "dev", "--yes", "--allow-replace", "network.vpc"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    let refused: Vec<_> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "refused")
+        .collect();
+    assert!(
+        refused.iter().any(|r| r["resource"] == "network.subnet"
+            && r["flag"] == "--allow-replace network.subnet"
+            && r["cause"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("which makes CloudFormation create a new, empty resource")),
+        "{text}"
+    );
+    let error = summary(&out)["stacks"]["error"].clone();
+    assert!(
+        error
+            .as_str()
+            .is_some_and(|e| e.starts_with("a change to retained data was refused")),
+        "{text}"
+    );
+    // The human view says what may replace and why.
+    let human = human_command(
+        project,
+        &account,
+        &["deploy", "dev", "--yes", "--allow-replace", "network.vpc"],
+    )
+    .output()
+    .expect("run driftless");
+    let text = String::from_utf8_lossy(&human.stdout).into_owned();
+    assert_eq!(human.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("may replace (VpcId: create-only in the type's schema, so it replaces)"),
+        "{text}"
+    );
 }

@@ -2,9 +2,10 @@
 //! sets, uploads, locks, stops and rollbacks.
 
 use crate::cloud::lock::Holder;
-use crate::deployed::{ChangeSetChange, StackEvent, StackResource};
+use crate::deployed::{ChangeSetChange, StackEvent, StackResource, replaces};
 use crate::output::{Colour, Printer};
 use crate::plan::Action;
+use crate::plan::guard::replacing_properties;
 use crate::reconcile::{LeftStack, StackResult, StopReason};
 
 pub fn status_colour(status: &str) -> Colour {
@@ -67,23 +68,48 @@ pub fn change_set(stack: &str, changes: &[ChangeSetChange]) -> String {
     let lines: Vec<String> = changes
         .iter()
         .map(|c| {
-            let replacement = match c.replacement.as_deref() {
-                Some("True") => "  replacement: yes".to_string(),
-                Some("Conditional") => "  replacement: conditional".to_string(),
-                _ => String::new(),
-            };
-            let forced = if c.recreating.is_empty() {
-                String::new()
-            } else {
-                format!(" (forced by {})", c.recreating.join(", "))
-            };
             format!(
-                "  {stack}  {:<7} {:<36} {}{replacement}{forced}",
-                c.action, c.logical_id, c.resource_type
+                "  {stack}  {:<7} {:<36} {}{}",
+                c.action,
+                c.logical_id,
+                c.resource_type,
+                replacement(c)
             )
         })
         .collect();
     lines.join("\n")
+}
+
+/// What a change's replacement flag means: `True` replaces, forced by the
+/// properties named; `Conditional` may replace, and each property says why
+/// (create-only in the type's schema, or only CloudFormation's caution).
+fn replacement(c: &ChangeSetChange) -> String {
+    let forced = |names: &[String]| match names {
+        [] => String::new(),
+        names => format!(" (forced by {})", names.join(", ")),
+    };
+    match c.replacement.as_deref() {
+        Some("True") => format!("  replacement: yes{}", forced(&c.recreating)),
+        Some("Conditional") if c.recreating.is_empty() => {
+            "  may replace (CloudFormation names no property)".to_string()
+        }
+        Some("Conditional") => {
+            let replacing = replacing_properties(&c.resource_type);
+            let why: Vec<String> = c
+                .recreating
+                .iter()
+                .map(|p| {
+                    if replaces(p, &replacing) {
+                        format!("{p}: create-only in the type's schema, so it replaces")
+                    } else {
+                        format!("{p}: CloudFormation says conditional; the schema lets it change in place")
+                    }
+                })
+                .collect();
+            format!("  may replace ({})", why.join("; "))
+        }
+        _ => String::new(),
+    }
 }
 
 /// How a stack ended.
