@@ -154,8 +154,7 @@ impl Pass<'_> {
         changes
             .iter()
             .filter(|c| {
-                retained(&c.logical_id)
-                    && c.destroys(&replacing_properties(&c.resource_type))
+                retained(&c.logical_id) && c.destroys(&replacing_properties(&c.resource_type))
             })
             .filter_map(|c| {
                 let label = stack.resource_label(&c.logical_id);

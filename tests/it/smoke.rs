@@ -345,3 +345,65 @@ fn without_rollback_a_failed_check_keeps_the_release_and_fails_the_deploy() {
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     assert!(!smoke_results(&out, "release").is_empty());
 }
+
+/// A loopback server that records each request's head and answers 200.
+fn recording_server() -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let (heads, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().map_while(Result::ok) {
+            let mut buf = vec![0; 16 * 1024];
+            let n = socket.read(&mut buf).unwrap_or(0);
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if heads
+                .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    (port, received)
+}
+
+#[test]
+fn the_emulators_account_header_never_reaches_another_loopback_server() {
+    let account = account();
+    let project = edge_app(&account);
+    let (port, heads) = recording_server();
+    let env = project.path().join("environments/dev.yaml");
+    let mut text = std::fs::read_to_string(&env).expect("read dev.yaml");
+    for host in ["127.0.0.1", "localhost"] {
+        text.push_str(&format!(
+            "  - name: another server on {host}\n    request: GET http://{host}:{port}/probe\n    expect: {{ status: 200 }}\n"
+        ));
+    }
+    std::fs::write(&env, text).expect("write dev.yaml");
+    let out = edge_run(
+        project.path(),
+        &account,
+        &["deploy", "dev", "--yes"],
+        Some("origin-secret-value"),
+    );
+    ok(&out);
+    let results = smoke_results(&out, "release");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r["name"].as_str().is_some_and(|n| n.starts_with("another")))
+            .all(|r| r["passed"] == true),
+        "{results:?}"
+    );
+    let received: Vec<String> = heads.try_iter().collect();
+    assert_eq!(received.len(), 2, "{received:?}");
+    for head in &received {
+        let lower = head.to_ascii_lowercase();
+        assert!(!lower.contains("authorization"), "{head}");
+        assert!(!head.contains(&account), "{head}");
+    }
+    // The emulator's own hosts still get it: the origin's checks passed.
+    assert!(results.iter().all(|r| r["passed"] == true), "{results:?}");
+}
