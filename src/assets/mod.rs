@@ -34,7 +34,8 @@ pub struct Asset {
     pub resource: String,
     pub sha256: String,
     pub bytes: Vec<u8>,
-    pub files: usize,
+    /// The zip's file names, sorted.
+    pub files: Vec<String>,
     /// What the ignore rules kept out of its code folder (name, whether a
     /// folder); nothing for a build's output.
     pub kept_out: Vec<(String, bool)>,
@@ -201,7 +202,7 @@ pub fn prepare(
                     resource: resource.name.clone(),
                     sha256: UNBUILT_SHA256.into(),
                     bytes: Vec::new(),
-                    files: 0,
+                    files: Vec::new(),
                     kept_out: Vec::new(),
                 };
                 placeholders.insert(key, asset);
@@ -257,7 +258,7 @@ pub fn prepare(
                     resource: resource.name.clone(),
                     sha256: zip.sha256.clone(),
                     bytes: zip.bytes.clone(),
-                    files: zip.names.len(),
+                    files: zip.names.clone(),
                     kept_out: zip.kept_out.clone(),
                 };
                 assets.insert((unit.name.clone(), resource.name.clone()), asset);

@@ -141,22 +141,24 @@ impl PlanArgs {
                             "unit": asset.unit,
                             "resource": asset.resource,
                             "sha256": asset.sha256,
-                            "files": asset.files,
+                            "files": asset.files.len(),
+                            "holds": asset.files,
                             "bytes": asset.bytes.len(),
                             "kept_out": kept.0,
                         }),
                         || {
                             format!(
-                                "    asset {}.{}  {} file(s), {} bytes, sha256 {}{}",
+                                "    asset {}.{}  {} file(s), {} bytes, sha256 {}{}{}",
                                 asset.unit,
                                 asset.resource,
-                                asset.files,
+                                asset.files.len(),
                                 asset.bytes.len(),
                                 &asset.sha256[..12],
                                 match kept.0 {
                                     0 => String::new(),
                                     n => format!(", {n} file(s) kept out by ignore rules"),
-                                }
+                                },
+                                holds(&asset.files)
                             )
                         },
                     );
@@ -262,4 +264,22 @@ fn warn_kept_out(
             .with_help("produce what the function needs with `build:` (it ships what the build writes), or stop ignoring the folder"),
         );
     }
+}
+
+/// The files an asset holds, one per line; past `SHOWN` a count (JSON lists
+/// them all).
+fn holds(files: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let mut text: String = files
+        .iter()
+        .take(SHOWN)
+        .map(|f| format!("\n      {}", crate::output::github::inert(f)))
+        .collect();
+    if files.len() > SHOWN {
+        text.push_str(&format!(
+            "\n      ... and {} more (`--format json` lists them all)",
+            files.len() - SHOWN
+        ));
+    }
+    text
 }

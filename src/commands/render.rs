@@ -93,7 +93,7 @@ impl RenderArgs {
                     "unit": asset.unit,
                     "resource": asset.resource,
                     "sha256": asset.sha256,
-                    "files": asset.files,
+                    "files": asset.files.len(),
                     "bytes": asset.bytes.len(),
                     "path": path.display().to_string(),
                 }),
@@ -103,7 +103,7 @@ impl RenderArgs {
                         path.display(),
                         asset.unit,
                         asset.resource,
-                        asset.files
+                        asset.files.len()
                     )
                 },
             );

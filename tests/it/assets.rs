@@ -376,6 +376,21 @@ fn a_local_plan_ships_what_the_commit_holds_and_names_what_git_ignores() {
         "the same zip, the same hash"
     );
     assert!(local.iter().any(|(_, _, kept)| *kept == 2), "{local:?}");
+    // The plan lists what the asset holds: the code, not what git ignores.
+    let holds: Vec<String> = printed
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "asset" && e["resource"] == "handler")
+        .flat_map(|e| e["holds"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .collect();
+    assert!(holds.iter().any(|f| f == "lambda_function.py"), "{holds:?}");
+    assert!(
+        !holds
+            .iter()
+            .any(|f| f.contains(".env") || f.contains("vendor")),
+        "{holds:?}"
+    );
     assert!(
         printed.contains("vendor") && printed.contains("build:"),
         "the vendored folder is named, with what to do: {printed}"
