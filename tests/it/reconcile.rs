@@ -383,7 +383,7 @@ fn two_agents_on_one_environment_apply_a_commit_once() {
 }
 
 /// One HTTP/1.1 request to the agent's listener: status and body.
-fn request(
+pub fn request(
     address: &str,
     method: &str,
     path: &str,
@@ -1149,6 +1149,41 @@ fn a_token_in_the_repository_url_is_never_printed_and_a_stalled_host_is_given_up
         );
         eprintln!("a stalled git host held the tick {took:?} (--git-timeout 1)");
     }
+    // A loop that keeps failing to fetch: its pages and metrics never show
+    // the token either.
+    let mut agent = Running::spawn(command(
+        empty.path(),
+        &account,
+        &[
+            "reconcile",
+            "dev",
+            "--repo",
+            &url,
+            "--branch",
+            "main",
+            "--git-timeout",
+            "1",
+            "--interval",
+            "0.5",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &emulator().endpoint(),
+    ));
+    let listening = agent.next(|e| e["state"] == "listening", Duration::from_secs(30));
+    let address = listening["address"].as_str().expect("address").to_string();
+    agent.next(
+        |e| e["event"] == "reconcile_tick" && e["result"] != "in_sync",
+        Duration::from_secs(30),
+    );
+    for path in ["/", "/env/dev", "/metrics"] {
+        let (status, page) = request(&address, "GET", path, &[], "");
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(!page.contains("tok3n-SECRET"), "{path}: {page}");
+    }
+    let events = serde_json::to_string(&agent.seen).expect("events");
+    assert!(events.contains("***@"), "{events}");
+    assert!(!events.contains("tok3n-SECRET"), "{events}");
 }
 
 #[test]

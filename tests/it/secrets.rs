@@ -245,7 +245,6 @@ fn the_status_page_never_shows_a_secret() {
 
 #[test]
 fn the_reconcile_loops_pages_never_show_a_secret() {
-    use std::io::{Read, Write};
     let project = project();
     let work = project.path();
     let git = |args: &[&str]| super::support::git(work, args);
@@ -284,19 +283,65 @@ fn the_reconcile_loops_pages_never_show_a_secret() {
         |e| e["event"] == "reconcile_tick" && e["result"] == "in_sync",
         std::time::Duration::from_secs(90),
     );
-    for path in ["/", "/env/dev"] {
-        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut page = String::new();
-        stream.read_to_string(&mut page).expect("read");
-        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
-        assert!(page.contains("secrets-dev-app") || path == "/", "{page}");
-        assert!(!page.contains(TOKEN), "{path} shows the secret");
+    // Someone puts another token in the function: the loop reports the
+    // drift, and neither value shows in its events, pages or metrics.
+    let other = "tok-loop-7c41-do-not-print";
+    drift_the_token(&account, other);
+    let found = agent.next(
+        |e| e["event"] == "drift_resource" && e["resource_drift"]["status"] == "MODIFIED",
+        std::time::Duration::from_secs(90),
+    );
+    assert_eq!(
+        found["resource_drift"]["differences"][0]["secret"], true,
+        "{found}"
+    );
+    agent.next(
+        |e| e["event"] == "reconcile_tick" && e["result"] == "drifted",
+        std::time::Duration::from_secs(90),
+    );
+    for path in ["/", "/env/dev", "/metrics"] {
+        let (status, page) = super::reconcile::request(&address, "GET", path, &[], "");
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(
+            page.contains("secrets-dev-app") || path != "/env/dev",
+            "{page}"
+        );
+        for secret in [TOKEN, other] {
+            assert!(!page.contains(secret), "{path} shows a secret:\n{page}");
+        }
     }
+    let events = serde_json::to_string(&agent.seen).expect("events");
+    for secret in [TOKEN, other] {
+        assert!(
+            !events.contains(secret),
+            "the loop printed a secret:\n{events}"
+        );
+    }
+}
+
+/// Sets the worker function's `TOKEN` variable behind driftless's back.
+fn drift_the_token(account: &str, value: &str) {
+    let c = clients(account, "us-east-1");
+    let function =
+        c.rt.block_on(c.lambda.list_functions().send())
+            .expect("functions")
+            .functions()
+            .iter()
+            .filter_map(|f| f.function_name())
+            .find(|n| n.contains("Worker") || n.contains("worker"))
+            .expect("the worker function")
+            .to_string();
+    let variables = aws_sdk_lambda::types::Environment::builder()
+        .variables("TOKEN", value)
+        .build();
+    c.rt.block_on(
+        c.lambda
+            .update_function_configuration()
+            .function_name(&function)
+            .environment(variables)
+            .send(),
+    )
+    .expect("drift the token");
 }
 
 /// The fixture with a secret that reaches an output through a resource
@@ -374,27 +419,7 @@ fn no_output_report_or_drift_shows_a_secret_that_flows_through_resources_and_bod
     );
     // Someone puts another token in the function: drift hides both.
     let other = "tok-second-0b7e-do-not-print";
-    let c = clients(&account, "us-east-1");
-    let function =
-        c.rt.block_on(c.lambda.list_functions().send())
-            .expect("functions")
-            .functions()
-            .iter()
-            .filter_map(|f| f.function_name())
-            .find(|n| n.contains("Worker") || n.contains("worker"))
-            .expect("the worker function")
-            .to_string();
-    let variables = aws_sdk_lambda::types::Environment::builder()
-        .variables("TOKEN", other)
-        .build();
-    c.rt.block_on(
-        c.lambda
-            .update_function_configuration()
-            .function_name(&function)
-            .environment(variables)
-            .send(),
-    )
-    .expect("drift the token");
+    drift_the_token(&account, other);
     let drift = step(&["drift", "dev"], Some(TOKEN), false);
     let hidden = events(&drift)
         .into_iter()
