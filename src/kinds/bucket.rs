@@ -48,6 +48,12 @@ pub fn expand(x: &Expansion<'_>) -> Vec<CfnResource> {
                 json!({ "Status": "Enabled" }),
             );
         }
+        if super::events::bucket_has_events(x, x.resource) {
+            map.insert(
+                "NotificationConfiguration".into(),
+                json!({ "EventBridgeConfiguration": { "EventBridgeEnabled": true } }),
+            );
+        }
         if let Some(days) = x.json("expire_after_days") {
             map.insert(
                 "LifecycleConfiguration".into(),

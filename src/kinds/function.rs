@@ -50,10 +50,16 @@ const RETENTION_DAYS: &[i64] = &[
     3288, 3653,
 ];
 
+const VPC: FieldType = FieldType::Object(&[
+    req("subnets", FieldType::List(&FieldType::Str)),
+    req("security_groups", FieldType::List(&FieldType::Str)),
+]);
+
 pub const FIELDS: &[FieldSpec] = &[
-    req("runtime", FieldType::Enum(RUNTIMES)),
-    req("handler", FieldType::Str),
-    req("code", FieldType::Str),
+    opt("runtime", FieldType::Enum(RUNTIMES)),
+    opt("handler", FieldType::Str),
+    opt("code", FieldType::Str),
+    opt("image", FieldType::Str),
     opt("build", FieldType::Str),
     opt(
         "build_timeout",
@@ -83,6 +89,20 @@ pub const FIELDS: &[FieldSpec] = &[
     opt("description", FieldType::Str),
     opt("log_retention_days", FieldType::Int { min: 1, max: 3653 }),
     opt("architecture", FieldType::Enum(&["x86_64", "arm64"])),
+    opt("events", FieldType::MapOf(&super::events::EVENT)),
+    opt("url", super::invoke::URL),
+    opt("on_success", FieldType::Str),
+    opt("on_failure", FieldType::Str),
+    opt("dead_letter", FieldType::Str),
+    opt("vpc", VPC),
+    opt(
+        "ephemeral_storage",
+        FieldType::Int {
+            min: 512,
+            max: 10_240,
+        },
+    ),
+    opt("tracing", FieldType::Enum(&["active", "passthrough"])),
 ];
 
 pub const DEFAULT_MEMORY: i64 = 256;
@@ -331,6 +351,35 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
             Err(e) => errors.push(e),
         }
     }
+    let wired = match x.field("events") {
+        Some(events) => super::events::expand(x, events, &mut errors),
+        None => super::events::Wired::default(),
+    };
+    statements.extend(wired.statements);
+    let reach = super::invoke::expand(x, &mut errors);
+    statements.extend(reach.statements);
+    if x.field("vpc").is_some() {
+        // Lambda manages the function's network interfaces; IAM scopes
+        // these actions to no resource.
+        statements.push(json!({
+            "Effect": "Allow",
+            "Action": [
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            "Resource": "*",
+        }));
+    }
+    if x.field("tracing").and_then(Resolved::str) == Some("active") {
+        statements.push(json!({
+            "Effect": "Allow",
+            "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            "Resource": "*",
+        }));
+    }
     let role = CfnResource::new(
         role_id.clone(),
         "AWS::IAM::Role",
@@ -351,9 +400,7 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     );
 
     let mut props = Map::new();
-    props.insert("Code".into(), x.code());
-    props.insert("Handler".into(), x.json("handler").unwrap_or_default());
-    props.insert("Runtime".into(), x.json("runtime").unwrap_or_default());
+    package(x, &mut props, &mut errors);
     props.insert(
         "MemorySize".into(),
         x.json("memory").unwrap_or(json!(DEFAULT_MEMORY)),
@@ -385,12 +432,118 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     if let Some(arch) = x.json("architecture") {
         props.insert("Architectures".into(), json!([arch]));
     }
+    if let Some(vpc) = x.field("vpc") {
+        props.insert(
+            "VpcConfig".into(),
+            json!({
+                "SubnetIds": vpc.get("subnets").map(Resolved::to_json),
+                "SecurityGroupIds": vpc.get("security_groups").map(Resolved::to_json),
+            }),
+        );
+    }
+    if let Some(size) = x.json("ephemeral_storage") {
+        props.insert("EphemeralStorage".into(), json!({ "Size": size }));
+    }
+    if let Some(mode) = x.field("tracing").and_then(Resolved::str) {
+        let mode = if mode == "active" { "Active" } else { "PassThrough" };
+        props.insert("TracingConfig".into(), json!({ "Mode": mode }));
+    }
+    if let Some(dead_letter) = reach.dead_letter {
+        props.insert("DeadLetterConfig".into(), dead_letter);
+    }
+    if let Some(events) = x.field("events") {
+        check_queue_timeouts(x, events, &props, &mut errors);
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(vec![
+    let mut resources = vec![
         CfnResource::new(id.clone(), "AWS::Lambda::Function", Json::Object(props)),
         role,
         log_group,
-    ])
+    ];
+    resources.extend(wired.resources);
+    resources.extend(reach.resources);
+    Ok(resources)
+}
+
+/// Code from a folder (`code`, `runtime`, `handler`) or a container image
+/// (`image`), never both.
+fn package(x: &Expansion<'_>, props: &mut Map<String, Json>, errors: &mut Vec<Diagnostic>) {
+    let zip_fields = ["code", "runtime", "handler"];
+    if let Some(image) = x.field("image") {
+        for field in zip_fields {
+            if let Some(v) = x.field(field) {
+                errors.push(x.error(
+                    v,
+                    format!("`{field}` does not go with `image`: the image holds the code and its runtime"),
+                    format!("drop `{field}`, or drop `image` to ship a code folder"),
+                ));
+            }
+        }
+        props.insert("PackageType".into(), json!("Image"));
+        props.insert("Code".into(), json!({ "ImageUri": image.to_json() }));
+        return;
+    }
+    props.insert("Code".into(), x.code());
+    props.insert("Handler".into(), x.json("handler").unwrap_or_default());
+    props.insert("Runtime".into(), x.json("runtime").unwrap_or_default());
+}
+
+/// What the field schema cannot say: without `image`, a function needs
+/// `code`, `runtime` and `handler`.
+pub fn check(fields: &Resolved, what: &str, out: &mut Vec<Diagnostic>) {
+    if fields.get("image").is_some() {
+        return;
+    }
+    for field in ["code", "runtime", "handler"] {
+        if fields.get(field).is_none() {
+            out.push(
+                Diagnostic::new(
+                    &fields.origin.file,
+                    fields.origin.span,
+                    format!("{what} is missing the required key `{field}`"),
+                )
+                .with_help(format!(
+                    "add `{field}:` to {what}, or give a container image with `image:` instead of code, runtime and handler"
+                )),
+            );
+        }
+    }
+}
+
+/// Lambda refuses an SQS source whose visibility timeout is shorter than
+/// the function's timeout: check it where both are of the unit.
+fn check_queue_timeouts(
+    x: &Expansion<'_>,
+    events: &Resolved,
+    props: &Map<String, Json>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let timeout = props.get("Timeout").and_then(Json::as_i64).unwrap_or(DEFAULT_TIMEOUT);
+    for (_, _, event) in events.entries() {
+        let Some(queue) = event.get("sqs") else { continue };
+        let Some(visibility) = queue
+            .str()
+            .and_then(|name| x.sibling_fields.get(name))
+            .map(|fields| {
+                fields
+                    .get("visibility_timeout")
+                    .and_then(Resolved::int)
+                    .unwrap_or(super::queue::DEFAULT_VISIBILITY_TIMEOUT)
+            })
+        else {
+            continue;
+        };
+        if visibility < timeout {
+            errors.push(x.error(
+                queue,
+                format!(
+                    "queue `{}` hides a message for {visibility} s, less than this function's timeout of {timeout} s; Lambda refuses the event source",
+                    queue.str().unwrap_or_default()
+                ),
+                format!("set `visibility_timeout: {}` (six times the timeout) on the queue, or shorten the function's timeout", timeout * 6),
+            ));
+        }
+    }
 }

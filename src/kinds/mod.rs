@@ -6,10 +6,15 @@ pub mod bucket;
 mod dashboard;
 mod function;
 mod http_api;
+mod invoke;
+mod events;
 mod layer;
+mod queue;
 mod raw;
 mod schema;
 mod table;
+mod target;
+mod topic;
 
 pub use schema::{FieldSpec, FieldType, check_fields};
 
@@ -27,6 +32,8 @@ pub enum Kind {
     Dashboard,
     Bucket,
     Layer,
+    Queue,
+    Topic,
     /// `type: AWS::...` with `properties:`
     Raw,
 }
@@ -39,6 +46,8 @@ pub const KIND_NAMES: &[&str] = &[
     "dashboard",
     "bucket",
     "layer",
+    "queue",
+    "topic",
 ];
 
 impl Kind {
@@ -51,6 +60,8 @@ impl Kind {
             "dashboard" => Kind::Dashboard,
             "bucket" => Kind::Bucket,
             "layer" => Kind::Layer,
+            "queue" => Kind::Queue,
+            "topic" => Kind::Topic,
             _ => return None,
         })
     }
@@ -64,6 +75,8 @@ impl Kind {
             Kind::Dashboard => "dashboard",
             Kind::Bucket => "bucket",
             Kind::Layer => "layer",
+            Kind::Queue => "queue",
+            Kind::Topic => "topic",
             Kind::Raw => "raw",
         }
     }
@@ -78,6 +91,8 @@ impl Kind {
             Kind::Dashboard => dashboard::FIELDS,
             Kind::Bucket => bucket::FIELDS,
             Kind::Layer => layer::FIELDS,
+            Kind::Queue => queue::FIELDS,
+            Kind::Topic => topic::FIELDS,
             Kind::Raw => raw::FIELDS,
         }
     }
@@ -86,19 +101,21 @@ impl Kind {
     pub fn attribute_names(self) -> &'static [&'static str] {
         match self {
             Kind::Table => &["name", "arn", "stream_arn"],
-            Kind::Function => &["name", "arn", "role_arn", "log_group"],
+            Kind::Function => &["name", "arn", "role_arn", "log_group", "url"],
             Kind::HttpApi => &["id", "url"],
             Kind::Alarm => &["name", "arn"],
             Kind::Dashboard => &["name"],
             Kind::Bucket => &["name", "arn", "domain_name"],
             Kind::Layer => &["arn"],
+            Kind::Queue => &["arn", "url", "name", "dead_letter_arn"],
+            Kind::Topic => &["arn", "name"],
             Kind::Raw => &["ref", "<any GetAtt attribute>"],
         }
     }
 
     /// Whether this kind holds data that must outlive its stack.
     pub fn holds_data(self) -> bool {
-        matches!(self, Kind::Table | Kind::Bucket)
+        matches!(self, Kind::Table | Kind::Bucket | Kind::Queue)
     }
 
     /// Whether resources of this kind ship code as an asset.
@@ -122,6 +139,9 @@ pub fn attribute(kind: Kind, logical_id: &str, attr: &str) -> Option<(Json, DynT
             json!({ "Fn::GetAtt": [format!("{logical_id}Role"), "Arn"] })
         }
         (Kind::Function, "log_group") => json!({ "Ref": format!("{logical_id}LogGroup") }),
+        (Kind::Function, "url") => {
+            json!({ "Fn::GetAtt": [format!("{logical_id}Url"), "FunctionUrl"] })
+        }
         (Kind::HttpApi, "id") => reference,
         (Kind::HttpApi, "url") => get_att("ApiEndpoint"),
         (Kind::Alarm, "name") => reference,
@@ -131,6 +151,14 @@ pub fn attribute(kind: Kind, logical_id: &str, attr: &str) -> Option<(Json, DynT
         (Kind::Bucket, "arn") => get_att("Arn"),
         (Kind::Bucket, "domain_name") => get_att("RegionalDomainName"),
         (Kind::Layer, "arn") => reference,
+        (Kind::Queue, "arn") => get_att("Arn"),
+        (Kind::Queue, "url") => reference,
+        (Kind::Queue, "name") => get_att("QueueName"),
+        (Kind::Queue, "dead_letter_arn") => {
+            json!({ "Fn::GetAtt": [queue::dead_letter_id(logical_id), "Arn"] })
+        }
+        (Kind::Topic, "arn") => reference,
+        (Kind::Topic, "name") => get_att("TopicName"),
         (Kind::Raw, "ref") => reference,
         (Kind::Raw, other) if !other.is_empty() => get_att(other),
         _ => return None,
@@ -206,6 +234,8 @@ pub struct Expansion<'a> {
     pub asset: Option<&'a AssetRef>,
     /// Kinds of the other resources of the unit, by name, with their logical ids.
     pub siblings: &'a BTreeMap<String, (Kind, String)>,
+    /// The resolved fields of every resource of the unit, by name.
+    pub sibling_fields: &'a BTreeMap<String, Resolved>,
 }
 
 impl Expansion<'_> {
@@ -236,6 +266,14 @@ impl Expansion<'_> {
     }
 }
 
+/// Checks a kind makes beyond its field schema, made whether or not the
+/// resource is expanded.
+pub fn check_kind(kind: Kind, fields: &Resolved, what: &str, out: &mut Vec<Diagnostic>) {
+    if kind == Kind::Function {
+        function::check(fields, what, out);
+    }
+}
+
 /// Expands one resource; errors name the field that cannot be rendered.
 pub fn expand(kind: Kind, x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     let mut resources = match kind {
@@ -246,6 +284,8 @@ pub fn expand(kind: Kind, x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Dia
         Kind::Dashboard => dashboard::expand(x),
         Kind::Bucket => bucket::expand(x),
         Kind::Layer => layer::expand(x),
+        Kind::Queue => queue::expand(x)?,
+        Kind::Topic => topic::expand(x)?,
         Kind::Raw => raw::expand(x)?,
     };
     if x.stateful {

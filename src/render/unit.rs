@@ -43,6 +43,10 @@ pub(super) fn render_unit(
         stack_params: BTreeMap::new(),
     };
     let mut resource_graph = Graph::new();
+    // Every resource resolved and checked first: a kind may read a
+    // sibling's fields (a queue's visibility timeout, a bucket's events).
+    let mut checked = Vec::new();
+    let mut sibling_fields = BTreeMap::new();
     for resource in &unit.resources {
         resolver.sibling_refs.clear();
         let fields = resolver.resolve(&resource.body);
@@ -50,6 +54,9 @@ pub(super) fn render_unit(
         let mut errors = Vec::new();
         let what = format!("resource `{}`", resource.name);
         check_fields(resource.kind.fields(), &fields, &what, &mut errors);
+        if errors.is_empty() {
+            kinds::check_kind(resource.kind, &fields, &what, &mut errors);
+        }
         if resource.kind == Kind::Raw {
             for dep in fields
                 .get("depends_on")
@@ -84,6 +91,13 @@ pub(super) fn render_unit(
             errors.into_iter().for_each(|d| diags.push(d));
             continue;
         }
+        sibling_fields.insert(resource.name.clone(), fields);
+        checked.push(resource);
+    }
+    for resource in checked {
+        let Some(fields) = sibling_fields.get(&resource.name) else {
+            continue;
+        };
         let logical_id = siblings
             .get(&resource.name)
             .map(|(_, id)| id.clone())
@@ -94,9 +108,10 @@ pub(super) fn render_unit(
             resource: &resource.name,
             logical_id,
             stateful,
-            fields: &fields,
+            fields,
             asset: assets.get(&(unit.name.clone(), resource.name.clone())),
             siblings,
+            sibling_fields: &sibling_fields,
         };
         match kinds::expand(resource.kind, &expansion) {
             Ok(resources) => rendered

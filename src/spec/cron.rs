@@ -60,6 +60,42 @@ const FIELDS: [Field; 6] = [
     },
 ];
 
+/// What EventBridge would refuse in a whole schedule expression,
+/// `rate(5 minutes)` or `cron(0 3 * * ? *)`, if anything.
+pub fn schedule_problem(expression: &str) -> Option<String> {
+    if let Some(inner) = expression
+        .strip_prefix("cron(")
+        .and_then(|e| e.strip_suffix(')'))
+    {
+        return problem(inner);
+    }
+    let Some(inner) = expression
+        .strip_prefix("rate(")
+        .and_then(|e| e.strip_suffix(')'))
+    else {
+        return Some(format!(
+            "schedule `{expression}` is neither `rate(...)` nor `cron(...)`"
+        ));
+    };
+    let mut words = inner.split(' ');
+    let (Some(count), Some(unit), None) = (words.next(), words.next(), words.next()) else {
+        return Some(format!("`rate({inner})` is not a count and a unit"));
+    };
+    let Some(count) = count.parse::<u32>().ok().filter(|n| *n > 0) else {
+        return Some(format!("`rate({inner})`: `{count}` is not a whole number above 0"));
+    };
+    let (singular, plural) = match unit.trim_end_matches('s') {
+        "minute" => ("minute", "minutes"),
+        "hour" => ("hour", "hours"),
+        "day" => ("day", "days"),
+        _ => return Some(format!("`rate({inner})`: `{unit}` is not minutes, hours or days")),
+    };
+    let wanted = if count == 1 { singular } else { plural };
+    (unit != wanted).then(|| {
+        format!("`rate({inner})`: EventBridge wants `{count} {wanted}` (singular for 1, plural otherwise)")
+    })
+}
+
 /// What EventBridge would refuse in `expression` (the part inside
 /// `cron(...)`), if anything.
 pub fn problem(expression: &str) -> Option<String> {
@@ -213,6 +249,30 @@ mod tests {
             "0 ? * * ? *",
         ] {
             assert!(problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn whole_schedule_expressions_are_checked() {
+        for good in [
+            "rate(1 minute)",
+            "rate(5 minutes)",
+            "rate(2 days)",
+            "cron(0 3 * * ? *)",
+        ] {
+            assert_eq!(schedule_problem(good), None, "{good}");
+        }
+        for bad in [
+            "rate(1 minutes)",
+            "rate(5 minute)",
+            "rate(0 hours)",
+            "rate(5 weeks)",
+            "rate(five minutes)",
+            "every 5 minutes",
+            "cron(0 3 * * *)",
+            "cron(0 3 * * ? *",
+        ] {
+            assert!(schedule_problem(bad).is_some(), "{bad}");
         }
     }
 }

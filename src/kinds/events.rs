@@ -1,0 +1,469 @@
+//! A function's `events:`: what invokes it, each as the resources that wire
+//! it (a rule, an event-source mapping, a subscription), the invoke
+//! permission for exactly that source, and the role statements the function
+//! needs to read it (receive and delete on that queue, read that stream).
+
+use super::schema::{FieldType, opt};
+use super::target::{Service, Target, delivery_statement, target};
+use super::{CfnResource, Expansion, pascal};
+use crate::diag::Diagnostic;
+use crate::value::{Resolved, json_document_expr};
+use serde_json::{Map, Value as Json, json};
+
+/// The keys that say what an event is; exactly one per event.
+const SOURCES: &[&str] = &["schedule", "sqs", "sns", "s3", "stream", "kinesis", "pattern"];
+
+pub const EVENT: FieldType = FieldType::Object(&[
+    opt("schedule", FieldType::Str),
+    opt("sqs", FieldType::Str),
+    opt("sns", FieldType::Str),
+    opt("s3", FieldType::Str),
+    opt("stream", FieldType::Str),
+    opt("kinesis", FieldType::Str),
+    opt("pattern", FieldType::MapOf(&FieldType::Any)),
+    opt("bus", FieldType::Str),
+    opt("input", FieldType::Any),
+    opt("enabled", FieldType::Bool),
+    opt(
+        "batch_size",
+        FieldType::Int {
+            min: 1,
+            max: 10_000,
+        },
+    ),
+    opt("batching_window", FieldType::Int { min: 0, max: 300 }),
+    opt("partial_batch", FieldType::Bool),
+    opt("max_concurrency", FieldType::Int { min: 2, max: 1000 }),
+    opt("filter", FieldType::MapOf(&FieldType::Any)),
+    opt("on", FieldType::List(&FieldType::Enum(&["created", "removed"]))),
+    opt("prefix", FieldType::Str),
+    opt("suffix", FieldType::Str),
+    opt(
+        "starting_position",
+        FieldType::Enum(&["latest", "trim_horizon"]),
+    ),
+    opt("bisect_on_error", FieldType::Bool),
+    opt("on_failure", FieldType::Str),
+    opt(
+        "max_retries",
+        FieldType::Int {
+            min: -1,
+            max: 10_000,
+        },
+    ),
+]);
+
+/// The options each source takes.
+fn options_of(source: &str) -> &'static [&'static str] {
+    match source {
+        "schedule" => &["input", "enabled"],
+        "sqs" => &[
+            "batch_size",
+            "batching_window",
+            "partial_batch",
+            "max_concurrency",
+            "filter",
+            "enabled",
+        ],
+        "sns" => &["filter"],
+        "s3" => &["on", "prefix", "suffix"],
+        "stream" | "kinesis" => &[
+            "batch_size",
+            "batching_window",
+            "partial_batch",
+            "starting_position",
+            "bisect_on_error",
+            "on_failure",
+            "max_retries",
+            "filter",
+            "enabled",
+        ],
+        _ => &["bus", "input", "enabled"],
+    }
+}
+
+/// What the events of one function render to.
+#[derive(Default)]
+pub struct Wired {
+    pub resources: Vec<CfnResource>,
+    pub statements: Vec<Json>,
+}
+
+/// Whether a function of the unit has an `s3` event on `bucket`: such a
+/// bucket sends its events to EventBridge, which keeps it free of any
+/// reference to the function (no dependency cycle when the function also
+/// reads the bucket).
+pub fn bucket_has_events(x: &Expansion<'_>, bucket: &str) -> bool {
+    x.sibling_fields
+        .iter()
+        .filter(|(name, _)| {
+            x.siblings
+                .get(name.as_str())
+                .is_some_and(|(kind, _)| *kind == super::Kind::Function)
+        })
+        .filter_map(|(_, fields)| fields.get("events"))
+        .flat_map(|events| events.entries())
+        .any(|(_, _, event)| event.get("s3").and_then(Resolved::str) == Some(bucket))
+}
+
+pub fn expand(x: &Expansion<'_>, events: &Resolved, errors: &mut Vec<Diagnostic>) -> Wired {
+    let mut wired = Wired::default();
+    for (name, key_span, event) in events.entries() {
+        let at_key = |message: String, help: &str| {
+            Diagnostic::new(&events.origin.file, *key_span, message).with_help(help)
+        };
+        let present: Vec<&str> = SOURCES
+            .iter()
+            .copied()
+            .filter(|s| event.get(s).is_some())
+            .collect();
+        let [source] = present.as_slice() else {
+            errors.push(at_key(
+                format!(
+                    "event `{name}` names {} of {}; it takes exactly one",
+                    if present.is_empty() { "none".to_string() } else { present.join(" and ") },
+                    SOURCES.join(", ")
+                ),
+                "for example `nightly: { schedule: \"cron(0 3 * * ? *)\" }` or `jobs: { sqs: jobs }`; write one event per source",
+            ));
+            continue;
+        };
+        let allowed = options_of(source);
+        let mut bad = false;
+        for (key, span, _) in event.entries() {
+            if *key != *source && !allowed.contains(&key.as_str()) {
+                errors.push(
+                    Diagnostic::new(
+                        &event.origin.file,
+                        *span,
+                        format!("`{key}` does not apply to {source} events"),
+                    )
+                    .with_help(format!(
+                        "{source} events take: {}",
+                        if allowed.is_empty() { "no options".to_string() } else { allowed.join(", ") }
+                    )),
+                );
+                bad = true;
+            }
+        }
+        if bad {
+            continue;
+        }
+        let id = format!("{}Event{}", x.logical_id, pascal(name));
+        let Some(value) = event.get(source) else {
+            continue;
+        };
+        let result = match *source {
+            "schedule" => schedule(x, &id, event, value),
+            "pattern" => pattern(x, &id, event, value),
+            "s3" => s3(x, &id, event, value),
+            "sns" => sns(x, &id, event, value),
+            "sqs" => sqs(x, &id, event, value),
+            _ => stream(x, &id, event, value, source),
+        };
+        match result {
+            Ok(w) => {
+                wired.resources.extend(w.resources);
+                wired.statements.extend(w.statements);
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    wired
+}
+
+fn function_arn(x: &Expansion<'_>) -> Json {
+    json!({ "Fn::GetAtt": [x.logical_id, "Arn"] })
+}
+
+/// The permission that lets `principal` invoke the function from `source_arn` only.
+fn permission(x: &Expansion<'_>, id: &str, principal: &str, source_arn: Json) -> CfnResource {
+    CfnResource::new(
+        format!("{id}Permission"),
+        "AWS::Lambda::Permission",
+        json!({
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": function_arn(x),
+            "Principal": principal,
+            "SourceArn": source_arn,
+        }),
+    )
+}
+
+/// A rule invoking the function, and the permission for that rule.
+fn rule(x: &Expansion<'_>, id: &str, mut props: Map<String, Json>, input: Option<&Resolved>, enabled: bool) -> Wired {
+    let mut target = Map::new();
+    target.insert("Id".into(), json!("function"));
+    target.insert("Arn".into(), function_arn(x));
+    if let Some(input) = input {
+        target.insert("Input".into(), json_document_expr(&input.to_json()));
+    }
+    props.insert("State".into(), json!(if enabled { "ENABLED" } else { "DISABLED" }));
+    props.insert("Targets".into(), json!([target]));
+    let rule_arn = json!({ "Fn::GetAtt": [id, "Arn"] });
+    Wired {
+        resources: vec![
+            CfnResource::new(id, "AWS::Events::Rule", Json::Object(props)),
+            permission(x, id, "events.amazonaws.com", rule_arn),
+        ],
+        statements: Vec::new(),
+    }
+}
+
+fn enabled(event: &Resolved) -> bool {
+    event.get("enabled").and_then(Resolved::bool) != Some(false)
+}
+
+fn schedule(
+    x: &Expansion<'_>,
+    id: &str,
+    event: &Resolved,
+    expression: &Resolved,
+) -> Result<Wired, Vec<Diagnostic>> {
+    if let Some(text) = expression.str()
+        && let Some(why) = crate::spec::cron::schedule_problem(text)
+    {
+        return Err(vec![x.error(
+            expression,
+            why,
+            "write `rate(5 minutes)`, `rate(1 hour)` or `cron(0 3 * * ? *)` (minutes, hours, day of month, month, day of week, year; one of the two days `?`)",
+        )]);
+    }
+    let mut props = Map::new();
+    props.insert("ScheduleExpression".into(), expression.to_json());
+    Ok(rule(x, id, props, event.get("input"), enabled(event)))
+}
+
+fn pattern(
+    x: &Expansion<'_>,
+    id: &str,
+    event: &Resolved,
+    pattern: &Resolved,
+) -> Result<Wired, Vec<Diagnostic>> {
+    if pattern.entries().is_empty() {
+        return Err(vec![x.error(
+            pattern,
+            "an empty pattern matches nothing EventBridge accepts",
+            "match at least one field, for example `{ source: [orders], detail-type: [OrderPlaced] }`",
+        )]);
+    }
+    let mut props = Map::new();
+    props.insert("EventPattern".into(), pattern.to_json());
+    if let Some(bus) = event.get("bus") {
+        props.insert("EventBusName".into(), bus.to_json());
+    }
+    Ok(rule(x, id, props, event.get("input"), enabled(event)))
+}
+
+fn s3(
+    x: &Expansion<'_>,
+    id: &str,
+    event: &Resolved,
+    bucket: &Resolved,
+) -> Result<Wired, Vec<Diagnostic>> {
+    let t = target(x, bucket, &[Service::Bucket], "an s3 event's bucket").map_err(|e| vec![e])?;
+    let Some(name) = t.bucket_name() else {
+        return Err(vec![x.error(
+            bucket,
+            "an s3 event names a bucket of this unit",
+            "name the bucket (`s3: uploads`); for a bucket of another unit, put the function in that unit",
+        )]);
+    };
+    let mut detail_types = Vec::new();
+    let on: Vec<&str> = event
+        .get("on")
+        .map(|o| o.list().iter().filter_map(Resolved::str).collect())
+        .unwrap_or_else(|| vec!["created"]);
+    for word in on {
+        let detail = if word == "removed" { "Object Deleted" } else { "Object Created" };
+        if !detail_types.contains(&detail) {
+            detail_types.push(detail);
+        }
+    }
+    let mut detail = Map::new();
+    detail.insert("bucket".into(), json!({ "name": [name] }));
+    let prefix = event.get("prefix").and_then(Resolved::str);
+    let suffix = event.get("suffix").and_then(Resolved::str);
+    let key = match (prefix, suffix) {
+        (Some(p), Some(s)) => Some(json!([{ "wildcard": format!("{}*{}", escape_wildcard(p), escape_wildcard(s)) }])),
+        (Some(p), None) => Some(json!([{ "prefix": p }])),
+        (None, Some(s)) => Some(json!([{ "suffix": s }])),
+        (None, None) => None,
+    };
+    if let Some(key) = key {
+        detail.insert("object".into(), json!({ "key": key }));
+    }
+    let mut props = Map::new();
+    props.insert(
+        "EventPattern".into(),
+        json!({ "source": ["aws.s3"], "detail-type": detail_types, "detail": detail }),
+    );
+    Ok(rule(x, id, props, None, true))
+}
+
+/// A literal part of an EventBridge wildcard pattern.
+fn escape_wildcard(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('*', "\\*")
+}
+
+fn sns(
+    x: &Expansion<'_>,
+    id: &str,
+    event: &Resolved,
+    topic: &Resolved,
+) -> Result<Wired, Vec<Diagnostic>> {
+    let t = target(x, topic, &[Service::Topic], "an sns event's topic").map_err(|e| vec![e])?;
+    let mut props = Map::new();
+    props.insert("Protocol".into(), json!("lambda"));
+    props.insert("Endpoint".into(), function_arn(x));
+    props.insert("TopicArn".into(), t.arn.clone());
+    if let Some(filter) = event.get("filter") {
+        props.insert("FilterPolicy".into(), filter.to_json());
+    }
+    Ok(Wired {
+        resources: vec![
+            CfnResource::new(id, "AWS::SNS::Subscription", Json::Object(props)),
+            permission(x, id, "sns.amazonaws.com", t.arn),
+        ],
+        statements: Vec::new(),
+    })
+}
+
+/// Options event-source mappings share.
+fn mapping(x: &Expansion<'_>, event: &Resolved, source: &Target) -> Map<String, Json> {
+    let mut props = Map::new();
+    props.insert("EventSourceArn".into(), source.arn.clone());
+    props.insert("FunctionName".into(), json!({ "Ref": x.logical_id }));
+    props.insert("Enabled".into(), json!(enabled(event)));
+    if let Some(size) = event.get("batch_size") {
+        props.insert("BatchSize".into(), size.to_json());
+    }
+    if let Some(window) = event.get("batching_window") {
+        props.insert("MaximumBatchingWindowInSeconds".into(), window.to_json());
+    }
+    if event.get("partial_batch").and_then(Resolved::bool) == Some(true) {
+        props.insert("FunctionResponseTypes".into(), json!(["ReportBatchItemFailures"]));
+    }
+    if let Some(filter) = event.get("filter") {
+        props.insert(
+            "FilterCriteria".into(),
+            json!({ "Filters": [{ "Pattern": json_document_expr(&filter.to_json()) }] }),
+        );
+    }
+    props
+}
+
+fn sqs(
+    x: &Expansion<'_>,
+    id: &str,
+    event: &Resolved,
+    queue: &Resolved,
+) -> Result<Wired, Vec<Diagnostic>> {
+    let t = target(x, queue, &[Service::Queue], "an sqs event's queue").map_err(|e| vec![e])?;
+    let mut errors = Vec::new();
+    if let Some(size) = event.get("batch_size")
+        && size.int().is_some_and(|n| n > 10)
+        && event.get("batching_window").and_then(Resolved::int).unwrap_or(0) == 0
+    {
+        errors.push(x.error(
+            size,
+            "an SQS batch over 10 messages needs a batching window",
+            "add `batching_window: 1` (seconds) or more, or use a batch of 10 or fewer",
+        ));
+    }
+    let mut props = mapping(x, event, &t);
+    if let Some(max) = event.get("max_concurrency") {
+        props.insert("ScalingConfig".into(), json!({ "MaximumConcurrency": max.to_json() }));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Wired {
+        resources: vec![CfnResource::new(
+            id,
+            "AWS::Lambda::EventSourceMapping",
+            Json::Object(props),
+        )],
+        statements: vec![json!({
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ],
+            "Resource": t.arn,
+        })],
+    })
+}
+
+fn stream(
+    x: &Expansion<'_>,
+    id: &str,
+    event: &Resolved,
+    value: &Resolved,
+    source: &str,
+) -> Result<Wired, Vec<Diagnostic>> {
+    let service = if source == "kinesis" { Service::Kinesis } else { Service::TableStream };
+    let t = target(x, value, &[service], &format!("a {source} event's stream")).map_err(|e| vec![e])?;
+    let mut props = mapping(x, event, &t);
+    let position = match event.get("starting_position").and_then(Resolved::str) {
+        Some("trim_horizon") => "TRIM_HORIZON",
+        _ => "LATEST",
+    };
+    props.insert("StartingPosition".into(), json!(position));
+    if event.get("bisect_on_error").and_then(Resolved::bool) == Some(true) {
+        props.insert("BisectBatchOnFunctionError".into(), json!(true));
+    }
+    if let Some(retries) = event.get("max_retries") {
+        props.insert("MaximumRetryAttempts".into(), retries.to_json());
+    }
+    let (read, list) = match service {
+        Service::Kinesis => (
+            json!([
+                "kinesis:DescribeStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:GetRecords",
+                "kinesis:GetShardIterator",
+                "kinesis:ListShards",
+                "kinesis:SubscribeToShard",
+            ]),
+            "kinesis:ListStreams",
+        ),
+        _ => (
+            json!([
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+            ]),
+            "dynamodb:ListStreams",
+        ),
+    };
+    let mut statements = vec![
+        json!({ "Effect": "Allow", "Action": read, "Resource": t.arn }),
+        // Listing streams is not scoped to a resource in IAM.
+        json!({ "Effect": "Allow", "Action": [list], "Resource": "*" }),
+    ];
+    if let Some(failure) = event.get("on_failure") {
+        let d = target(
+            x,
+            failure,
+            &[Service::Queue, Service::Topic],
+            "`on_failure`",
+        )
+        .map_err(|e| vec![e])?;
+        props.insert(
+            "DestinationConfig".into(),
+            json!({ "OnFailure": { "Destination": d.arn } }),
+        );
+        statements.push(delivery_statement(&d));
+    }
+    Ok(Wired {
+        resources: vec![CfnResource::new(
+            id,
+            "AWS::Lambda::EventSourceMapping",
+            Json::Object(props),
+        )],
+        statements,
+    })
+}

@@ -1,0 +1,126 @@
+//! How a function is reached and where its results go: a function URL
+//! (with the permission its auth type needs), asynchronous destinations,
+//! a dead-letter target, and the role statements each of them needs.
+
+use super::schema::{FieldType, opt};
+use super::target::{Service, delivery_statement, target};
+use super::{CfnResource, Expansion};
+use crate::diag::Diagnostic;
+use crate::value::Resolved;
+use serde_json::{Map, Value as Json, json};
+
+pub const URL: FieldType = FieldType::Object(&[
+    opt("auth", FieldType::Enum(&["none", "iam"])),
+    opt(
+        "cors",
+        FieldType::Object(&[
+            opt("allow_origins", FieldType::List(&FieldType::Str)),
+            opt("allow_methods", FieldType::List(&FieldType::Str)),
+            opt("allow_headers", FieldType::List(&FieldType::Str)),
+            opt(
+                "max_age",
+                FieldType::Int {
+                    min: 0,
+                    max: 86_400,
+                },
+            ),
+        ]),
+    ),
+]);
+
+/// What reaching the function renders to.
+#[derive(Default)]
+pub struct Reach {
+    pub resources: Vec<CfnResource>,
+    pub statements: Vec<Json>,
+    /// The function's `DeadLetterConfig`, when it has one.
+    pub dead_letter: Option<Json>,
+}
+
+pub fn expand(x: &Expansion<'_>, errors: &mut Vec<Diagnostic>) -> Reach {
+    let id = &x.logical_id;
+    let mut reach = Reach::default();
+    if let Some(url) = x.field("url") {
+        let public = url.get("auth").and_then(Resolved::str).unwrap_or("iam") == "none";
+        let auth = if public { "NONE" } else { "AWS_IAM" };
+        let mut props = Map::new();
+        props.insert("TargetFunctionArn".into(), json!({ "Fn::GetAtt": [id, "Arn"] }));
+        props.insert("AuthType".into(), json!(auth));
+        if let Some(cors) = url.get("cors") {
+            let mut config = Map::new();
+            for (key, cfn) in [
+                ("allow_origins", "AllowOrigins"),
+                ("allow_methods", "AllowMethods"),
+                ("allow_headers", "AllowHeaders"),
+                ("max_age", "MaxAge"),
+            ] {
+                if let Some(v) = cors.get(key) {
+                    config.insert(cfn.into(), v.to_json());
+                }
+            }
+            props.insert("Cors".into(), Json::Object(config));
+        }
+        reach.resources.push(CfnResource::new(
+            format!("{id}Url"),
+            "AWS::Lambda::Url",
+            Json::Object(props),
+        ));
+        if public {
+            // Anyone may call a URL without auth: that is what `auth: none` says.
+            reach.resources.push(CfnResource::new(
+                format!("{id}UrlPermission"),
+                "AWS::Lambda::Permission",
+                json!({
+                    "Action": "lambda:InvokeFunctionUrl",
+                    "FunctionName": { "Ref": id },
+                    "Principal": "*",
+                    "FunctionUrlAuthType": "NONE",
+                }),
+            ));
+            // Lambda also wants InvokeFunction, granted for calls through the URL only.
+            reach.resources.push(CfnResource::new(
+                format!("{id}UrlInvokePermission"),
+                "AWS::Lambda::Permission",
+                json!({
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": { "Ref": id },
+                    "Principal": "*",
+                    "InvokedViaFunctionUrl": true,
+                }),
+            ));
+        }
+    }
+    let mut destinations = Map::new();
+    for (field, cfn) in [("on_success", "OnSuccess"), ("on_failure", "OnFailure")] {
+        let Some(value) = x.field(field) else { continue };
+        let wanted = [Service::Queue, Service::Topic, Service::Function, Service::Bus];
+        match target(x, value, &wanted, &format!("`{field}`")) {
+            Ok(t) => {
+                reach.statements.push(delivery_statement(&t));
+                destinations.insert(cfn.into(), json!({ "Destination": t.arn }));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !destinations.is_empty() {
+        reach.resources.push(CfnResource::new(
+            format!("{id}Destinations"),
+            "AWS::Lambda::EventInvokeConfig",
+            json!({
+                "FunctionName": { "Ref": id },
+                "Qualifier": "$LATEST",
+                "DestinationConfig": destinations,
+            }),
+        ));
+    }
+    if let Some(value) = x.field("dead_letter") {
+        match target(x, value, &[Service::Queue, Service::Topic], "`dead_letter`") {
+            Ok(t) => {
+                reach.statements.push(delivery_statement(&t));
+                reach.dead_letter = Some(json!({ "TargetArn": t.arn }));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    reach
+}

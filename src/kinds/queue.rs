@@ -1,0 +1,107 @@
+//! `kind: queue`: an SQS queue, standard or FIFO, encrypted (SQS-managed
+//! keys) unless told otherwise, with an optional dead-letter queue.
+
+use super::schema::{FieldSpec, FieldType, opt};
+use super::{CfnResource, Expansion};
+use crate::diag::Diagnostic;
+use crate::value::Resolved;
+use serde_json::{Map, Value as Json, json};
+
+const DEAD_LETTER: FieldType = FieldType::Object(&[
+    opt("max_receives", FieldType::Int { min: 1, max: 1000 }),
+    opt("retention_days", FieldType::Int { min: 1, max: 14 }),
+]);
+
+pub const FIELDS: &[FieldSpec] = &[
+    opt("fifo", FieldType::Bool),
+    opt("content_based_deduplication", FieldType::Bool),
+    opt(
+        "visibility_timeout",
+        FieldType::Int {
+            min: 0,
+            max: 43_200,
+        },
+    ),
+    opt("retention_days", FieldType::Int { min: 1, max: 14 }),
+    opt("delay_seconds", FieldType::Int { min: 0, max: 900 }),
+    opt("encrypted", FieldType::Bool),
+    opt("dead_letter", DEAD_LETTER),
+];
+
+/// SQS's own default, which a consuming function's timeout must not exceed.
+pub const DEFAULT_VISIBILITY_TIMEOUT: i64 = 30;
+const DEFAULT_MAX_RECEIVES: i64 = 3;
+const DAY: i64 = 86_400;
+
+/// The logical id of `queue`'s dead-letter queue.
+pub fn dead_letter_id(queue_id: &str) -> String {
+    format!("{queue_id}DeadLetter")
+}
+
+fn base(x: &Expansion<'_>, fifo: bool) -> Map<String, Json> {
+    let mut props = Map::new();
+    if fifo {
+        props.insert("FifoQueue".into(), json!(true));
+    }
+    if x.field("encrypted").and_then(Resolved::bool) != Some(false) {
+        props.insert("SqsManagedSseEnabled".into(), json!(true));
+    }
+    props
+}
+
+pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
+    let fifo = x.field("fifo").and_then(Resolved::bool) == Some(true);
+    let mut errors = Vec::new();
+    if let Some(dedup) = x.field("content_based_deduplication")
+        && !fifo
+    {
+        errors.push(x.error(
+            dedup,
+            "`content_based_deduplication` applies to FIFO queues only",
+            "add `fifo: true`, or drop the field",
+        ));
+    }
+    let mut props = base(x, fifo);
+    for (field, cfn, scale) in [
+        ("visibility_timeout", "VisibilityTimeout", 1),
+        ("retention_days", "MessageRetentionPeriod", DAY),
+        ("delay_seconds", "DelaySeconds", 1),
+    ] {
+        if let Some(v) = x.field(field).and_then(Resolved::int) {
+            props.insert(cfn.into(), json!(v * scale));
+        }
+    }
+    if x.field("content_based_deduplication").and_then(Resolved::bool) == Some(true) {
+        props.insert("ContentBasedDeduplication".into(), json!(true));
+    }
+    let mut resources = Vec::new();
+    if let Some(dead_letter) = x.field("dead_letter") {
+        let id = dead_letter_id(&x.logical_id);
+        let mut dl = base(x, fifo);
+        let days = dead_letter
+            .get("retention_days")
+            .and_then(Resolved::int)
+            .unwrap_or(14);
+        dl.insert("MessageRetentionPeriod".into(), json!(days * DAY));
+        let mut queue = CfnResource::new(id.clone(), "AWS::SQS::Queue", Json::Object(dl));
+        // What failed is kept like the queue it failed in.
+        queue.retain = x.stateful;
+        resources.push(queue);
+        let max = dead_letter
+            .get("max_receives")
+            .and_then(Resolved::int)
+            .unwrap_or(DEFAULT_MAX_RECEIVES);
+        props.insert(
+            "RedrivePolicy".into(),
+            json!({ "deadLetterTargetArn": { "Fn::GetAtt": [id, "Arn"] }, "maxReceiveCount": max }),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    resources.insert(
+        0,
+        CfnResource::new(x.logical_id.clone(), "AWS::SQS::Queue", Json::Object(props)),
+    );
+    Ok(resources)
+}
