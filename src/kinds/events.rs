@@ -11,7 +11,9 @@ use crate::value::{Resolved, json_document_expr};
 use serde_json::{Map, Value as Json, json};
 
 /// The keys that say what an event is; exactly one per event.
-const SOURCES: &[&str] = &["schedule", "sqs", "sns", "s3", "stream", "kinesis", "pattern"];
+const SOURCES: &[&str] = &[
+    "schedule", "sqs", "sns", "s3", "stream", "kinesis", "pattern",
+];
 
 pub const EVENT: FieldType = FieldType::Object(&[
     opt("schedule", FieldType::Str),
@@ -35,7 +37,10 @@ pub const EVENT: FieldType = FieldType::Object(&[
     opt("partial_batch", FieldType::Bool),
     opt("max_concurrency", FieldType::Int { min: 2, max: 1000 }),
     opt("filter", FieldType::MapOf(&FieldType::Any)),
-    opt("on", FieldType::List(&FieldType::Enum(&["created", "removed"]))),
+    opt(
+        "on",
+        FieldType::List(&FieldType::Enum(&["created", "removed"])),
+    ),
     opt("prefix", FieldType::Str),
     opt("suffix", FieldType::Str),
     opt(
@@ -140,7 +145,11 @@ pub fn expand(x: &Expansion<'_>, events: &Resolved, errors: &mut Vec<Diagnostic>
                     )
                     .with_help(format!(
                         "{source} events take: {}",
-                        if allowed.is_empty() { "no options".to_string() } else { allowed.join(", ") }
+                        if allowed.is_empty() {
+                            "no options".to_string()
+                        } else {
+                            allowed.join(", ")
+                        }
                     )),
                 );
                 bad = true;
@@ -191,14 +200,23 @@ fn permission(x: &Expansion<'_>, id: &str, principal: &str, source_arn: Json) ->
 }
 
 /// A rule invoking the function, and the permission for that rule.
-fn rule(x: &Expansion<'_>, id: &str, mut props: Map<String, Json>, input: Option<&Resolved>, enabled: bool) -> Wired {
+fn rule(
+    x: &Expansion<'_>,
+    id: &str,
+    mut props: Map<String, Json>,
+    input: Option<&Resolved>,
+    enabled: bool,
+) -> Wired {
     let mut target = Map::new();
     target.insert("Id".into(), json!("function"));
     target.insert("Arn".into(), function_arn(x));
     if let Some(input) = input {
         target.insert("Input".into(), json_document_expr(&input.to_json()));
     }
-    props.insert("State".into(), json!(if enabled { "ENABLED" } else { "DISABLED" }));
+    props.insert(
+        "State".into(),
+        json!(if enabled { "ENABLED" } else { "DISABLED" }),
+    );
     props.insert("Targets".into(), json!([target]));
     let rule_arn = json!({ "Fn::GetAtt": [id, "Arn"] });
     Wired {
@@ -275,7 +293,11 @@ fn s3(
         .map(|o| o.list().iter().filter_map(Resolved::str).collect())
         .unwrap_or_else(|| vec!["created"]);
     for word in on {
-        let detail = if word == "removed" { "Object Deleted" } else { "Object Created" };
+        let detail = if word == "removed" {
+            "Object Deleted"
+        } else {
+            "Object Created"
+        };
         if !detail_types.contains(&detail) {
             detail_types.push(detail);
         }
@@ -285,7 +307,9 @@ fn s3(
     let prefix = event.get("prefix").and_then(Resolved::str);
     let suffix = event.get("suffix").and_then(Resolved::str);
     let key = match (prefix, suffix) {
-        (Some(p), Some(s)) => Some(json!([{ "wildcard": format!("{}*{}", escape_wildcard(p), escape_wildcard(s)) }])),
+        (Some(p), Some(s)) => {
+            Some(json!([{ "wildcard": format!("{}*{}", escape_wildcard(p), escape_wildcard(s)) }]))
+        }
         (Some(p), None) => Some(json!([{ "prefix": p }])),
         (None, Some(s)) => Some(json!([{ "suffix": s }])),
         (None, None) => None,
@@ -342,7 +366,10 @@ fn mapping(x: &Expansion<'_>, event: &Resolved, source: &Target) -> Map<String, 
         props.insert("MaximumBatchingWindowInSeconds".into(), window.to_json());
     }
     if event.get("partial_batch").and_then(Resolved::bool) == Some(true) {
-        props.insert("FunctionResponseTypes".into(), json!(["ReportBatchItemFailures"]));
+        props.insert(
+            "FunctionResponseTypes".into(),
+            json!(["ReportBatchItemFailures"]),
+        );
     }
     if let Some(filter) = event.get("filter") {
         props.insert(
@@ -363,7 +390,11 @@ fn sqs(
     let mut errors = Vec::new();
     if let Some(size) = event.get("batch_size")
         && size.int().is_some_and(|n| n > 10)
-        && event.get("batching_window").and_then(Resolved::int).unwrap_or(0) == 0
+        && event
+            .get("batching_window")
+            .and_then(Resolved::int)
+            .unwrap_or(0)
+            == 0
     {
         errors.push(x.error(
             size,
@@ -373,7 +404,10 @@ fn sqs(
     }
     let mut props = mapping(x, event, &t);
     if let Some(max) = event.get("max_concurrency") {
-        props.insert("ScalingConfig".into(), json!({ "MaximumConcurrency": max.to_json() }));
+        props.insert(
+            "ScalingConfig".into(),
+            json!({ "MaximumConcurrency": max.to_json() }),
+        );
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -404,8 +438,13 @@ fn stream(
     value: &Resolved,
     source: &str,
 ) -> Result<Wired, Vec<Diagnostic>> {
-    let service = if source == "kinesis" { Service::Kinesis } else { Service::TableStream };
-    let t = target(x, value, &[service], &format!("a {source} event's stream")).map_err(|e| vec![e])?;
+    let service = if source == "kinesis" {
+        Service::Kinesis
+    } else {
+        Service::TableStream
+    };
+    let t =
+        target(x, value, &[service], &format!("a {source} event's stream")).map_err(|e| vec![e])?;
     let mut props = mapping(x, event, &t);
     let position = match event.get("starting_position").and_then(Resolved::str) {
         Some("trim_horizon") => "TRIM_HORIZON",

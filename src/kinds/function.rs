@@ -445,7 +445,11 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         props.insert("EphemeralStorage".into(), json!({ "Size": size }));
     }
     if let Some(mode) = x.field("tracing").and_then(Resolved::str) {
-        let mode = if mode == "active" { "Active" } else { "PassThrough" };
+        let mode = if mode == "active" {
+            "Active"
+        } else {
+            "PassThrough"
+        };
         props.insert("TracingConfig".into(), json!({ "Mode": mode }));
     }
     if let Some(dead_letter) = reach.dead_letter {
@@ -520,18 +524,24 @@ fn check_queue_timeouts(
     props: &Map<String, Json>,
     errors: &mut Vec<Diagnostic>,
 ) {
-    let timeout = props.get("Timeout").and_then(Json::as_i64).unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = props
+        .get("Timeout")
+        .and_then(Json::as_i64)
+        .unwrap_or(DEFAULT_TIMEOUT);
     for (_, _, event) in events.entries() {
-        let Some(queue) = event.get("sqs") else { continue };
-        let Some(visibility) = queue
-            .str()
-            .and_then(|name| x.sibling_fields.get(name))
-            .map(|fields| {
-                fields
-                    .get("visibility_timeout")
-                    .and_then(Resolved::int)
-                    .unwrap_or(super::queue::DEFAULT_VISIBILITY_TIMEOUT)
-            })
+        let Some(queue) = event.get("sqs") else {
+            continue;
+        };
+        let Some(visibility) =
+            queue
+                .str()
+                .and_then(|name| x.sibling_fields.get(name))
+                .map(|fields| {
+                    fields
+                        .get("visibility_timeout")
+                        .and_then(Resolved::int)
+                        .unwrap_or(super::queue::DEFAULT_VISIBILITY_TIMEOUT)
+                })
         else {
             continue;
         };

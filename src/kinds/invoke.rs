@@ -44,7 +44,10 @@ pub fn expand(x: &Expansion<'_>, errors: &mut Vec<Diagnostic>) -> Reach {
         let public = url.get("auth").and_then(Resolved::str).unwrap_or("iam") == "none";
         let auth = if public { "NONE" } else { "AWS_IAM" };
         let mut props = Map::new();
-        props.insert("TargetFunctionArn".into(), json!({ "Fn::GetAtt": [id, "Arn"] }));
+        props.insert(
+            "TargetFunctionArn".into(),
+            json!({ "Fn::GetAtt": [id, "Arn"] }),
+        );
         props.insert("AuthType".into(), json!(auth));
         if let Some(cors) = url.get("cors") {
             let mut config = Map::new();
@@ -92,8 +95,15 @@ pub fn expand(x: &Expansion<'_>, errors: &mut Vec<Diagnostic>) -> Reach {
     }
     let mut destinations = Map::new();
     for (field, cfn) in [("on_success", "OnSuccess"), ("on_failure", "OnFailure")] {
-        let Some(value) = x.field(field) else { continue };
-        let wanted = [Service::Queue, Service::Topic, Service::Function, Service::Bus];
+        let Some(value) = x.field(field) else {
+            continue;
+        };
+        let wanted = [
+            Service::Queue,
+            Service::Topic,
+            Service::Function,
+            Service::Bus,
+        ];
         match target(x, value, &wanted, &format!("`{field}`")) {
             Ok(t) => {
                 reach.statements.push(delivery_statement(&t));

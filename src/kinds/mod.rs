@@ -4,10 +4,10 @@
 mod alarm;
 pub mod bucket;
 mod dashboard;
+mod events;
 mod function;
 mod http_api;
 mod invoke;
-mod events;
 mod layer;
 mod queue;
 mod raw;

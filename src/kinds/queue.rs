@@ -71,7 +71,10 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
             props.insert(cfn.into(), json!(v * scale));
         }
     }
-    if x.field("content_based_deduplication").and_then(Resolved::bool) == Some(true) {
+    if x.field("content_based_deduplication")
+        .and_then(Resolved::bool)
+        == Some(true)
+    {
         props.insert("ContentBasedDeduplication".into(), json!(true));
     }
     let mut resources = Vec::new();

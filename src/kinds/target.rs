@@ -72,9 +72,7 @@ pub struct Target {
 impl Target {
     /// For a bucket: its name (`Ref`) where it is the unit's, else None.
     pub fn bucket_name(&self) -> Option<Json> {
-        self.sibling
-            .as_ref()
-            .map(|(_, id)| json!({ "Ref": id }))
+        self.sibling.as_ref().map(|(_, id)| json!({ "Ref": id }))
     }
 }
 
@@ -124,7 +122,11 @@ pub fn target(
             let siblings: Vec<&str> = x
                 .siblings
                 .iter()
-                .filter(|(_, (kind, _))| wanted.iter().any(|s| s.sibling().map(|w| w.0) == Some(*kind)))
+                .filter(|(_, (kind, _))| {
+                    wanted
+                        .iter()
+                        .any(|s| s.sibling().map(|w| w.0) == Some(*kind))
+                })
                 .map(|(n, _)| n.as_str())
                 .collect();
             let found = x.siblings.get(name).and_then(|(kind, id)| {

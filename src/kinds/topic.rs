@@ -52,7 +52,10 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         "AWS::SNS::Topic",
         Json::Object(props),
     )];
-    let subscriptions = x.field("subscriptions").map(Resolved::list).unwrap_or_default();
+    let subscriptions = x
+        .field("subscriptions")
+        .map(Resolved::list)
+        .unwrap_or_default();
     for (i, s) in subscriptions.iter().enumerate() {
         let ends: Vec<(&str, &Resolved)> = ["queue", "https", "email"]
             .iter()
@@ -98,14 +101,22 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
             },
             "https" => {
                 if end.str().is_some_and(|u| !u.starts_with("https://")) {
-                    errors.push(x.error(end, "an `https` subscription's endpoint must start with `https://`", "write the full URL, `https://...`"));
+                    errors.push(x.error(
+                        end,
+                        "an `https` subscription's endpoint must start with `https://`",
+                        "write the full URL, `https://...`",
+                    ));
                 }
                 sub.insert("Protocol".into(), json!("https"));
                 end.to_json()
             }
             _ => {
                 if end.str().is_some_and(|a| !a.contains('@')) {
-                    errors.push(x.error(end, "an `email` subscription needs an email address", "write the address, `team@example.com`"));
+                    errors.push(x.error(
+                        end,
+                        "an `email` subscription needs an email address",
+                        "write the address, `team@example.com`",
+                    ));
                 }
                 sub.insert("Protocol".into(), json!("email"));
                 end.to_json()

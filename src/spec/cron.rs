@@ -82,13 +82,19 @@ pub fn schedule_problem(expression: &str) -> Option<String> {
         return Some(format!("`rate({inner})` is not a count and a unit"));
     };
     let Some(count) = count.parse::<u32>().ok().filter(|n| *n > 0) else {
-        return Some(format!("`rate({inner})`: `{count}` is not a whole number above 0"));
+        return Some(format!(
+            "`rate({inner})`: `{count}` is not a whole number above 0"
+        ));
     };
     let (singular, plural) = match unit.trim_end_matches('s') {
         "minute" => ("minute", "minutes"),
         "hour" => ("hour", "hours"),
         "day" => ("day", "days"),
-        _ => return Some(format!("`rate({inner})`: `{unit}` is not minutes, hours or days")),
+        _ => {
+            return Some(format!(
+                "`rate({inner})`: `{unit}` is not minutes, hours or days"
+            ));
+        }
     };
     let wanted = if count == 1 { singular } else { plural };
     (unit != wanted).then(|| {

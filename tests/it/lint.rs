@@ -39,3 +39,8 @@ fn reference_templates_pass_cfn_lint() {
 fn every_kind_renders_a_template_that_passes_cfn_lint() {
     lint(&repo_root().join("tests/fixtures/showcase"), "dev");
 }
+
+#[test]
+fn event_sources_queues_topics_and_urls_render_templates_that_pass_cfn_lint() {
+    lint(&repo_root().join("tests/fixtures/events"), "dev");
+}

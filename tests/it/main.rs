@@ -10,6 +10,7 @@ mod deploy;
 mod drift;
 mod emulator;
 mod endings;
+mod events;
 mod faults;
 mod golden;
 mod inputs;

@@ -1,0 +1,233 @@
+//! Event sources end to end against the emulator: a queue, a topic, a
+//! bucket, a table's stream, an EventBridge pattern and a function URL each
+//! reach the worker of `tests/fixtures/events`, which writes a row per event;
+//! what must not reach it (an object outside the prefix, a message the
+//! filter drops) does not, and a poison message ends in the dead-letter queue.
+
+use super::deploy::{deploy, edit, output};
+use super::emulator::{Clients, account, clients, emulator, http};
+use super::support::{copy_dir, python_json, repo_root};
+use std::time::{Duration, Instant};
+
+/// The fixture under an app name of its own.
+fn events_app(account: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&repo_root().join("tests/fixtures/events"), dir.path());
+    let app = format!("ev{}", &account[account.len() - 6..]);
+    edit(
+        &dir.path().join("environments/dev.yaml"),
+        "app: events",
+        &format!("app: {app}"),
+    );
+    (dir, app)
+}
+
+/// Runs boto3 (the tests' venv) against the emulator as `account`: the
+/// script gets `clients(name)` and the JSON input as `given`, and prints JSON.
+fn boto(account: &str, body: &str, given: serde_json::Value) -> serde_json::Value {
+    let script = format!(
+        "import json, sys, time, boto3\ngiven = json.load(sys.stdin)\ndef clients(name):\n    return boto3.client(name, endpoint_url={endpoint:?}, region_name='us-east-1', aws_access_key_id={account:?}, aws_secret_access_key='test')\n{body}",
+        endpoint = emulator().endpoint(),
+    );
+    python_json(&super::tools::python(), &script, &given.to_string())
+}
+
+/// Whether the worker wrote row `id` within `limit`.
+fn row_arrives(c: &Clients, table: &str, id: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let got =
+            c.rt.block_on(
+                c.dynamodb
+                    .get_item()
+                    .table_name(table)
+                    .key("id", aws_sdk_dynamodb::types::AttributeValue::S(id.into()))
+                    .send(),
+            )
+            .expect("get item");
+        if got.item().is_some() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn every_event_source_reaches_the_worker_and_only_what_matches() {
+    let account = account();
+    let (project, app) = events_app(&account);
+    deploy(project.path(), &account, "dev");
+    let deployed = Instant::now();
+    let c = clients(&account, "us-east-1");
+    let work = format!("{app}-dev-work");
+    let table = output(&c, &format!("{app}-dev-data"), "StoreTableName");
+    let given = serde_json::json!({
+        "queue": output(&c, &work, "WorkQueueUrl"),
+        "dead_letter": output(&c, &work, "WorkDeadLetterArn"),
+        "topic": output(&c, &work, "WorkTopicArn"),
+        "bucket": output(&c, &work, "WorkBucketName"),
+    });
+    boto(
+        &account,
+        r#"
+sqs, sns, s3, events = clients('sqs'), clients('sns'), clients('s3'), clients('events')
+sqs.send_message(QueueUrl=given['queue'], MessageBody='m1')
+sqs.send_message(QueueUrl=given['queue'], MessageBody='poison-1')
+s3.put_object(Bucket=given['bucket'], Key='incoming/a.csv', Body=b'a')
+s3.put_object(Bucket=given['bucket'], Key='elsewhere/b.csv', Body=b'b')
+attribute = lambda kind: {'kind': {'DataType': 'String', 'StringValue': kind}}
+sns.publish(TopicArn=given['topic'], Message='n1', MessageAttributes=attribute('import'))
+sns.publish(TopicArn=given['topic'], Message='n2', MessageAttributes=attribute('other'))
+events.put_events(Entries=[{'Source': 'shop.orders', 'DetailType': 'OrderPlaced', 'Detail': json.dumps({'order': 'o1'})}])
+events.put_events(Entries=[{'Source': 'shop.returns', 'DetailType': 'Returned', 'Detail': json.dumps({'order': 'r1'})}])
+print('{}')
+"#,
+        given.clone(),
+    );
+    let wait = Duration::from_secs(60);
+    for row in [
+        "sqs-m1",
+        "s3-incoming/a.csv",
+        "sns-n1",
+        "eventbridge-o1",
+        // The row the queue's message wrote comes back through the stream.
+        "stream-sqs-m1",
+    ] {
+        assert!(
+            row_arrives(&c, &table, row, wait),
+            "{row} never reached the worker"
+        );
+    }
+    // What the prefix, the filter policy and the pattern keep out.
+    for row in ["s3-elsewhere/b.csv", "sns-n2", "eventbridge-r1"] {
+        assert!(
+            !row_arrives(&c, &table, row, Duration::from_secs(3)),
+            "{row} reached the worker"
+        );
+    }
+    // The poison message is received twice, then lands in the dead-letter queue.
+    let dead = boto(
+        &account,
+        r#"
+sqs = clients('sqs')
+url = sqs.get_queue_url(QueueName=given['dead_letter'].split(':')[-1])['QueueUrl']
+deadline, bodies = time.time() + 90, []
+while time.time() < deadline and not bodies:
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, MaxNumberOfMessages=10)
+    bodies = [m['Body'] for m in got.get('Messages', [])]
+print(json.dumps(bodies))
+"#,
+        given,
+    );
+    assert_eq!(dead, serde_json::json!(["poison-1"]));
+
+    // The function URL answers without auth.
+    // (AWS's `https://<id>.lambda-url.<region>.on.aws/`, served by the
+    // emulator under `<id>.lambda-url.<region>.localhost`.)
+    let url = output(&c, &work, "WorkFunctionUrl");
+    let host = url
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .replace(".on.aws", ".localhost");
+    let port = emulator()
+        .endpoint()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let answer = http("GET", &format!("http://{host}:{port}/"), &account, None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("worker is up"), "{}", answer.body);
+
+    // The one-minute schedule fires within two minutes of the deploy.
+    let left = Duration::from_secs(120).saturating_sub(deployed.elapsed());
+    assert!(
+        row_arrives(&c, &table, "schedule-pulse", left),
+        "the rate(1 minute) schedule never fired"
+    );
+    assert!(!row_arrives(&c, &table, "schedule-nightly", Duration::ZERO));
+}
+
+#[test]
+fn every_generated_statement_names_the_arn_it_is_for() {
+    let (_, rendered, _) =
+        driftless::load::load_environment(&repo_root().join("tests/fixtures/events"), "dev")
+            .expect("the fixture renders");
+    let work = rendered
+        .stacks
+        .iter()
+        .find(|s| s.name.ends_with("-work"))
+        .expect("the work stack");
+    let template: serde_json::Value = serde_json::from_str(&work.template).expect("json");
+    let statements = template["Resources"]["WorkWorkerRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_array()
+        .cloned()
+        .expect("the role's statements");
+    let actions = |s: &serde_json::Value| -> Vec<String> {
+        s["Action"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Only what IAM scopes to no resource has `*`.
+    for s in &statements {
+        if s["Resource"] == "*" {
+            assert_eq!(actions(s), vec!["dynamodb:ListStreams"], "{s}");
+        }
+    }
+    let for_resource = |resource: serde_json::Value| -> Vec<String> {
+        statements
+            .iter()
+            .filter(|s| s["Resource"] == resource)
+            .flat_map(actions)
+            .collect()
+    };
+    // Consuming the queue: receive and delete on that queue only.
+    let queue = for_resource(serde_json::json!({ "Fn::GetAtt": ["WorkJobs", "Arn"] }));
+    for action in [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    ] {
+        assert!(queue.iter().any(|a| a == action), "{queue:?}");
+    }
+    assert!(!queue.iter().any(|a| a == "sqs:SendMessage"), "{queue:?}");
+    // Reading the stream: on the stream parameter's ARN.
+    let stream = for_resource(serde_json::json!({ "Ref": "StoreStreamArn" }));
+    assert!(
+        stream.iter().any(|a| a == "dynamodb:GetRecords"),
+        "{stream:?}"
+    );
+    // What the worker calls itself: PutItem on its table, through its grant.
+    assert!(
+        statements
+            .iter()
+            .any(|s| actions(s).iter().any(|a| a == "dynamodb:PutItem")
+                && s["Resource"][0] == serde_json::json!({ "Ref": "StoreTableArn" })),
+        "{statements:?}"
+    );
+    // Topic, bucket, rules and URL invoke through resource permissions, each
+    // for its own source.
+    let resources = template["Resources"].as_object().expect("resources");
+    let permissions: Vec<&serde_json::Value> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Permission")
+        .collect();
+    for p in &permissions {
+        let public_url = p["Properties"]["FunctionUrlAuthType"] == "NONE"
+            || p["Properties"]["InvokedViaFunctionUrl"] == true;
+        assert!(
+            public_url || !p["Properties"]["SourceArn"].is_null(),
+            "a permission without a source: {p}"
+        );
+    }
+    assert_eq!(permissions.len(), 2 + 5, "{permissions:?}");
+}
