@@ -123,10 +123,13 @@ pub fn expand(x: &Expansion<'_>, events: &Resolved, errors: &mut Vec<Diagnostic>
             .filter(|s| event.get(s).is_some())
             .collect();
         let [source] = present.as_slice() else {
+            let found = match present.as_slice() {
+                [] => "no source".to_string(),
+                many => format!("{} sources ({})", many.len(), many.join(", ")),
+            };
             errors.push(at_key(
                 format!(
-                    "event `{name}` names {} of {}; it takes exactly one",
-                    if present.is_empty() { "none".to_string() } else { present.join(" and ") },
+                    "event `{name}` has {found}; an event has exactly one of: {}",
                     SOURCES.join(", ")
                 ),
                 "for example `nightly: { schedule: \"cron(0 3 * * ? *)\" }` or `jobs: { sqs: jobs }`; write one event per source",

@@ -136,6 +136,19 @@ pub fn target(
                     .map(|s| (*s, id.clone()))
             });
             let Some((service, id)) = found else {
+                if let Some((kind, _)) = x.siblings.get(name) {
+                    return Err(x.error(
+                        value,
+                        format!(
+                            "{what} names `{name}`, a {} of this unit, not a {listed}",
+                            kind.name()
+                        ),
+                        match siblings.as_slice() {
+                            [] => format!("add a {listed} to the unit and name it here"),
+                            names => format!("{listed}s of this unit: {}", names.join(", ")),
+                        },
+                    ));
+                }
                 let help = match closest(name, siblings.iter().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None if siblings.is_empty() => format!(
