@@ -67,6 +67,17 @@ impl Resolved {
         }
     }
 
+    /// Sets `key` of a mapping (in place of a value it had); nothing on
+    /// anything else.
+    pub fn set(&mut self, key: &str, value: Resolved) {
+        if let RValue::Map(entries) = &mut self.value {
+            match entries.iter_mut().find(|(k, _, _)| k == key) {
+                Some(entry) => entry.2 = value,
+                None => entries.push((key.to_string(), value.origin.span, value)),
+            }
+        }
+    }
+
     pub fn str(&self) -> Option<&str> {
         match &self.value {
             RValue::Str(s) => Some(s),

@@ -87,6 +87,20 @@ fn options_of(source: &str) -> &'static [&'static str] {
     }
 }
 
+/// What an event invokes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invoked {
+    Function,
+    /// A state machine: rules start it through `EventsRole` (the events
+    /// role it makes), and only schedules and patterns apply.
+    StateMachine,
+}
+
+/// The logical id of the role EventBridge uses to start state machine `id`.
+pub fn events_role_id(id: &str) -> String {
+    format!("{id}EventsRole")
+}
+
 /// What the events of one function render to.
 #[derive(Default)]
 pub struct Wired {
@@ -111,7 +125,12 @@ pub fn bucket_has_events(x: &Expansion<'_>, bucket: &str) -> bool {
         .any(|(_, _, event)| event.get("s3").and_then(Resolved::str) == Some(bucket))
 }
 
-pub fn expand(x: &Expansion<'_>, events: &Resolved, errors: &mut Vec<Diagnostic>) -> Wired {
+pub fn expand(
+    x: &Expansion<'_>,
+    events: &Resolved,
+    invoked: Invoked,
+    errors: &mut Vec<Diagnostic>,
+) -> Wired {
     let mut wired = Wired::default();
     for (name, key_span, event) in events.entries() {
         let at_key = |message: String, help: &str| {
@@ -136,6 +155,13 @@ pub fn expand(x: &Expansion<'_>, events: &Resolved, errors: &mut Vec<Diagnostic>
             ));
             continue;
         };
+        if invoked == Invoked::StateMachine && !matches!(*source, "schedule" | "pattern") {
+            errors.push(at_key(
+                format!("a state machine is started by `schedule` and `pattern` events, not `{source}`"),
+                "let a function take the event and start the state machine (grant it `states:StartExecution`), or use a schedule or pattern",
+            ));
+            continue;
+        }
         let allowed = options_of(source);
         let mut bad = false;
         for (key, span, _) in event.entries() {
@@ -166,8 +192,8 @@ pub fn expand(x: &Expansion<'_>, events: &Resolved, errors: &mut Vec<Diagnostic>
             continue;
         };
         let result = match *source {
-            "schedule" => schedule(x, &id, event, value),
-            "pattern" => pattern(x, &id, event, value),
+            "schedule" => schedule(x, &id, event, value, invoked),
+            "pattern" => pattern(x, &id, event, value, invoked),
             "s3" => s3(x, &id, event, value),
             "sns" => sns(x, &id, event, value),
             "sqs" => sqs(x, &id, event, value),
@@ -209,10 +235,26 @@ fn rule(
     mut props: Map<String, Json>,
     input: Option<&Resolved>,
     enabled: bool,
+    invoked: Invoked,
 ) -> Wired {
     let mut target = Map::new();
-    target.insert("Id".into(), json!("function"));
-    target.insert("Arn".into(), function_arn(x));
+    let rule_arn = json!({ "Fn::GetAtt": [id, "Arn"] });
+    let mut resources = Vec::new();
+    match invoked {
+        Invoked::Function => {
+            target.insert("Id".into(), json!("function"));
+            target.insert("Arn".into(), function_arn(x));
+            resources.push(permission(x, id, "events.amazonaws.com", rule_arn));
+        }
+        Invoked::StateMachine => {
+            target.insert("Id".into(), json!("state-machine"));
+            target.insert("Arn".into(), json!({ "Ref": x.logical_id }));
+            target.insert(
+                "RoleArn".into(),
+                json!({ "Fn::GetAtt": [events_role_id(&x.logical_id), "Arn"] }),
+            );
+        }
+    }
     if let Some(input) = input {
         target.insert("Input".into(), json_document_expr(&input.to_json()));
     }
@@ -221,12 +263,12 @@ fn rule(
         json!(if enabled { "ENABLED" } else { "DISABLED" }),
     );
     props.insert("Targets".into(), json!([target]));
-    let rule_arn = json!({ "Fn::GetAtt": [id, "Arn"] });
+    resources.insert(
+        0,
+        CfnResource::new(id, "AWS::Events::Rule", Json::Object(props)),
+    );
     Wired {
-        resources: vec![
-            CfnResource::new(id, "AWS::Events::Rule", Json::Object(props)),
-            permission(x, id, "events.amazonaws.com", rule_arn),
-        ],
+        resources,
         statements: Vec::new(),
     }
 }
@@ -240,6 +282,7 @@ fn schedule(
     id: &str,
     event: &Resolved,
     expression: &Resolved,
+    invoked: Invoked,
 ) -> Result<Wired, Vec<Diagnostic>> {
     if let Some(text) = expression.str()
         && let Some(why) = crate::spec::cron::schedule_problem(text)
@@ -252,7 +295,14 @@ fn schedule(
     }
     let mut props = Map::new();
     props.insert("ScheduleExpression".into(), expression.to_json());
-    Ok(rule(x, id, props, event.get("input"), enabled(event)))
+    Ok(rule(
+        x,
+        id,
+        props,
+        event.get("input"),
+        enabled(event),
+        invoked,
+    ))
 }
 
 fn pattern(
@@ -260,6 +310,7 @@ fn pattern(
     id: &str,
     event: &Resolved,
     pattern: &Resolved,
+    invoked: Invoked,
 ) -> Result<Wired, Vec<Diagnostic>> {
     if pattern.entries().is_empty() {
         return Err(vec![x.error(
@@ -273,7 +324,14 @@ fn pattern(
     if let Some(bus) = event.get("bus") {
         props.insert("EventBusName".into(), bus.to_json());
     }
-    Ok(rule(x, id, props, event.get("input"), enabled(event)))
+    Ok(rule(
+        x,
+        id,
+        props,
+        event.get("input"),
+        enabled(event),
+        invoked,
+    ))
 }
 
 fn s3(
@@ -325,7 +383,7 @@ fn s3(
         "EventPattern".into(),
         json!({ "source": ["aws.s3"], "detail-type": detail_types, "detail": detail }),
     );
-    Ok(rule(x, id, props, None, true))
+    Ok(rule(x, id, props, None, true, Invoked::Function))
 }
 
 /// A literal part of an EventBridge wildcard pattern.

@@ -33,7 +33,7 @@ const ACCESS: &[&str] = &[
     "publish",
     "invoke",
 ];
-const GRANT: FieldType = FieldType::Object(&[
+pub(super) const GRANT: FieldType = FieldType::Object(&[
     opt("table", FieldType::Str),
     opt("bucket", FieldType::Str),
     opt("queue", FieldType::Str),
@@ -180,7 +180,7 @@ fn access_levels(target: &str) -> &'static str {
     }
 }
 
-fn grant_statement(grant: &Resolved, x: &Expansion<'_>) -> Result<Json, Diagnostic> {
+pub(super) fn grant_statement(grant: &Resolved, x: &Expansion<'_>) -> Result<Json, Diagnostic> {
     const TARGETS: &[&str] = &["table", "bucket", "queue", "topic", "function"];
     let targets: Vec<(&str, &Resolved)> = TARGETS
         .iter()
@@ -352,7 +352,9 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         }
     }
     let wired = match x.field("events") {
-        Some(events) => super::events::expand(x, events, &mut errors),
+        Some(events) => {
+            super::events::expand(x, events, super::events::Invoked::Function, &mut errors)
+        }
         None => super::events::Wired::default(),
     };
     statements.extend(wired.statements);

@@ -12,6 +12,7 @@ mod layer;
 mod queue;
 mod raw;
 mod schema;
+mod state_machine;
 mod table;
 mod target;
 mod topic;
@@ -34,6 +35,7 @@ pub enum Kind {
     Layer,
     Queue,
     Topic,
+    StateMachine,
     /// `type: AWS::...` with `properties:`
     Raw,
 }
@@ -48,6 +50,7 @@ pub const KIND_NAMES: &[&str] = &[
     "layer",
     "queue",
     "topic",
+    "state_machine",
 ];
 
 impl Kind {
@@ -62,6 +65,7 @@ impl Kind {
             "layer" => Kind::Layer,
             "queue" => Kind::Queue,
             "topic" => Kind::Topic,
+            "state_machine" => Kind::StateMachine,
             _ => return None,
         })
     }
@@ -77,6 +81,7 @@ impl Kind {
             Kind::Layer => "layer",
             Kind::Queue => "queue",
             Kind::Topic => "topic",
+            Kind::StateMachine => "state_machine",
             Kind::Raw => "raw",
         }
     }
@@ -93,6 +98,7 @@ impl Kind {
             Kind::Layer => layer::FIELDS,
             Kind::Queue => queue::FIELDS,
             Kind::Topic => topic::FIELDS,
+            Kind::StateMachine => state_machine::FIELDS,
             Kind::Raw => raw::FIELDS,
         }
     }
@@ -109,6 +115,7 @@ impl Kind {
             Kind::Layer => &["arn"],
             Kind::Queue => &["arn", "url", "name", "dead_letter_arn"],
             Kind::Topic => &["arn", "name"],
+            Kind::StateMachine => &["arn", "name", "role_arn"],
             Kind::Raw => &["ref", "<any GetAtt attribute>"],
         }
     }
@@ -120,7 +127,8 @@ impl Kind {
 
     /// Whether resources of this kind ship code as an asset.
     pub fn has_code(self) -> bool {
-        matches!(self, Kind::Function | Kind::Layer)
+        // A raw function or layer version may ship a `code:` folder too.
+        matches!(self, Kind::Function | Kind::Layer | Kind::Raw)
     }
 }
 
@@ -159,6 +167,11 @@ pub fn attribute(kind: Kind, logical_id: &str, attr: &str) -> Option<(Json, DynT
         }
         (Kind::Topic, "arn") => reference,
         (Kind::Topic, "name") => get_att("TopicName"),
+        (Kind::StateMachine, "arn") => reference,
+        (Kind::StateMachine, "name") => get_att("Name"),
+        (Kind::StateMachine, "role_arn") => {
+            json!({ "Fn::GetAtt": [format!("{logical_id}Role"), "Arn"] })
+        }
         (Kind::Raw, "ref") => reference,
         (Kind::Raw, other) if !other.is_empty() => get_att(other),
         _ => return None,
@@ -175,6 +188,9 @@ pub struct CfnResource {
     pub depends_on: Vec<String>,
     /// `DeletionPolicy` and `UpdateReplacePolicy: Retain`.
     pub retain: bool,
+    /// Other resource attributes (`UpdatePolicy`, `Metadata`, ...), and
+    /// deletion policies a raw resource asked for.
+    pub attributes: Map<String, Json>,
 }
 
 impl CfnResource {
@@ -188,6 +204,7 @@ impl CfnResource {
             },
             depends_on: Vec::new(),
             retain: false,
+            attributes: Map::new(),
         }
     }
 
@@ -204,6 +221,7 @@ impl CfnResource {
             body.insert("DeletionPolicy".into(), json!("Retain"));
             body.insert("UpdateReplacePolicy".into(), json!("Retain"));
         }
+        body.extend(self.attributes);
         Json::Object(body)
     }
 }
@@ -286,6 +304,7 @@ pub fn expand(kind: Kind, x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Dia
         Kind::Layer => layer::expand(x),
         Kind::Queue => queue::expand(x)?,
         Kind::Topic => topic::expand(x)?,
+        Kind::StateMachine => state_machine::expand(x)?,
         Kind::Raw => raw::expand(x)?,
     };
     if x.stateful {

@@ -6,23 +6,92 @@ use crate::diag::Diagnostic;
 use crate::value::{RValue, Resolved};
 use serde_json::Value as Json;
 
+const DELETION: &[&str] = &["Retain", "RetainExceptOnCreate", "Delete", "Snapshot"];
+
 pub const FIELDS: &[FieldSpec] = &[
     req("type", FieldType::Str),
     opt("properties", FieldType::MapOf(&FieldType::Any)),
+    opt("properties_file", FieldType::Str),
     opt("depends_on", FieldType::List(&FieldType::Str)),
+    opt("code", FieldType::Str),
+    opt("update_policy", FieldType::MapOf(&FieldType::Any)),
+    opt("creation_policy", FieldType::MapOf(&FieldType::Any)),
+    opt("metadata", FieldType::MapOf(&FieldType::Any)),
+    opt("deletion_policy", FieldType::Enum(DELETION)),
+    opt(
+        "update_replace_policy",
+        FieldType::Enum(&["Retain", "Delete", "Snapshot"]),
+    ),
 ];
+
+/// Where a `code:` folder's zip goes, by type.
+fn code_property(type_name: &str) -> Option<&'static str> {
+    match type_name {
+        "AWS::Lambda::Function" => Some("Code"),
+        "AWS::Lambda::LayerVersion" => Some("Content"),
+        _ => None,
+    }
+}
 
 pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     if let Some(properties) = x.field("properties") {
         check_intrinsics(x, properties, &mut problems);
     }
+    let type_name = x.field("type").and_then(Resolved::str).unwrap_or_default();
+    let mut properties = x.json("properties").unwrap_or(Json::Null);
+    if let Some(code) = x.field("code") {
+        match code_property(type_name) {
+            Some(property) => {
+                if properties.is_null() {
+                    properties = Json::Object(serde_json::Map::new());
+                }
+                if let Json::Object(map) = &mut properties {
+                    map.insert(property.into(), x.code());
+                }
+            }
+            None => problems.push(x.error(
+                code,
+                format!("`code:` ships a folder as a Lambda function's or layer's zip, not a {type_name}'s"),
+                "drop `code:`, or use it on an AWS::Lambda::Function or AWS::Lambda::LayerVersion",
+            )),
+        }
+    }
+    let retained = raw_type_holds_data(type_name) || x.stateful;
+    let mut attributes = serde_json::Map::new();
+    for (field, attribute) in [
+        ("update_policy", "UpdatePolicy"),
+        ("creation_policy", "CreationPolicy"),
+        ("metadata", "Metadata"),
+        ("deletion_policy", "DeletionPolicy"),
+        ("update_replace_policy", "UpdateReplacePolicy"),
+    ] {
+        let Some(value) = x.field(field) else {
+            continue;
+        };
+        let keeps = matches!(value.str(), Some("Retain" | "RetainExceptOnCreate"));
+        if retained && matches!(field, "deletion_policy" | "update_replace_policy") && !keeps {
+            problems.push(x.error(
+                value,
+                format!(
+                    "`{field}: {}` would let CloudFormation delete a resource driftless keeps (it holds data, or its unit is stateful)",
+                    value.str().unwrap_or_default()
+                ),
+                if raw_type_holds_data(type_name) {
+                    format!("drop the field: a {type_name} holds data and is always retained")
+                } else {
+                    "drop the field (it is retained), or move the resource to a stateless unit if it may go".to_string()
+                },
+            ));
+            continue;
+        }
+        attributes.insert(attribute.into(), value.to_json());
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
-    let type_name = x.field("type").and_then(Resolved::str).unwrap_or_default();
-    let properties = x.json("properties").unwrap_or(Json::Null);
     let mut resource = CfnResource::new(x.logical_id.clone(), type_name, properties);
+    resource.attributes = attributes;
     resource.depends_on = x
         .field("depends_on")
         .map(Resolved::list)
@@ -30,7 +99,16 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         .iter()
         .filter_map(|name| x.siblings.get(name.str()?).map(|(_, id)| id.clone()))
         .collect();
-    resource.retain = raw_type_holds_data(type_name);
+    // Asking to retain makes it retained: the data guard protects it too.
+    resource.retain =
+        retained || x.field("deletion_policy").and_then(Resolved::str) == Some("Retain");
+    if resource.retain {
+        for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            if resource.attributes.get(policy).and_then(Json::as_str) == Some("Retain") {
+                resource.attributes.remove(policy);
+            }
+        }
+    }
     Ok(vec![resource])
 }
 

@@ -44,6 +44,8 @@ pub struct Resolver<'a> {
     pub stack_params: BTreeMap<String, Upstream>,
     /// Resources of the unit referenced by what was resolved.
     pub sibling_refs: BTreeSet<String>,
+    /// The file being resolved when it is not the unit's own (a definition).
+    file_override: Option<FileName>,
 }
 
 impl<'a> Resolver<'a> {
@@ -53,11 +55,21 @@ impl<'a> Resolver<'a> {
             errors: Vec::new(),
             stack_params: BTreeMap::new(),
             sibling_refs: BTreeSet::new(),
+            file_override: None,
         }
     }
 
     fn file(&self) -> &FileName {
-        &self.scope.unit.file
+        self.file_override.as_ref().unwrap_or(&self.scope.unit.file)
+    }
+
+    /// Resolves a node read from another file of the unit, its problems and
+    /// origins pointing into that file.
+    pub fn resolve_in(&mut self, file: &FileName, node: &Node) -> Resolved {
+        self.file_override = Some(file.clone());
+        let resolved = self.resolve(node);
+        self.file_override = None;
+        resolved
     }
 
     fn origin(&self, node: &Node) -> Origin {

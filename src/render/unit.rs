@@ -49,7 +49,11 @@ pub(super) fn render_unit(
     let mut sibling_fields = BTreeMap::new();
     for resource in &unit.resources {
         resolver.sibling_refs.clear();
-        let fields = resolver.resolve(&resource.body);
+        let mut fields = resolver.resolve(&resource.body);
+        for file in &resource.files {
+            let value = resolver.resolve_in(&file.file, &file.node);
+            fields.set(file.field, value);
+        }
         resource_graph.insert(resource.name.clone(), resolver.sibling_refs.clone());
         let mut errors = Vec::new();
         let what = format!("resource `{}`", resource.name);

@@ -3,6 +3,7 @@
 pub mod cron;
 pub mod dynamic;
 pub mod environment;
+pub mod files;
 pub mod notify;
 pub mod param;
 pub mod pipeline;

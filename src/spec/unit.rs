@@ -30,6 +30,8 @@ pub struct ResourceDef {
     pub kind: Kind,
     /// The resource mapping; for a high-level kind, without its `kind` key.
     pub body: Node,
+    /// Fields whose value was read from a file of the unit's folder.
+    pub files: Vec<super::files::FileField>,
 }
 
 #[derive(Clone, Debug)]
@@ -130,10 +132,12 @@ pub fn read(doc: &Node, dir_name: &str, dir: PathBuf, r: &mut Reader<'_>) -> Opt
         .get("params")
         .map(|n| read_params(n, r))
         .unwrap_or_default();
-    let resources = doc
+    let mut resources = doc
         .get("resources")
         .map(|n| read_resources(n, r))
         .unwrap_or_default();
+    let unit_file = r.file.clone();
+    super::files::read(&mut resources, &dir, &unit_file, r);
     let outputs = doc
         .get("outputs")
         .map(|n| read_outputs(n, r))
@@ -277,6 +281,7 @@ fn read_resources(node: &Node, r: &mut Reader<'_>) -> Vec<ResourceDef> {
             span: entry.key_span,
             kind,
             body,
+            files: Vec::new(),
         });
     }
     resources

@@ -9,14 +9,14 @@ use super::emulator::{Clients, account, clients, emulator, http};
 use super::support::{copy_dir, python_json, repo_root};
 use std::time::{Duration, Instant};
 
-/// The fixture under an app name of its own.
-fn events_app(account: &str) -> (tempfile::TempDir, String) {
+/// A fixture (`tests/fixtures/NAME`, app NAME) under an app name of its own.
+fn fixture_app(name: &str, account: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(&repo_root().join("tests/fixtures/events"), dir.path());
-    let app = format!("ev{}", &account[account.len() - 6..]);
+    copy_dir(&repo_root().join("tests/fixtures").join(name), dir.path());
+    let app = format!("{}{}", &name[..2], &account[account.len() - 6..]);
     edit(
         &dir.path().join("environments/dev.yaml"),
-        "app: events",
+        &format!("app: {name}"),
         &format!("app: {app}"),
     );
     (dir, app)
@@ -58,7 +58,7 @@ fn row_arrives(c: &Clients, table: &str, id: &str, limit: Duration) -> bool {
 #[test]
 fn every_event_source_reaches_the_worker_and_only_what_matches() {
     let account = account();
-    let (project, app) = events_app(&account);
+    let (project, app) = fixture_app("events", &account);
     deploy(project.path(), &account, "dev");
     let deployed = Instant::now();
     let c = clients(&account, "us-east-1");
@@ -230,4 +230,53 @@ fn every_generated_statement_names_the_arn_it_is_for() {
         );
     }
     assert_eq!(permissions.len(), 2 + 5, "{permissions:?}");
+}
+
+#[test]
+fn a_state_machine_from_its_definition_file_runs_both_functions_to_success() {
+    let account = account();
+    let (project, app) = fixture_app("flow", &account);
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let machine = output(&c, &format!("{app}-dev-jobs"), "FlowMachineArn");
+    let run = boto(
+        &account,
+        r#"
+sfn = clients('stepfunctions')
+arn = sfn.start_execution(stateMachineArn=given['machine'], input=json.dumps({'day': 'd1'}))['executionArn']
+deadline = time.time() + 60
+while True:
+    run = sfn.describe_execution(executionArn=arn)
+    if run['status'] != 'RUNNING' or time.time() > deadline:
+        break
+    time.sleep(0.5)
+print(json.dumps({'status': run['status'], 'output': json.loads(run.get('output') or 'null')}))
+"#,
+        serde_json::json!({ "machine": machine }),
+    );
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    // The second function got what the first returned.
+    assert_eq!(
+        run["output"],
+        serde_json::json!({ "loaded": 3, "day": "d1" })
+    );
+    // The nightly schedule starts it through a role that may start it alone.
+    let rule = boto(
+        &account,
+        r#"
+events = clients('events')
+rules = [r for r in events.list_rules()['Rules'] if r.get('ScheduleExpression') == 'cron(0 2 * * ? *)']
+targets = events.list_targets_by_rule(Rule=rules[0]['Name'])['Targets'] if rules else []
+print(json.dumps([{'arn': t['Arn'], 'role': t.get('RoleArn'), 'input': t.get('Input')} for t in targets]))
+"#,
+        serde_json::json!({}),
+    );
+    assert_eq!(rule[0]["arn"], machine.as_str(), "{rule}");
+    assert!(
+        rule[0]["role"]
+            .as_str()
+            .is_some_and(|r| r.contains("EventsRole")),
+        "{rule}"
+    );
+    assert_eq!(rule[0]["input"], "{\"day\":\"today\"}", "{rule}");
 }

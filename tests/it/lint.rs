@@ -43,4 +43,5 @@ fn every_kind_renders_a_template_that_passes_cfn_lint() {
 #[test]
 fn event_sources_queues_topics_and_urls_render_templates_that_pass_cfn_lint() {
     lint(&repo_root().join("tests/fixtures/events"), "dev");
+    lint(&repo_root().join("tests/fixtures/flow"), "dev");
 }
