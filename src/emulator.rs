@@ -30,12 +30,19 @@ pub struct Server {
 }
 
 /// What is installed beside MiniStack: boto3, which Python handlers
-/// import, and cbor2, without which MiniStack cannot read the SDK's
-/// CloudWatch requests (smithy-rpc-v2-cbor) and answers JSON instead.
+/// import; cbor2, without which MiniStack cannot read the SDK's
+/// CloudWatch requests (smithy-rpc-v2-cbor) and answers JSON instead; and
+/// cryptography, without which it refuses every token a JWT authorizer
+/// checks (it verifies RS256 signatures with it).
 pub const MINISTACK: Server = Server {
     name: "ministack",
     version: MINISTACK_VERSION,
-    requirements: &["ministack==1.5.33", "boto3", "cbor2==5.7.1"],
+    requirements: &[
+        "ministack==1.5.33",
+        "boto3",
+        "cbor2==5.7.1",
+        "cryptography==46.0.7",
+    ],
     executable: "ministack",
     health_path: "/_ministack/health",
     state: "state.json",

@@ -21,9 +21,22 @@ const CORS: FieldType = FieldType::Object(&[
 ]);
 
 pub const FIELDS: &[FieldSpec] = &[
-    req("routes", FieldType::MapOf(&FieldType::Str)),
+    // `"GET /users": handler`, or `{ function: handler, auth: users, scopes: [...] }`.
+    req("routes", FieldType::MapOf(&FieldType::Any)),
     opt("cors", CORS),
     opt("description", FieldType::Str),
+    opt(
+        "authorizers",
+        FieldType::MapOf(&super::http_auth::AUTHORIZER),
+    ),
+    opt("auth", FieldType::Str),
+    opt("domain", super::http_auth::DOMAIN),
+];
+
+const ROUTE: &[FieldSpec] = &[
+    req("function", FieldType::Str),
+    opt("auth", FieldType::Str),
+    opt("scopes", FieldType::List(&FieldType::Str)),
 ];
 
 const METHODS: &[&str] = &[
@@ -126,6 +139,9 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     // Function logical id -> integration logical id, one integration per function.
     let mut integrations: BTreeMap<String, String> = BTreeMap::new();
     let mut route_ids: BTreeMap<String, String> = BTreeMap::new();
+    let authorizers = super::http_auth::expand(x, &mut errors);
+    resources.extend(authorizers.resources.iter().cloned());
+    resources.extend(super::http_auth::domain(x));
     let Some(routes) = x.field("routes") else {
         return Ok(resources);
     };
@@ -161,6 +177,45 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
             ));
             continue;
         }
+        // The route's function, and how it is guarded.
+        let (function, auth, scopes) = match target.str() {
+            Some(_) => (target, None, None),
+            None => {
+                let mut problems = Vec::new();
+                super::check_fields(
+                    ROUTE,
+                    target,
+                    &format!("route `{route_key}`"),
+                    &mut problems,
+                );
+                if !problems.is_empty() {
+                    errors.extend(problems);
+                    continue;
+                }
+                match target.get("function") {
+                    Some(f) => (f, target.get("auth"), target.get("scopes")),
+                    None => continue,
+                }
+            }
+        };
+        let guard = match super::http_auth::guard_of(x, &authorizers, auth) {
+            Ok(guard) => guard,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if let Some(scopes) = scopes
+            && guard.as_ref().map(|g| g.authorization_type) != Some("JWT")
+        {
+            errors.push(x.error(
+                scopes,
+                format!("route `{route_key}` lists scopes, which only a JWT authorizer checks"),
+                "guard the route with a JWT authorizer (`auth:`), or drop `scopes`",
+            ));
+            continue;
+        }
+        let target = function;
         let name = target.str().unwrap_or_default();
         let function_id = match x.siblings.get(name) {
             Some((Kind::Function, logical_id)) => logical_id.clone(),
@@ -186,14 +241,26 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
             .entry(function_id.clone())
             .or_insert_with(|| format!("{id}Integration{function_id}"))
             .clone();
+        let mut route = Map::new();
+        route.insert("ApiId".into(), api_ref.clone());
+        route.insert("RouteKey".into(), json!(route_key));
+        route.insert(
+            "Target".into(),
+            json!({ "Fn::Join": ["/", ["integrations", { "Ref": integration_id }]] }),
+        );
+        if let Some(guard) = guard {
+            route.insert("AuthorizationType".into(), json!(guard.authorization_type));
+            if let Some(authorizer) = guard.authorizer_id {
+                route.insert("AuthorizerId".into(), json!({ "Ref": authorizer }));
+            }
+        }
+        if let Some(scopes) = scopes {
+            route.insert("AuthorizationScopes".into(), scopes.to_json());
+        }
         resources.push(CfnResource::new(
             route_logical_id,
             "AWS::ApiGatewayV2::Route",
-            json!({
-                "ApiId": api_ref,
-                "RouteKey": route_key,
-                "Target": { "Fn::Join": ["/", ["integrations", { "Ref": integration_id }]] },
-            }),
+            Json::Object(route),
         ));
     }
     for (function_id, integration_id) in &integrations {

@@ -7,6 +7,7 @@ mod dashboard;
 mod events;
 mod function;
 mod http_api;
+mod http_auth;
 mod invoke;
 mod layer;
 mod queue;
@@ -108,7 +109,7 @@ impl Kind {
         match self {
             Kind::Table => &["name", "arn", "stream_arn"],
             Kind::Function => &["name", "arn", "role_arn", "log_group", "url"],
-            Kind::HttpApi => &["id", "url"],
+            Kind::HttpApi => &["id", "url", "domain", "domain_target"],
             Kind::Alarm => &["name", "arn"],
             Kind::Dashboard => &["name"],
             Kind::Bucket => &["name", "arn", "domain_name"],
@@ -152,6 +153,10 @@ pub fn attribute(kind: Kind, logical_id: &str, attr: &str) -> Option<(Json, DynT
         }
         (Kind::HttpApi, "id") => reference,
         (Kind::HttpApi, "url") => get_att("ApiEndpoint"),
+        (Kind::HttpApi, "domain") => json!({ "Ref": format!("{logical_id}Domain") }),
+        (Kind::HttpApi, "domain_target") => {
+            json!({ "Fn::GetAtt": [format!("{logical_id}Domain"), "RegionalDomainName"] })
+        }
         (Kind::Alarm, "name") => reference,
         (Kind::Alarm, "arn") => get_att("Arn"),
         (Kind::Dashboard, "name") => reference,

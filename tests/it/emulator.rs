@@ -222,6 +222,15 @@ pub struct Response {
 /// `http://<id>.execute-api.localhost:<port>/users`, sent to 127.0.0.1 with
 /// the account in the Authorization header, as the emulator expects.
 pub fn http(method: &str, url: &str, account: &str, body: Option<&str>) -> Response {
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={account}/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    http_as(method, url, &[("Authorization", &auth)], body)
+}
+
+/// One HTTP/1.1 request to `url` on 127.0.0.1 with the `headers` given
+/// (none added: the caller says who it is).
+pub fn http_as(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Response {
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
@@ -235,8 +244,12 @@ pub fn http(method: &str, url: &str, account: &str, body: Option<&str>) -> Respo
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     let body = body.unwrap_or("");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: AWS4-HMAC-SHA256 Credential={account}/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).expect("send");

@@ -279,4 +279,151 @@ print(json.dumps([{'arn': t['Arn'], 'role': t.get('RoleArn'), 'input': t.get('In
         "{rule}"
     );
     assert_eq!(rule[0]["input"], "{\"day\":\"today\"}", "{rule}");
+
+    // The raw function, its properties from a file and its code from a
+    // folder, runs the same code.
+    let legacy = output(&c, &format!("{app}-dev-jobs"), "FlowLegacyName");
+    let answer =
+        c.rt.block_on(
+            c.lambda
+                .invoke()
+                .function_name(&legacy)
+                .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"day":"d2"}"#))
+                .send(),
+        )
+        .expect("invoke the raw function");
+    let payload: serde_json::Value =
+        serde_json::from_slice(answer.payload().map(|b| b.as_ref()).unwrap_or_default())
+            .expect("json");
+    assert_eq!(payload, serde_json::json!({ "rows": 3, "day": "d2" }));
+}
+
+/// An OpenID issuer on loopback (the tests' venv Python, `cryptography`):
+/// its discovery document and JWKS, a token it signed for the
+/// `driftless-tests` audience and one signed by a key it does not publish.
+struct Issuer {
+    child: std::process::Child,
+    url: String,
+    token: String,
+    forged: String,
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const ISSUER: &str = r#"
+import base64, json, sys, threading, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b'=').decode()
+key, other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+numbers = key.public_key().public_numbers()
+as_bytes = lambda n: n.to_bytes((n.bit_length() + 7) // 8, 'big')
+jwks = {'keys': [{'kty': 'RSA', 'kid': 'k1', 'use': 'sig', 'alg': 'RS256', 'n': b64(as_bytes(numbers.n)), 'e': b64(as_bytes(numbers.e))}]}
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.endswith('/.well-known/openid-configuration'):
+            body = {'issuer': issuer, 'jwks_uri': issuer + '/jwks.json'}
+        elif self.path.endswith('/jwks.json'):
+            body = jwks
+        else:
+            self.send_response(404); self.end_headers(); return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+
+server = HTTPServer(('127.0.0.1', 0), Handler)
+issuer = 'http://127.0.0.1:%d' % server.server_address[1]
+def token(signer):
+    now = int(time.time())
+    head = b64(json.dumps({'alg': 'RS256', 'kid': 'k1', 'typ': 'JWT'}).encode())
+    claims = b64(json.dumps({'iss': issuer, 'aud': 'driftless-tests', 'sub': 'u1', 'iat': now, 'exp': now + 3600}).encode())
+    signature = signer.sign((head + '.' + claims).encode(), padding.PKCS1v15(), hashes.SHA256())
+    return head + '.' + claims + '.' + b64(signature)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print(json.dumps({'url': issuer, 'token': token(key), 'forged': token(other)}), flush=True)
+sys.stdin.read()
+"#;
+
+fn issuer() -> Issuer {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(super::tools::python())
+        .args(["-c", ISSUER])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the issuer");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the issuer's first line");
+    let first: serde_json::Value = serde_json::from_str(&line).expect("json");
+    let text = |k: &str| first[k].as_str().expect("a string").to_string();
+    Issuer {
+        url: text("url"),
+        token: text("token"),
+        forged: text("forged"),
+        child,
+    }
+}
+
+#[test]
+fn jwt_and_function_authorizers_guard_their_routes_and_an_open_route_stays_open() {
+    let account = account();
+    let issuer = issuer();
+    let (project, app) = fixture_app("gate", &account);
+    edit(
+        &project.path().join("environments/dev.yaml"),
+        "https://login.example.com",
+        &issuer.url,
+    );
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let endpoint = output(&c, &format!("{app}-dev-app"), "ApiEndpoint");
+    // The emulator reads the account from the query when a bearer token
+    // takes the Authorization header.
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let url = format!("{endpoint}{path}?AWSAccessKeyId={account}");
+        super::emulator::http_as("GET", &url, headers, None)
+    };
+    let bearer = |t: &str| format!("Bearer {t}");
+    let (good, forged) = (bearer(&issuer.token), bearer(&issuer.forged));
+    let none: Vec<(&str, &str)> = Vec::new();
+    let cases = [
+        ("/public", none.clone(), 200),
+        ("/private", none.clone(), 401),
+        ("/private", vec![("Authorization", forged.as_str())], 401),
+        ("/private", vec![("Authorization", good.as_str())], 200),
+        ("/keyed", none, 401),
+        ("/keyed", vec![("x-key", "wrong")], 403),
+        ("/keyed", vec![("x-key", "open-sesame")], 200),
+    ];
+    for (path, headers, status) in cases {
+        let answer = get(path, &headers);
+        assert_eq!(
+            answer.status, status,
+            "{path} with {headers:?}: {}",
+            answer.body
+        );
+        if status == 200 {
+            assert!(
+                answer.body.contains(&format!("hello from {path}")),
+                "{}",
+                answer.body
+            );
+        }
+    }
 }

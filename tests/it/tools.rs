@@ -15,6 +15,7 @@ const REQUIREMENTS: &[&str] = &[
     "pydot==4.0.1",
     "selenium==4.45.0",
     "junitparser==3.2.0",
+    "cryptography==46.0.7",
 ];
 
 /// The folder holding the venv's executables (`python`, `cfn-lint`).
