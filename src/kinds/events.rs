@@ -449,7 +449,33 @@ fn sqs(
 ) -> Result<Wired, Vec<Diagnostic>> {
     let t = target(x, queue, &[Service::Queue], "an sqs event's queue").map_err(|e| vec![e])?;
     let mut errors = Vec::new();
-    if let Some(size) = event.get("batch_size")
+    let fifo = t
+        .sibling
+        .as_ref()
+        .and_then(|(name, _)| x.sibling_fields.get(name))
+        .and_then(|fields| fields.get("fifo"))
+        .and_then(Resolved::bool)
+        == Some(true);
+    if fifo {
+        // Lambda reads a FIFO queue in order, ten messages at most, at once.
+        if let Some(window) = event.get("batching_window") {
+            errors.push(x.error(
+                window,
+                "a FIFO queue's event source takes no batching window",
+                "drop `batching_window`: Lambda reads a FIFO queue's message groups in order, as they come",
+            ));
+        }
+        if let Some(size) = event
+            .get("batch_size")
+            .filter(|s| s.int().is_some_and(|n| n > 10))
+        {
+            errors.push(x.error(
+                size,
+                "a FIFO queue's batch is at most 10 messages",
+                "use `batch_size: 10` or fewer",
+            ));
+        }
+    } else if let Some(size) = event.get("batch_size")
         && size.int().is_some_and(|n| n > 10)
         && event
             .get("batching_window")

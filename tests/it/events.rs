@@ -279,10 +279,16 @@ print(json.dumps([{'arn': t['Arn'], 'role': t.get('RoleArn'), 'input': t.get('In
         "{rule}"
     );
     assert_eq!(rule[0]["input"], "{\"day\":\"today\"}", "{rule}");
+}
 
-    // The raw function, its properties from a file and its code from a
-    // folder, runs the same code.
-    let legacy = output(&c, &format!("{app}-dev-jobs"), "FlowLegacyName");
+#[test]
+fn a_raw_function_ships_its_code_folder_with_properties_from_a_file() {
+    let account = account();
+    let (project, app) = fixture_app("legacy", &account);
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let stack = format!("{app}-dev-app");
+    let legacy = output(&c, &stack, "LegacyLegacyName");
     let answer =
         c.rt.block_on(
             c.lambda
@@ -296,6 +302,15 @@ print(json.dumps([{'arn': t['Arn'], 'role': t.get('RoleArn'), 'input': t.get('In
         serde_json::from_slice(answer.payload().map(|b| b.as_ref()).unwrap_or_default())
             .expect("json");
     assert_eq!(payload, serde_json::json!({ "rows": 3, "day": "d2" }));
+    // Its attributes reach the template: kept on delete, with its metadata.
+    let template =
+        c.rt.block_on(c.cfn.get_template().stack_name(&stack).send())
+            .expect("template");
+    let template: serde_json::Value =
+        serde_json::from_str(template.template_body().unwrap_or_default()).expect("json");
+    let legacy = &template["Resources"]["LegacyLegacy"];
+    assert_eq!(legacy["DeletionPolicy"], "Retain", "{legacy}");
+    assert_eq!(legacy["Metadata"]["owner"], "data-team", "{legacy}");
 }
 
 /// An OpenID issuer on loopback (the tests' venv Python, `cryptography`):

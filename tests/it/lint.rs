@@ -45,4 +45,5 @@ fn event_sources_queues_topics_and_urls_render_templates_that_pass_cfn_lint() {
     lint(&repo_root().join("tests/fixtures/events"), "dev");
     lint(&repo_root().join("tests/fixtures/flow"), "dev");
     lint(&repo_root().join("tests/fixtures/gate"), "dev");
+    lint(&repo_root().join("tests/fixtures/legacy"), "dev");
 }
