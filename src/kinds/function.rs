@@ -94,6 +94,7 @@ pub const FIELDS: &[FieldSpec] = &[
     opt("on_success", FieldType::Str),
     opt("on_failure", FieldType::Str),
     opt("dead_letter", FieldType::Str),
+    opt("async_retries", FieldType::Int { min: 0, max: 2 }),
     opt("vpc", VPC),
     opt(
         "ephemeral_storage",

@@ -112,15 +112,21 @@ pub fn expand(x: &Expansion<'_>, errors: &mut Vec<Diagnostic>) -> Reach {
             Err(e) => errors.push(e),
         }
     }
-    if !destinations.is_empty() {
+    let retries = x.json("async_retries");
+    if !destinations.is_empty() || retries.is_some() {
+        let mut config = Map::new();
+        config.insert("FunctionName".into(), json!({ "Ref": id }));
+        config.insert("Qualifier".into(), json!("$LATEST"));
+        if !destinations.is_empty() {
+            config.insert("DestinationConfig".into(), Json::Object(destinations));
+        }
+        if let Some(retries) = retries {
+            config.insert("MaximumRetryAttempts".into(), retries);
+        }
         reach.resources.push(CfnResource::new(
             format!("{id}Destinations"),
             "AWS::Lambda::EventInvokeConfig",
-            json!({
-                "FunctionName": { "Ref": id },
-                "Qualifier": "$LATEST",
-                "DestinationConfig": destinations,
-            }),
+            Json::Object(config),
         ));
     }
     if let Some(value) = x.field("dead_letter") {

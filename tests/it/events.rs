@@ -124,6 +124,25 @@ print(json.dumps(bodies))
     );
     assert_eq!(dead, serde_json::json!(["poison-1"]));
 
+    // An asynchronous call that fails, not retried, lands in `on_failure`.
+    let failed = boto(
+        &account,
+        r#"
+lam, sqs = clients('lambda'), clients('sqs')
+lam.invoke(FunctionName=given['function'], InvocationType='Event', Payload=json.dumps({'fail': True}))
+deadline, records = time.time() + 60, []
+while time.time() < deadline and not records:
+    got = sqs.receive_message(QueueUrl=given['failed'], WaitTimeSeconds=2, MaxNumberOfMessages=10)
+    records = [json.loads(m['Body']) for m in got.get('Messages', [])]
+print(json.dumps([r.get('requestPayload') for r in records]))
+"#,
+        serde_json::json!({
+            "function": output(&c, &work, "WorkFunctionName"),
+            "failed": output(&c, &work, "WorkFailedUrl"),
+        }),
+    );
+    assert_eq!(failed, serde_json::json!([{ "fail": true }]));
+
     // The function URL answers without auth.
     // (AWS's `https://<id>.lambda-url.<region>.on.aws/`, served by the
     // emulator under `<id>.lambda-url.<region>.localhost`.)
