@@ -19,14 +19,31 @@ fn lint(project: &Path, env: &str) {
         std::fs::write(&path, &stack.template).unwrap();
         files.push(path);
     }
-    // Warnings are advice; errors (exit code bit 2) fail the test.
-    let output = Command::new(cfn_lint()).args(&files).output().unwrap();
+    lint_files(&files, env);
+}
+
+/// cfn-lint over `files`: warnings are advice; errors (exit code bit 2)
+/// fail the test.
+fn lint_files(files: &[PathBuf], what: &str) {
+    let output = Command::new(cfn_lint()).args(files).output().unwrap();
     let code = output.status.code().unwrap_or(-1);
     assert!(
         code == 0 || code == 4 || code == 8 || code == 12,
-        "cfn-lint reported errors for {env} (exit {code}):\n{}",
+        "cfn-lint reported errors for {what} (exit {code}):\n{}",
         String::from_utf8_lossy(&output.stdout)
     );
+}
+
+/// The AWS SAM templates the fixtures are measured against are real ones:
+/// SAM's translator (run by cfn-lint) expands them without an error.
+#[test]
+fn the_sam_equivalents_of_the_fixtures_translate_and_pass_cfn_lint() {
+    let dir = repo_root().join("tests/fixtures/sam");
+    let files: Vec<PathBuf> = ["events", "flow", "gate"]
+        .iter()
+        .map(|name| dir.join(format!("{name}.yaml")))
+        .collect();
+    lint_files(&files, "the SAM templates");
 }
 
 #[test]
