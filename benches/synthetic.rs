@@ -210,3 +210,41 @@ pub fn write_mixed_project(root: &Path, stacks: usize) -> std::io::Result<()> {
     std::fs::create_dir_all(&envs)?;
     std::fs::write(envs.join("dev.yaml"), env)
 }
+
+/// A project of `functions` functions over units of ten, each function
+/// with a queue it consumes, a schedule, an EventBridge pattern and a
+/// stream from the one stateful table, for the offline plan benchmark.
+pub fn write_events_project(root: &Path, functions: usize) -> std::io::Result<()> {
+    let specs = root.join("specs");
+    let store = specs.join("store");
+    std::fs::create_dir_all(&store)?;
+    std::fs::write(
+        store.join("unit.yaml"),
+        "unit: store\ntier: stateful\nresources:\n  rows:\n    kind: table\n    partition_key: { name: id }\n    stream: NEW_IMAGE\noutputs:\n  stream_arn: ${rows.stream_arn}\n  table_arn: ${rows.arn}\n",
+    )?;
+    let units = functions.div_ceil(10);
+    let mut env =
+        String::from("environment: dev\napp: events\ntarget: local\nstacks:\n  data: [store]\n");
+    for u in 0..units {
+        let name = format!("w{u:02}");
+        let dir = specs.join(&name);
+        std::fs::create_dir_all(dir.join("code"))?;
+        std::fs::write(
+            dir.join("code/handler.py"),
+            "def handler(event, context):\n    return {}\n",
+        )?;
+        let mut text = format!("unit: {name}\ntier: stateless\nresources:\n");
+        for f in 0..10.min(functions - u * 10) {
+            let _ = write!(
+                text,
+                "  q{f}:\n    kind: queue\n    visibility_timeout: 60\n    dead_letter: {{ max_receives: 3 }}\n  f{f}:\n    kind: function\n    runtime: python3.13\n    code: code/\n    handler: handler.handler\n    grants: [{{ table: \"${{store.table_arn}}\", access: read }}]\n    events:\n      work: {{ sqs: q{f}, batch_size: 10 }}\n      nightly: {{ schedule: \"cron(0 {} * * ? *)\" }}\n      orders: {{ pattern: {{ source: [shop.{name}], detail-type: [f{f}] }} }}\n      changes: {{ stream: \"${{store.stream_arn}}\", filter: {{ eventName: [INSERT] }} }}\n",
+                f % 24
+            );
+        }
+        std::fs::write(dir.join("unit.yaml"), text)?;
+        let _ = writeln!(env, "  {name}: [{name}]");
+    }
+    let envs = root.join("environments");
+    std::fs::create_dir_all(&envs)?;
+    std::fs::write(envs.join("dev.yaml"), env)
+}

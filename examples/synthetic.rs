@@ -2,7 +2,8 @@
 //! `cargo run --example synthetic -- DIR [UNITS] [RESOURCES_PER_UNIT]`, or
 //! `cargo run --example synthetic -- DIR --stacks N` for N one-unit stacks,
 //! `cargo run --example synthetic -- DIR --mixed N` for N stacks of mixed
-//! resource types in a mixed graph.
+//! resource types in a mixed graph, `cargo run --example synthetic -- DIR
+//! --events N` for N functions with event sources.
 
 #[path = "../benches/synthetic.rs"]
 mod synthetic;
@@ -16,6 +17,16 @@ fn main() -> std::process::ExitCode {
     if args.get(1).map(String::as_str) == Some("--mixed") {
         let stacks = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(40);
         return match synthetic::write_mixed_project(std::path::Path::new(dir), stacks) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write {dir}: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if args.get(1).map(String::as_str) == Some("--events") {
+        let functions = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+        return match synthetic::write_events_project(std::path::Path::new(dir), functions) {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: cannot write {dir}: {e}");

@@ -5,11 +5,19 @@ use super::support::{reference_copy, repo_root};
 use driftless::load::load_environment;
 
 fn check_golden(env: &str) {
-    let (_, rendered, _) = load_environment(&repo_root(), env).unwrap();
-    let dir = repo_root().join("tests/golden").join(env);
+    check_golden_of(
+        &repo_root(),
+        env,
+        &repo_root().join("tests/golden").join(env),
+    );
+}
+
+/// The templates `project` renders for `env` against the files in `dir`.
+fn check_golden_of(project: &std::path::Path, env: &str, dir: &std::path::Path) {
+    let (_, rendered, _) = load_environment(project, env).unwrap();
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     if update {
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(dir).unwrap();
     }
     for stack in &rendered.stacks {
         let path = dir.join(format!("{}.template.json", stack.name));
@@ -38,6 +46,17 @@ fn dev_templates_match_their_golden_files() {
 #[test]
 fn prod_templates_match_their_golden_files() {
     check_golden("prod");
+}
+
+#[test]
+fn the_building_block_fixtures_match_their_golden_files() {
+    for fixture in ["events", "flow", "gate", "legacy"] {
+        check_golden_of(
+            &repo_root().join("tests/fixtures").join(fixture),
+            "dev",
+            &repo_root().join("tests/golden/fixtures").join(fixture),
+        );
+    }
 }
 
 #[test]
