@@ -132,6 +132,7 @@ pub fn expand(
     errors: &mut Vec<Diagnostic>,
 ) -> Wired {
     let mut wired = Wired::default();
+    let mut ids = std::collections::BTreeMap::new();
     for (name, key_span, event) in events.entries() {
         let at_key = |message: String, help: &str| {
             Diagnostic::new(&events.origin.file, *key_span, message).with_help(help)
@@ -188,6 +189,13 @@ pub fn expand(
             continue;
         }
         let id = format!("{}Event{}", x.logical_id, pascal(name));
+        if let Some(other) = ids.insert(id.clone(), name.clone()) {
+            errors.push(at_key(
+                format!("events `{other}` and `{name}` both render as `{id}`"),
+                "rename one of the two events",
+            ));
+            continue;
+        }
         let Some(value) = event.get(source) else {
             continue;
         };

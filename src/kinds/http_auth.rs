@@ -56,9 +56,21 @@ pub fn expand(x: &Expansion<'_>, errors: &mut Vec<Diagnostic>) -> Authorizers {
     let Some(authorizers) = x.field("authorizers") else {
         return out;
     };
+    let mut ids = BTreeMap::new();
     for (name, key_span, a) in authorizers.entries() {
         out.broken.insert(name.clone());
         let authorizer_id = format!("{id}Authorizer{}", pascal(name));
+        if let Some(other) = ids.insert(authorizer_id.clone(), name.clone()) {
+            errors.push(
+                Diagnostic::new(
+                    &authorizers.origin.file,
+                    *key_span,
+                    format!("authorizers `{other}` and `{name}` both render as `{authorizer_id}`"),
+                )
+                .with_help("rename one of the two authorizers"),
+            );
+            continue;
+        }
         let identity = a
             .get("identity")
             .map(Resolved::to_json)

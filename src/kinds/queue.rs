@@ -106,5 +106,43 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         0,
         CfnResource::new(x.logical_id.clone(), "AWS::SQS::Queue", Json::Object(props)),
     );
+    let topics = subscribed_topics(x);
+    if !topics.is_empty() {
+        // One policy per queue: a second would replace the first.
+        resources.push(CfnResource::new(
+            format!("{}Policy", x.logical_id),
+            "AWS::SQS::QueuePolicy",
+            json!({
+                "Queues": [{ "Ref": x.logical_id }],
+                "PolicyDocument": { "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": "sns.amazonaws.com" },
+                    "Action": "sqs:SendMessage",
+                    "Resource": { "Fn::GetAtt": [x.logical_id, "Arn"] },
+                    "Condition": { "ArnEquals": { "aws:SourceArn": topics } },
+                }]},
+            }),
+        ));
+    }
     Ok(resources)
+}
+
+/// The topics of the unit with a subscription naming this queue.
+fn subscribed_topics(x: &Expansion<'_>) -> Vec<Json> {
+    x.sibling_fields
+        .iter()
+        .filter_map(|(name, fields)| match x.siblings.get(name) {
+            Some((super::Kind::Topic, id)) => Some((id, fields)),
+            _ => None,
+        })
+        .filter(|(_, fields)| {
+            fields
+                .get("subscriptions")
+                .map(Resolved::list)
+                .unwrap_or_default()
+                .iter()
+                .any(|s| s.get("queue").and_then(Resolved::str) == Some(x.resource))
+        })
+        .map(|(id, _)| json!({ "Ref": id }))
+        .collect()
 }

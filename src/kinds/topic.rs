@@ -1,10 +1,10 @@
 //! `kind: topic`: an SNS topic, standard or FIFO, with subscriptions: a
-//! queue of the unit (with the queue policy that lets the topic send), an
-//! HTTPS endpoint or an email address.
+//! queue of the unit (whose policy lets the topic send), an HTTPS endpoint
+//! or an email address.
 
 use super::schema::{FieldSpec, FieldType, opt};
 use super::target::{Service, target};
-use super::{CfnResource, Expansion, pascal};
+use super::{CfnResource, Expansion};
 use crate::diag::Diagnostic;
 use crate::value::Resolved;
 use serde_json::{Map, Value as Json, json};
@@ -75,22 +75,8 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         let endpoint = match *protocol {
             "queue" => match target(x, end, &[Service::Queue], "a subscription's `queue`") {
                 Ok(q) => {
-                    if let Some((name, queue_id)) = &q.sibling {
-                        resources.push(CfnResource::new(
-                            format!("{id}Sends{}", pascal(name)),
-                            "AWS::SQS::QueuePolicy",
-                            json!({
-                                "Queues": [{ "Ref": queue_id }],
-                                "PolicyDocument": { "Version": "2012-10-17", "Statement": [{
-                                    "Effect": "Allow",
-                                    "Principal": { "Service": "sns.amazonaws.com" },
-                                    "Action": "sqs:SendMessage",
-                                    "Resource": q.arn,
-                                    "Condition": { "ArnEquals": { "aws:SourceArn": topic } },
-                                }]},
-                            }),
-                        ));
-                    }
+                    // A queue of the unit lets its topics send (the queue's
+                    // own policy, one for all of them: see `queue`).
                     sub.insert("Protocol".into(), json!("sqs"));
                     q.arn
                 }

@@ -68,6 +68,7 @@ fn every_event_source_reaches_the_worker_and_only_what_matches() {
         "queue": output(&c, &work, "WorkQueueUrl"),
         "dead_letter": output(&c, &work, "WorkDeadLetterArn"),
         "topic": output(&c, &work, "WorkTopicArn"),
+        "audits": output(&c, &work, "WorkAuditsArn"),
         "bucket": output(&c, &work, "WorkBucketName"),
     });
     boto(
@@ -81,6 +82,8 @@ s3.put_object(Bucket=given['bucket'], Key='elsewhere/b.csv', Body=b'b')
 attribute = lambda kind: {'kind': {'DataType': 'String', 'StringValue': kind}}
 sns.publish(TopicArn=given['topic'], Message='n1', MessageAttributes=attribute('import'))
 sns.publish(TopicArn=given['topic'], Message='n2', MessageAttributes=attribute('other'))
+sns.publish(TopicArn=given['topic'], Message='q1', MessageAttributes=attribute('queue'))
+sns.publish(TopicArn=given['audits'], Message='a1')
 events.put_events(Entries=[{'Source': 'shop.orders', 'DetailType': 'OrderPlaced', 'Detail': json.dumps({'order': 'o1'})}])
 events.put_events(Entries=[{'Source': 'shop.returns', 'DetailType': 'Returned', 'Detail': json.dumps({'order': 'r1'})}])
 print('{}')
@@ -93,6 +96,9 @@ print('{}')
         "s3-incoming/a.csv",
         "sns-n1",
         "eventbridge-o1",
+        // Both topics deliver to the queue, which the worker reads.
+        "sqs-q1",
+        "sqs-a1",
         // The row the queue's message wrote comes back through the stream.
         "stream-sqs-m1",
     ] {
@@ -249,6 +255,16 @@ fn every_generated_statement_names_the_arn_it_is_for() {
         );
     }
     assert_eq!(permissions.len(), 2 + 5, "{permissions:?}");
+    // One policy lets both topics send to the queue: a second would replace it.
+    let policies: Vec<&serde_json::Value> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::SQS::QueuePolicy")
+        .collect();
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    assert_eq!(
+        policies[0]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        serde_json::json!([{ "Ref": "WorkAlerts" }, { "Ref": "WorkAudits" }])
+    );
 }
 
 #[test]
