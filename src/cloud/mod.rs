@@ -10,6 +10,7 @@ pub mod error;
 pub mod functions;
 pub mod identity;
 pub mod lock;
+pub mod machines;
 pub mod objects;
 pub mod pipelines;
 #[cfg(test)]
@@ -48,6 +49,7 @@ pub struct Cloud {
     sts: aws_sdk_sts::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     sns: aws_sdk_sns::Client,
+    sfn: aws_sdk_sfn::Client,
     calls: Arc<CallLog>,
     /// The S3 store's clock, for the lock's age.
     clock: Arc<StoreClock>,
@@ -191,6 +193,11 @@ impl Cloud {
         );
         let sns = aws_sdk_sns::Client::from_conf(
             aws_sdk_sns::config::Builder::from(sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let sfn = aws_sdk_sfn::Client::from_conf(
+            aws_sdk_sfn::config::Builder::from(sdk)
                 .interceptor(counter)
                 .build(),
         );
@@ -201,6 +208,7 @@ impl Cloud {
             sts,
             cloudwatch,
             sns,
+            sfn,
             calls,
             clock,
             sdk: sdk.clone(),

@@ -377,7 +377,7 @@ impl WatchArgs {
             .as_ref()
             .and_then(|p| p.needs_cloudformation.first().cloned());
         let mode = match &plan {
-            Some(plan) if plan.carries_everything() && !plan.targets.is_empty() => {
+            Some(plan) if plan.carries_everything() && !plan.is_empty() => {
                 Mode::Hotswap { plan, saved_at }
             }
             _ => Mode::Apply,

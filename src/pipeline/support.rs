@@ -467,6 +467,7 @@ pub fn environment(pipeline: &Pipeline, project: &Project, sha256: &str) -> Rend
         secret_outputs: Default::default(),
         depends_on: Vec::new(),
         functions: Vec::new(),
+        machines: Vec::new(),
         buckets: Vec::new(),
         hash: crate::render::desired_hash(&text, &[]),
         template: text,

@@ -1,7 +1,8 @@
 //! Hotswap planning, as pure functions: whether a stack's change can go
-//! straight into Lambda (only function code, environment variables or
-//! description differ), and what each function should then run, with the
-//! template's intrinsic functions evaluated against known values.
+//! straight into Lambda and Step Functions (only function code,
+//! environment variables or description, or a state machine's definition,
+//! differ), and what each function or state machine should then run, with
+//! the template's intrinsic functions evaluated against known values.
 
 use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,12 +21,18 @@ pub struct DesiredFunction {
     pub description: String,
 }
 
-/// The values `Ref` and `Fn::Sub` may name outside the resources.
+/// The properties of `AWS::StepFunctions::StateMachine` that Step
+/// Functions' API can change without CloudFormation.
+const MACHINE_SWAPPABLE: [&str; 1] = ["DefinitionString"];
+
+/// The values `Ref` and `Fn::Sub` may name outside the resources, and the
+/// resources' attributes that were read (`FnLogicalId.Arn`).
 pub struct Known<'a> {
     pub parameters: &'a BTreeMap<String, String>,
     pub region: &'a str,
     pub account: &'a str,
     pub stack_name: &'a str,
+    pub attributes: Option<&'a BTreeMap<String, String>>,
 }
 
 impl Known<'_> {
@@ -88,9 +95,11 @@ pub fn swappable_changes(deployed: &Json, desired: &Json) -> Result<BTreeSet<Str
             continue;
         }
         let kind = resource.get("Type").and_then(Json::as_str).unwrap_or("");
-        if kind != "AWS::Lambda::Function" {
-            return Err(format!("{id} ({kind}) changed"));
-        }
+        let swappable: &[&str] = match kind {
+            "AWS::Lambda::Function" => &SWAPPABLE,
+            "AWS::StepFunctions::StateMachine" => &MACHINE_SWAPPABLE,
+            _ => return Err(format!("{id} ({kind}) changed")),
+        };
         let (Some(a), Some(b)) = (before.as_object(), resource.as_object()) else {
             return Err(format!("{id} is not an object"));
         };
@@ -106,7 +115,7 @@ pub fn swappable_changes(deployed: &Json, desired: &Json) -> Result<BTreeSet<Str
             props(resource).unwrap_or(empty),
         );
         for key in pa.keys().chain(pb.keys()) {
-            if !SWAPPABLE.contains(&key.as_str()) && pa.get(key) != pb.get(key) {
+            if !swappable.contains(&key.as_str()) && pa.get(key) != pb.get(key) {
                 return Err(format!("{id}'s {key} changed"));
             }
         }
@@ -162,6 +171,22 @@ pub fn evaluate(value: &Json, known: &Known) -> Result<String, String> {
                         items.get(index).ok_or("Fn::Select index out of range")?,
                         known,
                     )
+                }
+                "Fn::GetAtt" => {
+                    let parts = args
+                        .as_array()
+                        .filter(|a| a.len() == 2)
+                        .ok_or("Fn::GetAtt")?;
+                    let (Some(id), Some(attribute)) = (parts[0].as_str(), parts[1].as_str()) else {
+                        return Err("Fn::GetAtt takes a logical id and an attribute".into());
+                    };
+                    known
+                        .attributes
+                        .and_then(|a| a.get(&format!("{id}.{attribute}")))
+                        .cloned()
+                        .ok_or_else(|| {
+                            format!("Fn::GetAtt {id}.{attribute} is known only to CloudFormation")
+                        })
                 }
                 other => Err(format!("{other} is evaluated only by CloudFormation")),
             }
@@ -236,6 +261,28 @@ pub fn desired_function(
     })
 }
 
+/// The definition the state machine `logical_id` of `template` should run.
+pub fn desired_definition(
+    template: &Json,
+    logical_id: &str,
+    known: &Known,
+) -> Result<String, String> {
+    let definition = resources(template)
+        .and_then(|r| r.get(logical_id))
+        .and_then(|r| r.pointer("/Properties/DefinitionString"))
+        .ok_or_else(|| format!("{logical_id} has no DefinitionString"))?;
+    evaluate(definition, known).map_err(|e| format!("{logical_id}: {e}"))
+}
+
+/// Whether `logical_id` of `template` is a state machine.
+pub fn is_state_machine(template: &Json, logical_id: &str) -> bool {
+    resources(template)
+        .and_then(|r| r.get(logical_id))
+        .and_then(|r| r.get("Type"))
+        .and_then(Json::as_str)
+        == Some("AWS::StepFunctions::StateMachine")
+}
+
 /// The asset's sha256 in a key driftless wrote (`assets/<sha256>.zip`).
 pub fn asset_sha256(key: &str) -> Option<&str> {
     key.strip_prefix("assets/")?.strip_suffix(".zip")
@@ -265,6 +312,7 @@ mod tests {
 
     fn known(parameters: &BTreeMap<String, String>) -> Known<'_> {
         Known {
+            attributes: None,
             parameters,
             region: "eu-west-1",
             account: "111122223333",
@@ -338,5 +386,47 @@ mod tests {
         let t = template("aa", 256, json!({ "Ref": "Role" }));
         let e = desired_function(&t, "Fn", &known(&parameters)).unwrap_err();
         assert!(e.contains("Role is a resource"), "{e}");
+    }
+
+    fn machine(definition: Json) -> Json {
+        json!({
+            "Resources": {
+                "Job": { "Type": "AWS::Lambda::Function", "Properties": { "Handler": "a.b" } },
+                "Flow": {
+                    "Type": "AWS::StepFunctions::StateMachine",
+                    "Properties": { "DefinitionString": definition, "RoleArn": "r" }
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn a_definition_change_is_swappable_and_evaluated_with_the_functions_arns() {
+        let before = machine(json!("{}"));
+        let after = machine(
+            json!({ "Fn::Join": ["", ["{\"Resource\":\"", { "Fn::GetAtt": ["Job", "Arn"] }, "\"}"]] }),
+        );
+        assert_eq!(
+            swappable_changes(&before, &after),
+            Ok(BTreeSet::from(["Flow".to_string()]))
+        );
+        let parameters = BTreeMap::new();
+        let attributes = BTreeMap::from([(
+            "Job.Arn".to_string(),
+            "arn:aws:lambda:eu-west-1:1:function:job".to_string(),
+        )]);
+        let known = Known {
+            attributes: Some(&attributes),
+            ..known(&parameters)
+        };
+        assert!(is_state_machine(&after, "Flow"));
+        assert_eq!(
+            desired_definition(&after, "Flow", &known).unwrap(),
+            "{\"Resource\":\"arn:aws:lambda:eu-west-1:1:function:job\"}"
+        );
+        // Another property of the machine needs CloudFormation.
+        let mut role = after.clone();
+        role["Resources"]["Flow"]["Properties"]["RoleArn"] = json!("other");
+        assert!(swappable_changes(&after, &role).is_err());
     }
 }

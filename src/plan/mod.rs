@@ -282,6 +282,7 @@ mod tests {
             secret_outputs: Default::default(),
             depends_on: vec!["app-dev-stateful".into()],
             functions: vec![],
+            machines: Vec::new(),
             buckets: vec![],
             template: "{}".into(),
             hash: "render-hash".into(),

@@ -345,6 +345,7 @@ mod tests {
             secret_outputs: Default::default(),
             depends_on: vec![],
             functions: vec![],
+            machines: Vec::new(),
             buckets: vec![],
             template: "{}".into(),
             hash: String::new(),

@@ -184,6 +184,22 @@ impl Pass<'_> {
         let mut restored = Vec::new();
         let mut inexact = Vec::new();
         for s in &swapped {
+            if let (Some(machine), Some(previous)) = (
+                plan.machines
+                    .iter()
+                    .find(|m| m.stack == s.stack && m.logical_id == s.logical_id),
+                &s.previous_definition,
+            ) {
+                if let Err(e) = self.restore_definition(machine, previous).await {
+                    return Verdict::Failed(format!(
+                        "a smoke check failed after {} was hotswapped, and putting {} back failed: {e}",
+                        names.join(", "),
+                        s.function
+                    ));
+                }
+                restored.push(s.function.clone());
+                continue;
+            }
             let Some(target) = plan
                 .targets
                 .iter()

@@ -1,8 +1,10 @@
 //! Hotswap: code, environment variables and description go straight into
-//! Lambda, skipping CloudFormation, where the environment allows it. The
-//! function is tagged until a deploy brings CloudFormation back in line; a
-//! deploy converges such functions on what CloudFormation holds and untags
-//! them.
+//! Lambda, and a state machine's definition into Step Functions, skipping
+//! CloudFormation, where the environment allows it. A function is tagged
+//! until a deploy brings CloudFormation back in line; a deploy converges
+//! such functions on what CloudFormation holds and untags them. A state
+//! machine needs no tag: its stack's template still differs, so the next
+//! deploy writes the same definition through CloudFormation.
 
 use super::{Event, Observed, Pass, PlannedStack};
 use crate::cloud::CloudError;
@@ -27,10 +29,20 @@ pub struct Target {
     pub held: bool,
 }
 
-/// What a watch pass can do through Lambda alone.
+/// One state machine whose definition a hotswap writes.
+#[derive(Clone, Debug)]
+pub struct MachineTarget {
+    pub stack: String,
+    pub logical_id: String,
+    pub arn: String,
+    pub definition: String,
+}
+
+/// What a watch pass can do through Lambda and Step Functions alone.
 #[derive(Debug, Default)]
 pub struct HotswapPlan {
     pub targets: Vec<Target>,
+    pub machines: Vec<MachineTarget>,
     /// Why the rest of the pass needs CloudFormation, one reason per stack
     /// or setting; empty when hotswap carries every change.
     pub needs_cloudformation: Vec<String>,
@@ -39,6 +51,11 @@ pub struct HotswapPlan {
 impl HotswapPlan {
     pub fn carries_everything(&self) -> bool {
         self.needs_cloudformation.is_empty()
+    }
+
+    /// Nothing to write: no function and no state machine.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty() && self.machines.is_empty()
     }
 }
 
@@ -54,6 +71,9 @@ pub struct Swapped {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_ms: Option<u64>,
     pub seconds: f64,
+    /// A state machine's definition before the swap, to put it back.
+    #[serde(skip)]
+    pub previous_definition: Option<String>,
 }
 
 fn account_of(arn: &str) -> &str {
@@ -89,7 +109,46 @@ impl Pass<'_> {
             region: &self.cloud.region,
             account: account_of(&live.arn),
             stack_name: &planned.stack.name,
+            attributes: None,
         }
+    }
+
+    /// What a state machine of `planned` should run, its functions' ARNs
+    /// as read this pass; or why it cannot be known here.
+    fn machine_target(
+        &self,
+        observed: &Observed,
+        planned: &PlannedStack,
+        template: &Json,
+        id: &str,
+    ) -> Result<MachineTarget, String> {
+        let name = planned.stack.name.as_str();
+        let arn = planned
+            .stack
+            .machines
+            .iter()
+            .find(|m| m.logical_id == id)
+            .and_then(|m| observed.stacks.get(name)?.outputs.get(&m.output))
+            .ok_or_else(|| format!("{id} is not deployed yet"))?;
+        let attributes: BTreeMap<String, String> = observed
+            .functions
+            .iter()
+            .filter(|((stack, _), _)| stack == name)
+            .map(|((_, logical_id), live)| (format!("{logical_id}.Arn"), live.arn.clone()))
+            .collect();
+        let known = Known {
+            parameters: &planned.plan.parameters.values,
+            region: &self.cloud.region,
+            account: account_of(arn),
+            stack_name: name,
+            attributes: Some(&attributes),
+        };
+        Ok(MachineTarget {
+            stack: name.to_string(),
+            logical_id: id.to_string(),
+            arn: arn.clone(),
+            definition: hotswap::desired_definition(template, id, &known)?,
+        })
     }
 
     /// Which changes a watch pass can hotswap, and which need CloudFormation.
@@ -150,8 +209,19 @@ impl Pass<'_> {
                 .chain(in_stack.iter().copied())
                 .collect();
             let mut targets = Vec::new();
+            let mut machines = Vec::new();
             let mut reason = None;
             for id in ids {
+                if hotswap::is_state_machine(&template, id) {
+                    match self.machine_target(observed, planned, &template, id) {
+                        Ok(machine) => machines.push(machine),
+                        Err(e) => {
+                            reason = Some(e);
+                            break;
+                        }
+                    }
+                    continue;
+                }
                 let key = (name.to_string(), id.to_string());
                 let Some(live) = observed.functions.get(&key) else {
                     reason = Some(format!("{id} is not deployed yet"));
@@ -177,7 +247,10 @@ impl Pass<'_> {
             }
             match reason {
                 Some(reason) => plan.needs_cloudformation.push(format!("{name}: {reason}")),
-                None => plan.targets.extend(targets),
+                None => {
+                    plan.targets.extend(targets);
+                    plan.machines.extend(machines);
+                }
             }
         }
         plan
@@ -203,7 +276,58 @@ impl Pass<'_> {
             self.converge(t, code, started).await
         }))
         .await;
-        results.into_iter().collect()
+        let machines = join_all(
+            plan.machines
+                .iter()
+                .map(|m| self.swap_definition(m, started)),
+        )
+        .await;
+        results.into_iter().chain(machines).collect()
+    }
+
+    /// Writes a state machine's definition, reading what it ran first (to
+    /// put it back if the checks fail). New executions run it at once.
+    async fn swap_definition(
+        &self,
+        machine: &MachineTarget,
+        started: Instant,
+    ) -> Result<Swapped, CloudError> {
+        let begun = Instant::now();
+        let previous = crate::cloud::machines::definition(self.cloud, &machine.arn).await?;
+        let changed = if previous == machine.definition {
+            Vec::new()
+        } else {
+            crate::cloud::machines::update_definition(
+                self.cloud,
+                &machine.arn,
+                &machine.definition,
+            )
+            .await?;
+            vec!["definition"]
+        };
+        Ok(Swapped {
+            stack: machine.stack.clone(),
+            logical_id: machine.logical_id.clone(),
+            function: machine
+                .arn
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            live_ms: (!changed.is_empty()).then(|| started.elapsed().as_millis() as u64),
+            changed,
+            seconds: begun.elapsed().as_secs_f64(),
+            previous_definition: Some(previous),
+        })
+    }
+
+    /// Puts a hotswapped state machine's definition back.
+    pub(super) async fn restore_definition(
+        &self,
+        machine: &MachineTarget,
+        previous: &str,
+    ) -> Result<(), CloudError> {
+        crate::cloud::machines::update_definition(self.cloud, &machine.arn, previous).await
     }
 
     /// Writes what differs between the live function and the desired one,
@@ -286,6 +410,7 @@ impl Pass<'_> {
             changed,
             live_ms,
             seconds: begun.elapsed().as_secs_f64(),
+            previous_definition: None,
         })
     }
 

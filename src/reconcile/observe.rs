@@ -107,6 +107,7 @@ pub fn bootstrap_stack() -> RenderedStack {
         secret_outputs: Default::default(),
         depends_on: Vec::new(),
         functions: Vec::new(),
+        machines: Vec::new(),
         buckets: Vec::new(),
         hash: blake3::hash(template.as_bytes()).to_hex().to_string(),
         template,

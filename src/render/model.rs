@@ -42,9 +42,22 @@ pub const FUNCTION_OUTPUT_PREFIX: &str = "DriftlessFunction";
 /// start with this; hidden from `outputs` like the function ones.
 pub const BUCKET_OUTPUT_PREFIX: &str = "DriftlessBucket";
 
+/// Stack outputs that carry a state machine's ARN start with this (for
+/// hotswapping its definition); hidden like the others.
+pub const MACHINE_OUTPUT_PREFIX: &str = "DriftlessStateMachine";
+
 /// Whether a stack output is for driftless itself, not for people.
 pub fn internal_output(name: &str) -> bool {
-    name.starts_with(FUNCTION_OUTPUT_PREFIX) || name.starts_with(BUCKET_OUTPUT_PREFIX)
+    name.starts_with(FUNCTION_OUTPUT_PREFIX)
+        || name.starts_with(BUCKET_OUTPUT_PREFIX)
+        || name.starts_with(MACHINE_OUTPUT_PREFIX)
+}
+
+/// A state machine of the stack and the output holding its ARN.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MachineOutput {
+    pub logical_id: String,
+    pub output: String,
 }
 
 /// A bucket whose objects come from a folder (`content:`).
@@ -88,6 +101,8 @@ pub struct RenderedStack {
     pub depends_on: Vec<String>,
     /// The Lambda functions, with the settings checked against the live function.
     pub functions: Vec<FunctionSettings>,
+    /// The state machines, whose definitions watch may hotswap.
+    pub machines: Vec<MachineOutput>,
     /// The buckets with content, synced after the stack converges.
     pub buckets: Vec<BucketContent>,
     /// The template, as deployed.

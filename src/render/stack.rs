@@ -41,6 +41,7 @@ pub(super) fn assemble_stack(
     let mut outputs = Map::new();
     let mut depends_on = BTreeSet::new();
     let mut functions = Vec::new();
+    let mut machines = Vec::new();
     let mut buckets = Vec::new();
     for unit_name in &units {
         // Each unit is in one stack: its rendering moves into the template.
@@ -93,6 +94,17 @@ pub(super) fn assemble_stack(
                         .properties
                         .get("ReservedConcurrentExecutions")
                         .and_then(Json::as_i64),
+                });
+            }
+            if resource.type_name == "AWS::StepFunctions::StateMachine" {
+                let output = format!("{MACHINE_OUTPUT_PREFIX}{}", resource.logical_id);
+                outputs.insert(
+                    output.clone(),
+                    json!({ "Description": format!("ARN of {}", resource.logical_id), "Value": { "Ref": resource.logical_id } }),
+                );
+                machines.push(MachineOutput {
+                    logical_id: resource.logical_id.clone(),
+                    output,
                 });
             }
             let with_content = project
@@ -221,6 +233,7 @@ pub(super) fn assemble_stack(
         secret_outputs: Default::default(),
         depends_on: depends_on.into_iter().collect(),
         functions,
+        machines,
         buckets,
         template: String::new(),
         hash: String::new(),

@@ -267,18 +267,14 @@ fn every_generated_statement_names_the_arn_it_is_for() {
     );
 }
 
-#[test]
-fn a_state_machine_from_its_definition_file_runs_both_functions_to_success() {
-    let account = account();
-    let (project, app) = fixture_app("flow", &account);
-    deploy(project.path(), &account, "dev");
-    let c = clients(&account, "us-east-1");
-    let machine = output(&c, &format!("{app}-dev-jobs"), "FlowMachineArn");
-    let run = boto(
-        &account,
+/// Starts `machine` with `{"day": day}` and waits for it to end: its
+/// status and output.
+fn execute(account: &str, machine: &str, day: &str) -> serde_json::Value {
+    boto(
+        account,
         r#"
 sfn = clients('stepfunctions')
-arn = sfn.start_execution(stateMachineArn=given['machine'], input=json.dumps({'day': 'd1'}))['executionArn']
+arn = sfn.start_execution(stateMachineArn=given['machine'], input=json.dumps({'day': given['day']}))['executionArn']
 deadline = time.time() + 60
 while True:
     run = sfn.describe_execution(executionArn=arn)
@@ -287,8 +283,63 @@ while True:
     time.sleep(0.5)
 print(json.dumps({'status': run['status'], 'output': json.loads(run.get('output') or 'null')}))
 "#,
-        serde_json::json!({ "machine": machine }),
+        serde_json::json!({ "machine": machine, "day": day }),
+    )
+}
+
+#[test]
+fn a_definition_edit_under_watch_is_hotswapped_without_a_stack_operation() {
+    let account = account();
+    let (project, app) = fixture_app("flow", &account);
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let stack = format!("{app}-dev-jobs");
+    let machine = output(&c, &stack, "FlowMachineArn");
+    let updated = |c: &Clients| {
+        c.rt.block_on(c.cfn.describe_stacks().stack_name(&stack).send())
+            .expect("describe")
+            .stacks()[0]
+            .last_updated_time()
+            .map(|t| t.to_string())
+    };
+    let before = updated(&c);
+    let mut watch = super::running::Running::spawn(super::emulator::command(
+        project.path(),
+        &account,
+        &["watch", "dev"],
+        &emulator().endpoint(),
+    ));
+    watch.next(|e| e["event"] == "watch_pass", Duration::from_secs(60));
+    edit(
+        &project.path().join("specs/flow/nightly.asl.yaml"),
+        "OutputPath: $.Payload\n",
+        "OutputPath: $.Payload.loaded\n",
     );
+    let swapped = watch.next(|e| e["event"] == "hotswapped", Duration::from_secs(60));
+    assert_eq!(
+        swapped["changed"],
+        serde_json::json!(["definition"]),
+        "{swapped}"
+    );
+    let pass = watch.next(|e| e["event"] == "watch_pass", Duration::from_secs(60));
+    assert_eq!(pass["result"], "hotswapped", "{pass}");
+    assert_eq!(updated(&c), before, "the stack was updated");
+    let run = execute(&account, &machine, "d3");
+    assert_eq!(run["output"], 3, "{run}");
+    drop(watch);
+    // The next deploy writes the same definition through CloudFormation.
+    deploy(project.path(), &account, "dev");
+    assert_eq!(execute(&account, &machine, "d4")["output"], 3);
+}
+
+#[test]
+fn a_state_machine_from_its_definition_file_runs_both_functions_to_success() {
+    let account = account();
+    let (project, app) = fixture_app("flow", &account);
+    deploy(project.path(), &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let machine = output(&c, &format!("{app}-dev-jobs"), "FlowMachineArn");
+    let run = execute(&account, &machine, "d1");
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     // The second function got what the first returned.
     assert_eq!(
