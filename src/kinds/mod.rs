@@ -3,6 +3,7 @@
 
 mod alarm;
 pub mod bucket;
+pub mod cron;
 mod dashboard;
 mod events;
 mod function;
@@ -10,6 +11,7 @@ mod http_api;
 mod http_auth;
 mod invoke;
 mod layer;
+mod mappings;
 mod queue;
 mod raw;
 mod schema;

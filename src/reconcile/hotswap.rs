@@ -16,6 +16,8 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
+
+pub use super::machines::MachineTarget;
 use std::time::Instant;
 
 /// One function a hotswap converges.
@@ -27,15 +29,6 @@ pub struct Target {
     /// CloudFormation already holds the desired state (the stack is
     /// unchanged): converging removes the drift instead of adding to it.
     pub held: bool,
-}
-
-/// One state machine whose definition a hotswap writes.
-#[derive(Clone, Debug)]
-pub struct MachineTarget {
-    pub stack: String,
-    pub logical_id: String,
-    pub arn: String,
-    pub definition: String,
 }
 
 /// What a watch pass can do through Lambda and Step Functions alone.
@@ -76,7 +69,7 @@ pub struct Swapped {
     pub previous_definition: Option<String>,
 }
 
-fn account_of(arn: &str) -> &str {
+pub(super) fn account_of(arn: &str) -> &str {
     arn.split(':').nth(4).unwrap_or_default()
 }
 
@@ -98,7 +91,7 @@ fn swappable(planned: &PlannedStack, desired: &Json) -> Result<BTreeSet<String>,
 }
 
 impl Pass<'_> {
-    fn known_for<'k>(
+    pub(super) fn known_for<'k>(
         &'k self,
         planned: &'k PlannedStack,
         parameters: &'k BTreeMap<String, String>,
@@ -111,44 +104,6 @@ impl Pass<'_> {
             stack_name: &planned.stack.name,
             attributes: None,
         }
-    }
-
-    /// What a state machine of `planned` should run, its functions' ARNs
-    /// as read this pass; or why it cannot be known here.
-    fn machine_target(
-        &self,
-        observed: &Observed,
-        planned: &PlannedStack,
-        template: &Json,
-        id: &str,
-    ) -> Result<MachineTarget, String> {
-        let name = planned.stack.name.as_str();
-        let arn = planned
-            .stack
-            .machines
-            .iter()
-            .find(|m| m.logical_id == id)
-            .and_then(|m| observed.stacks.get(name)?.outputs.get(&m.output))
-            .ok_or_else(|| format!("{id} is not deployed yet"))?;
-        let attributes: BTreeMap<String, String> = observed
-            .functions
-            .iter()
-            .filter(|((stack, _), _)| stack == name)
-            .map(|((_, logical_id), live)| (format!("{logical_id}.Arn"), live.arn.clone()))
-            .collect();
-        let known = Known {
-            parameters: &planned.plan.parameters.values,
-            region: &self.cloud.region,
-            account: account_of(arn),
-            stack_name: name,
-            attributes: Some(&attributes),
-        };
-        Ok(MachineTarget {
-            stack: name.to_string(),
-            logical_id: id.to_string(),
-            arn: arn.clone(),
-            definition: hotswap::desired_definition(template, id, &known)?,
-        })
     }
 
     /// Which changes a watch pass can hotswap, and which need CloudFormation.
@@ -283,51 +238,6 @@ impl Pass<'_> {
         )
         .await;
         results.into_iter().chain(machines).collect()
-    }
-
-    /// Writes a state machine's definition, reading what it ran first (to
-    /// put it back if the checks fail). New executions run it at once.
-    async fn swap_definition(
-        &self,
-        machine: &MachineTarget,
-        started: Instant,
-    ) -> Result<Swapped, CloudError> {
-        let begun = Instant::now();
-        let previous = crate::cloud::machines::definition(self.cloud, &machine.arn).await?;
-        let changed = if previous == machine.definition {
-            Vec::new()
-        } else {
-            crate::cloud::machines::update_definition(
-                self.cloud,
-                &machine.arn,
-                &machine.definition,
-            )
-            .await?;
-            vec!["definition"]
-        };
-        Ok(Swapped {
-            stack: machine.stack.clone(),
-            logical_id: machine.logical_id.clone(),
-            function: machine
-                .arn
-                .rsplit(':')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            live_ms: (!changed.is_empty()).then(|| started.elapsed().as_millis() as u64),
-            changed,
-            seconds: begun.elapsed().as_secs_f64(),
-            previous_definition: Some(previous),
-        })
-    }
-
-    /// Puts a hotswapped state machine's definition back.
-    pub(super) async fn restore_definition(
-        &self,
-        machine: &MachineTarget,
-        previous: &str,
-    ) -> Result<(), CloudError> {
-        crate::cloud::machines::update_definition(self.cloud, &machine.arn, previous).await
     }
 
     /// Writes what differs between the live function and the desired one,

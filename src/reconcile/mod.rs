@@ -15,6 +15,7 @@ pub mod guard;
 pub mod heal;
 mod hotswap;
 mod lease;
+mod machines;
 mod observe;
 mod rollback;
 mod run;

@@ -1,6 +1,5 @@
 //! The spec model: logical units and environments, loaded from a project folder.
 
-pub mod cron;
 pub mod dynamic;
 pub mod environment;
 pub mod files;

@@ -473,7 +473,7 @@ fn read_schedule(
         }
         (None, Some(n)) => {
             let cron = r.string(n, "cron")?;
-            if let Some(why) = super::cron::problem(&cron) {
+            if let Some(why) = crate::kinds::cron::problem(&cron) {
                 r.error(
                     n.span,
                     why,
