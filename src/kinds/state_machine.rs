@@ -18,7 +18,8 @@ const LOGGING: FieldType = FieldType::Object(&[
 pub const FIELDS: &[FieldSpec] = &[
     // A file of the unit's folder, read into a mapping, or the mapping itself.
     req("definition", FieldType::Any),
-    opt("type", FieldType::Enum(&["standard", "express"])),
+    // `type:` would read as raw CloudFormation.
+    opt("express", FieldType::Bool),
     opt("logging", LOGGING),
     opt("tracing", FieldType::Enum(&["active", "passthrough"])),
     opt("events", FieldType::MapOf(&super::events::EVENT)),
@@ -63,8 +64,8 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         .unwrap_or("ERROR");
     let mut resources = Vec::new();
     let mut props = Map::new();
-    let kind = match x.field("type").and_then(Resolved::str) {
-        Some("express") => "EXPRESS",
+    let kind = match x.field("express").and_then(Resolved::bool) {
+        Some(true) => "EXPRESS",
         _ => "STANDARD",
     };
     props.insert("StateMachineType".into(), json!(kind));

@@ -76,9 +76,14 @@ pub(super) fn assemble_stack(
                     .with_help("rename one of the resources"),
                 );
             }
-            if resource.properties.contains_key("Code")
-                || resource.properties.contains_key("Content")
-            {
+            // Code from the asset bucket (not an image's URI).
+            let ships_asset = ["Code", "Content"].iter().any(|p| {
+                resource
+                    .properties
+                    .get(*p)
+                    .is_some_and(|c| c.get("S3Bucket").is_some())
+            });
+            if ships_asset {
                 parameters.insert(ASSET_BUCKET_PARAM.to_string(), ParameterSource::AssetBucket);
             }
             if resource.type_name == "AWS::Lambda::Function" {
