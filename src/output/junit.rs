@@ -10,9 +10,13 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// Writes the report to `file`.
+/// Writes the report to `file`, making its folder first (a CI job's
+/// report folder does not exist in a fresh checkout).
 pub fn write(records: &Records, command: &str, file: &Path) -> std::io::Result<()> {
     let xml = render(records, command, SystemTime::now()).map_err(std::io::Error::other)?;
+    if let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)?;
+    }
     std::fs::write(file, xml)
 }
 

@@ -291,12 +291,18 @@ fn outputs_as_env_lines_are_the_only_thing_on_stdout() {
 fn a_deploy_that_stops_before_any_check_is_one_failed_case_with_its_errors() {
     let project = reference_copy();
     misspell_a_unit(project.path());
-    let report = project.path().join("junit.xml");
+    // In a folder that does not exist yet, as in a fresh CodeBuild source.
+    let report = project.path().join("driftless-reports/junit.xml");
     let out = super::support::driftless(
         project.path(),
         &["deploy", "dev", "--junit", report.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        super::support::stderr(&out)
+    );
     let suites = python_json(
         &super::tools::python(),
         READ_JUNIT,

@@ -174,6 +174,15 @@ print(json.dumps([r.get('requestPayload') for r in records]))
         "the rate(1 minute) schedule never fired"
     );
     assert!(!row_arrives(&c, &table, "schedule-nightly", Duration::ZERO));
+    // The pollers and the schedule stop with the stateless stack: the
+    // emulator serves the other tests without them.
+    let destroyed = super::emulator::run(project.path(), &account, &["destroy", "dev", "--yes"]);
+    assert_eq!(
+        destroyed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&destroyed.stdout)
+    );
 }
 
 #[test]
