@@ -171,7 +171,7 @@ pub fn read(
     let source = node.get("source").and_then(|n| read_source(n, r));
     let stages = node
         .get("stages")
-        .map(|n| read_stages(n, environments, r))
+        .map(|n| read_stages(n, environments, target.as_ref(), r))
         .unwrap_or_default();
     let schedule = node
         .get("schedule")
@@ -308,9 +308,42 @@ fn environment_ref(
     None
 }
 
+/// Why a pipeline on `pipeline`'s target cannot deploy environment `name`
+/// on `target`: the emulator is not in CodeBuild, and another account is
+/// reached only through a role there.
+fn unreachable_from(pipeline: &Target, name: &str, target: &Target) -> Option<(String, String)> {
+    let Target::Aws { account: home, .. } = pipeline else {
+        return None;
+    };
+    match target {
+        Target::Local { .. } => Some((
+            format!(
+                "environment `{name}` deploys to the local emulator, which a pipeline on AWS does not have: its builds run in CodeBuild"
+            ),
+            format!(
+                "give `{name}` an AWS target (`target: {{ account: \"...\", region: ... }}`), or leave it out of the stages"
+            ),
+        )),
+        Target::Aws {
+            account,
+            role: None,
+            ..
+        } if account != home => Some((
+            format!(
+                "environment `{name}` is in account {account}, the pipeline in {home}, and its target names no `role:`"
+            ),
+            format!(
+                "add `role: arn:aws:iam::{account}:role/NAME` to `{name}`'s target: a role in {account} that the pipeline's deploy build may assume"
+            ),
+        )),
+        _ => None,
+    }
+}
+
 fn read_stages(
     node: &Node,
     environments: &BTreeMap<String, Environment>,
+    target: Option<&Target>,
     r: &mut Reader<'_>,
 ) -> Vec<Stage> {
     let Some(items) = r.list(node, "stages") else {
@@ -397,6 +430,12 @@ fn read_stages(
                 continue;
             }
             seen.insert(name.clone(), name_node.span);
+            if let (Some(pipeline), Some(env)) = (target, environments.get(&name))
+                && let Some((message, help)) = unreachable_from(pipeline, &name, &env.target)
+            {
+                r.error(name_node.span, message, help);
+                broken = true;
+            }
             let protected = environments.get(&name).is_some_and(|e| e.protect);
             if protected && approval.is_none() {
                 let d = r
