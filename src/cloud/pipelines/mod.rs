@@ -62,9 +62,39 @@ pub struct Live {
 pub struct Execution {
     pub id: String,
     pub status: String,
+    /// Why it ended so, when CodePipeline says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     pub started: Option<String>,
     pub updated: Option<String>,
     pub trigger: Option<String>,
+}
+
+impl Execution {
+    /// Cancelled because the pipeline's definition was updated (its own
+    /// self-update), or superseded by a newer run: the run that follows
+    /// carries the release on.
+    pub fn superseded(&self) -> bool {
+        self.status == "Superseded"
+            || self.status == "Cancelled"
+                && self
+                    .summary
+                    .as_deref()
+                    .is_some_and(|s| s.contains("definition was updated"))
+    }
+
+    /// Ended without delivering: failed, stopped, or cancelled for any
+    /// reason but a self-update.
+    pub fn failed(&self) -> bool {
+        matches!(self.status.as_str(), "Failed" | "Stopped")
+            || (self.status == "Cancelled" && !self.superseded())
+    }
+}
+
+/// The execution that says how the pipeline is doing: the newest one that
+/// a self-update did not supersede.
+pub fn deciding(executions: &[Execution]) -> Option<&Execution> {
+    executions.iter().find(|e| !e.superseded())
 }
 
 /// One stage's latest state (GetPipelineState).
@@ -266,6 +296,7 @@ impl Pipelines {
                     .status()
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default(),
+                summary: s.status_summary().map(str::to_string),
                 started: date(s.start_time()),
                 updated: date(s.last_update_time()),
                 trigger: s

@@ -134,3 +134,32 @@ async fn stage_states_are_read_from_aws_answer() {
         serde_json::json!({ "name": "rel" })
     );
 }
+
+fn execution(id: &str, status: &str, summary: Option<&str>) -> Execution {
+    Execution {
+        id: id.into(),
+        status: status.into(),
+        summary: summary.map(str::to_string),
+        started: None,
+        updated: None,
+        trigger: None,
+    }
+}
+
+#[test]
+fn a_run_cancelled_by_the_self_update_is_superseded_and_any_other_cancel_fails() {
+    let updated =
+        "The pipeline's definition was updated before the pipeline execution could be completed";
+    let runs = [
+        execution("e-2", "InProgress", None),
+        execution("e-1", "Cancelled", Some(updated)),
+    ];
+    assert!(runs[1].superseded() && !runs[1].failed());
+    assert_eq!(deciding(&runs).map(|e| e.id.as_str()), Some("e-2"));
+    // Only the superseded run so far: nothing decides yet.
+    assert_eq!(deciding(&runs[1..]).map(|e| e.id.as_str()), None);
+    let stopped = execution("e-3", "Cancelled", Some("Stopped by a newer execution"));
+    assert!(stopped.failed() && !stopped.superseded());
+    assert!(execution("e-4", "Failed", None).failed());
+    assert!(!execution("e-5", "Succeeded", None).failed());
+}

@@ -52,10 +52,15 @@ impl Work<'_> {
             ctx.printer.emit(
                 json!({ "event": "execution", "pipeline": name, "execution": e }),
                 || {
+                    let status = if e.superseded() {
+                        "Superseded (by the pipeline's self-update, which started the next run)"
+                    } else {
+                        e.status.as_str()
+                    };
                     format!(
                         "  {} {:<10} started {} ({})",
                         e.id,
-                        e.status,
+                        crate::output::github::inert(status),
                         e.started.as_deref().unwrap_or("-"),
                         e.trigger.as_deref().unwrap_or("-")
                     )
@@ -86,11 +91,12 @@ impl Work<'_> {
                 json!(stages)
             }
             Err(e) => {
-                // moto's server answers GetPipelineState with an HTML 500.
+                // moto's server answers GetPipelineState with an HTML 500,
+                // whose decoding error says nothing to a reader.
                 let reason = if self.opened.target.settings.endpoint.is_some() {
-                    format!(
-                        "this endpoint has no working GetPipelineState (moto's server has none; AWS has): {e}"
-                    )
+                    tracing::debug!("GetPipelineState against the endpoint: {e}");
+                    "this endpoint has no working GetPipelineState (moto's server has none; AWS has)"
+                        .to_string()
                 } else {
                     e.to_string()
                 };
@@ -101,10 +107,9 @@ impl Work<'_> {
                 Json::Null
             }
         };
-        let latest = executions.first().map(|e| e.status.clone());
-        let failed = latest
-            .as_deref()
-            .is_some_and(|s| s == "Failed" || s == "Stopped");
+        let deciding = crate::cloud::pipelines::deciding(&executions);
+        let latest = deciding.map(|e| e.status.clone());
+        let failed = deciding.is_some_and(crate::cloud::pipelines::Execution::failed);
         let human = format!(
             "pipeline {name} version {version}: {} execution(s), latest {}",
             executions.len(),
