@@ -306,6 +306,15 @@ fn pipeline_deploy_creates_the_stack_and_pipeline_and_updates_only_what_changed(
         .collect();
     assert_eq!(listed, [execution]);
     assert_eq!(summary(&status)["stacks"]["version"], 3);
+    // moto has no GetPipelineState: said plainly, not with its decoding error.
+    let unavailable = events(&status)
+        .into_iter()
+        .find(|e| e["event"] == "stage_states")
+        .expect("the stage states' event");
+    assert_eq!(
+        unavailable["reason"],
+        "this endpoint has no working GetPipelineState (moto's server has none; AWS has)"
+    );
 
     // Destroy: the pipeline and the stack go, the artifact bucket stays.
     let destroy = pipeline_run(project.path(), &account, &["pipeline", "destroy", "--yes"]);
