@@ -14,6 +14,9 @@ pub const REPORT_FILE: &str = "driftless.xml";
 
 /// The environment variable each deploy action sets to its environment.
 pub const ENVIRONMENT_VAR: &str = "DRIFTLESS_ENVIRONMENT";
+/// The variable the self-update action sets to the id of the execution
+/// running it (`#{codepipeline.PipelineExecutionId}`).
+pub const EXECUTION_VAR: &str = "DRIFTLESS_PIPELINE_EXECUTION";
 /// The variable holding the artifact bucket's name, set on every project.
 pub const BUCKET_VAR: &str = "DRIFTLESS_BUCKET";
 

@@ -41,7 +41,7 @@ pub struct Action {
     pub output_artifacts: Vec<String>,
 }
 
-const SOURCE_ARTIFACT: &str = "Source";
+pub const SOURCE_ARTIFACT: &str = "Source";
 
 fn action(name: &str, category: &str, provider: &str, run_order: i32) -> Action {
     Action {
@@ -96,13 +96,40 @@ fn source_action(source: &Source) -> Action {
             ],
         ),
     };
-    let mut a = action("Source", "Source", provider, 1);
+    let mut a = action(SOURCE_ACTION, "Source", provider, 1);
     a.configuration = configuration
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     a.output_artifacts.push(SOURCE_ARTIFACT.into());
     a
+}
+
+fn self_update(pipeline: &Pipeline) -> Action {
+    let mut a = build(SELF_UPDATE, project_name(&pipeline.name, Kind::Pipeline), 1);
+    let variables = serde_json::json!([{
+        "name": buildspec::EXECUTION_VAR,
+        "value": "#{codepipeline.PipelineExecutionId}",
+        "type": "PLAINTEXT",
+    }]);
+    a.configuration
+        .insert("EnvironmentVariables".into(), variables.to_string());
+    a
+}
+
+/// The self-update action's name.
+pub const SELF_UPDATE: &str = "SelfUpdate";
+/// The source action's name.
+pub const SOURCE_ACTION: &str = "Source";
+
+/// How CodePipeline names a revision of `source` when an execution is
+/// started on it.
+pub fn revision_type(source: &Source) -> aws_sdk_codepipeline::types::SourceRevisionType {
+    use aws_sdk_codepipeline::types::SourceRevisionType;
+    match source {
+        Source::S3 { .. } => SourceRevisionType::S3ObjectVersionId,
+        Source::CodeStar { .. } | Source::CodeCommit { .. } => SourceRevisionType::CommitId,
+    }
 }
 
 /// The declaration `pipeline` renders to, with the supporting stack's
@@ -113,15 +140,12 @@ pub fn render(pipeline: &Pipeline, bucket: &str, role_arn: &str) -> Declaration 
             name: "Source".into(),
             actions: vec![source_action(&pipeline.source)],
         },
-        // The pipeline first brings itself up to date, in place: an update
-        // does not stop or restart the execution that runs it.
+        // The pipeline first brings itself up to date. An update cancels the
+        // execution running it, so the action starts the next one on the
+        // same source revision (it gets the execution's id to find it).
         Stage {
             name: "Pipeline".into(),
-            actions: vec![build(
-                "SelfUpdate",
-                project_name(&pipeline.name, Kind::Pipeline),
-                1,
-            )],
+            actions: vec![self_update(pipeline)],
         },
     ];
     for stage in &pipeline.stages {

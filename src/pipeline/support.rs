@@ -166,6 +166,9 @@ fn self_update_statements(pipeline: &Pipeline) -> Vec<Json> {
                 "codepipeline:GetPipeline",
                 "codepipeline:CreatePipeline",
                 "codepipeline:UpdatePipeline",
+                // The run an update cancels goes on in a new one.
+                "codepipeline:GetPipelineExecution",
+                "codepipeline:StartPipelineExecution",
                 "codepipeline:ListTagsForResource",
                 "codepipeline:TagResource",
                 "codepipeline:UntagResource",

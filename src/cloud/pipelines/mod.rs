@@ -277,6 +277,72 @@ impl Pipelines {
         Ok(out.pipeline_execution_id().unwrap_or_default().to_string())
     }
 
+    /// Starts a new execution of `name` on the source revision execution
+    /// `of` ran (its `source_action`'s output `artifact`): after a self-update has
+    /// cancelled `of`, the release continues on the new definition. Returns
+    /// the new execution's id and the revision.
+    pub async fn restart(
+        &self,
+        name: &str,
+        of: &str,
+        source_action: &str,
+        artifact: &str,
+        revision_type: aws_sdk_codepipeline::types::SourceRevisionType,
+    ) -> Result<(String, String), CloudError> {
+        let out = self
+            .client
+            .get_pipeline_execution()
+            .pipeline_name(name)
+            .pipeline_execution_id(of)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("GetPipelineExecution", of, e))?;
+        let revision = out
+            .pipeline_execution()
+            .and_then(|e| {
+                e.artifact_revisions()
+                    .iter()
+                    .find(|a| a.name() == Some(artifact))
+                    .and_then(|a| a.revision_id())
+            })
+            .ok_or_else(|| {
+                CloudError::new(
+                    "GetPipelineExecution",
+                    of,
+                    "the execution has no source revision to continue from",
+                )
+            })?
+            .to_string();
+        let source = aws_sdk_codepipeline::types::SourceRevisionOverride::builder()
+            .action_name(source_action)
+            .revision_type(revision_type)
+            .revision_value(&revision)
+            .build()
+            .map_err(|e| CloudError::new("StartPipelineExecution", name, e.to_string()))?;
+        // One restart per cancelled run, however often the action retries.
+        let token: String = format!("after-{of}")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(128)
+            .collect();
+        let started = self
+            .client
+            .start_pipeline_execution()
+            .name(name)
+            .client_request_token(token)
+            .source_revisions(source)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("StartPipelineExecution", name, e))?;
+        Ok((
+            started
+                .pipeline_execution_id()
+                .unwrap_or_default()
+                .to_string(),
+            revision,
+        ))
+    }
+
     /// The latest `max` executions, newest first.
     pub async fn executions(&self, name: &str, max: i32) -> Result<Vec<Execution>, CloudError> {
         let out = self

@@ -163,3 +163,90 @@ fn a_run_cancelled_by_the_self_update_is_superseded_and_any_other_cancel_fails()
     assert!(execution("e-4", "Failed", None).failed());
     assert!(!execution("e-5", "Succeeded", None).failed());
 }
+
+/// After a self-update, the release goes on: the cancelled run's source
+/// revision is read (GetPipelineExecution) and a run is started on it
+/// (StartPipelineExecution with `sourceRevisions`), as AWS answers them.
+#[tokio::test]
+async fn a_self_update_starts_the_next_run_on_the_same_source_revision() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let http = crate::cloud::scripted::client(move |request| {
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default()
+            .to_string();
+        let sent = std::str::from_utf8(request.body().bytes().unwrap_or_default())
+            .unwrap_or_default()
+            .to_string();
+        record.lock().unwrap().push((target.clone(), sent));
+        let body = if target.ends_with("GetPipelineExecution") {
+            serde_json::json!({ "pipelineExecution": {
+                "pipelineName": "rel",
+                "pipelineExecutionId": "e-1",
+                "status": "Cancelled",
+                "artifactRevisions": [
+                    { "name": "Source", "revisionId": "3f9c2d1", "revisionSummary": "the change" }
+                ],
+            }})
+        } else {
+            serde_json::json!({ "pipelineExecutionId": "e-2" })
+        };
+        (
+            200,
+            vec![("content-type", "application/x-amz-json-1.1".into())],
+            body.to_string(),
+        )
+    });
+    let settings = ConnectSettings {
+        region: "eu-west-1".into(),
+        endpoint: None,
+        profile: None,
+        role: None,
+    };
+    let cloud = Cloud::with_http_client(http, &settings);
+    let (started, revision) = cloud
+        .pipelines(None)
+        .restart(
+            "rel",
+            "e-1",
+            "Source",
+            "Source",
+            aws_sdk_codepipeline::types::SourceRevisionType::CommitId,
+        )
+        .await
+        .unwrap();
+    assert_eq!((started.as_str(), revision.as_str()), ("e-2", "3f9c2d1"));
+    let seen = seen.lock().unwrap();
+    let body = |i: usize| serde_json::from_str::<serde_json::Value>(&seen[i].1).unwrap();
+    assert_eq!(seen[0].0, "CodePipeline_20150709.GetPipelineExecution");
+    assert_eq!(
+        body(0),
+        serde_json::json!({ "pipelineName": "rel", "pipelineExecutionId": "e-1" })
+    );
+    assert_eq!(seen[1].0, "CodePipeline_20150709.StartPipelineExecution");
+    assert_eq!(
+        body(1),
+        serde_json::json!({ "name": "rel", "clientRequestToken": "after-e-1", "sourceRevisions": [
+            { "actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": "3f9c2d1" }
+        ] })
+    );
+}
+
+#[test]
+fn the_self_update_action_knows_the_run_it_is_part_of() {
+    let rendered = render(&pipeline(vec![stage(&["dev"], false)]), "b", "r");
+    let update = &rendered.stages[1].actions[0];
+    assert_eq!(update.name, "SelfUpdate");
+    let variables: serde_json::Value =
+        serde_json::from_str(&update.configuration["EnvironmentVariables"]).unwrap();
+    assert_eq!(
+        variables,
+        serde_json::json!([{
+            "name": "DRIFTLESS_PIPELINE_EXECUTION",
+            "value": "#{codepipeline.PipelineExecutionId}",
+            "type": "PLAINTEXT",
+        }])
+    );
+}

@@ -208,6 +208,13 @@ impl Work<'_> {
             json!({ "event": "pipeline", "pipeline": pipeline.name, "action": done, "version": new_version }),
             || format!("pipeline {}: {done}, version {}", pipeline.name, new_version.unwrap_or(0)),
         );
+        if action == "update"
+            && let Ok(running) = std::env::var(crate::pipeline::buildspec::EXECUTION_VAR)
+            && !running.is_empty()
+        {
+            self.continue_release(ctx, &running).await?;
+            counts["restarted"] = json!(true);
+        }
         counts["version"] = json!(new_version);
         let human = if changes {
             format!("pipeline {done}")
@@ -215,6 +222,35 @@ impl Work<'_> {
             "no changes".into()
         };
         Ok(self.summary(true, counts, &human))
+    }
+
+    /// Inside the pipeline's own self-update: the update cancelled the
+    /// execution `running`, so the release goes on in a new execution of
+    /// the same source revision, on the new definition.
+    async fn continue_release(&self, ctx: &mut Context, running: &str) -> Result<(), CommandError> {
+        use crate::pipeline::declaration::{SOURCE_ACTION, SOURCE_ARTIFACT, revision_type};
+        let pipeline = &self.opened.pipeline;
+        let (started, revision) = self
+            .pipelines
+            .restart(
+                &pipeline.name,
+                running,
+                SOURCE_ACTION,
+                SOURCE_ARTIFACT,
+                revision_type(&pipeline.source),
+            )
+            .await
+            .map_err(|e| {
+                self.failed(
+                    &e,
+                    "the pipeline was updated, which cancels this run; start the release again with `driftless pipeline run`",
+                )
+            })?;
+        ctx.printer.emit(
+            json!({ "event": "pipeline", "pipeline": pipeline.name, "action": "continued", "superseded": running, "execution": started, "revision": revision }),
+            || format!("pipeline {}: the update supersedes run {running}; run {started} continues the release at {revision}", pipeline.name),
+        );
+        Ok(())
     }
 
     /// The binary, into the artifact bucket under its sha256, once.
