@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod buildspec;
 pub mod declaration;
+pub mod detect;
 pub mod support;
 
 pub use declaration::Declaration;

@@ -1,7 +1,7 @@
 //! The pipeline's supporting resources as one CloudFormation stack, deployed
 //! by the normal pass: an encrypted, retained artifact bucket, a CodeBuild
 //! project per kind of action, a role for the pipeline and one per kind of
-//! build, and the schedule.
+//! build, the schedule, and the source's change detection (`detect`).
 
 use super::{Kind, buildspec, project_name};
 use crate::render::{RenderedEnvironment, RenderedStack, ResourceSummary};
@@ -428,6 +428,7 @@ pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
             }),
         );
     }
+    resources.extend(super::detect::resources(pipeline));
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!("driftless: the supporting resources of pipeline {name}"),

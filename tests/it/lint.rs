@@ -64,3 +64,38 @@ fn event_sources_queues_topics_and_urls_render_templates_that_pass_cfn_lint() {
     lint(&repo_root().join("tests/fixtures/gate"), "dev");
     lint(&repo_root().join("tests/fixtures/legacy"), "dev");
 }
+
+/// The pipeline's supporting stack, for each kind of source (its change
+/// detection differs): the reference pipeline's, with its source swapped.
+#[test]
+fn the_pipelines_supporting_stack_passes_cfn_lint_for_every_source() {
+    use driftless::spec::pipeline::Source;
+    let root = repo_root();
+    let (project, _) = driftless::spec::load(&root).unwrap();
+    let mut pipeline = project.pipeline.clone().expect("the reference pipeline");
+    let dir = tempfile::tempdir().unwrap();
+    let sources = [
+        Source::CodeCommit {
+            repository: "user-management".into(),
+            branch: "main".into(),
+        },
+        Source::S3 {
+            bucket: "releases-bucket".into(),
+            key: "user-management.zip".into(),
+        },
+        Source::CodeStar {
+            connection: "arn:aws:codeconnections:eu-west-1:111111111111:connection/0a1b2c3d-1111-2222-3333-444455556666".into(),
+            repository: "acme/user-management".into(),
+            branch: "main".into(),
+        },
+    ];
+    let mut files = Vec::new();
+    for (i, source) in sources.into_iter().enumerate() {
+        pipeline.source = source;
+        let template = driftless::pipeline::support::template(&pipeline, &project, "abc");
+        let path = dir.path().join(format!("support-{i}.json"));
+        std::fs::write(&path, template.to_string()).unwrap();
+        files.push(path);
+    }
+    lint_files(&files, "the supporting stacks");
+}
