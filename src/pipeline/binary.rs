@@ -22,6 +22,26 @@ pub fn key(sha256: &str) -> String {
     format!("driftless/{sha256}/driftless.gz")
 }
 
+/// The CPU the builds of `image` run on: an arm image's name says so.
+pub fn image_arch(image: &str) -> &'static str {
+    if image.contains("aarch64") || image.contains("arm64") {
+        "aarch64"
+    } else {
+        "x86_64"
+    }
+}
+
+/// Why this binary, built for `os`/`arch`, cannot run in builds of
+/// `image` (Linux, on the image's CPU), if it cannot.
+pub fn platform_problem(os: &str, arch: &str, image: &str) -> Option<String> {
+    let wanted = image_arch(image);
+    (os != "linux" || arch != wanted).then(|| {
+        format!(
+            "this driftless is built for {os} {arch}, and the pipeline's builds run Linux {wanted} ({image}): every action would fail to start it"
+        )
+    })
+}
+
 /// The running binary, hashed once per build of it: the hash is kept in
 /// `cache` under the file's size and modification time.
 pub fn current(cache: &Path) -> std::io::Result<Binary> {
@@ -60,6 +80,17 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_linux_binary_of_the_images_cpu_is_shipped() {
+        let x86 = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
+        let arm = "aws/codebuild/amazonlinux-aarch64-standard:3.0";
+        assert_eq!(platform_problem("linux", "x86_64", x86), None);
+        assert_eq!(platform_problem("linux", "aarch64", arm), None);
+        assert!(platform_problem("macos", "aarch64", arm).is_some());
+        assert!(platform_problem("linux", "aarch64", x86).is_some());
+        assert!(platform_problem("linux", "x86_64", arm).is_some());
+    }
 
     #[test]
     fn the_hash_is_the_files_sha256_and_is_kept_per_build() {

@@ -1,8 +1,8 @@
 //! The buildspecs of the pipeline's CodeBuild projects, generated. JSON is
 //! YAML, so CodeBuild reads them as they are. Every value that reaches a
-//! command is checked where it is read (a version is a version; environment
-//! names are letters, digits and `-`; the digest is hex) and what a user wrote is quoted
-//! for the shell here as well.
+//! command is checked where it is read (a release's URL is plain https and
+//! its checksum hex; environment names are letters, digits and `-`) and
+//! what a user wrote is quoted for the shell here as well.
 
 use super::Kind;
 use crate::spec::pipeline::Shipping;
@@ -35,10 +35,20 @@ fn install(shipping: &Shipping, binary_key: &str, sha256: &str) -> Vec<String> {
             format!("echo \"{sha256}  /usr/local/bin/driftless\" | sha256sum -c -"),
             "chmod +x /usr/local/bin/driftless".into(),
         ],
-        Shipping::Version(version) => vec![format!(
-            "cargo install --locked --root /usr/local driftless --version {}",
-            quoted(version)
-        )],
+        Shipping::Release { url, sha256, .. } => {
+            let fetched = "/tmp/driftless-release";
+            let unpack = if url.ends_with(".gz") {
+                format!("gunzip -c {fetched} > /usr/local/bin/driftless")
+            } else {
+                format!("cp {fetched} /usr/local/bin/driftless")
+            };
+            vec![
+                format!("curl -fsSL --retry 3 -o {fetched} {}", quoted(url)),
+                format!("echo \"{sha256}  {fetched}\" | sha256sum -c -"),
+                unpack,
+                "chmod +x /usr/local/bin/driftless".into(),
+            ]
+        }
         Shipping::Image(_) => Vec::new(),
     }
 }
@@ -118,6 +128,36 @@ mod tests {
             "driftless deploy \"$DRIFTLESS_ENVIRONMENT\" --ci --junit driftless-reports/driftless.xml"
         );
         assert_eq!(spec["reports"]["driftless"]["file-format"], "JUNITXML");
+    }
+
+    #[test]
+    fn a_release_is_fetched_checked_then_installed() {
+        let release = Shipping::Release {
+            url: "https://releases.example.com/driftless-x86_64-linux.gz".into(),
+            sha256: "ab".repeat(32),
+            version: Some("0.3.0".into()),
+        };
+        let text = render(Kind::Deploy, &release, "k", "s", &[]);
+        let spec: Json = serde_json::from_str(&text).unwrap();
+        let install: Vec<&str> = spec["phases"]["install"]["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Json::as_str)
+            .collect();
+        assert_eq!(
+            install,
+            [
+                "curl -fsSL --retry 3 -o /tmp/driftless-release 'https://releases.example.com/driftless-x86_64-linux.gz'",
+                &format!(
+                    "echo \"{}  /tmp/driftless-release\" | sha256sum -c -",
+                    "ab".repeat(32)
+                ),
+                "gunzip -c /tmp/driftless-release > /usr/local/bin/driftless",
+                "chmod +x /usr/local/bin/driftless",
+            ]
+        );
+        assert!(!text.contains("cargo install"));
     }
 
     #[test]

@@ -284,7 +284,7 @@ fn reconcile_source(pipeline: &Pipeline, buildspec: String) -> (Json, Option<Str
     }
 }
 
-fn image(pipeline: &Pipeline) -> String {
+pub fn image(pipeline: &Pipeline) -> String {
     match &pipeline.shipping {
         Shipping::Image(image) => image.clone(),
         _ => DEFAULT_IMAGE.to_string(),
@@ -304,7 +304,7 @@ fn build_project(
         "Source": source,
         "Artifacts": { "Type": if kind == Kind::Reconcile { "NO_ARTIFACTS" } else { "CODEPIPELINE" } },
         "Environment": {
-            "Type": "LINUX_CONTAINER",
+            "Type": if super::binary::image_arch(&image(pipeline)) == "aarch64" { "ARM_CONTAINER" } else { "LINUX_CONTAINER" },
             "ComputeType": "BUILD_GENERAL1_SMALL",
             "Image": image(pipeline),
             "EnvironmentVariables": [

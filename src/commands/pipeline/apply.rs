@@ -262,6 +262,16 @@ impl Work<'_> {
         ) {
             return Ok(());
         }
+        let image = crate::pipeline::support::image(&self.opened.pipeline);
+        if let Some(problem) = crate::pipeline::binary::platform_problem(
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            &image,
+        ) {
+            return Err(CommandError::new(ErrorKind::Invalid, problem).with_help(
+                "run `driftless pipeline deploy` from Linux on that CPU (a CI job does), or pin a release for it in pipeline.yaml: `driftless: { url: https://..., sha256: ... }`",
+            ));
+        }
         let uploaded = bootstrap::ship_gzipped(self.cloud, bucket, &binary.key(), &binary.path)
             .await
             .map_err(|e| self.failed(&e, "the pipeline was not changed"))?;

@@ -6,7 +6,7 @@ use crate::spec::read::Reader;
 use crate::yaml::{Node, Span};
 use std::collections::BTreeMap;
 
-const SHIPPING_KEYS: &[&str] = &["version", "image"];
+const SHIPPING_KEYS: &[&str] = &["version", "url", "sha256", "image"];
 
 /// CodePipeline's limit on a stage name.
 const MAX_STAGE_NAME: usize = 100;
@@ -53,8 +53,8 @@ pub(super) fn read_shipping(node: &Node, r: &mut Reader<'_>) -> Option<Shipping>
     if !r.keys(node, "driftless", SHIPPING_KEYS, &[]) {
         return None;
     }
-    match (node.get("version"), node.get("image")) {
-        (Some(v), None) => {
+    let version = match node.get("version") {
+        Some(v) => {
             let version = r.string(v, "version")?;
             if !is_version(&version) {
                 r.error(
@@ -64,15 +64,60 @@ pub(super) fn read_shipping(node: &Node, r: &mut Reader<'_>) -> Option<Shipping>
                 );
                 return None;
             }
-            Some(Shipping::Version(version))
+            Some(version)
         }
-        (None, Some(i)) => r.string(i, "image").map(Shipping::Image),
-        (None, None) => Some(Shipping::Binary),
-        (Some(_), Some(_)) => {
+        None => None,
+    };
+    match (node.get("url"), node.get("sha256"), node.get("image")) {
+        (Some(u), Some(h), None) => {
+            let url = r.string(u, "url")?;
+            let sha256 = r.string(h, "sha256")?;
+            let plain = |c: char| c.is_ascii_graphic() && !"'\"`$\\".contains(c);
+            if !url.starts_with("https://") || !url.chars().all(plain) {
+                r.error(
+                    u.span,
+                    format!("`{url}` is not an https URL a build can fetch as it is"),
+                    "give the release artifact's https URL, without quotes, `$` or spaces",
+                );
+                return None;
+            }
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                r.error(
+                    h.span,
+                    "`sha256` is not a SHA-256 (64 hexadecimal digits)",
+                    "pin the artifact's checksum: `sha256sum driftless-x86_64-linux.gz`",
+                );
+                return None;
+            }
+            Some(Shipping::Release {
+                url,
+                sha256: sha256.to_ascii_lowercase(),
+                version,
+            })
+        }
+        (None, None, Some(i)) if version.is_none() => r.string(i, "image").map(Shipping::Image),
+        (None, None, None) if version.is_none() => Some(Shipping::Binary),
+        (None, None, None) => {
             r.error(
                 node.span,
-                "driftless names a version or an image, not both",
-                "keep `version:` to install that release in the build, or `image:` for an image that has driftless",
+                "a version alone names nothing a build can fetch and check",
+                "add `url:` (the release artifact for the build image's platform) and `sha256:` (its checksum): a build never installs driftless from a registry by name",
+            );
+            None
+        }
+        (Some(_), None, _) | (None, Some(_), _) => {
+            r.error(
+                node.span,
+                "a release artifact needs both `url:` and `sha256:`",
+                "pin the artifact's checksum beside its URL",
+            );
+            None
+        }
+        _ => {
+            r.error(
+                node.span,
+                "driftless comes from a release artifact or an image, not both",
+                "keep `url:` and `sha256:` to fetch that release in the build, or `image:` for an image that has driftless",
             );
             None
         }

@@ -69,8 +69,13 @@ pub struct Schedule {
 pub enum Shipping {
     /// The binary that deployed the pipeline, from the artifact bucket.
     Binary,
-    /// `cargo install driftless --version V` in the build.
-    Version(String),
+    /// A release artifact fetched from `url` and checked against the
+    /// `sha256` the file pins (gzipped when the URL ends in `.gz`).
+    Release {
+        url: String,
+        sha256: String,
+        version: Option<String>,
+    },
     /// A container image with `driftless` on its PATH.
     Image(String),
 }
