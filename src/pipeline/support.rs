@@ -197,8 +197,33 @@ fn self_update_statements(pipeline: &Pipeline) -> Vec<Json> {
         ),
         statement(&["s3:*"], vec![bucket_arn(), bucket_objects()]),
         statement(&["sts:GetCallerIdentity"], vec![json!("*")]),
+        // The pass lists the account's stacks in one call, which IAM
+        // scopes to no stack.
+        statement(&["cloudformation:DescribeStacks"], vec![json!("*")]),
+        // Its lock and its record, in the bootstrap stack's bucket.
+        statement(
+            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            vec![
+                sub(&format!(
+                    "arn:${{AWS::Partition}}:s3:::{BOOTSTRAP_BUCKETS}/locks/{name}-*"
+                )),
+                sub(&format!(
+                    "arn:${{AWS::Partition}}:s3:::{BOOTSTRAP_BUCKETS}/state/{name}-*"
+                )),
+            ],
+        ),
+        statement(
+            &["s3:ListBucket", "s3:GetBucketLocation"],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:s3:::{BOOTSTRAP_BUCKETS}"
+            ))],
+        ),
     ]
 }
+
+/// The bootstrap stack's bucket, as CloudFormation names it
+/// (`<stack>-<logical id>-<suffix>`, lowercase).
+const BOOTSTRAP_BUCKETS: &str = "driftless-bootstrap-assetbucket-*";
 
 /// What the pipeline itself may do: the bucket, its builds, its source.
 fn pipeline_statements(pipeline: &Pipeline) -> Vec<Json> {
@@ -518,6 +543,24 @@ mod tests {
             };
         }
         let template = template(&pipeline, &project, "abc");
+        // The self-update can list stacks and take its lock.
+        let update = statements(&template, "SelfUpdateRole");
+        assert!(
+            update
+                .iter()
+                .any(|s| s["Action"] == json!(["cloudformation:DescribeStacks"])
+                    && s["Resource"] == json!(["*"]))
+        );
+        assert!(
+            update
+                .iter()
+                .any(|s| s["Action"].to_string().contains("s3:PutObject")
+                    && s["Resource"][0]["Fn::Sub"]
+                        .as_str()
+                        .is_some_and(|r| r.ends_with(
+                            "driftless-bootstrap-assetbucket-*/locks/user-management-release-*"
+                        )))
+        );
         let deploy = statements(&template, "DeployRole");
         assert!(deploy.iter().any(|s| s["Action"] == json!(["sts:AssumeRole"]) && s["Resource"] == json!([role])));
         assert!(
