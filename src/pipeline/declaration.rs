@@ -70,6 +70,7 @@ fn source_action(source: &Source) -> Action {
             connection,
             repository,
             branch,
+            ..
         } => (
             "CodeStarSourceConnection",
             vec![
@@ -264,6 +265,7 @@ mod tests {
                 connection: "arn:aws:codestar-connections:us-east-1:1:connection/x".into(),
                 repository: "acme/users".into(),
                 branch: "main".into(),
+                provider: crate::spec::pipeline::Provider::GitHub,
             },
             stages,
             schedule: None,

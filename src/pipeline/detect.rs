@@ -238,6 +238,7 @@ mod tests {
             connection: "arn:aws:codeconnections:us-east-1:1:connection/x".into(),
             repository: "acme/users".into(),
             branch: "main".into(),
+            provider: crate::spec::pipeline::Provider::GitHub,
         }));
         assert!(r.is_empty());
     }

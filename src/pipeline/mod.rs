@@ -6,6 +6,7 @@ pub mod binary;
 pub mod buildspec;
 pub mod declaration;
 pub mod detect;
+mod roles;
 pub mod support;
 
 pub use declaration::Declaration;

@@ -3,10 +3,14 @@
 //! project per kind of action, a role for the pipeline and one per kind of
 //! build, the schedule, and the source's change detection (`detect`).
 
+use super::roles::{
+    build_basics, checkout_statements, deploy_statements, pipeline_statements,
+    self_update_statements,
+};
 use super::{Kind, buildspec, project_name};
 use crate::render::{RenderedEnvironment, RenderedStack, ResourceSummary};
 use crate::spec::pipeline::{Pipeline, Shipping, Source};
-use crate::spec::{Project, Target, Tier};
+use crate::spec::{Project, Tier};
 use serde_json::{Map, Value as Json, json};
 
 pub const BUCKET_OUTPUT: &str = "ArtifactBucket";
@@ -17,15 +21,15 @@ pub const DEFAULT_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
 
 const BUCKET: &str = "ArtifactBucket";
 
-fn sub(text: &str) -> Json {
+pub(super) fn sub(text: &str) -> Json {
     json!({ "Fn::Sub": text })
 }
 
-fn statement(actions: &[&str], resources: Vec<Json>) -> Json {
+pub(super) fn statement(actions: &[&str], resources: Vec<Json>) -> Json {
     json!({ "Effect": "Allow", "Action": actions, "Resource": resources })
 }
 
-fn role(service: &str, statements: Vec<Json>) -> Json {
+pub(super) fn role(service: &str, statements: Vec<Json>) -> Json {
     json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -45,235 +49,19 @@ fn role(service: &str, statements: Vec<Json>) -> Json {
     })
 }
 
-fn bucket_objects() -> Json {
+pub(super) fn bucket_objects() -> Json {
     sub(&format!("${{{BUCKET}.Arn}}/*"))
 }
 
-fn bucket_arn() -> Json {
+pub(super) fn bucket_arn() -> Json {
     json!({ "Fn::GetAtt": [BUCKET, "Arn"] })
 }
 
-fn project_arn(name: &str, kind: Kind) -> Json {
+pub(super) fn project_arn(name: &str, kind: Kind) -> Json {
     sub(&format!(
         "arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:project/{}",
         project_name(name, kind)
     ))
-}
-
-/// What every build may do: its logs, its reports, the artifact bucket.
-fn build_basics(name: &str) -> Vec<Json> {
-    vec![
-        statement(
-            &[
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:PutLogEvents",
-            ],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/{name}-*"
-            ))],
-        ),
-        statement(
-            &[
-                "codebuild:CreateReportGroup",
-                "codebuild:CreateReport",
-                "codebuild:UpdateReport",
-                "codebuild:BatchPutTestCases",
-            ],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:report-group/{name}-*"
-            ))],
-        ),
-        statement(
-            &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-            vec![bucket_objects()],
-        ),
-        statement(
-            &["s3:GetBucketLocation", "s3:ListBucket"],
-            vec![bucket_arn()],
-        ),
-    ]
-}
-
-/// The services a deploy in the build's own account touches: the kinds
-/// driftless renders. Environments whose target names a `role` get only
-/// `sts:AssumeRole` on it instead.
-const DEPLOY_SERVICES: &[&str] = &[
-    "cloudformation:*",
-    "dynamodb:*",
-    "lambda:*",
-    "apigateway:*",
-    "cloudwatch:*",
-    "sns:*",
-    "sqs:*",
-    "s3:*",
-    "logs:*",
-    "iam:GetRole",
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:PassRole",
-    "iam:PutRolePolicy",
-    "iam:DeleteRolePolicy",
-    "iam:GetRolePolicy",
-    "iam:AttachRolePolicy",
-    "iam:DetachRolePolicy",
-    "iam:TagRole",
-    "iam:UntagRole",
-    "sts:GetCallerIdentity",
-];
-
-/// What deploying `environments` needs: their roles, or the services.
-fn deploy_statements(project: &Project, environments: &[&str]) -> Vec<Json> {
-    let mut roles: Vec<String> = Vec::new();
-    let mut local = false;
-    for name in environments {
-        match project.environments.get(*name).map(|e| &e.target) {
-            Some(Target::Aws {
-                role: Some(role), ..
-            }) => roles.push(role.clone()),
-            _ => local = true,
-        }
-    }
-    roles.sort();
-    roles.dedup();
-    let mut statements = Vec::new();
-    if !roles.is_empty() {
-        statements.push(statement(
-            &["sts:AssumeRole"],
-            roles.into_iter().map(Json::String).collect(),
-        ));
-    }
-    if local {
-        statements.push(statement(DEPLOY_SERVICES, vec![json!("*")]));
-    }
-    statements
-}
-
-/// What the self-updating build needs: this stack, its resources, the
-/// pipeline.
-fn self_update_statements(pipeline: &Pipeline) -> Vec<Json> {
-    let name = &pipeline.name;
-    let stack = pipeline.stack_name();
-    vec![
-        statement(
-            &["cloudformation:*"],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{stack}/*"
-            ))],
-        ),
-        statement(
-            &[
-                "codepipeline:GetPipeline",
-                "codepipeline:CreatePipeline",
-                "codepipeline:UpdatePipeline",
-                // The run an update cancels goes on in a new one.
-                "codepipeline:GetPipelineExecution",
-                "codepipeline:StartPipelineExecution",
-                "codepipeline:ListTagsForResource",
-                "codepipeline:TagResource",
-                "codepipeline:UntagResource",
-            ],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:codepipeline:${{AWS::Region}}:${{AWS::AccountId}}:{name}"
-            ))],
-        ),
-        statement(
-            &["iam:*"],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{stack}-*"
-            ))],
-        ),
-        statement(
-            &["codebuild:*"],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:project/{name}-*"
-            ))],
-        ),
-        statement(
-            &["events:*"],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{name}-*"
-            ))],
-        ),
-        statement(&["s3:*"], vec![bucket_arn(), bucket_objects()]),
-        statement(&["sts:GetCallerIdentity"], vec![json!("*")]),
-        // The pass lists the account's stacks in one call, which IAM
-        // scopes to no stack.
-        statement(&["cloudformation:DescribeStacks"], vec![json!("*")]),
-        // Its lock and its record, in the bootstrap stack's bucket.
-        statement(
-            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            vec![
-                sub(&format!(
-                    "arn:${{AWS::Partition}}:s3:::{BOOTSTRAP_BUCKETS}/locks/{name}-*"
-                )),
-                sub(&format!(
-                    "arn:${{AWS::Partition}}:s3:::{BOOTSTRAP_BUCKETS}/state/{name}-*"
-                )),
-            ],
-        ),
-        statement(
-            &["s3:ListBucket", "s3:GetBucketLocation"],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:s3:::{BOOTSTRAP_BUCKETS}"
-            ))],
-        ),
-    ]
-}
-
-/// The bootstrap stack's bucket, as CloudFormation names it
-/// (`<stack>-<logical id>-<suffix>`, lowercase).
-const BOOTSTRAP_BUCKETS: &str = "driftless-bootstrap-assetbucket-*";
-
-/// What the pipeline itself may do: the bucket, its builds, its source.
-fn pipeline_statements(pipeline: &Pipeline) -> Vec<Json> {
-    let name = &pipeline.name;
-    let mut statements = vec![
-        statement(
-            &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-            vec![bucket_objects()],
-        ),
-        statement(
-            &["s3:GetBucketVersioning", "s3:GetBucketLocation"],
-            vec![bucket_arn()],
-        ),
-        statement(
-            &[
-                "codebuild:StartBuild",
-                "codebuild:BatchGetBuilds",
-                "codebuild:StopBuild",
-            ],
-            vec![
-                project_arn(name, Kind::Deploy),
-                project_arn(name, Kind::Pipeline),
-            ],
-        ),
-    ];
-    statements.push(match &pipeline.source {
-        Source::CodeStar { connection, .. } => statement(
-            &["codestar-connections:UseConnection", "codeconnections:UseConnection"],
-            vec![json!(connection)],
-        ),
-        Source::CodeCommit { repository, .. } => statement(
-            &[
-                "codecommit:GetBranch",
-                "codecommit:GetCommit",
-                "codecommit:UploadArchive",
-                "codecommit:GetUploadArchiveStatus",
-            ],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:codecommit:${{AWS::Region}}:${{AWS::AccountId}}:{repository}"
-            ))],
-        ),
-        Source::S3 { bucket, key } => statement(
-            &["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning"],
-            vec![
-                sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}")),
-                sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}/{key}")),
-            ],
-        ),
-    });
-    statements
 }
 
 /// The reconcile build's own checkout of the project, from the source.
@@ -283,10 +71,11 @@ fn reconcile_source(pipeline: &Pipeline, buildspec: String) -> (Json, Option<Str
             connection,
             repository,
             branch,
+            provider,
         } => (
             json!({
-                "Type": "GITHUB",
-                "Location": format!("https://github.com/{repository}.git"),
+                "Type": provider.codebuild_type(),
+                "Location": provider.clone_url(repository),
                 "Auth": { "Type": "CODECONNECTIONS", "Resource": connection },
                 "BuildSpec": buildspec,
             }),
@@ -415,6 +204,7 @@ pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
         let scheduled: Vec<&str> = schedule.environments.iter().map(String::as_str).collect();
         let mut reconcile_role = build_basics(name);
         reconcile_role.extend(deploy_statements(project, &scheduled));
+        reconcile_role.extend(checkout_statements(pipeline));
         resources.insert(
             "ReconcileRole".into(),
             role("codebuild.amazonaws.com", reconcile_role),
@@ -528,6 +318,36 @@ mod tests {
     }
 
     #[test]
+    fn the_scheduled_reconcile_may_check_out_its_source_from_the_right_host() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let (project, _) = crate::spec::load(&root).unwrap();
+        let mut pipeline = project.pipeline.clone().expect("the reference pipeline");
+        let pulls = statements(&template(&pipeline, &project, "abc"), "ReconcileRole");
+        assert!(
+            pulls
+                .iter()
+                .any(|s| s["Action"] == json!(["codecommit:GitPull"]))
+        );
+        let connection = "arn:aws:codeconnections:eu-west-1:1:connection/x";
+        pipeline.source = Source::CodeStar {
+            connection: connection.into(),
+            repository: "acme/users".into(),
+            branch: "main".into(),
+            provider: crate::spec::pipeline::Provider::GitLab,
+        };
+        let t = template(&pipeline, &project, "abc");
+        let source = &t["Resources"]["ReconcileProject"]["Properties"]["Source"];
+        assert_eq!(source["Type"], "GITLAB");
+        assert_eq!(source["Location"], "https://gitlab.com/acme/users.git");
+        assert!(
+            statements(&t, "ReconcileRole")
+                .iter()
+                .any(|s| s["Resource"] == json!([connection])
+                    && s["Action"].to_string().contains("UseConnection"))
+        );
+    }
+
+    #[test]
     fn a_build_assumes_the_targets_role_and_holds_no_deploy_rights_of_its_own() {
         let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let (mut project, _) = crate::spec::load(&root).unwrap();
@@ -535,7 +355,7 @@ mod tests {
         pipeline.schedule = None;
         let role = "arn:aws:iam::222222222222:role/deployer";
         for env in project.environments.values_mut() {
-            env.target = Target::Aws {
+            env.target = crate::spec::Target::Aws {
                 region: "eu-west-1".into(),
                 account: "222222222222".into(),
                 profile: None,

@@ -87,6 +87,7 @@ fn the_pipelines_supporting_stack_passes_cfn_lint_for_every_source() {
             connection: "arn:aws:codeconnections:eu-west-1:111111111111:connection/0a1b2c3d-1111-2222-3333-444455556666".into(),
             repository: "acme/user-management".into(),
             branch: "main".into(),
+            provider: driftless::spec::pipeline::Provider::GitHub,
         },
     ];
     let mut files = Vec::new();

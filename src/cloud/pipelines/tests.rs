@@ -17,6 +17,7 @@ fn pipeline(stages: Vec<SpecStage>) -> Pipeline {
             connection: "arn:aws:codestar-connections:us-east-1:1:connection/x".into(),
             repository: "acme/users".into(),
             branch: "main".into(),
+            provider: crate::spec::pipeline::Provider::GitHub,
         },
         stages,
         schedule: None,

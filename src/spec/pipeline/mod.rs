@@ -18,28 +18,11 @@ use super::read::Reader;
 use crate::diag::FileName;
 use crate::yaml::{Node, Span, Value};
 use fields::{read_shipping, read_tags, stage_names_fit};
+use source::read_source;
+pub use source::{Provider, Source};
 use std::collections::BTreeMap;
 
 pub const PIPELINE_FILE: &str = "pipeline.yaml";
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// A CodeStar (CodeConnections) connection to GitHub, GitLab or Bitbucket.
-    CodeStar {
-        connection: String,
-        repository: String,
-        branch: String,
-    },
-    CodeCommit {
-        repository: String,
-        branch: String,
-    },
-    /// A zip of the project in a versioned bucket.
-    S3 {
-        bucket: String,
-        key: String,
-    },
-}
 
 /// One step of the pipeline: an environment, or a wave of them deployed in
 /// parallel, with a manual approval first when `approval`.
@@ -117,7 +100,6 @@ const KEYS: &[&str] = &[
     "driftless",
     "tags",
 ];
-const SOURCE_KINDS: &[&str] = &["codestar", "codecommit", "s3"];
 const STAGE_KEYS: &[&str] = &["environment", "environments", "approval"];
 const SCHEDULE_KEYS: &[&str] = &["every", "cron", "environments"];
 
@@ -181,6 +163,15 @@ pub fn read(
     let schedule = node
         .get("schedule")
         .and_then(|n| read_schedule(n, environments, r));
+    if let (Some(Source::S3 { .. }), Some(_), Some(n)) = (&source, &schedule, node.get("schedule"))
+    {
+        // The loop follows a branch's commits; a zip in a bucket has none.
+        r.error(
+            n.span,
+            "a scheduled reconcile follows a git branch, and an S3 source is a zip without history",
+            "use a codecommit or codestar source for the schedule, or drop `schedule:` and let the pipeline's runs deploy",
+        );
+    }
     let shipping = node
         .get("driftless")
         .map(|n| read_shipping(n, r))
@@ -203,93 +194,6 @@ pub fn read(
         shipping: shipping?,
         tags,
     })
-}
-
-fn text(r: &mut Reader<'_>, node: &Node, key: &str, what: &str) -> Option<String> {
-    let value = node.get(key).and_then(|n| r.string(n, what))?;
-    if value.trim().is_empty() {
-        if let Some(n) = node.get(key) {
-            r.error(n.span, format!("{what} is empty"), crate::diag::write::TEXT);
-        }
-        return None;
-    }
-    Some(value)
-}
-
-fn read_source(node: &Node, r: &mut Reader<'_>) -> Option<Source> {
-    if !r.keys(node, "source", SOURCE_KINDS, &[]) {
-        return None;
-    }
-    let entries = node.entries().unwrap_or_default();
-    if entries.len() != 1 {
-        r.error(
-            node.span,
-            format!(
-                "source must name exactly one of {}",
-                SOURCE_KINDS.join(", ")
-            ),
-            "for example `source: { codecommit: { repository: users, branch: main } }`",
-        );
-        return None;
-    }
-    let entry = &entries[0];
-    let n = &entry.value;
-    match entry.key.as_str() {
-        "codestar" => {
-            r.keys(
-                n,
-                "a codestar source",
-                &["connection", "repository", "branch"],
-                &["connection", "repository", "branch"],
-            );
-            let connection = text(r, n, "connection", "connection")?;
-            if !connection.starts_with("arn:")
-                && let Some(c) = n.get("connection")
-            {
-                r.error(
-                    c.span,
-                    format!("connection `{connection}` is not an ARN"),
-                    "copy the connection's ARN from the console (arn:aws:codestar-connections:... or arn:aws:codeconnections:...)",
-                );
-                return None;
-            }
-            let repository = text(r, n, "repository", "repository")?;
-            if !repository.contains('/')
-                && let Some(c) = n.get("repository")
-            {
-                r.error(
-                    c.span,
-                    format!("repository `{repository}` is not `owner/name`"),
-                    "write the full repository id, for example `acme/users`",
-                );
-                return None;
-            }
-            Some(Source::CodeStar {
-                connection,
-                repository,
-                branch: text(r, n, "branch", "branch")?,
-            })
-        }
-        "codecommit" => {
-            r.keys(
-                n,
-                "a codecommit source",
-                &["repository", "branch"],
-                &["repository", "branch"],
-            );
-            Some(Source::CodeCommit {
-                repository: text(r, n, "repository", "repository")?,
-                branch: text(r, n, "branch", "branch")?,
-            })
-        }
-        _ => {
-            r.keys(n, "an s3 source", &["bucket", "key"], &["bucket", "key"]);
-            Some(Source::S3 {
-                bucket: text(r, n, "bucket", "bucket")?,
-                key: text(r, n, "key", "key")?,
-            })
-        }
-    }
 }
 
 /// An environment named in the pipeline: it must exist.
@@ -560,6 +464,7 @@ fn read_schedule(
 }
 
 mod fields;
+mod source;
 
 #[cfg(test)]
 mod tests;
