@@ -165,7 +165,7 @@ pub fn render(pipeline: &Pipeline, bucket: &str, role_arn: &str) -> Declaration 
         for env in &stage.environments {
             let mut deploy = build(
                 &format!("Deploy-{env}"),
-                project_name(&pipeline.name, Kind::Deploy),
+                super::deploy_project_name(&pipeline.name, env),
                 deploy_order,
             );
             let variables = serde_json::json!([{

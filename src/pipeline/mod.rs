@@ -16,6 +16,31 @@ pub fn project_name(pipeline: &str, kind: Kind) -> String {
     format!("{pipeline}-{}", kind.as_str())
 }
 
+/// The deploy project of one environment: each environment's deploys run
+/// in a project, as a role, of its own.
+pub fn deploy_project_name(pipeline: &str, environment: &str) -> String {
+    format!("{}-{environment}", project_name(pipeline, Kind::Deploy))
+}
+
+/// The logical ids of each environment's deploy role and project in the
+/// supporting stack (`DeployDevRole`, `DeployDevProject`), distinct even
+/// where two names differ only in punctuation.
+pub fn deploy_ids<'a>(environments: &[&'a str]) -> Vec<(&'a str, String, String)> {
+    let mut seen = std::collections::BTreeSet::new();
+    environments
+        .iter()
+        .enumerate()
+        .map(|(i, env)| {
+            let mut base = format!("Deploy{}", crate::kinds::pascal(env));
+            if !seen.insert(base.clone()) {
+                base = format!("{base}{i}");
+                seen.insert(base.clone());
+            }
+            (*env, format!("{base}Role"), format!("{base}Project"))
+        })
+        .collect()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// `driftless deploy ENV --ci`, one action per environment.

@@ -3,7 +3,7 @@
 //! pipeline itself may touch, and the scheduled reconcile's checkout.
 
 use super::Kind;
-use super::support::{bucket_arn, bucket_objects, project_arn, statement, sub};
+use super::support::{bucket_arn, bucket_objects, project_arn, project_arn_named, statement, sub};
 use crate::spec::pipeline::{Pipeline, Source};
 use crate::spec::{Project, Target};
 use serde_json::{Value as Json, json};
@@ -191,10 +191,11 @@ pub(super) fn pipeline_statements(pipeline: &Pipeline) -> Vec<Json> {
                 "codebuild:BatchGetBuilds",
                 "codebuild:StopBuild",
             ],
-            vec![
-                project_arn(name, Kind::Deploy),
-                project_arn(name, Kind::Pipeline),
-            ],
+            pipeline
+                .environments()
+                .map(|env| project_arn_named(&super::deploy_project_name(name, env)))
+                .chain([project_arn(name, Kind::Pipeline)])
+                .collect(),
         ),
     ];
     statements.push(match &pipeline.source {

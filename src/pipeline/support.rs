@@ -58,9 +58,12 @@ pub(super) fn bucket_arn() -> Json {
 }
 
 pub(super) fn project_arn(name: &str, kind: Kind) -> Json {
+    project_arn_named(&project_name(name, kind))
+}
+
+pub(super) fn project_arn_named(project: &str) -> Json {
     sub(&format!(
-        "arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:project/{}",
-        project_name(name, kind)
+        "arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:project/{project}"
     ))
 }
 
@@ -107,13 +110,13 @@ pub fn image(pipeline: &Pipeline) -> String {
 
 fn build_project(
     pipeline: &Pipeline,
-    kind: Kind,
+    (kind, name): (Kind, String),
     role: &str,
     source: Json,
     source_version: Option<String>,
 ) -> Json {
     let mut properties = json!({
-        "Name": project_name(&pipeline.name, kind),
+        "Name": name,
         "ServiceRole": { "Fn::GetAtt": [role, "Arn"] },
         "Source": source,
         "Artifacts": { "Type": if kind == Kind::Reconcile { "NO_ARTIFACTS" } else { "CODEPIPELINE" } },
@@ -167,34 +170,38 @@ pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
         "PipelineRole".into(),
         role("codepipeline.amazonaws.com", pipeline_statements(pipeline)),
     );
-    let mut deploy_role = build_basics(name);
-    deploy_role.extend(deploy_statements(project, &deployed));
-    resources.insert(
-        "DeployRole".into(),
-        role("codebuild.amazonaws.com", deploy_role),
-    );
+    let from_pipeline = |kind| json!({ "Type": "CODEPIPELINE", "BuildSpec": spec(kind, &[]) });
+    // A role and a project per environment: a build of dev can deploy dev
+    // and nothing else, whatever a change to dev runs in it.
+    for (env, role_id, project_id) in super::deploy_ids(&deployed) {
+        let mut deploy_role = build_basics(name);
+        deploy_role.extend(deploy_statements(project, &[env]));
+        resources.insert(
+            role_id.clone(),
+            role("codebuild.amazonaws.com", deploy_role),
+        );
+        resources.insert(
+            project_id,
+            build_project(
+                pipeline,
+                (Kind::Deploy, super::deploy_project_name(name, env)),
+                &role_id,
+                from_pipeline(Kind::Deploy),
+                None,
+            ),
+        );
+    }
     let mut self_role = build_basics(name);
     self_role.extend(self_update_statements(pipeline));
     resources.insert(
         "SelfUpdateRole".into(),
         role("codebuild.amazonaws.com", self_role),
     );
-    let from_pipeline = |kind| json!({ "Type": "CODEPIPELINE", "BuildSpec": spec(kind, &[]) });
-    resources.insert(
-        "DeployProject".into(),
-        build_project(
-            pipeline,
-            Kind::Deploy,
-            "DeployRole",
-            from_pipeline(Kind::Deploy),
-            None,
-        ),
-    );
     resources.insert(
         "SelfUpdateProject".into(),
         build_project(
             pipeline,
-            Kind::Pipeline,
+            (Kind::Pipeline, project_name(name, Kind::Pipeline)),
             "SelfUpdateRole",
             from_pipeline(Kind::Pipeline),
             None,
@@ -213,7 +220,13 @@ pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
             reconcile_source(pipeline, spec(Kind::Reconcile, &schedule.environments));
         resources.insert(
             "ReconcileProject".into(),
-            build_project(pipeline, Kind::Reconcile, "ReconcileRole", source, version),
+            build_project(
+                pipeline,
+                (Kind::Reconcile, project_name(name, Kind::Reconcile)),
+                "ReconcileRole",
+                source,
+                version,
+            ),
         );
         resources.insert(
             "ScheduleRole".into(),
@@ -348,6 +361,36 @@ mod tests {
     }
 
     #[test]
+    fn each_environment_deploys_from_a_project_and_role_of_its_own() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let (mut project, _) = crate::spec::load(&root).unwrap();
+        let pipeline = project.pipeline.clone().expect("the reference pipeline");
+        for (name, env) in project.environments.iter_mut() {
+            env.target = crate::spec::Target::Aws {
+                region: "eu-west-1".into(),
+                account: "222222222222".into(),
+                profile: None,
+                role: Some(format!("arn:aws:iam::222222222222:role/deploy-{name}")),
+            };
+        }
+        let t = template(&pipeline, &project, "abc");
+        for (env, other) in [("dev", "prod"), ("prod", "dev")] {
+            let role_id = format!("Deploy{}Role", crate::kinds::pascal(env));
+            let text = serde_json::to_string(&statements(&t, &role_id)).unwrap();
+            assert!(text.contains(&format!("role/deploy-{env}")), "{text}");
+            assert!(
+                !text.contains(&format!("role/deploy-{other}")),
+                "{env} may deploy {other}: {text}"
+            );
+            let project_id = format!("Deploy{}Project", crate::kinds::pascal(env));
+            let p = &t["Resources"][&project_id]["Properties"];
+            assert_eq!(p["Name"], format!("user-management-release-deploy-{env}"));
+            assert_eq!(p["ServiceRole"]["Fn::GetAtt"][0], role_id.as_str());
+        }
+        assert!(t["Resources"].get("DeployRole").is_none());
+    }
+
+    #[test]
     fn a_build_assumes_the_targets_role_and_holds_no_deploy_rights_of_its_own() {
         let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let (mut project, _) = crate::spec::load(&root).unwrap();
@@ -381,7 +424,7 @@ mod tests {
                             "driftless-bootstrap-assetbucket-*/locks/user-management-release-*"
                         )))
         );
-        let deploy = statements(&template, "DeployRole");
+        let deploy = statements(&template, "DeployDevRole");
         assert!(deploy.iter().any(|s| s["Action"] == json!(["sts:AssumeRole"]) && s["Resource"] == json!([role])));
         assert!(
             !deploy
@@ -398,7 +441,10 @@ mod tests {
         );
         // Without a role, the same account: the deploy services instead.
         let (project, _) = crate::spec::load(&root).unwrap();
-        let deploy = statements(&super::template(&pipeline, &project, "abc"), "DeployRole");
+        let deploy = statements(
+            &super::template(&pipeline, &project, "abc"),
+            "DeployDevRole",
+        );
         assert!(
             deploy
                 .iter()

@@ -108,7 +108,7 @@ fn pipeline_deploy_creates_the_stack_and_pipeline_and_updates_only_what_changed(
     assert_eq!(approve.provider, "Manual");
     let deploy_dev = &d.stages[2].actions[0];
     let config = &deploy_dev.configuration;
-    assert_eq!(config["ProjectName"], format!("{name}-deploy"));
+    assert_eq!(config["ProjectName"], format!("{name}-deploy-dev"));
     let variables: serde_json::Value =
         serde_json::from_str(&config["EnvironmentVariables"]).unwrap();
     assert_eq!(variables[0]["name"], "DRIFTLESS_ENVIRONMENT");
@@ -143,7 +143,8 @@ fn pipeline_deploy_creates_the_stack_and_pipeline_and_updates_only_what_changed(
         types.contains(&("Schedule", "AWS::Events::Rule")),
         "{types:?}"
     );
-    assert!(types.contains(&("DeployProject", "AWS::CodeBuild::Project")));
+    assert!(types.contains(&("DeployDevProject", "AWS::CodeBuild::Project")));
+    assert!(types.contains(&("DeployProdProject", "AWS::CodeBuild::Project")));
     let template: serde_json::Value = serde_json::from_str(
         c.rt.block_on(c.cfn.get_template().stack_name(&stack).send())
             .unwrap()
@@ -189,7 +190,7 @@ fn pipeline_deploy_creates_the_stack_and_pipeline_and_updates_only_what_changed(
         c.rt.block_on(
             codebuild
                 .batch_get_projects()
-                .names(format!("{name}-deploy"))
+                .names(format!("{name}-deploy-dev"))
                 .send(),
         )
         .unwrap();
