@@ -346,7 +346,7 @@ fn with_a_vpc(project: &Path) {
     std::fs::create_dir_all(project.join("specs/network")).expect("folder");
     std::fs::write(
         project.join("specs/network/unit.yaml"),
-        "unit: network\ntier: stateful\nresources:\n  vpc:\n    type: AWS::EC2::VPC\n    properties:\n      CidrBlock: 10.0.0.0/16\n      Tags: [{ Key: team, Value: platform }]\noutputs:\n  vpc_id: ${vpc.VpcId}\n",
+        "unit: network\ntier: stateful\nresources:\n  vpc:\n    type: AWS::EC2::VPC\n    properties:\n      CidrBlock: 10.0.0.0/16\n      Tags: [{ Key: team, Value: platform }]\n  flows:\n    type: AWS::S3::Bucket\n    properties:\n      Tags: [{ Key: team, Value: network }]\noutputs:\n  vpc_id: ${vpc.VpcId}\n",
     )
     .expect("unit");
     edit(
@@ -391,15 +391,23 @@ fn changing_a_retained_vpcs_cidr_is_refused_before_any_call_and_a_tag_change_dep
     }
     edit(&unit, "CidrBlock: 10.1.0.0/16", "CidrBlock: 10.0.0.0/16");
     edit(&unit, "Value: platform", "Value: data");
-    // The emulator calls a tag change conditional: shown as a caution, and
-    // deployed, since the schema lets tags change in place.
+    edit(&unit, "Value: network", "Value: storage");
+    // The emulator calls a tag change of the retained VPC and bucket
+    // conditional: shown as a caution, and deployed, since the schema lets
+    // tags change in place.
     let human = human_command(project, &account, &["deploy", "dev", "--yes"])
         .output()
         .expect("run driftless");
     let text = String::from_utf8_lossy(&human.stdout).into_owned();
     assert_eq!(human.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("Tags: CloudFormation says conditional; the schema lets it change in place"),
+        text.lines()
+            .filter(|l| (l.contains("NetworkVpc") || l.contains("NetworkFlows"))
+                && l.contains(
+                    "Tags: CloudFormation says conditional; the schema lets it change in place"
+                ))
+            .count()
+            == 2,
         "{text}"
     );
 }
