@@ -7,7 +7,8 @@ use crate::diag::{Diagnostic, closest};
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 
-const CORS: FieldType = FieldType::Object(&[
+/// A CORS configuration, as an HTTP API and a function URL both take it.
+pub(super) const CORS: FieldType = FieldType::Object(&[
     opt("allow_origins", FieldType::List(&FieldType::Str)),
     opt("allow_methods", FieldType::List(&FieldType::Str)),
     opt("allow_headers", FieldType::List(&FieldType::Str)),
@@ -19,6 +20,22 @@ const CORS: FieldType = FieldType::Object(&[
         },
     ),
 ]);
+
+/// `cors` in CloudFormation's words (the same for both).
+pub(super) fn cors_config(cors: &crate::value::Resolved) -> Json {
+    let mut config = Map::new();
+    for (key, cfn) in [
+        ("allow_origins", "AllowOrigins"),
+        ("allow_methods", "AllowMethods"),
+        ("allow_headers", "AllowHeaders"),
+        ("max_age", "MaxAge"),
+    ] {
+        if let Some(v) = cors.get(key) {
+            config.insert(cfn.into(), v.to_json());
+        }
+    }
+    Json::Object(config)
+}
 
 pub const FIELDS: &[FieldSpec] = &[
     // `"GET /users": handler`, or `{ function: handler, auth: users, scopes: [...] }`.
@@ -104,18 +121,7 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         api_props.insert("Description".into(), description);
     }
     if let Some(cors) = x.field("cors") {
-        let mut config = Map::new();
-        for (key, cfn) in [
-            ("allow_origins", "AllowOrigins"),
-            ("allow_methods", "AllowMethods"),
-            ("allow_headers", "AllowHeaders"),
-            ("max_age", "MaxAge"),
-        ] {
-            if let Some(v) = cors.get(key) {
-                config.insert(cfn.into(), v.to_json());
-            }
-        }
-        api_props.insert("CorsConfiguration".into(), Json::Object(config));
+        api_props.insert("CorsConfiguration".into(), cors_config(cors));
     }
     let mut resources = vec![
         CfnResource::new(

@@ -11,21 +11,7 @@ use serde_json::{Map, Value as Json, json};
 
 pub const URL: FieldType = FieldType::Object(&[
     opt("auth", FieldType::Enum(&["none", "iam"])),
-    opt(
-        "cors",
-        FieldType::Object(&[
-            opt("allow_origins", FieldType::List(&FieldType::Str)),
-            opt("allow_methods", FieldType::List(&FieldType::Str)),
-            opt("allow_headers", FieldType::List(&FieldType::Str)),
-            opt(
-                "max_age",
-                FieldType::Int {
-                    min: 0,
-                    max: 86_400,
-                },
-            ),
-        ]),
-    ),
+    opt("cors", super::http_api::CORS),
 ]);
 
 /// What reaching the function renders to.
@@ -50,18 +36,7 @@ pub fn expand(x: &Expansion<'_>, errors: &mut Vec<Diagnostic>) -> Reach {
         );
         props.insert("AuthType".into(), json!(auth));
         if let Some(cors) = url.get("cors") {
-            let mut config = Map::new();
-            for (key, cfn) in [
-                ("allow_origins", "AllowOrigins"),
-                ("allow_methods", "AllowMethods"),
-                ("allow_headers", "AllowHeaders"),
-                ("max_age", "MaxAge"),
-            ] {
-                if let Some(v) = cors.get(key) {
-                    config.insert(cfn.into(), v.to_json());
-                }
-            }
-            props.insert("Cors".into(), Json::Object(config));
+            props.insert("Cors".into(), super::http_api::cors_config(cors));
         }
         reach.resources.push(CfnResource::new(
             format!("{id}Url"),

@@ -102,6 +102,17 @@ mod tests {
 
     use super::*;
 
+    /// A buildspec's install commands.
+    fn install_commands(text: &str) -> Vec<String> {
+        let spec: Json = serde_json::from_str(text).unwrap();
+        spec["phases"]["install"]["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_string))
+            .collect()
+    }
+
     #[test]
     fn a_deploy_fetches_checks_and_runs_the_binary_it_names() {
         let text = render(
@@ -111,13 +122,8 @@ mod tests {
             "abc",
             &[],
         );
+        let install = install_commands(&text);
         let spec: Json = serde_json::from_str(&text).unwrap();
-        let install: Vec<&str> = spec["phases"]["install"]["commands"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Json::as_str)
-            .collect();
         assert!(install[0].contains("s3://${DRIFTLESS_BUCKET}/driftless/abc/driftless.gz"));
         assert_eq!(
             install[1],
@@ -138,13 +144,7 @@ mod tests {
             version: Some("0.3.0".into()),
         };
         let text = render(Kind::Deploy, &release, "k", "s", &[]);
-        let spec: Json = serde_json::from_str(&text).unwrap();
-        let install: Vec<&str> = spec["phases"]["install"]["commands"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Json::as_str)
-            .collect();
+        let install = install_commands(&text);
         assert_eq!(
             install,
             [

@@ -123,16 +123,6 @@ pub const SELF_UPDATE: &str = "SelfUpdate";
 /// The source action's name.
 pub const SOURCE_ACTION: &str = "Source";
 
-/// How CodePipeline names a revision of `source` when an execution is
-/// started on it.
-pub fn revision_type(source: &Source) -> aws_sdk_codepipeline::types::SourceRevisionType {
-    use aws_sdk_codepipeline::types::SourceRevisionType;
-    match source {
-        Source::S3 { .. } => SourceRevisionType::S3ObjectVersionId,
-        Source::CodeStar { .. } | Source::CodeCommit { .. } => SourceRevisionType::CommitId,
-    }
-}
-
 /// The declaration `pipeline` renders to, with the supporting stack's
 /// bucket and pipeline role.
 pub fn render(pipeline: &Pipeline, bucket: &str, role_arn: &str) -> Declaration {

@@ -5,15 +5,12 @@
 //! object's writes as a CloudTrail trail of that object's data events
 //! records them.
 
+use super::support::{role, statement, sub};
 use crate::spec::pipeline::{Pipeline, Source};
 use serde_json::{Map, Value as Json, json};
 
 /// The rule's logical id in the supporting stack.
 pub const RULE: &str = "SourceChange";
-
-fn sub(text: &str) -> Json {
-    json!({ "Fn::Sub": text })
-}
 
 /// The pipeline's ARN, which the supporting stack does not create.
 fn pipeline_arn(name: &str) -> Json {
@@ -55,27 +52,13 @@ pub fn resources(pipeline: &Pipeline) -> Map<String, Json> {
     };
     out.insert(
         "SourceChangeRole".into(),
-        json!({
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": { "Service": "events.amazonaws.com" },
-                        "Action": "sts:AssumeRole",
-                    }],
-                },
-                "Policies": [{
-                    "PolicyName": "start-the-pipeline",
-                    "PolicyDocument": { "Version": "2012-10-17", "Statement": [{
-                        "Effect": "Allow",
-                        "Action": ["codepipeline:StartPipelineExecution"],
-                        "Resource": [pipeline_arn(&pipeline.name)],
-                    }] },
-                }],
-            },
-        }),
+        role(
+            "events.amazonaws.com",
+            vec![statement(
+                &["codepipeline:StartPipelineExecution"],
+                vec![pipeline_arn(&pipeline.name)],
+            )],
+        ),
     );
     out.insert(
         RULE.into(),
@@ -100,26 +83,17 @@ pub fn resources(pipeline: &Pipeline) -> Map<String, Json> {
 /// sends EventBridge those calls only through CloudTrail (its own event
 /// notifications are the source bucket owner's to switch on).
 fn trail(out: &mut Map<String, Json>, bucket: &str, key: &str) {
+    let mut properties = crate::kinds::bucket::private_encrypted_properties();
+    properties["LifecycleConfiguration"] = json!({ "Rules": [
+        { "Id": "expire", "Status": "Enabled", "ExpirationInDays": 30 },
+    ] });
     out.insert(
         "SourceTrailBucket".into(),
         json!({
             "Type": "AWS::S3::Bucket",
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
-            "Properties": {
-                "BucketEncryption": { "ServerSideEncryptionConfiguration": [
-                    { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } },
-                ] },
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": true,
-                    "BlockPublicPolicy": true,
-                    "IgnorePublicAcls": true,
-                    "RestrictPublicBuckets": true,
-                },
-                "LifecycleConfiguration": { "Rules": [
-                    { "Id": "expire", "Status": "Enabled", "ExpirationInDays": 30 },
-                ] },
-            },
+            "Properties": properties,
         }),
     );
     out.insert(

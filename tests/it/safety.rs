@@ -27,6 +27,14 @@ fn deployed_with_items(project: &Path, account: &str, app: &str) -> (Clients, St
     (c, table)
 }
 
+/// The `refused` events of a run.
+fn refusals(out: &std::process::Output) -> Vec<serde_json::Value> {
+    events(out)
+        .into_iter()
+        .filter(|e| e["event"] == "refused")
+        .collect()
+}
+
 fn item_count(c: &Clients, table: &str) -> usize {
     c.rt.block_on(c.dynamodb.scan().table_name(table).send())
         .expect("scan: the table must still exist")
@@ -46,10 +54,7 @@ fn assert_refused(
     let out = run(project, account, &["deploy", "dev", "--yes"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(4), "{text}");
-    let refused: Vec<_> = events(&out)
-        .into_iter()
-        .filter(|e| e["event"] == "refused")
-        .collect();
+    let refused = refusals(&out);
     assert!(!refused.is_empty(), "{text}");
     assert!(
         refused.iter().any(|r| r["resource"] == "database.users"
@@ -373,10 +378,7 @@ fn changing_a_retained_vpcs_cidr_is_refused_before_any_call_and_a_tag_change_dep
         let out = run(project, &account, &args);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(out.status.code(), Some(4), "{command}: {text}");
-        let refused: Vec<_> = events(&out)
-            .into_iter()
-            .filter(|e| e["event"] == "refused")
-            .collect();
+        let refused = refusals(&out);
         assert!(
             refused
                 .iter()
@@ -436,10 +438,7 @@ fn a_replacement_only_the_change_set_reveals_is_refused_with_exit_4_in_the_plans
     );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(4), "{text}");
-    let refused: Vec<_> = events(&out)
-        .into_iter()
-        .filter(|e| e["event"] == "refused")
-        .collect();
+    let refused = refusals(&out);
     assert!(
         refused.iter().any(|r| r["resource"] == "network.subnet"
             && r["flag"] == "--allow-replace network.subnet"

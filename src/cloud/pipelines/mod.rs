@@ -287,8 +287,15 @@ impl Pipelines {
         of: &str,
         source_action: &str,
         artifact: &str,
-        revision_type: aws_sdk_codepipeline::types::SourceRevisionType,
+        source: &crate::spec::pipeline::Source,
     ) -> Result<(String, String), CloudError> {
+        use crate::spec::pipeline::Source;
+        use aws_sdk_codepipeline::types::SourceRevisionType;
+        // How CodePipeline names a revision of the source.
+        let revision_type = match source {
+            Source::S3 { .. } => SourceRevisionType::S3ObjectVersionId,
+            Source::CodeStar { .. } | Source::CodeCommit { .. } => SourceRevisionType::CommitId,
+        };
         let out = self
             .client
             .get_pipeline_execution()

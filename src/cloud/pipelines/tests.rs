@@ -68,6 +68,39 @@ fn defaults_are_filled_and_masked_values_are_not_differences() {
     assert_eq!(back, rendered);
 }
 
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A client whose requests are recorded (target, body) and answered by
+/// `answer(target)` as AWS would, in JSON 1.1.
+fn recording(answer: impl Fn(&str) -> serde_json::Value + Send + Sync + 'static) -> (Cloud, Seen) {
+    let seen: Seen = Default::default();
+    let record = seen.clone();
+    let http = crate::cloud::scripted::client(move |request| {
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default()
+            .to_string();
+        let sent = std::str::from_utf8(request.body().bytes().unwrap_or_default())
+            .unwrap_or_default()
+            .to_string();
+        let body = answer(&target).to_string();
+        record.lock().unwrap().push((target, sent));
+        (
+            200,
+            vec![("content-type", "application/x-amz-json-1.1".into())],
+            body,
+        )
+    });
+    let settings = ConnectSettings {
+        region: "eu-west-1".into(),
+        endpoint: None,
+        profile: None,
+        role: None,
+    };
+    (Cloud::with_http_client(http, &settings), seen)
+}
+
 /// GetPipelineState as AWS answers it (moto's server has no such
 /// call that works), replayed: the stage states are read from it.
 #[tokio::test]
@@ -90,33 +123,8 @@ async fn stage_states_are_read_from_aws_answer() {
                 ],
             },
         ],
-    })
-    .to_string();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let record = seen.clone();
-    let http = crate::cloud::scripted::client(move |request| {
-        let target = request
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default()
-            .to_string();
-        let sent = std::str::from_utf8(request.body().bytes().unwrap_or_default())
-            .unwrap_or_default()
-            .to_string();
-        record.lock().unwrap().push((target, sent));
-        (
-            200,
-            vec![("content-type", "application/x-amz-json-1.1".into())],
-            body.clone(),
-        )
     });
-    let settings = ConnectSettings {
-        region: "eu-west-1".into(),
-        endpoint: None,
-        profile: None,
-        role: None,
-    };
-    let cloud = Cloud::with_http_client(http, &settings);
+    let (cloud, seen) = recording(move |_| body.clone());
     let states = cloud.pipelines(None).state("rel").await.unwrap();
     assert_eq!(states.len(), 2);
     assert_eq!(states[1].stage, "Deploy-prod");
@@ -170,19 +178,8 @@ fn a_run_cancelled_by_the_self_update_is_superseded_and_any_other_cancel_fails()
 /// (StartPipelineExecution with `sourceRevisions`), as AWS answers them.
 #[tokio::test]
 async fn a_self_update_starts_the_next_run_on_the_same_source_revision() {
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let record = seen.clone();
-    let http = crate::cloud::scripted::client(move |request| {
-        let target = request
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default()
-            .to_string();
-        let sent = std::str::from_utf8(request.body().bytes().unwrap_or_default())
-            .unwrap_or_default()
-            .to_string();
-        record.lock().unwrap().push((target.clone(), sent));
-        let body = if target.ends_with("GetPipelineExecution") {
+    let (cloud, seen) = recording(|target| {
+        if target.ends_with("GetPipelineExecution") {
             serde_json::json!({ "pipelineExecution": {
                 "pipelineName": "rel",
                 "pipelineExecutionId": "e-1",
@@ -193,20 +190,8 @@ async fn a_self_update_starts_the_next_run_on_the_same_source_revision() {
             }})
         } else {
             serde_json::json!({ "pipelineExecutionId": "e-2" })
-        };
-        (
-            200,
-            vec![("content-type", "application/x-amz-json-1.1".into())],
-            body.to_string(),
-        )
+        }
     });
-    let settings = ConnectSettings {
-        region: "eu-west-1".into(),
-        endpoint: None,
-        profile: None,
-        role: None,
-    };
-    let cloud = Cloud::with_http_client(http, &settings);
     let (started, revision) = cloud
         .pipelines(None)
         .restart(
@@ -214,7 +199,10 @@ async fn a_self_update_starts_the_next_run_on_the_same_source_revision() {
             "e-1",
             "Source",
             "Source",
-            aws_sdk_codepipeline::types::SourceRevisionType::CommitId,
+            &Source::CodeCommit {
+                repository: "users".into(),
+                branch: "main".into(),
+            },
         )
         .await
         .unwrap();

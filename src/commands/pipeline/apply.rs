@@ -228,7 +228,7 @@ impl Work<'_> {
     /// execution `running`, so the release goes on in a new execution of
     /// the same source revision, on the new definition.
     async fn continue_release(&self, ctx: &mut Context, running: &str) -> Result<(), CommandError> {
-        use crate::pipeline::declaration::{SOURCE_ACTION, SOURCE_ARTIFACT, revision_type};
+        use crate::pipeline::declaration::{SOURCE_ACTION, SOURCE_ARTIFACT};
         let pipeline = &self.opened.pipeline;
         let (started, revision) = self
             .pipelines
@@ -237,7 +237,7 @@ impl Work<'_> {
                 running,
                 SOURCE_ACTION,
                 SOURCE_ARTIFACT,
-                revision_type(&pipeline.source),
+                &pipeline.source,
             )
             .await
             .map_err(|e| {
