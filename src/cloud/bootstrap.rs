@@ -70,7 +70,9 @@ pub async fn present(cloud: &super::Cloud, bucket: &str, key: &str) -> Result<bo
     }
 }
 
-/// Puts `bytes` under `key`.
+/// Puts `bytes` under `key` unless an object is there (`If-None-Match: *`):
+/// keys name their content, and what is written is never overwritten, so
+/// a role may be allowed to add objects and not to replace them.
 pub async fn put_typed(
     cloud: &super::Cloud,
     bucket: &str,
@@ -78,17 +80,26 @@ pub async fn put_typed(
     bytes: Vec<u8>,
     content_type: &str,
 ) -> Result<(), CloudError> {
-    cloud
+    let put = cloud
         .s3
         .put_object()
         .bucket(bucket)
         .key(key)
         .content_type(content_type)
+        .if_none_match("*")
         .body(ByteStream::from(bytes))
         .send()
-        .await
-        .map_err(|e| CloudError::sdk("PutObject", format!("s3://{bucket}/{key}"), e))?;
-    Ok(())
+        .await;
+    match put {
+        Ok(_) => Ok(()),
+        // Written since we looked: the same content, by its key.
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(412) => Ok(()),
+        Err(e) => Err(CloudError::sdk(
+            "PutObject",
+            format!("s3://{bucket}/{key}"),
+            e,
+        )),
+    }
 }
 
 /// Where a template too large to send inline is kept: by its sha256, like

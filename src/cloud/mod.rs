@@ -13,7 +13,6 @@ pub mod lock;
 pub mod machines;
 pub mod objects;
 pub mod pipelines;
-#[cfg(test)]
 pub mod scripted;
 pub mod stacks;
 pub mod state;

@@ -1,6 +1,7 @@
-//! A scripted HTTP client for unit tests that inject faults an emulator
-//! cannot stage (a renewal refused half way through a pass): every request
-//! is answered by a closure, with no network.
+//! A scripted HTTP client: every request is answered by a closure, with no
+//! network. Unit tests inject faults an emulator cannot stage with it (a
+//! renewal refused half way through a pass); an offline plan keeps the
+//! request the SDK would send.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,

@@ -25,32 +25,41 @@ fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
+/// The variable naming the folder driftless is installed into: the
+/// buildspec sets it to `/usr/local/bin`; a project's or an action's
+/// variable of that name wins, as CodeBuild orders them.
+pub const BIN_VAR: &str = "DRIFTLESS_BIN";
+const BIN_DEFAULT: &str = "/usr/local/bin";
+
 /// The commands that put driftless on the PATH.
 fn install(shipping: &Shipping, binary_key: &str, sha256: &str) -> Vec<String> {
-    match shipping {
+    let binary = format!("\"${BIN_VAR}/driftless\"");
+    let fetch = match shipping {
         Shipping::Binary => vec![
-            format!(
-                "aws s3 cp \"s3://${{{BUCKET_VAR}}}/{binary_key}\" - | gunzip > /usr/local/bin/driftless"
-            ),
-            format!("echo \"{sha256}  /usr/local/bin/driftless\" | sha256sum -c -"),
-            "chmod +x /usr/local/bin/driftless".into(),
+            format!("aws s3 cp \"s3://${{{BUCKET_VAR}}}/{binary_key}\" - | gunzip > {binary}"),
+            format!("echo \"{sha256}  ${BIN_VAR}/driftless\" | sha256sum -c -"),
         ],
         Shipping::Release { url, sha256, .. } => {
             let fetched = "/tmp/driftless-release";
             let unpack = if url.ends_with(".gz") {
-                format!("gunzip -c {fetched} > /usr/local/bin/driftless")
+                format!("gunzip -c {fetched} > {binary}")
             } else {
-                format!("cp {fetched} /usr/local/bin/driftless")
+                format!("cp {fetched} {binary}")
             };
             vec![
                 format!("curl -fsSL --retry 3 -o {fetched} {}", quoted(url)),
                 format!("echo \"{sha256}  {fetched}\" | sha256sum -c -"),
                 unpack,
-                "chmod +x /usr/local/bin/driftless".into(),
             ]
         }
-        Shipping::Image(_) => Vec::new(),
-    }
+        Shipping::Image(_) => return Vec::new(),
+    };
+    let mut commands = vec![format!("mkdir -p \"${BIN_VAR}\"")];
+    commands.extend(fetch);
+    commands.push(format!("chmod +x {binary}"));
+    // Commands of one build share a shell: later phases find it.
+    commands.push(format!("export PATH=\"${BIN_VAR}:$PATH\""));
+    commands
 }
 
 /// The buildspec of a project of `kind`.
@@ -75,6 +84,9 @@ pub fn render(
             "build": { "commands": [command] },
         },
     });
+    if !install(shipping, binary_key, sha256).is_empty() {
+        spec["env"] = json!({ "variables": { BIN_VAR: BIN_DEFAULT } });
+    }
     if kind == Kind::Deploy {
         spec["reports"] = json!({
             "driftless": {
@@ -124,11 +136,17 @@ mod tests {
         );
         let install = install_commands(&text);
         let spec: Json = serde_json::from_str(&text).unwrap();
-        assert!(install[0].contains("s3://${DRIFTLESS_BUCKET}/driftless/abc/driftless.gz"));
+        assert_eq!(install[0], "mkdir -p \"$DRIFTLESS_BIN\"");
+        assert!(install[1].contains("s3://${DRIFTLESS_BUCKET}/driftless/abc/driftless.gz"));
         assert_eq!(
-            install[1],
-            "echo \"abc  /usr/local/bin/driftless\" | sha256sum -c -"
+            install[2],
+            "echo \"abc  $DRIFTLESS_BIN/driftless\" | sha256sum -c -"
         );
+        assert_eq!(
+            install.last().unwrap(),
+            "export PATH=\"$DRIFTLESS_BIN:$PATH\""
+        );
+        assert_eq!(spec["env"]["variables"]["DRIFTLESS_BIN"], "/usr/local/bin");
         assert_eq!(
             spec["phases"]["build"]["commands"][0],
             "driftless deploy \"$DRIFTLESS_ENVIRONMENT\" --ci --junit driftless-reports/driftless.xml"
@@ -148,13 +166,15 @@ mod tests {
         assert_eq!(
             install,
             [
+                "mkdir -p \"$DRIFTLESS_BIN\"",
                 "curl -fsSL --retry 3 -o /tmp/driftless-release 'https://releases.example.com/driftless-x86_64-linux.gz'",
                 &format!(
                     "echo \"{}  /tmp/driftless-release\" | sha256sum -c -",
                     "ab".repeat(32)
                 ),
-                "gunzip -c /tmp/driftless-release > /usr/local/bin/driftless",
-                "chmod +x /usr/local/bin/driftless",
+                "gunzip -c /tmp/driftless-release > \"$DRIFTLESS_BIN/driftless\"",
+                "chmod +x \"$DRIFTLESS_BIN/driftless\"",
+                "export PATH=\"$DRIFTLESS_BIN:$PATH\"",
             ]
         );
         assert!(!text.contains("cargo install"));

@@ -4,10 +4,10 @@
 //! build, the schedule, and the source's change detection (`detect`).
 
 use super::roles::{
-    build_basics, checkout_statements, deploy_statements, pipeline_statements,
-    self_update_statements,
+    SELF_UPDATE_LIMIT, build_basics, checkout_statements, deploy_statements, pipeline_statements,
+    self_update_limit, self_update_statements,
 };
-use super::{Kind, buildspec, project_name};
+use super::{Footprints, Kind, buildspec, project_name};
 use crate::render::{RenderedEnvironment, RenderedStack, ResourceSummary};
 use crate::spec::pipeline::{Pipeline, Shipping, Source};
 use crate::spec::{Project, Tier};
@@ -47,6 +47,63 @@ pub(super) fn role(service: &str, statements: Vec<Json>) -> Json {
             }],
         },
     })
+}
+
+/// What IAM allows in a role's inline policies together (10,240) and in
+/// one managed policy (6,144), in characters without whitespace, with some
+/// room: the template's `Fn::Sub` forms are longer than what they resolve to.
+const INLINE_ROOM: usize = 6000;
+const MANAGED_ROOM: usize = 6000;
+
+fn size(statement: &Json) -> usize {
+    statement.to_string().len() + 1
+}
+
+/// Inserts the role `role_id` for `service` holding `statements`: inline
+/// while they fit, the rest in managed policies attached to it
+/// (`<role_id>Rights1`, ...), each within IAM's size.
+pub(super) fn insert_role(
+    resources: &mut Map<String, Json>,
+    role_id: &str,
+    service: &str,
+    statements: Vec<Json>,
+) {
+    let mut inline = Vec::new();
+    let mut used = 0;
+    let mut rest = statements.into_iter().peekable();
+    while let Some(next) = rest.peek() {
+        if used + size(next) > INLINE_ROOM {
+            break;
+        }
+        used += size(next);
+        inline.extend(rest.next());
+    }
+    resources.insert(role_id.into(), role(service, inline));
+    let mut chunks: Vec<Vec<Json>> = Vec::new();
+    let mut used = MANAGED_ROOM;
+    for statement in rest {
+        if used + size(&statement) > MANAGED_ROOM {
+            chunks.push(Vec::new());
+            used = 0;
+        }
+        used += size(&statement);
+        if let Some(chunk) = chunks.last_mut() {
+            chunk.push(statement);
+        }
+    }
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        resources.insert(
+            format!("{role_id}Rights{}", i + 1),
+            json!({
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "Description": format!("driftless: the rest of {role_id}'s rights"),
+                    "Roles": [{ "Ref": role_id }],
+                    "PolicyDocument": { "Version": "2012-10-17", "Statement": chunk },
+                },
+            }),
+        );
+    }
 }
 
 pub(super) fn bucket_objects() -> Json {
@@ -138,7 +195,12 @@ fn build_project(
 
 /// The supporting stack's template, for `binary` (the sha256 the builds
 /// check).
-pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
+pub fn template(
+    pipeline: &Pipeline,
+    project: &Project,
+    footprints: &Footprints,
+    sha256: &str,
+) -> Json {
     let name = &pipeline.name;
     let key = super::binary::key(sha256);
     let spec = |kind: Kind, scheduled: &[String]| {
@@ -175,10 +237,12 @@ pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
     // and nothing else, whatever a change to dev runs in it.
     for (env, role_id, project_id) in super::deploy_ids(&deployed) {
         let mut deploy_role = build_basics(name);
-        deploy_role.extend(deploy_statements(project, &[env]));
-        resources.insert(
-            role_id.clone(),
-            role("codebuild.amazonaws.com", deploy_role),
+        deploy_role.extend(deploy_statements(project, &[env], footprints));
+        insert_role(
+            &mut resources,
+            &role_id,
+            "codebuild.amazonaws.com",
+            deploy_role,
         );
         resources.insert(
             project_id,
@@ -191,12 +255,6 @@ pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
             ),
         );
     }
-    let mut self_role = build_basics(name);
-    self_role.extend(self_update_statements(pipeline));
-    resources.insert(
-        "SelfUpdateRole".into(),
-        role("codebuild.amazonaws.com", self_role),
-    );
     resources.insert(
         "SelfUpdateProject".into(),
         build_project(
@@ -210,11 +268,13 @@ pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
     if let Some(schedule) = &pipeline.schedule {
         let scheduled: Vec<&str> = schedule.environments.iter().map(String::as_str).collect();
         let mut reconcile_role = build_basics(name);
-        reconcile_role.extend(deploy_statements(project, &scheduled));
+        reconcile_role.extend(deploy_statements(project, &scheduled, footprints));
         reconcile_role.extend(checkout_statements(pipeline));
-        resources.insert(
-            "ReconcileRole".into(),
-            role("codebuild.amazonaws.com", reconcile_role),
+        insert_role(
+            &mut resources,
+            "ReconcileRole",
+            "codebuild.amazonaws.com",
+            reconcile_role,
         );
         let (source, version) =
             reconcile_source(pipeline, spec(Kind::Reconcile, &schedule.environments));
@@ -257,6 +317,36 @@ pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
         );
     }
     resources.extend(super::detect::resources(pipeline));
+    // The self-update may change what the stack holds, itself aside.
+    let types: std::collections::BTreeSet<String> = resources
+        .values()
+        .filter_map(|r| r["Type"].as_str().map(str::to_string))
+        .chain(
+            [
+                "AWS::IAM::Role",
+                "AWS::IAM::ManagedPolicy",
+                "AWS::IAM::Policy",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    let mut self_role = build_basics(name);
+    self_role.extend(self_update_statements(pipeline, &types));
+    insert_role(
+        &mut resources,
+        "SelfUpdateRole",
+        "codebuild.amazonaws.com",
+        self_role,
+    );
+    let own_policies: Vec<String> = resources
+        .keys()
+        .filter(|k| k.starts_with("SelfUpdateRoleRights"))
+        .cloned()
+        .collect();
+    resources.insert(
+        SELF_UPDATE_LIMIT.into(),
+        self_update_limit("SelfUpdateRole", &own_policies),
+    );
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!("driftless: the supporting resources of pipeline {name}"),
@@ -270,8 +360,13 @@ pub fn template(pipeline: &Pipeline, project: &Project, sha256: &str) -> Json {
 
 /// The supporting stack as an environment of one stateful stack (it holds a
 /// retained bucket), for the normal pass.
-pub fn environment(pipeline: &Pipeline, project: &Project, sha256: &str) -> RenderedEnvironment {
-    let template = template(pipeline, project, sha256);
+pub fn environment(
+    pipeline: &Pipeline,
+    project: &Project,
+    footprints: &Footprints,
+    sha256: &str,
+) -> RenderedEnvironment {
+    let template = template(pipeline, project, footprints, sha256);
     let resources = template["Resources"]
         .as_object()
         .map(|r| {
@@ -323,11 +418,73 @@ pub fn environment(pipeline: &Pipeline, project: &Project, sha256: &str) -> Rend
 mod tests {
     use super::*;
 
+    /// The rendered footprint of each environment of `project`.
+    fn footprints(project: &Project) -> Footprints {
+        let pipeline = project.pipeline.clone().expect("the reference pipeline");
+        crate::pipeline::footprints(project, &pipeline).unwrap()
+    }
+
+    /// Every statement `role` holds: inline and in the managed policies
+    /// attached to it.
     fn statements(template: &Json, role: &str) -> Vec<Json> {
-        template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-            .as_array()
+        let mut out =
+            template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                .as_array()
+                .unwrap()
+                .clone();
+        for body in template["Resources"].as_object().unwrap().values() {
+            if body["Type"] == "AWS::IAM::ManagedPolicy"
+                && body["Properties"]["Roles"][0]["Ref"] == role
+            {
+                out.extend(
+                    body["Properties"]["PolicyDocument"]["Statement"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .cloned(),
+                );
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_role_too_large_for_one_policy_keeps_its_rest_in_managed_policies_within_iams_sizes() {
+        let mut resources = Map::new();
+        let many: Vec<Json> = (0..400)
+            .map(|i| {
+                statement(
+                    &["s3:GetObject"],
+                    vec![json!(format!("arn:aws:s3:::bucket-{i}/*"))],
+                )
+            })
+            .collect();
+        insert_role(
+            &mut resources,
+            "Big",
+            "codebuild.amazonaws.com",
+            many.clone(),
+        );
+        let template = json!({ "Resources": resources });
+        assert_eq!(
+            statements(&template, "Big"),
+            many,
+            "every statement kept, in order"
+        );
+        let inline =
+            template["Resources"]["Big"]["Properties"]["Policies"][0]["PolicyDocument"].to_string();
+        assert!(inline.len() <= 10_240, "{}", inline.len());
+        let managed: Vec<&Json> = template["Resources"]
+            .as_object()
             .unwrap()
-            .clone()
+            .iter()
+            .filter(|(k, _)| k.starts_with("BigRights"))
+            .map(|(_, v)| v)
+            .collect();
+        assert!(managed.len() >= 2);
+        for policy in managed {
+            assert!(policy["Properties"]["PolicyDocument"].to_string().len() <= 6_144);
+        }
     }
 
     #[test]
@@ -335,7 +492,10 @@ mod tests {
         let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let (project, _) = crate::spec::load(&root).unwrap();
         let mut pipeline = project.pipeline.clone().expect("the reference pipeline");
-        let pulls = statements(&template(&pipeline, &project, "abc"), "ReconcileRole");
+        let pulls = statements(
+            &template(&pipeline, &project, &footprints(&project), "abc"),
+            "ReconcileRole",
+        );
         assert!(
             pulls
                 .iter()
@@ -348,7 +508,7 @@ mod tests {
             branch: "main".into(),
             provider: crate::spec::pipeline::Provider::GitLab,
         };
-        let t = template(&pipeline, &project, "abc");
+        let t = template(&pipeline, &project, &footprints(&project), "abc");
         let source = &t["Resources"]["ReconcileProject"]["Properties"]["Source"];
         assert_eq!(source["Type"], "GITLAB");
         assert_eq!(source["Location"], "https://gitlab.com/acme/users.git");
@@ -373,7 +533,7 @@ mod tests {
                 role: Some(format!("arn:aws:iam::222222222222:role/deploy-{name}")),
             };
         }
-        let t = template(&pipeline, &project, "abc");
+        let t = template(&pipeline, &project, &footprints(&project), "abc");
         for (env, other) in [("dev", "prod"), ("prod", "dev")] {
             let role_id = format!("Deploy{}Role", crate::kinds::pascal(env));
             let text = serde_json::to_string(&statements(&t, &role_id)).unwrap();
@@ -405,15 +565,16 @@ mod tests {
                 role: Some(role.into()),
             };
         }
-        let template = template(&pipeline, &project, "abc");
+        let template = template(&pipeline, &project, &footprints(&project), "abc");
         // The self-update can list stacks and take its lock.
         let update = statements(&template, "SelfUpdateRole");
-        assert!(
-            update
-                .iter()
-                .any(|s| s["Action"] == json!(["cloudformation:DescribeStacks"])
-                    && s["Resource"] == json!(["*"]))
-        );
+        assert!(update.iter().any(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("cloudformation:DescribeStacks"))
+                && s["Resource"] == json!(["*"])
+        }));
         assert!(
             update
                 .iter()
@@ -421,7 +582,7 @@ mod tests {
                     && s["Resource"][0]["Fn::Sub"]
                         .as_str()
                         .is_some_and(|r| r.ends_with(
-                            "driftless-bootstrap-assetbucket-*/locks/user-management-release-*"
+                            "driftless-bootstrap-assetbucket-*/locks/user-management-release-pipeline.json"
                         )))
         );
         let deploy = statements(&template, "DeployDevRole");
@@ -439,21 +600,39 @@ mod tests {
                 ["SSEAlgorithm"],
             "AES256"
         );
-        // Without a role, the same account: the deploy services instead.
+        // Without a role, the same account: what dev's own stacks and
+        // types need, on dev's resources.
         let (project, _) = crate::spec::load(&root).unwrap();
-        let deploy = statements(
-            &super::template(&pipeline, &project, "abc"),
-            "DeployDevRole",
-        );
-        assert!(
-            deploy
-                .iter()
-                .any(|s| s["Action"].to_string().contains("cloudformation:*"))
-        );
+        let template = super::template(&pipeline, &project, &footprints(&project), "abc");
+        let deploy = statements(&template, "DeployDevRole");
+        let text = serde_json::to_string(&deploy).unwrap();
+        for needed in [
+            "cloudformation:CreateChangeSet",
+            "dynamodb:CreateTable",
+            "iam:UpdateAssumeRolePolicy",
+            "stack/user-management-dev-stateless/*",
+            "function:user-management-dev-stateless-*",
+        ] {
+            assert!(text.contains(needed), "{needed} missing: {text}");
+        }
+        assert!(!text.contains("user-management-prod"), "{text}");
+        assert!(!text.contains("cloudformation:*"), "{text}");
         assert!(
             !deploy
                 .iter()
                 .any(|s| s["Action"] == json!(["sts:AssumeRole"]))
         );
+        // The self-update holds no IAM on its own role.
+        let limit = &template["Resources"]["SelfUpdateRoleLimit"]["Properties"];
+        assert_eq!(limit["Roles"], json!([{ "Ref": "SelfUpdateRole" }]));
+        let denied = &limit["PolicyDocument"]["Statement"][0];
+        assert_eq!(denied["Effect"], "Deny");
+        assert_eq!(denied["Action"], "iam:*");
+        assert_eq!(
+            denied["Resource"][0],
+            json!({ "Fn::GetAtt": ["SelfUpdateRole", "Arn"] })
+        );
+        let update = serde_json::to_string(&statements(&template, "SelfUpdateRole")).unwrap();
+        assert!(!update.contains("\"iam:*\""), "{update}");
     }
 }

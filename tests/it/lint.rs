@@ -90,10 +90,12 @@ fn the_pipelines_supporting_stack_passes_cfn_lint_for_every_source() {
             provider: driftless::spec::pipeline::Provider::GitHub,
         },
     ];
+    let footprints = driftless::pipeline::footprints(&project, &pipeline).unwrap();
     let mut files = Vec::new();
     for (i, source) in sources.into_iter().enumerate() {
         pipeline.source = source;
-        let template = driftless::pipeline::support::template(&pipeline, &project, "abc");
+        let template =
+            driftless::pipeline::support::template(&pipeline, &project, &footprints, "abc");
         let path = dir.path().join(format!("support-{i}.json"));
         std::fs::write(&path, template.to_string()).unwrap();
         files.push(path);

@@ -18,6 +18,7 @@ mod layers;
 mod limits;
 mod lint;
 mod lock;
+mod on_aws;
 mod pages;
 mod pipeline;
 mod preview;

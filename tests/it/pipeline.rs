@@ -209,10 +209,10 @@ fn pipeline_deploy_creates_the_stack_and_pipeline_and_updates_only_what_changed(
         .filter_map(|c| c.as_str())
         .collect();
     let key = format!("driftless/{sha256}/driftless.gz");
-    assert!(install[0].contains(&key), "{install:?}");
+    assert!(install[1].contains(&key), "{install:?}");
     assert_eq!(
-        install[1],
-        format!("echo \"{sha256}  /usr/local/bin/driftless\" | sha256sum -c -")
+        install[2],
+        format!("echo \"{sha256}  $DRIFTLESS_BIN/driftless\" | sha256sum -c -")
     );
     let bucket = binary_event["bucket"].as_str().unwrap();
     let object =

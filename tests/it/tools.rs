@@ -1,5 +1,6 @@
 //! The tests' own Python tools (cfn-lint, the Prometheus and JUnit parsers,
-//! a Graphviz reader, Selenium), pinned, in one virtual environment under
+//! a Graphviz reader, Selenium, parliament, the AWS CLI a build runs),
+//! pinned, in one virtual environment under
 //! `target/tools`. The harness installs them itself on first use, once per
 //! machine, so a plain `cargo test` works on a fresh clone; `CFN_LINT`
 //! names another venv's cfn-lint (its folder's Python is then used too).
@@ -16,6 +17,8 @@ const REQUIREMENTS: &[&str] = &[
     "selenium==4.45.0",
     "junitparser==3.2.0",
     "cryptography==46.0.7",
+    "parliament==1.6.3",
+    "awscli==1.46.3",
 ];
 
 /// The folder holding the venv's executables (`python`, `cfn-lint`).

@@ -137,6 +137,42 @@ impl Cloud {
     }
 }
 
+/// The CreatePipeline request body the SDK sends for `declaration` and
+/// `tags`, built by the SDK itself against a client that keeps what it is
+/// given and sends nothing: what `pipeline plan --offline` shows is what
+/// CodePipeline would be sent.
+pub async fn create_request(
+    declaration: &Declaration,
+    tags: &BTreeMap<String, String>,
+    region: &str,
+) -> Result<String, CloudError> {
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let keep = kept.clone();
+    let http = super::scripted::client(move |request| {
+        let body = std::str::from_utf8(request.body().bytes().unwrap_or_default())
+            .unwrap_or_default()
+            .to_string();
+        if let Ok(mut kept) = keep.lock() {
+            *kept = body;
+        }
+        (
+            200,
+            vec![("content-type", "application/x-amz-json-1.1".into())],
+            r#"{"pipeline":{"version":1}}"#.into(),
+        )
+    });
+    let settings = super::ConnectSettings {
+        region: region.to_string(),
+        endpoint: None,
+        profile: None,
+        role: None,
+    };
+    let cloud = Cloud::with_http_client(http, &settings);
+    cloud.pipelines(None).create(declaration, tags).await?;
+    let body = kept.lock().map(|b| b.clone()).unwrap_or_default();
+    Ok(body)
+}
+
 impl Pipelines {
     /// The pipeline, or None when there is none of that name.
     pub async fn get(&self, name: &str) -> Result<Option<Live>, CloudError> {
@@ -280,7 +316,9 @@ impl Pipelines {
     /// Starts a new execution of `name` on the source revision execution
     /// `of` ran (its `source_action`'s output `artifact`): after a self-update has
     /// cancelled `of`, the release continues on the new definition. Returns
-    /// the new execution's id and the revision.
+    /// the new execution's id and the revision; None when `of` recorded
+    /// none (AWS always does once its source stage ran; moto's server
+    /// runs no action), and the new run then takes the source's latest.
     pub async fn restart(
         &self,
         name: &str,
@@ -288,7 +326,7 @@ impl Pipelines {
         source_action: &str,
         artifact: &str,
         source: &crate::spec::pipeline::Source,
-    ) -> Result<(String, String), CloudError> {
+    ) -> Result<(String, Option<String>), CloudError> {
         use crate::spec::pipeline::Source;
         use aws_sdk_codepipeline::types::SourceRevisionType;
         // How CodePipeline names a revision of the source.
@@ -312,32 +350,28 @@ impl Pipelines {
                     .find(|a| a.name() == Some(artifact))
                     .and_then(|a| a.revision_id())
             })
-            .ok_or_else(|| {
-                CloudError::new(
-                    "GetPipelineExecution",
-                    of,
-                    "the execution has no source revision to continue from",
-                )
-            })?
-            .to_string();
-        let source = aws_sdk_codepipeline::types::SourceRevisionOverride::builder()
-            .action_name(source_action)
-            .revision_type(revision_type)
-            .revision_value(&revision)
-            .build()
-            .map_err(|e| CloudError::new("StartPipelineExecution", name, e.to_string()))?;
+            .map(str::to_string);
         // One restart per cancelled run, however often the action retries.
         let token: String = format!("after-{of}")
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
             .take(128)
             .collect();
-        let started = self
+        let mut call = self
             .client
             .start_pipeline_execution()
             .name(name)
-            .client_request_token(token)
-            .source_revisions(source)
+            .client_request_token(token);
+        if let Some(revision) = &revision {
+            let source = aws_sdk_codepipeline::types::SourceRevisionOverride::builder()
+                .action_name(source_action)
+                .revision_type(revision_type)
+                .revision_value(revision)
+                .build()
+                .map_err(|e| CloudError::new("StartPipelineExecution", name, e.to_string()))?;
+            call = call.source_revisions(source);
+        }
+        let started = call
             .send()
             .await
             .map_err(|e| CloudError::sdk("StartPipelineExecution", name, e))?;

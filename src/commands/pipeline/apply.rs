@@ -248,7 +248,16 @@ impl Work<'_> {
             })?;
         ctx.printer.emit(
             json!({ "event": "pipeline", "pipeline": pipeline.name, "action": "continued", "superseded": running, "execution": started, "revision": revision }),
-            || format!("pipeline {}: the update supersedes run {running}; run {started} continues the release at {revision}", pipeline.name),
+            || match &revision {
+                Some(revision) => format!(
+                    "pipeline {}: the update supersedes run {running}; run {started} continues the release at {revision}",
+                    pipeline.name
+                ),
+                None => format!(
+                    "pipeline {}: the update supersedes run {running}, which recorded no source revision; run {started} continues the release from the source's latest",
+                    pipeline.name
+                ),
+            },
         );
         Ok(())
     }

@@ -5,6 +5,7 @@
 
 mod apply;
 mod executions;
+mod offline;
 
 use crate::cloud::pipelines::{LocalPipelines, Pipelines};
 use crate::cloud::{Cloud, identity};
@@ -12,7 +13,7 @@ use crate::commands::session::approved;
 use crate::commands::target::{Resolved, TargetArgs, connect, runtime};
 use crate::commands::{CommandError, CommandResult, Context, ErrorKind, Summary};
 use crate::emulator;
-use crate::pipeline::{binary, support};
+use crate::pipeline::{Footprints, binary, support};
 use crate::render::RenderedEnvironment;
 use crate::spec::Project;
 use crate::spec::pipeline::{PIPELINE_FILE, Pipeline};
@@ -33,6 +34,15 @@ pub enum PipelineAction {
     Plan {
         #[command(flatten)]
         target: TargetArgs,
+        /// Without reaching the target: the supporting stack and the
+        /// CreatePipeline request as they would be sent, the stack's
+        /// outputs stood in for.
+        #[arg(long)]
+        offline: bool,
+        /// With `--offline`: write the stack's template and the request
+        /// into this folder (created if missing).
+        #[arg(long, value_name = "DIR", requires = "offline")]
+        out: Option<std::path::PathBuf>,
     },
     /// Deploy the supporting stack, ship this driftless binary, and create
     /// or update the pipeline where it differs.
@@ -71,12 +81,18 @@ impl PipelineArgs {
     pub fn execute(&self, ctx: &mut Context) -> CommandResult {
         let started = Instant::now();
         let (target, name) = match &self.action {
-            PipelineAction::Plan { target } => (target, "pipeline plan"),
+            PipelineAction::Plan { target, .. } => (target, "pipeline plan"),
             PipelineAction::Deploy { target, .. } => (target, "pipeline deploy"),
             PipelineAction::Run { target } => (target, "pipeline run"),
             PipelineAction::Status { target, .. } => (target, "pipeline status"),
             PipelineAction::Destroy { target, .. } => (target, "pipeline destroy"),
         };
+        if let PipelineAction::Plan {
+            offline: true, out, ..
+        } = &self.action
+        {
+            return offline::plan(ctx, &Loaded::load(ctx)?, out.as_deref());
+        }
         let opened = Opened::open(ctx, name, target)?;
         if let PipelineAction::Destroy { yes, .. } = &self.action {
             let question = format!(
@@ -115,6 +131,7 @@ impl PipelineArgs {
 struct Opened {
     project: Project,
     pipeline: Pipeline,
+    footprints: Footprints,
     target: Resolved,
     binary: binary::Binary,
 }
@@ -147,15 +164,42 @@ fn load(ctx: &Context) -> Result<(Project, Pipeline), CommandError> {
     Ok((project, pipeline))
 }
 
-impl Opened {
-    fn open(ctx: &mut Context, command: &str, target: &TargetArgs) -> Result<Opened, CommandError> {
+/// The pipeline, what its environments hold and the binary its builds
+/// run: all that is known without reaching the target.
+struct Loaded {
+    project: Project,
+    pipeline: Pipeline,
+    footprints: Footprints,
+    binary: binary::Binary,
+}
+
+impl Loaded {
+    fn load(ctx: &Context) -> Result<Loaded, CommandError> {
         let (project, pipeline) = load(ctx)?;
+        let footprints = crate::pipeline::footprints(&project, &pipeline)?;
         let binary = binary::current(&emulator::home().join("self")).map_err(|e| {
             CommandError::new(
                 ErrorKind::Failure,
                 format!("cannot read the driftless binary: {e}"),
             )
         })?;
+        Ok(Loaded {
+            project,
+            pipeline,
+            footprints,
+            binary,
+        })
+    }
+}
+
+impl Opened {
+    fn open(ctx: &mut Context, command: &str, target: &TargetArgs) -> Result<Opened, CommandError> {
+        let Loaded {
+            project,
+            pipeline,
+            footprints,
+            binary,
+        } = Loaded::load(ctx)?;
         let resolved = target
             .resolve(ctx, &pipeline.target)
             .map_err(|e| CommandError::from_error(ErrorKind::Failure, &e))?;
@@ -175,13 +219,19 @@ impl Opened {
         Ok(Opened {
             project,
             pipeline,
+            footprints,
             target: resolved,
             binary,
         })
     }
 
     fn rendered(&self) -> RenderedEnvironment {
-        support::environment(&self.pipeline, &self.project, &self.binary.sha256)
+        support::environment(
+            &self.pipeline,
+            &self.project,
+            &self.footprints,
+            &self.binary.sha256,
+        )
     }
 
     /// CodePipeline's clients: AWS, or against an emulator moto's server
