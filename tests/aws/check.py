@@ -95,10 +95,14 @@ def main():
     template = plan["template"]
     physical = plan.get("physical") or would_name(plan["stack"], template)
     stack = Stack(template, physical, plan["account"], plan["region"])
-    report = {"evaluated": [], "handlers": [], "lint": [], "model": []}
+    report = {"evaluated": [], "expected": [], "handlers": [], "lint": [], "model": []}
     for item in plan.get("evaluate", []):
         calls, unmapped = evaluate(stack, item["role"], item["calls"])
         report["evaluated"].append({**item, "results": calls, "unmapped": unmapped})
+    for item in plan.get("expected", []):
+        held = statements(stack.role_policies(item["role"]))
+        decision, statement = iam.evaluate(held, item["action"], item["resource"], item.get("context"))
+        report["expected"].append({**item, "decision": decision, "statement": describe(statement) if statement else None})
     table = handler_actions()
     for item in plan.get("handlers", []):
         held = statements(stack.role_policies(item["role"]))

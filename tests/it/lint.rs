@@ -24,7 +24,7 @@ fn lint(project: &Path, env: &str) {
 
 /// cfn-lint over `files`: warnings are advice; errors (exit code bit 2)
 /// fail the test.
-fn lint_files(files: &[PathBuf], what: &str) {
+pub fn lint_files(files: &[PathBuf], what: &str) {
     let output = Command::new(cfn_lint()).args(files).output().unwrap();
     let code = output.status.code().unwrap_or(-1);
     assert!(

@@ -286,6 +286,14 @@ fn listing(report: &Json) -> String {
             }
         }
     }
+    for item in report["lint"].as_array().unwrap() {
+        for finding in item["findings"].as_array().unwrap() {
+            text.push_str(&format!(
+                "lint {}: {} ({})\n",
+                item["role"], finding[0], finding[2]
+            ));
+        }
+    }
     text
 }
 
@@ -474,13 +482,21 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
     });
     let report = check(work.path(), &plan);
     eprintln!("{}", listing(&report));
-    assert_checks_pass(&report);
+    assert_checks_pass(
+        &report,
+        &[
+            "CreatePipeline",
+            "UpdatePipeline",
+            "StartPipelineExecution",
+            "GetPipeline",
+        ],
+    );
 }
 
 /// The report's verdicts, every problem at once: a call a role lacks, a
 /// resource another environment's role reaches, an escalation, a request
 /// CodePipeline would refuse.
-fn assert_checks_pass(report: &Json) {
+fn assert_checks_pass(report: &Json, walked_operations: &[&str]) {
     let mut problems = Vec::new();
     for item in report["evaluated"].as_array().unwrap() {
         let what = item["name"].as_str().unwrap();
@@ -539,12 +555,7 @@ fn assert_checks_pass(report: &Json) {
         .iter()
         .map(|m| m["operation"].as_str().unwrap())
         .collect();
-    for operation in [
-        "CreatePipeline",
-        "UpdatePipeline",
-        "StartPipelineExecution",
-        "GetPipeline",
-    ] {
+    for operation in walked_operations {
         if !operations.contains(operation) {
             problems.push(format!("{operation} not walked: {operations:?}"));
         }
@@ -553,4 +564,276 @@ fn assert_checks_pass(report: &Json) {
         problems.push(format!("CodePipeline would refuse: {request}"));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The release fixture: the reference application's specs with the
+/// environments and pipeline of `tests/fixtures/release`.
+fn release_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo_root().join("specs"), &dir.path().join("specs"));
+    copy_dir(&repo_root().join("tests/fixtures/release"), dir.path());
+    dir
+}
+
+/// What a stack rendered offline holds, named as CloudFormation would
+/// name it.
+fn rendered_resources(folder: &Path) -> Vec<Json> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(folder).unwrap().flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let Some(stack) = file.strip_suffix(".template.json") else {
+            continue;
+        };
+        let template: Json =
+            serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap();
+        for (logical, body) in template["Resources"].as_object().unwrap() {
+            out.push(json!({ "type": body["Type"], "id": "", "stack": stack, "logical": logical }));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_pipeline_for_aws_planned_offline_passes_cfn_lint_the_model_walk_and_the_iam_evaluation() {
+    let project = release_fixture();
+    let out = project.path().join("planned");
+    // No endpoint, no emulator: the plan reaches nothing.
+    let plan = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .arg("--project")
+        .arg(project.path())
+        .args(["pipeline", "plan", "--offline", "--out"])
+        .arg(&out)
+        .env_remove("DRIFTLESS_ENDPOINT")
+        .env("AWS_ACCESS_KEY_ID", "unused")
+        .env("AWS_SECRET_ACCESS_KEY", "unused")
+        .output()
+        .unwrap();
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let template_file = out.join("users-release-pipeline.template.json");
+    super::lint::lint_files(
+        std::slice::from_ref(&template_file),
+        "the release fixture's stack",
+    );
+    let template: Json =
+        serde_json::from_str(&std::fs::read_to_string(&template_file).unwrap()).unwrap();
+    let rendered = project.path().join("rendered-dev");
+    let render = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .arg("--project")
+        .arg(project.path())
+        .args(["render", "dev", "--out"])
+        .arg(&rendered)
+        .output()
+        .unwrap();
+    assert!(
+        render.status.success(),
+        "{}",
+        String::from_utf8_lossy(&render.stderr)
+    );
+
+    let (tooling, region) = ("111111111111", "eu-west-1");
+    let prod_role = "arn:aws:iam::222222222222:role/driftless-deploy";
+    let stack_arn = |account: &str, stack: &str| {
+        format!("arn:aws:cloudformation:{region}:{account}:stack/{stack}/0f1e2d3c")
+    };
+    let connection = "arn:aws:codeconnections:eu-west-1:111111111111:connection/5f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+    let own_role =
+        format!("arn:aws:iam::{tooling}:role/users-release-pipeline-SelfUpdateRole-ABCDEFGHIJKL");
+    let dev_role =
+        format!("arn:aws:iam::{tooling}:role/users-release-pipeline-DeployDevRole-ABCDEFGHIJKL");
+    let pipeline_arn = format!("arn:aws:codepipeline:{region}:{tooling}:users-release");
+    let asset = "arn:aws:s3:::driftless-bootstrap-assetbucket-1a2b3c4d5e6f/assets/ab12.zip";
+    let mut expected = Vec::new();
+    let mut expect = |role: &str, action: &str, resource: &str, context: Json, allow: bool| {
+        expected.push(json!({ "role": role, "action": action, "resource": resource, "context": context, "expect": if allow { "allow" } else { "deny" } }));
+    };
+    for stack in [
+        "user-management-dev-stateful",
+        "user-management-dev-stateless",
+    ] {
+        for action in [
+            "CreateChangeSet",
+            "DescribeChangeSet",
+            "ExecuteChangeSet",
+            "DescribeStacks",
+            "DescribeStackEvents",
+            "GetTemplate",
+            "DescribeStackResources",
+        ] {
+            let action = format!("cloudformation:{action}");
+            expect(
+                "DeployDevRole",
+                &action,
+                &stack_arn(tooling, stack),
+                json!({}),
+                true,
+            );
+            expect(
+                "ReconcileRole",
+                &action,
+                &stack_arn(tooling, stack),
+                json!({}),
+                true,
+            );
+            expect(
+                "DeployProdRole",
+                &action,
+                &stack_arn(tooling, stack),
+                json!({}),
+                false,
+            );
+        }
+    }
+    for role in ["DeployDevRole", "ReconcileRole"] {
+        expect(role, "sts:GetCallerIdentity", "*", json!({}), true);
+        expect(
+            role,
+            "s3:PutObject",
+            asset,
+            json!({ "s3:if-none-match": "*" }),
+            true,
+        );
+        // Content-addressed objects are added, never overwritten.
+        expect(role, "s3:PutObject", asset, json!({}), false);
+        expect(role, "sts:AssumeRole", prod_role, json!({}), false);
+        expect(
+            role,
+            "lambda:UpdateFunctionCode",
+            &format!(
+                "arn:aws:lambda:{region}:{tooling}:function:user-management-dev-stateless-ApiHandler-ABCDEFGHIJKL"
+            ),
+            json!({}),
+            true,
+        );
+        expect(
+            role,
+            "lambda:UpdateFunctionCode",
+            &format!("arn:aws:lambda:{region}:{tooling}:function:someone-else"),
+            json!({}),
+            false,
+        );
+    }
+    // prod's action holds nothing but the assumption of prod's role.
+    expect(
+        "DeployProdRole",
+        "sts:AssumeRole",
+        prod_role,
+        json!({}),
+        true,
+    );
+    for (action, resource) in [
+        (
+            "cloudformation:CreateChangeSet",
+            stack_arn("222222222222", "user-management-prod-stateful"),
+        ),
+        ("lambda:UpdateFunctionCode", "*".to_string()),
+        ("iam:PassRole", dev_role.clone()),
+    ] {
+        expect("DeployProdRole", action, &resource, json!({}), false);
+    }
+    expect(
+        "ReconcileRole",
+        "codeconnections:UseConnection",
+        connection,
+        json!({}),
+        true,
+    );
+    expect(
+        "PipelineRole",
+        "codeconnections:UseConnection",
+        connection,
+        json!({}),
+        true,
+    );
+    expect(
+        "PipelineRole",
+        "codebuild:StartBuild",
+        &format!("arn:aws:codebuild:{region}:{tooling}:project/users-release-deploy-dev"),
+        json!({}),
+        true,
+    );
+    for action in [
+        "codepipeline:UpdatePipeline",
+        "codepipeline:StartPipelineExecution",
+        "codepipeline:GetPipelineExecution",
+    ] {
+        expect("SelfUpdateRole", action, &pipeline_arn, json!({}), true);
+    }
+    expect(
+        "SelfUpdateRole",
+        "iam:PutRolePolicy",
+        &dev_role,
+        json!({}),
+        true,
+    );
+    for action in [
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:UpdateAssumeRolePolicy",
+    ] {
+        expect("SelfUpdateRole", action, &own_role, json!({}), false);
+    }
+
+    let stack_resources = rendered_resources(&out);
+    let (itself, others): (Vec<Json>, Vec<Json>) = stack_resources
+        .into_iter()
+        .partition(|r| r["logical"].as_str().unwrap().starts_with("SelfUpdateRole"));
+    let dev_stacks = [
+        "user-management-dev-stateful",
+        "user-management-dev-stateless",
+    ];
+    let plan = json!({
+        "template": template,
+        "stack": "users-release-pipeline",
+        "account": tooling,
+        "region": region,
+        "expected": expected,
+        "handlers": [
+            { "role": "DeployDevRole", "resources": rendered_resources(&rendered), "expect": "allow" },
+            { "role": "SelfUpdateRole", "resources": others, "expect": "allow" },
+            { "role": "SelfUpdateRole", "resources": itself, "expect": "deny" },
+        ],
+        "lint": [
+            { "role": "DeployDevRole", "prefixes": dev_stacks },
+            { "role": "ReconcileRole", "prefixes": dev_stacks },
+            { "role": "DeployProdRole", "prefixes": [] },
+            { "role": "SelfUpdateRole", "prefixes": ["users-release"] },
+            { "role": "PipelineRole", "prefixes": ["users-release"] },
+            { "role": "ScheduleRole", "prefixes": ["users-release"] },
+        ],
+        "model_requests": [out.join("users-release.CreatePipeline.json")],
+    });
+    let work = tempfile::tempdir().unwrap();
+    let report = check(work.path(), &plan);
+    let mut problems = Vec::new();
+    for item in report["expected"].as_array().unwrap() {
+        let allowed = item["decision"] == "allow";
+        if allowed != (item["expect"] == "allow") {
+            problems.push(format!("{item}"));
+        }
+    }
+    if report["model"].as_array().unwrap().is_empty() {
+        problems.push("no request walked".into());
+    }
+    eprintln!("{}", listing(&report));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_checks_pass(&report, &["CreatePipeline"]);
+}
+
+/// The checkers' own tests: the policy evaluator against AWS's documented
+/// examples, the escalation lint against escalations it must report.
+#[test]
+fn the_policy_evaluator_and_the_lint_pass_their_own_tests() {
+    let out = Command::new(python())
+        .args(["-m", "unittest", "-v", "test_iam", "test_lint"])
+        .current_dir(repo_root().join("tests/aws"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Ran 12 tests"), "{text}");
 }
