@@ -203,15 +203,18 @@ pub(super) fn deploy_statements(
         }
     }
     if own_account {
+        // The other environments this build's account holds.
+        let account_of = |name: &str| match project.environments.get(name).map(|e| &e.target) {
+            Some(Target::Aws { role: Some(_), .. }) => None,
+            Some(Target::Aws { account, .. }) => Some(account.as_str()),
+            Some(Target::Local { .. }) => Some("local"),
+            None => None,
+        };
+        let here: Vec<Option<&str>> = environments.iter().map(|e| account_of(e)).collect();
         let others: Vec<(&str, &Footprint)> = footprints
             .iter()
             .filter(|(name, _)| !environments.contains(&name.as_str()))
-            .filter(|(name, _)| {
-                !matches!(
-                    project.environments.get(*name).map(|e| &e.target),
-                    Some(Target::Aws { role: Some(_), .. })
-                )
-            })
+            .filter(|(name, _)| account_of(name).is_some_and(|a| here.contains(&Some(a))))
             .map(|(name, footprint)| (name.as_str(), footprint))
             .collect();
         statements.extend(others_denied(&others));
