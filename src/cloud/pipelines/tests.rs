@@ -242,3 +242,26 @@ fn the_self_update_action_knows_the_run_it_is_part_of() {
         }])
     );
 }
+
+/// `pipeline plan --offline` shows the CreatePipeline request the SDK
+/// itself builds, sending nothing.
+#[tokio::test]
+async fn an_offline_plan_keeps_the_request_the_sdk_would_send() {
+    let declaration = render(
+        &pipeline(vec![stage(&["dev"], false)]),
+        "bucket-1",
+        "arn:aws:iam::111111111111:role/r",
+    );
+    let tags = BTreeMap::from([("team".to_string(), "platform".to_string())]);
+    let body = create_request(&declaration, &tags, "eu-west-1")
+        .await
+        .unwrap();
+    let sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(sent["pipeline"]["name"], "rel");
+    assert_eq!(sent["pipeline"]["artifactStore"]["location"], "bucket-1");
+    assert_eq!(sent["pipeline"]["pipelineType"], "V2");
+    assert_eq!(
+        sent["tags"],
+        serde_json::json!([{ "key": "team", "value": "platform" }])
+    );
+}
