@@ -57,7 +57,6 @@ const STACK_ACTIONS: &[&str] = &[
     "cloudformation:GetTemplate",
     "cloudformation:DeleteStack",
     "cloudformation:DetectStackDrift",
-    "cloudformation:DescribeStackDriftDetectionStatus",
     "cloudformation:DescribeStackResourceDrifts",
     // `protect: true` turns it on.
     "cloudformation:UpdateTerminationProtection",
@@ -82,10 +81,13 @@ const RESOURCE_ACTIONS: &[&str] = &[
 ];
 
 /// What any deploy in the build's own account calls on no one resource:
-/// who it is, the account's stacks (one listing), the alarms' states.
+/// who it is, the account's stacks (one listing), a drift detection's
+/// progress, the alarms' states.
 const ACCOUNT_ACTIONS: &[&str] = &[
     "sts:GetCallerIdentity",
     "cloudformation:DescribeStacks",
+    // Asked by the detection's id alone, which IAM scopes to no stack.
+    "cloudformation:DescribeStackDriftDetectionStatus",
     "cloudwatch:DescribeAlarms",
 ];
 

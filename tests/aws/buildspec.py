@@ -1,6 +1,7 @@
 """Runs a CodeBuild buildspec (version 0.2) as CodeBuild would on a Linux
 image: in a fresh copy of the source without `.git` (CodePipeline hands
-CodeBuild a zip of the source), with the variables CodeBuild sets, the
+CodeBuild a zip of the source; `--clone` keeps it, for a project that
+clones its repository itself), with the variables CodeBuild sets, the
 buildspec's `env.variables` under the project's and the action's (which
 win, in that order), every phase's commands in order in one bash shell
 (so an `export` carries on), stopping at the first command that fails.
@@ -61,6 +62,7 @@ def main():
     parser.add_argument("--source", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--env", required=True, help="JSON: the base environment, then the project's and the action's variables")
+    parser.add_argument("--clone", action="store_true", help="the project clones its source itself: `.git` is kept")
     args = parser.parse_args()
     given = json.loads(args.env)
     with open(args.buildspec, encoding="utf-8") as f:
@@ -69,7 +71,8 @@ def main():
         print(json.dumps({"error": f"buildspec version {spec.get('version')!r}, not 0.2"}))
         return 1
     source = os.path.join(args.work, "src")
-    shutil.copytree(args.source, source, ignore=shutil.ignore_patterns(".git"), symlinks=True)
+    ignored = None if args.clone else shutil.ignore_patterns(".git")
+    shutil.copytree(args.source, source, ignore=ignored, symlinks=True)
     env = dict(given["base"])
     env.update(codebuild_variables(source, given["project"], given["region"], given["initiator"]))
     env.update({k: str(v) for k, v in ((spec.get("env") or {}).get("variables") or {}).items()})

@@ -119,6 +119,11 @@ def authorize(request):
     if service == "lambda":
         action, resource = _lambda(request, region, account)
         return account, f"lambda:{action}", resource, {}
+    rpc = re.match(r"^/service/[^/]+/operation/([A-Za-z]+)$", request["path"])
+    if rpc:
+        # Smithy's RPC v2 (CloudWatch): the operation in the path; the
+        # ones driftless sends name no resource.
+        return account, f"{service}:{rpc.group(1)}", "*", {}
     if request["headers"].get("x-amz-target"):
         action, resource = _json_target(request, service, region, account)
         return account, f"{service}:{action}", resource, {}

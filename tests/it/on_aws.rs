@@ -7,7 +7,7 @@
 //! `tests/aws/`; this module stages the runs and reads their report.
 
 use super::emulator::{account, clients, command, emulator, moto, ok, summary};
-use super::support::{copy_dir, reference_copy, repo_root};
+use super::support::{copy_dir, git, reference_copy, repo_root};
 use super::tools::{bin, python};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
@@ -135,6 +135,9 @@ struct Build<'a> {
     endpoint: &'a str,
     pipelines: Option<&'a str>,
     physical: &'a BTreeMap<String, String>,
+    /// Who started it (`codepipeline/<name>`, `rule/<name>`); a build
+    /// started by the schedule clones its source, `.git` and all.
+    initiator: &'a str,
 }
 
 impl Build<'_> {
@@ -176,7 +179,7 @@ impl Build<'_> {
             "base": base,
             "project": self.project_name,
             "region": "us-east-1",
-            "initiator": "codepipeline/release",
+            "initiator": self.initiator,
             "project_variables": project_variables,
             "action_variables": self.action_variables,
         });
@@ -190,6 +193,7 @@ impl Build<'_> {
             .arg(work)
             .arg("--env")
             .arg(env.to_string())
+            .args(self.initiator.starts_with("rule/").then_some("--clone"))
             .output()
             .expect("run the buildspec");
         assert!(
@@ -370,6 +374,7 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
             endpoint: &front.url,
             pipelines: None,
             physical: &physical,
+            initiator: "codepipeline/release",
         }
         .run(&work.path().join(format!("build-{env}")));
         assert_built(&report, &format!("the {env} deploy"));
@@ -384,6 +389,30 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
         assert!(parsed["tests"].as_u64().unwrap() > 0, "{parsed}");
         assert_eq!(parsed["failures"], 0, "{parsed}");
         runs.insert(env, log);
+    }
+
+    // The scheduled reconcile of dev, in a clone of the source.
+    let checkout = work.path().join("checkout");
+    copy_dir(project.path(), &checkout);
+    git(&checkout, &["init", "-q", "-b", "main"]);
+    git(&checkout, &["add", "-A"]);
+    git(&checkout, &["commit", "-qm", "the release"]);
+    let reconciled = logs.join("reconcile-dev.jsonl");
+    {
+        let front = Recorder::start(&emulator().endpoint(), &reconciled);
+        let report = Build {
+            account: &account,
+            source: &checkout,
+            project: &template["Resources"]["ReconcileProject"],
+            project_name: &format!("{name}-reconcile"),
+            action_variables: BTreeMap::new(),
+            endpoint: &front.url,
+            pipelines: None,
+            physical: &physical,
+            initiator: &format!("rule/{name}-reconcile"),
+        }
+        .run(&work.path().join("build-reconcile"));
+        assert_built(&report, "the scheduled reconcile");
     }
 
     // The self-update, after a change to pipeline.yaml, as the run it
@@ -406,6 +435,7 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
             endpoint: &front.url,
             pipelines: Some(&codepipeline.url),
             physical: &physical,
+            initiator: "codepipeline/release",
         }
         .run(&work.path().join("build-self-update"));
         assert_built(&report, "the self-update");
@@ -456,7 +486,7 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
         "region": "us-east-1",
         "evaluate": [
             { "name": "Deploy-dev", "role": "DeployDevRole", "calls": runs["dev"], "expect": "allow" },
-            { "name": "the scheduled reconcile of dev", "role": "ReconcileRole", "calls": runs["dev"], "expect": "allow" },
+            { "name": "the scheduled reconcile of dev", "role": "ReconcileRole", "calls": reconciled, "expect": "allow" },
             { "name": "Deploy-prod", "role": "DeployProdRole", "calls": runs["prod"], "expect": "allow" },
             { "name": "SelfUpdate (stack)", "role": "SelfUpdateRole", "calls": update_stack, "expect": "allow" },
             { "name": "SelfUpdate (pipeline)", "role": "SelfUpdateRole", "calls": update_pipeline, "expect": "allow" },
