@@ -464,6 +464,39 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
             .map(|s| format!("user-management-{env}-{s}"))
             .to_vec()
     };
+    // The self-update changes its stack's resources, and never its own
+    // role or the policies holding its rights.
+    let (itself, others): (Vec<Json>, Vec<Json>) =
+        resources_of(&account, std::slice::from_ref(&stack))
+            .into_iter()
+            .partition(|r| r["logical"].as_str().unwrap().starts_with("SelfUpdateRole"));
+    let dev_resources = resources_of(&account, &stacks("dev"));
+    let prod_resources = resources_of(&account, &stacks("prod"));
+
+    // What a person does after: plan, status, destroy; their requests are
+    // walked against the model too.
+    let after_calls = logs.join("after.codepipeline.jsonl");
+    {
+        let front = Recorder::start(&emulator().endpoint(), &logs.join("after.emulator.jsonl"));
+        let codepipeline = Recorder::start(&moto().endpoint(), &after_calls);
+        for args in [
+            &["pipeline", "plan"][..],
+            &["pipeline", "status"],
+            &["pipeline", "destroy", "--yes"],
+        ] {
+            let out = command(project.path(), &account, args, &front.url)
+                .env("AWS_ENDPOINT_URL_CODEPIPELINE", &codepipeline.url)
+                .output()
+                .unwrap();
+            // plan exits 2: the file still says 15 minutes and no approval.
+            assert!(
+                matches!(out.status.code(), Some(0 | 2)),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
     // What is an environment's own: named for its stacks, or its lock and
     // record. The pipeline's binary and the content-addressed code both
     // read are shared, and not counted.
@@ -472,12 +505,6 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
             .map(|end| format!("user-management-{env}{end}"))
             .to_vec()
     };
-    // The self-update changes its stack's resources, and never its own
-    // role or the policies holding its rights.
-    let (itself, others): (Vec<Json>, Vec<Json>) =
-        resources_of(&account, std::slice::from_ref(&stack))
-            .into_iter()
-            .partition(|r| r["logical"].as_str().unwrap().starts_with("SelfUpdateRole"));
     let plan = json!({
         "template": template,
         "physical": physical,
@@ -494,8 +521,8 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
             { "name": "dev's calls as prod", "role": "DeployProdRole", "calls": runs["dev"], "expect": "deny", "named": named("dev") },
         ],
         "handlers": [
-            { "role": "DeployDevRole", "resources": resources_of(&account, &stacks("dev")), "expect": "allow" },
-            { "role": "DeployProdRole", "resources": resources_of(&account, &stacks("prod")), "expect": "allow" },
+            { "role": "DeployDevRole", "resources": dev_resources, "expect": "allow" },
+            { "role": "DeployProdRole", "resources": prod_resources, "expect": "allow" },
             { "role": "SelfUpdateRole", "resources": others, "expect": "allow" },
             { "role": "SelfUpdateRole", "resources": itself, "expect": "deny" },
         ],
@@ -508,7 +535,7 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
             { "role": "ScheduleRole", "prefixes": [name] },
             { "role": "SourceChangeRole", "prefixes": [name] },
         ],
-        "model": [pipeline_calls, update_pipeline],
+        "model": [pipeline_calls, update_pipeline, after_calls],
     });
     let report = check(work.path(), &plan);
     eprintln!("{}", listing(&report));
@@ -519,6 +546,10 @@ fn each_action_runs_as_codebuild_would_and_every_call_it_makes_is_its_roles_to_m
             "UpdatePipeline",
             "StartPipelineExecution",
             "GetPipeline",
+            "GetPipelineExecution",
+            "ListPipelineExecutions",
+            "ListTagsForResource",
+            "DeletePipeline",
         ],
     );
 }
