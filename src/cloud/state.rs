@@ -24,8 +24,13 @@ pub async fn write_last_pass(
     .await
 }
 
+/// Where a pass records the checks it owes until they end.
+pub fn gate_key(app: &str, environment: &str) -> String {
+    format!("state/{app}-{environment}/checks-owed.json")
+}
+
 /// Puts `record` as JSON under `key`.
-async fn write_json<T: serde::Serialize>(
+pub async fn write_json<T: serde::Serialize>(
     cloud: &Cloud,
     bucket: &str,
     key: &str,
@@ -58,7 +63,7 @@ pub async fn read_last_pass(
 
 /// A JSON record, `None` when absent. A record this version cannot read is
 /// shown as absent, not an error: records only inform.
-async fn read_json<T: serde::de::DeserializeOwned>(
+pub async fn read_json<T: serde::de::DeserializeOwned>(
     cloud: &Cloud,
     bucket: &str,
     key: &str,
@@ -98,12 +103,16 @@ pub async fn remove_suspension(
     app: &str,
     environment: &str,
 ) -> Result<(), CloudError> {
-    let key = suspension_key(app, environment);
+    remove(cloud, bucket, &suspension_key(app, environment)).await
+}
+
+/// Deletes the record under `key` (absent is fine).
+pub async fn remove(cloud: &Cloud, bucket: &str, key: &str) -> Result<(), CloudError> {
     cloud
         .s3
         .delete_object()
         .bucket(bucket)
-        .key(&key)
+        .key(key)
         .send()
         .await
         .map_err(|e| CloudError::sdk("DeleteObject", format!("s3://{bucket}/{key}"), e))?;

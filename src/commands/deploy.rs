@@ -195,6 +195,16 @@ pub(super) fn show_plan(ctx: &mut Context, observed: &Observed) {
     for hazard in &observed.hazards {
         show(&mut ctx.printer, &Event::Refused(hazard.clone()));
     }
+    if let Some(owed) = &observed.owed_checks {
+        let event = Event::ChecksOwed {
+            state: "kept",
+            revision: owed.revision.clone(),
+            by: Some(owed.by.clone()),
+            stacks: owed.changed.clone(),
+            reason: None,
+        };
+        show(&mut ctx.printer, &event);
+    }
     for content in &observed.content {
         show(&mut ctx.printer, &Event::ContentPlan(content.clone()));
     }

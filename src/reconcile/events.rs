@@ -144,6 +144,17 @@ pub enum Event {
         deleted: Vec<String>,
         left: Vec<super::LeftStack>,
     },
+    /// Checks a pass owes: `owed` (an earlier pass died in its gate; this
+    /// one runs them), `recorded` (about to run, written down first),
+    /// `unrecorded` (about to run, but the record failed: a crash now
+    /// would lose them), `kept` (owed, and not run by this command).
+    ChecksOwed {
+        state: &'static str,
+        revision: Option<String>,
+        by: Option<String>,
+        stacks: Vec<String>,
+        reason: Option<String>,
+    },
     /// Resources kept by a destroy (Retain policy, or a stack left alone).
     Retained {
         stack: String,

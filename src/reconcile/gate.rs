@@ -32,6 +32,21 @@ impl Verdict {
     }
 }
 
+/// Checks a pass owes: written before its gate runs and removed when the
+/// gate ends, so that a pass killed in its gate leaves them to the next
+/// one (any agent, any command), with what to roll back to.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct OwedChecks {
+    pub revision: Option<String>,
+    /// When, by the store's clock (Unix seconds).
+    pub at: i64,
+    pub by: String,
+    pub command: String,
+    /// The stacks that pass changed.
+    pub changed: Vec<String>,
+    pub snapshot: Snapshot,
+}
+
 /// Outputs of the deployed stacks, by `unit.output`.
 struct Deployed<'a> {
     environment: &'a RenderedEnvironment,
@@ -116,7 +131,7 @@ impl Pass<'_> {
                 "a smoke check failed; this environment does not roll back (rollback: false), so the release stays".into(),
             );
         }
-        if outcome.changed.iter().all(|s| s == BOOTSTRAP_STACK) {
+        if outcome.changed.iter().all(|s| s == BOOTSTRAP_STACK) && snapshot.carried().is_empty() {
             return Verdict::Failed(
                 "a smoke check failed; this pass changed no stack, so there is nothing to roll back".into(),
             );

@@ -54,6 +54,9 @@ pub struct Observed {
     pub unprotected: Vec<String>,
     /// The buckets with content, and what syncing them would do.
     pub content: Vec<super::ContentPlan>,
+    /// Checks an earlier pass owes: it changed stacks and died before its
+    /// gate ended. The next pass runs them.
+    pub owed_checks: Option<super::gate::OwedChecks>,
 }
 
 /// A deployed stack of this environment that its layout no longer names.
@@ -72,6 +75,7 @@ impl Observed {
             || (self.prune && !self.orphans.is_empty())
             || !self.unprotected.is_empty()
             || self.content.iter().any(|c| c.diff.changes())
+            || self.owed_checks.is_some()
     }
 
     pub fn waves(&self) -> Vec<Vec<&PlannedStack>> {
@@ -287,8 +291,9 @@ impl Pass<'_> {
         let rendered: Vec<&RenderedStack> = ordered.iter().map(|(_, s)| s).collect();
         let functions = self.read_functions_of(&rendered, &stacks);
         let content = self.plan_content(&stacks);
-        let (fetched, orphan_templates, functions, content) =
-            tokio::join!(templates, orphan_templates, functions, content);
+        let owed = self.owed_checks(asset_bucket.as_deref());
+        let (fetched, orphan_templates, functions, content, owed_checks) =
+            tokio::join!(templates, orphan_templates, functions, content, owed);
         let mut planned = Vec::new();
         let mut deployed_templates: Vec<(String, Json)> = Vec::new();
         for ((_, stack), (mut plan, fetched)) in
@@ -361,7 +366,21 @@ impl Pass<'_> {
             prune: self.options.prune,
             unprotected,
             content: content?,
+            owed_checks: owed_checks?,
         })
+    }
+
+    /// The checks an earlier pass owes, if it died in its gate.
+    pub(super) async fn owed_checks(
+        &self,
+        bucket: Option<&str>,
+    ) -> Result<Option<super::gate::OwedChecks>, CloudError> {
+        let Some(bucket) = bucket else {
+            return Ok(None);
+        };
+        let env = self.environment;
+        let key = crate::cloud::state::gate_key(&env.app, &env.environment);
+        crate::cloud::state::read_json(self.cloud, bucket, &key).await
     }
 
     /// Reads every deployed function of the planned stacks, concurrently

@@ -16,7 +16,7 @@ use crate::plan::guard::{self, Template};
 use crate::schedule;
 use crate::spec::Tier;
 use futures_util::future::join_all;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -25,7 +25,8 @@ use std::time::Instant;
 const MASKED: &str = "****";
 
 /// A stack as it was before the pass.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Before {
     /// The pass created it.
     Absent,
@@ -35,17 +36,24 @@ enum Before {
         tags: BTreeMap<String, String>,
     },
     /// Not recorded, with the reason.
-    Unknown(&'static str),
+    Unknown(String),
 }
 
-/// What a pass is about to change, as it was: recorded before applying.
-#[derive(Clone, Debug, Default)]
+/// What a pass is about to change, as it was: recorded before applying,
+/// and kept in the environment's state while the checks it owes have not
+/// ended, so that a pass that dies in its gate leaves the next one what
+/// to roll back to.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     stacks: BTreeMap<String, Before>,
     /// The asset bucket, for templates too large to send inline.
     bucket: Option<String>,
     /// Live reserved concurrency before the pass, by function name.
     settings: BTreeMap<String, Option<i64>>,
+    /// Stacks an earlier pass changed and did not verify: they go back with
+    /// the ones this pass changes.
+    #[serde(default)]
+    carried: BTreeSet<String>,
 }
 
 impl Snapshot {
@@ -66,7 +74,7 @@ impl Snapshot {
                     tags: d.tags.clone(),
                 },
                 _ => Before::Unknown(
-                    "its template before the pass was not recorded (it was busy or failed when the pass began)",
+                    "its template before the pass was not recorded (it was busy or failed when the pass began)".into(),
                 ),
             };
             stacks.insert(p.stack.name.clone(), before);
@@ -80,7 +88,33 @@ impl Snapshot {
             stacks,
             settings,
             bucket: observed.asset_bucket.clone(),
+            carried: BTreeSet::new(),
         }
+    }
+
+    /// This pass's snapshot under `owed`, an earlier pass's whose checks
+    /// never ended: where both hold a stack, the earlier state wins (the
+    /// last one that was verified), and its stacks go back too.
+    pub fn carrying(mut self, owed: Snapshot) -> Snapshot {
+        for (name, before) in owed.stacks {
+            self.carried.insert(name.clone());
+            self.stacks.insert(name, before);
+        }
+        self.carried.extend(owed.carried);
+        self.settings.extend(owed.settings);
+        self.bucket = self.bucket.or(owed.bucket);
+        self
+    }
+
+    /// The stacks an earlier, unverified pass changed.
+    pub fn carried(&self) -> &BTreeSet<String> {
+        &self.carried
+    }
+
+    /// Whether a rollback puts `stack` back: this pass changed it, or an
+    /// earlier pass did and was never verified.
+    fn undoes(&self, stack: &str, changed: &BTreeSet<String>) -> bool {
+        changed.contains(stack) || self.carried.contains(stack)
     }
 }
 
@@ -144,7 +178,7 @@ impl Pass<'_> {
             || false,
             |progress, sched, i| {
                 let name = &order[i].name;
-                if !progress.outcome.changed.contains(name) {
+                if !snapshot.undoes(name, &progress.outcome.changed) {
                     return Start::Settled(true);
                 }
                 self.note_wait(name, sched.waited_for(i));
@@ -185,7 +219,7 @@ impl Pass<'_> {
         if let Some(first) = &failed {
             for i in (0..sched.len()).filter(|&i| sched.state(i) == schedule::State::Skipped) {
                 let name = &order[i].name;
-                if outcome.changed.contains(name) {
+                if snapshot.undoes(name, &outcome.changed) {
                     report.left.push(LeftStack {
                         stack: name.clone(),
                         reason: format!("not rolled back: the rollback of {first} failed"),
@@ -257,7 +291,7 @@ impl Pass<'_> {
             .get(name)
             .cloned()
             .unwrap_or(Before::Unknown(
-                "its state before the pass was not recorded",
+                "its state before the pass was not recorded".into(),
             ));
         let (template, parameters, tags) = match before {
             Before::Unknown(reason) => {

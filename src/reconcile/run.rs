@@ -5,12 +5,15 @@
 //! before changing anything ([`Stop`]); [`exit_code`] and [`retry`] are the
 //! policy for how a pass ended, beside it.
 
+use super::gate::OwedChecks;
 use super::{
     AccountCheck, Event, HotswapPlan, LockError, Observed, Outcome, Pass, Snapshot, StopReason,
     Swapped, Verdict,
 };
 use crate::cloud::CloudError;
+use crate::cloud::bootstrap::BOOTSTRAP_STACK;
 use crate::cloud::lock::Busy;
+use crate::cloud::state::gate_key;
 use crate::exit;
 use crate::plan::guard::Hazard;
 use crate::render::{ParameterSource, RenderedEnvironment};
@@ -309,7 +312,16 @@ impl Pass<'_> {
                         return Err(Stop::Cloud(e));
                     }
                 };
-                let snapshot = Snapshot::take(&fresh);
+                // Checks an earlier pass owes are this pass's too, and its
+                // stacks go back with this pass's where they fail.
+                let owed = fresh.owed_checks.clone();
+                let snapshot = match &owed {
+                    Some(owed) => {
+                        self.emit_owed("owed", owed, None);
+                        Snapshot::take(&fresh).carrying(owed.snapshot.clone())
+                    }
+                    None => Snapshot::take(&fresh),
+                };
                 let mut outcome = self.apply(&fresh).await;
                 let heal = match self.options.revert_drift && outcome.ok() {
                     true => match self.revert_drift(&outcome.deployed).await {
@@ -337,11 +349,28 @@ impl Pass<'_> {
                         .changed
                         .insert(crate::cloud::bootstrap::BOOTSTRAP_STACK.to_string());
                 }
+                let changed = outcome.changed.iter().any(|s| s != BOOTSTRAP_STACK);
+                let gated = checks && outcome.ok() && (changed || owed.is_some());
+                if gated {
+                    self.owe_checks(&bucket, settings.command, &outcome, &snapshot)
+                        .await;
+                } else if let Some(owed) = &owed {
+                    self.emit_owed("kept", owed, None);
+                }
                 let verdict = match self.runner_after_change(checks && outcome.ok()) {
                     Some(Ok(runner)) => Some(self.gate(&runner, &snapshot, &mut outcome).await),
                     Some(Err(verdict)) => Some(verdict),
                     None => None,
                 };
+                if gated && verdict.is_some() {
+                    // The gate ended, one way or the other: nothing is owed.
+                    let key = gate_key(&self.environment.app, &self.environment.environment);
+                    if let Err(e) = crate::cloud::state::remove(self.cloud, &bucket, &key).await {
+                        outcome.error.get_or_insert_with(|| {
+                            format!("the checks ended, but their record stays owed: {e}")
+                        });
+                    }
+                }
                 Report {
                     outcome,
                     verdict,
@@ -356,6 +385,45 @@ impl Pass<'_> {
             report.outcome.error.get_or_insert_with(|| e.to_string());
         }
         Ok(report)
+    }
+
+    /// Records that this pass owes its checks, before running them: a pass
+    /// killed in its gate leaves them, and what to roll back to, to the
+    /// next. A record that cannot be written is said, not fatal.
+    async fn owe_checks(
+        &self,
+        bucket: &str,
+        command: &str,
+        outcome: &Outcome,
+        snapshot: &Snapshot,
+    ) {
+        let env = self.environment;
+        let mut changed: Vec<String> = outcome.changed.iter().cloned().collect();
+        changed.extend(snapshot.carried().iter().cloned());
+        changed.sort();
+        changed.dedup();
+        let owed = OwedChecks {
+            revision: self.options.revision.clone(),
+            at: self.cloud.store_now(),
+            by: super::lease::owner(&super::lease::host()),
+            command: command.to_string(),
+            changed,
+            snapshot: snapshot.clone(),
+        };
+        let key = gate_key(&env.app, &env.environment);
+        if let Err(e) = crate::cloud::state::write_json(self.cloud, bucket, &key, &owed).await {
+            self.emit_owed("unrecorded", &owed, Some(e.to_string()));
+        }
+    }
+
+    fn emit_owed(&self, state: &'static str, owed: &OwedChecks, reason: Option<String>) {
+        self.emit(Event::ChecksOwed {
+            state,
+            revision: owed.revision.clone(),
+            by: Some(owed.by.clone()),
+            stacks: owed.changed.clone(),
+            reason,
+        });
     }
 
     /// Writes how this pass ended beside the lock, for `status`.

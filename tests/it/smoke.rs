@@ -407,3 +407,142 @@ fn the_emulators_account_header_never_reaches_another_loopback_server() {
     // The emulator's own hosts still get it: the origin's checks passed.
     assert!(results.iter().all(|r| r["passed"] == true), "{results:?}");
 }
+
+/// A loopback server a smoke check reaches: it answers 200, except the
+/// one request that comes while it is told to hold: that one it keeps open
+/// without an answer and reports, so the test knows the gate has begun.
+struct Probe {
+    port: u16,
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    held: std::sync::mpsc::Receiver<()>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Probe {
+    fn start() -> Probe {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, held) = std::sync::mpsc::channel();
+        let (holding, stopping) = (hold.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            while !stopping.load(Ordering::Relaxed) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                if holding.swap(false, Ordering::SeqCst) {
+                    kept.push(stream);
+                    let _ = tx.send(());
+                    continue;
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            }
+        });
+        Probe {
+            port,
+            hold,
+            held,
+            stop,
+        }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_pass_killed_in_its_gate_leaves_the_checks_to_the_next_which_rolls_the_release_back() {
+    let (project, app, account) = prod_app();
+    let probe = Probe::start();
+    edit(
+        &project.path().join("environments/prod.yaml"),
+        "smoke:\n",
+        &format!(
+            "smoke:\n  - name: gate probe\n    request: GET http://127.0.0.1:{}/probe\n    expect: {{ status: 200 }}\n",
+            probe.port
+        ),
+    );
+    ok(&run(project.path(), &account, &["deploy", "prod", "--yes"]));
+    let c = clients(&account, "eu-west-1");
+    let (_, stateless) = stacks(&app, "prod");
+    let function = output(&c, &stateless, "ApiFunctionName");
+    let (good, _) = function_state(&c, &function);
+
+    // A broken release; the pass is killed while its checks run.
+    break_handler(project.path());
+    probe.hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut pass = command(
+        project.path(),
+        &account,
+        &["deploy", "prod", "--yes"],
+        &emulator().endpoint(),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    probe
+        .held
+        .recv_timeout(std::time::Duration::from_secs(300))
+        .expect("the gate's probe request");
+    pass.kill().unwrap();
+    pass.wait().unwrap();
+    let (live, _) = function_state(&c, &function);
+    assert_ne!(live, good, "the broken release is live, unverified");
+
+    // The stacks are in sync with the files, yet checks are owed.
+    let plan = run(project.path(), &account, &["plan", "prod"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    let owed = events(&plan)
+        .into_iter()
+        .find(|e| e["event"] == "checks_owed")
+        .unwrap_or_else(|| panic!("no checks_owed: {}", text(&plan)));
+    assert_eq!(owed["state"], "kept");
+    assert!(owed["stacks"].to_string().contains(&stateless), "{owed}");
+
+    // The next deploy runs them: the broken code fails, and goes back.
+    let out = run(project.path(), &account, &["deploy", "prod", "--yes"]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(
+        events(&out)
+            .iter()
+            .any(|e| e["event"] == "checks_owed" && e["state"] == "owed")
+    );
+    assert!(
+        smoke_results(&out, "release")
+            .iter()
+            .any(|r| r["passed"] == false && r["status"] == 500),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(gate(&out)["verdict"], "rolled_back", "{}", text(&out));
+    assert_eq!(
+        function_state(&c, &function).0,
+        good,
+        "the verified code is back"
+    );
+
+    // Nothing is owed any more: the plan shows the pending (broken) code only.
+    let plan = run(project.path(), &account, &["plan", "prod"]);
+    assert_eq!(plan.status.code(), Some(2));
+    assert!(
+        !events(&plan).iter().any(|e| e["event"] == "checks_owed"),
+        "{}",
+        text(&plan)
+    );
+}

@@ -91,6 +91,20 @@ pub fn show(p: &mut Printer, event: &Event) {
             let value = value.map_or("none".to_string(), |v| v.to_string());
             format!("{stack}: {function} reserved concurrency set to {value}")
         }
+        Event::ChecksOwed {
+            state,
+            revision,
+            by,
+            stacks,
+            reason,
+        } => progress::checks_owed(
+            p,
+            state,
+            revision.as_deref(),
+            by.as_deref(),
+            stacks,
+            reason.as_deref(),
+        ),
         Event::SmokeCheck { .. } => String::new(),
         Event::Smoke {
             phase,

@@ -241,3 +241,43 @@ pub fn stack_event(stack: &str, event: &StackEvent) -> (String, bool) {
     );
     (line, event.status.ends_with("_IN_PROGRESS"))
 }
+
+/// Checks a pass owes, by what became of them.
+pub fn checks_owed(
+    p: &Printer,
+    state: &str,
+    revision: Option<&str>,
+    by: Option<&str>,
+    stacks: &[String],
+    reason: Option<&str>,
+) -> String {
+    let pass = match (revision, by) {
+        (Some(r), Some(b)) => format!("the pass of {r} by {b}"),
+        (None, Some(b)) => format!("the pass by {b}"),
+        (Some(r), None) => format!("the pass of {r}"),
+        (None, None) => "an earlier pass".to_string(),
+    };
+    let stacks = stacks.join(", ");
+    match state {
+        "owed" => p.paint(
+            &format!(
+                "checks owed: {pass} changed {stacks} and stopped before its smoke checks ended; they run now, and a failure rolls back to the last verified release"
+            ),
+            Colour::Yellow,
+        ),
+        "kept" => p.paint(
+            &format!(
+                "checks still owed: {pass} changed {stacks} and its smoke checks never ended; this command does not run them, the next deploy or tick does"
+            ),
+            Colour::Yellow,
+        ),
+        "unrecorded" => p.paint(
+            &format!(
+                "the smoke checks about to run could not be recorded as owed ({}): if this process dies before they end, the next pass will not run them",
+                reason.unwrap_or("no reason given")
+            ),
+            Colour::Red,
+        ),
+        _ => String::new(),
+    }
+}
