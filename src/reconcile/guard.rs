@@ -19,8 +19,23 @@ pub async fn guarded<T>(
     }
 }
 
+/// Which signal asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Ctrl-C: a person stopped it.
+    Interrupt,
+    /// SIGTERM: a service manager (systemd, Kubernetes) stopped it, as it
+    /// stops every service; a clean stop then exits 0.
+    Terminate,
+}
+
 /// Resolves on Ctrl-C or SIGTERM; never where no signal can be listened to.
 pub async fn interrupted() {
+    signalled().await;
+}
+
+/// [`interrupted`], saying which signal came.
+pub async fn signalled() -> Signal {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -34,13 +49,21 @@ pub async fn interrupted() {
             }
         };
         tokio::select! {
-            signal = tokio::signal::ctrl_c() => if signal.is_err() { std::future::pending::<()>().await },
-            _ = term => {},
+            signal = tokio::signal::ctrl_c() => {
+                if signal.is_err() {
+                    std::future::pending::<()>().await
+                }
+                Signal::Interrupt
+            }
+            _ = term => Signal::Terminate,
         }
     }
     #[cfg(not(unix))]
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+        Signal::Interrupt
     }
 }
 

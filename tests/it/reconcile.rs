@@ -625,15 +625,15 @@ fn a_signed_push_wakes_the_loop_a_bad_one_is_refused_and_metrics_parse() {
     assert_eq!(info["samples"][0]["labels"]["commit"], commit.as_str());
 }
 
-#[test]
-fn sigterm_stops_the_loop_between_ticks() {
+/// Stops an idle agent with `signal`; its exit code.
+fn stopped_by(signal: &str) -> Option<i32> {
     let account = account();
     let (repo, _) = Repo::new(&account);
     let mut agent = agent(&repo, &account, &["--interval", "120"]);
     tick(&mut agent, |e| e["result"] == "applied");
     let pid = agent.child.id().to_string();
     let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([signal, &pid])
         .status()
         .expect("kill");
     assert!(killed.success());
@@ -646,7 +646,15 @@ fn sigterm_stops_the_loop_between_ticks() {
         assert!(std::time::Instant::now() < deadline, "still running");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(status.code(), Some(130));
+    status.code()
+}
+
+/// A service manager stops services with SIGTERM and records any exit but
+/// 0 as a failure; Ctrl-C is a person's interrupt (130).
+#[test]
+fn sigterm_stops_the_loop_between_ticks_with_0_and_ctrl_c_with_130() {
+    assert_eq!(stopped_by("-TERM"), Some(0));
+    assert_eq!(stopped_by("-INT"), Some(130));
 }
 
 #[test]

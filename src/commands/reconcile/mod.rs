@@ -287,10 +287,17 @@ impl ReconcileArgs {
         // then the loop; one between passes stops the loop at once.
         let stop = Arc::new(tokio::sync::Notify::new());
         let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // SIGTERM is how a service manager stops any service: a clean stop
+        // then exits 0. Ctrl-C exits 130, as an interrupted command does.
+        let terminated = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
-            let (stop, stopping) = (stop.clone(), stopping.clone());
+            let (stop, stopping, terminated) = (stop.clone(), stopping.clone(), terminated.clone());
             rt.spawn(async move {
-                guard::interrupted().await;
+                let signal = guard::signalled().await;
+                terminated.store(
+                    signal == guard::Signal::Terminate,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
                 stopping.store(true, std::sync::atomic::Ordering::SeqCst);
                 stop.notify_one();
             });
@@ -428,11 +435,15 @@ impl ReconcileArgs {
                     .emit(json!({ "event": "reconcile", "state": "stopped" }), || {
                         "reconcile stopped".into()
                     });
+                let code = match terminated.load(std::sync::atomic::Ordering::SeqCst) {
+                    true => exit::OK,
+                    false => exit::INTERRUPTED,
+                };
                 return Ok(Summary::new(
                     json!({ "command": "reconcile", "ticks": ticks, "duration_ms": started.elapsed().as_millis() as u64 }),
                     format!("{ticks} tick(s)"),
                 )
-                .with_code(exit::INTERRUPTED));
+                .with_code(code));
             }
         }
     }
