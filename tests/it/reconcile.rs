@@ -147,6 +147,62 @@ fn a_pushed_commit_is_applied_within_a_tick_and_a_quiet_tick_changes_nothing() {
     assert!(quiet["api_calls"]["total"].as_u64().unwrap_or(0) > 0);
 }
 
+/// A blocked commit does not blind the loop: drift is still detected, and
+/// healed where the environment says so, at the last applied commit.
+#[test]
+fn drift_is_healed_at_the_applied_commit_while_the_branch_points_at_an_invalid_one() {
+    let account = account();
+    let (repo, app) = Repo::new(&account);
+    repo.push(
+        "environments/dev.yaml",
+        "hotswap: true",
+        "hotswap: true\nself_heal: true",
+        "heal",
+    );
+    let (_, stateless) = stacks(&app, "dev");
+    let c = clients(&account, "us-east-1");
+    let mut agent = agent(&repo, &account, &["--interval", "0.5"]);
+    let applied = tick(&mut agent, |e| e["result"] == "applied");
+    let bad = repo.push(
+        "environments/dev.yaml",
+        "self_heal: true",
+        "self_heal: [",
+        "broken",
+    );
+    tick(&mut agent, |e| e["commit"] == bad.as_str());
+    let function = super::drift::physical(&c, &stateless, "ApiHandler");
+    c.rt.block_on(
+        c.lambda
+            .update_function_configuration()
+            .function_name(&function)
+            .memory_size(700)
+            .send(),
+    )
+    .expect("by hand");
+    let healed = tick(&mut agent, |e| {
+        e["message"].as_str().unwrap_or_default().contains("healed")
+    });
+    // The tick still says the commit is blocked, and what it healed.
+    assert_eq!(healed["result"], "blocked", "{healed:#}");
+    let message = healed["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("healed: ") && message.contains("ApiHandler"),
+        "{healed:#}"
+    );
+    let short = &applied["commit"].as_str().unwrap()[..7];
+    assert!(message.contains(short), "told at which commit: {healed:#}");
+    let memory =
+        c.rt.block_on(
+            c.lambda
+                .get_function_configuration()
+                .function_name(&function)
+                .send(),
+        )
+        .expect("config")
+        .memory_size();
+    assert_eq!(memory, Some(256));
+}
+
 #[test]
 fn an_invalid_commit_is_reported_once_and_the_next_good_one_applied() {
     let account = account();

@@ -96,6 +96,9 @@ struct Followed {
     view: crate::page::live::EnvView,
     /// The stack-level events of this tick's pass, for the pages.
     pass_events: Vec<String>,
+    /// The last commit applied (or found in sync): drift is watched at it
+    /// while a newer one is blocked.
+    applied: Option<tick::Prepared>,
 }
 
 /// How one environment's tick ended.
@@ -247,6 +250,7 @@ impl ReconcileArgs {
                 cloud: None,
                 drift_reported: None,
                 pass_events: Vec::new(),
+                applied: None,
                 view: crate::page::live::EnvView {
                     name: name.clone(),
                     health: "missing".into(),
