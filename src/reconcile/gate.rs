@@ -4,6 +4,7 @@
 
 use super::{Event, Outcome, Pass, Snapshot};
 use crate::cloud::bootstrap::BOOTSTRAP_STACK;
+use crate::cloud::state::gate_key;
 use crate::deployed::DeployedStack;
 use crate::render::RenderedEnvironment;
 use crate::render::resolve::output_id;
@@ -78,6 +79,45 @@ impl Values for Deployed<'_> {
 }
 
 impl Pass<'_> {
+    /// Records that this pass owes its checks, before running them: a pass
+    /// killed in its gate leaves them, and what to roll back to, to the
+    /// next. A record that cannot be written is said, not fatal.
+    pub(super) async fn owe_checks(
+        &self,
+        bucket: &str,
+        command: &str,
+        outcome: &Outcome,
+        snapshot: &Snapshot,
+    ) {
+        let env = self.environment;
+        let mut changed: Vec<String> = outcome.changed.iter().cloned().collect();
+        changed.extend(snapshot.carried().iter().cloned());
+        changed.sort();
+        changed.dedup();
+        let owed = OwedChecks {
+            revision: self.options.revision.clone(),
+            at: self.cloud.store_now(),
+            by: super::lease::owner(&super::lease::host()),
+            command: command.to_string(),
+            changed,
+            snapshot: snapshot.clone(),
+        };
+        let key = gate_key(&env.app, &env.environment);
+        if let Err(e) = crate::cloud::state::write_json(self.cloud, bucket, &key, &owed).await {
+            self.emit_owed("unrecorded", &owed, Some(e.to_string()));
+        }
+    }
+
+    pub(super) fn emit_owed(&self, state: &'static str, owed: &OwedChecks, reason: Option<String>) {
+        self.emit(Event::ChecksOwed {
+            state,
+            revision: owed.revision.clone(),
+            by: Some(owed.by.clone()),
+            stacks: owed.changed.clone(),
+            reason,
+        });
+    }
+
     /// Runs the environment's checks against `stacks` and reports them.
     pub async fn smoke(
         &self,

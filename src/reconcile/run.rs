@@ -5,7 +5,6 @@
 //! before changing anything ([`Stop`]); [`exit_code`] and [`retry`] are the
 //! policy for how a pass ended, beside it.
 
-use super::gate::OwedChecks;
 use super::{
     AccountCheck, Event, HotswapPlan, LockError, Observed, Outcome, Pass, Snapshot, StopReason,
     Swapped, Verdict,
@@ -385,45 +384,6 @@ impl Pass<'_> {
             report.outcome.error.get_or_insert_with(|| e.to_string());
         }
         Ok(report)
-    }
-
-    /// Records that this pass owes its checks, before running them: a pass
-    /// killed in its gate leaves them, and what to roll back to, to the
-    /// next. A record that cannot be written is said, not fatal.
-    async fn owe_checks(
-        &self,
-        bucket: &str,
-        command: &str,
-        outcome: &Outcome,
-        snapshot: &Snapshot,
-    ) {
-        let env = self.environment;
-        let mut changed: Vec<String> = outcome.changed.iter().cloned().collect();
-        changed.extend(snapshot.carried().iter().cloned());
-        changed.sort();
-        changed.dedup();
-        let owed = OwedChecks {
-            revision: self.options.revision.clone(),
-            at: self.cloud.store_now(),
-            by: super::lease::owner(&super::lease::host()),
-            command: command.to_string(),
-            changed,
-            snapshot: snapshot.clone(),
-        };
-        let key = gate_key(&env.app, &env.environment);
-        if let Err(e) = crate::cloud::state::write_json(self.cloud, bucket, &key, &owed).await {
-            self.emit_owed("unrecorded", &owed, Some(e.to_string()));
-        }
-    }
-
-    fn emit_owed(&self, state: &'static str, owed: &OwedChecks, reason: Option<String>) {
-        self.emit(Event::ChecksOwed {
-            state,
-            revision: owed.revision.clone(),
-            by: Some(owed.by.clone()),
-            stacks: owed.changed.clone(),
-            reason,
-        });
     }
 
     /// Writes how this pass ended beside the lock, for `status`.
