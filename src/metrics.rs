@@ -21,7 +21,9 @@ pub struct EnvironmentMetrics {
     pub last_tick: f64,
     pub result: String,
     pub commit: Option<String>,
-    pub synced: bool,
+    /// None while unknown (the fetch failed, drift was not read): the
+    /// sample is left out rather than guessed.
+    pub synced: Option<bool>,
     pub health: String,
     pub drifted_resources: usize,
     /// Bucket counts (one per bound, then +Inf), sum and count of passes.
@@ -142,8 +144,10 @@ impl Collector for Scrape {
         gauges(
             &mut encoder,
             "driftless_synced",
-            "1 when what runs matches the commit followed",
-            self.envs.iter().map(|(e, m)| (env(e), u32::from(m.synced))),
+            "1 when what runs matches the commit followed (absent while unknown)",
+            self.envs
+                .iter()
+                .filter_map(|(e, m)| m.synced.map(|s| (env(e), u32::from(s)))),
         )?;
         gauges(
             &mut encoder,

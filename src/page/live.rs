@@ -54,7 +54,8 @@ pub struct EnvView {
     /// The last tick's result (`in_sync`, `applied`, `failed`, ...) and message.
     pub result: String,
     pub message: String,
-    pub synced: bool,
+    /// None while unknown (the fetch failed, drift was not read).
+    pub synced: Option<bool>,
     pub health: String,
     pub health_reasons: Vec<String>,
     pub commit: Option<CommitView>,
@@ -72,11 +73,12 @@ pub struct EnvView {
 fn sync_badge(v: &EnvView) -> (&'static str, &'static str) {
     match (v.synced, v.result.as_str()) {
         (_, "") => ("none", "not read yet"),
-        (true, _) => ("good", "synced"),
-        (false, "invalid" | "failed" | "refused" | "checkout_failed" | "blocked") => {
+        (None, _) => ("none", "unknown"),
+        (Some(true), _) => ("good", "synced"),
+        (Some(false), "invalid" | "failed" | "refused" | "checkout_failed" | "blocked") => {
             ("bad", "out of sync")
         }
-        (false, _) => ("warn", "out of sync"),
+        (Some(false), _) => ("warn", "out of sync"),
     }
 }
 

@@ -377,10 +377,14 @@ impl ReconcileArgs {
                         )
                     },
                 );
-                if let Some((key, notice)) = notice_of(env, &tick)
-                    && env.last_notice.as_ref() != Some(&key)
-                {
-                    env.last_notice = Some(key);
+                let candidate = notice_of(env, &tick);
+                let (send, last) = notice_decision(
+                    env.last_notice.as_deref(),
+                    tick.result,
+                    candidate.as_ref().map(|(key, _)| key.as_str()),
+                );
+                env.last_notice = last;
+                if let (true, Some((_, notice))) = (send, candidate) {
                     let errors = rt.block_on(async {
                         match (crate::smoke::http::HttpClient::new(), &env.cloud) {
                             (Ok(client), Some(cloud)) => {

@@ -27,6 +27,12 @@ pub(super) struct Prepared {
     protected_manual: bool,
 }
 
+impl Prepared {
+    pub(super) fn commit(&self) -> &str {
+        &self.commit
+    }
+}
+
 /// What drift is told against, and whether it may be healed.
 struct Watch<'a> {
     cloud: &'a crate::cloud::Cloud,
@@ -159,21 +165,13 @@ impl ReconcileArgs {
             let stopped = pass.stop_reason();
             let code = crate::reconcile::exit_code(&result, stopped);
             let policy = retry(&result, stopped);
-            let message = match &result {
-                Ok(report) => report.outcome.error.clone().unwrap_or_else(|| {
-                    format!(
-                        "{} stack(s) changed{}",
-                        report.outcome.changed.len(),
-                        report.outcome.content_text()
-                    )
-                }),
-                Err(_) => match result {
-                    Err(stop) => stop.explain().message,
-                    Ok(_) => String::new(),
-                },
-            };
+            let message = pass_message(result);
             env.tracker
                 .record(policy, &message, now, retry_base, interval);
+            if code == exit::LOCKED {
+                // Another agent holds the lock and applies it: not a failure.
+                return Tick::new(code, "locked", message);
+            }
             if policy != Retry::NotNeeded {
                 return Tick::new(code, "failed", message);
             }
@@ -321,6 +319,12 @@ impl ReconcileArgs {
         }
         let code = crate::reconcile::exit_code(&result, healer.stop_reason());
         env.drift_reported = None;
+        if code == exit::OK {
+            // Healed: the pages stop showing it now, not a tick later.
+            env.drifted = 0;
+            env.view.drifted.clear();
+            env.view.stacks = page_states(observed, rendered, &env.view.drifted);
+        }
         match code {
             exit::OK => told(exit::OK, "healed", format!("healed: {key}")),
             _ => told(code, "drifted", format!("drifted, not all healed: {key}")),

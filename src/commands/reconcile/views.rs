@@ -32,6 +32,63 @@ pub(super) fn notice_of(env: &Followed, tick: &Tick) -> Option<(String, crate::n
     ))
 }
 
+/// Whether a notice with `key` goes out after a tick that ended as
+/// `result`, given the last one sent, and what counts as the last one
+/// after: the same news is told once, and a return to a quiet state (in
+/// sync, nothing drifted) ends it, so the same drift coming back is told
+/// again.
+pub(super) fn notice_decision(
+    last: Option<&str>,
+    result: &str,
+    key: Option<&str>,
+) -> (bool, Option<String>) {
+    match key {
+        Some(key) if last != Some(key) => (true, Some(key.to_string())),
+        Some(_) => (false, last.map(str::to_string)),
+        None if result == "in_sync" => (false, None),
+        None => (false, last.map(str::to_string)),
+    }
+}
+
+/// What a pass's tick says: the error, the checks' verdict where they
+/// failed, or what changed.
+pub(super) fn pass_message(
+    result: Result<crate::reconcile::Report, crate::reconcile::Stop>,
+) -> String {
+    use crate::reconcile::Verdict;
+    match result {
+        Ok(report) => {
+            if let Some(error) = report.outcome.error {
+                return error;
+            }
+            match &report.verdict {
+                Some(Verdict::RolledBack) => format!(
+                    "smoke checks failed; rolled back to the previous release ({} stack(s) put back)",
+                    report.outcome.rolled_back
+                ),
+                Some(Verdict::Failed(why)) => format!("smoke checks failed: {why}"),
+                _ => format!(
+                    "{} stack(s) changed{}",
+                    report.outcome.changed.len(),
+                    report.outcome.content_text()
+                ),
+            }
+        }
+        Err(stop) => stop.explain().message,
+    }
+}
+
+/// Whether what runs matches the commit followed, as a tick tells it:
+/// None when the tick could not know (the fetch failed, drift was not
+/// read). A drifted environment is not in sync.
+pub(super) fn synced_of(result: &str) -> Option<bool> {
+    match result {
+        "applied" | "in_sync" | "healed" => Some(true),
+        "fetch_failed" | "drift_unknown" => None,
+        _ => Some(false),
+    }
+}
+
 /// The tick, as `/metrics` shows it.
 pub(super) fn record_metrics(
     shared: &Shared,
@@ -48,8 +105,9 @@ pub(super) fn record_metrics(
         .map(|d| d.as_secs_f64())
         .unwrap_or_default();
     m.result = tick.result.to_string();
-    m.commit = env.tracker.commit.clone();
-    m.synced = matches!(tick.result, "applied" | "in_sync" | "healed" | "drifted");
+    // The commit applied: not an invalid or refused one the branch holds.
+    m.commit = env.applied.as_ref().map(|a| a.commit().to_string());
+    m.synced = synced_of(tick.result);
     m.health = env.health.to_string();
     m.drifted_resources = env.drifted;
     m.api_calls = calls.by_operation.clone();
@@ -146,10 +204,11 @@ pub(super) fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, sour
     let view = &mut env.view;
     view.result = tick.result.to_string();
     view.message = tick.message.clone();
-    view.synced = matches!(tick.result, "applied" | "in_sync" | "healed" | "drifted");
+    view.synced = synced_of(tick.result);
     view.health = env.health.to_string();
     view.last_tick = now;
-    if let Some(commit) = &env.tracker.commit
+    let applied = env.applied.as_ref().map(|a| a.commit().to_string());
+    if let Some(commit) = &applied
         && view.commit.as_ref().is_none_or(|c| &c.hash != commit)
     {
         view.commit = source
@@ -176,5 +235,81 @@ pub(super) fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, sour
     }
     if let Ok(mut views) = shared.views.lock() {
         views.insert(env.name.clone(), view.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{notice_decision, pass_message, synced_of};
+
+    #[test]
+    fn the_same_drift_is_told_again_once_the_environment_was_quiet_between() {
+        let drift = Some("drift:drifted: app-dev-api ApiHandler");
+        let (send, last) = notice_decision(None, "drifted", drift);
+        assert!(send);
+        let (send, last) = notice_decision(last.as_deref(), "drifted", drift);
+        assert!(!send, "told once");
+        let (send, last) = notice_decision(last.as_deref(), "in_sync", None);
+        assert!(!send);
+        assert_eq!(last, None, "quiet again");
+        let (send, _) = notice_decision(last.as_deref(), "drifted", drift);
+        assert!(send, "the same drift, back, is news");
+        // A tick that says nothing new keeps the last notice.
+        let (_, kept) = notice_decision(drift, "backoff", None);
+        assert_eq!(kept.as_deref(), drift);
+    }
+
+    #[test]
+    fn a_pass_whose_checks_failed_says_so_not_what_changed() {
+        use crate::reconcile::{Outcome, Report, Verdict};
+        let mut outcome = Outcome {
+            rolled_back: 1,
+            ..Default::default()
+        };
+        outcome.changed.insert("app-dev-api".into());
+        let rolled = Ok(Report {
+            outcome: outcome.clone(),
+            verdict: Some(Verdict::RolledBack),
+            ..Default::default()
+        });
+        assert_eq!(
+            pass_message(rolled),
+            "smoke checks failed; rolled back to the previous release (1 stack(s) put back)"
+        );
+        let failed = Ok(Report {
+            outcome: outcome.clone(),
+            verdict: Some(Verdict::Failed("the rollback is incomplete".into())),
+            ..Default::default()
+        });
+        assert_eq!(
+            pass_message(failed),
+            "smoke checks failed: the rollback is incomplete"
+        );
+        let passed = Ok(Report {
+            outcome,
+            verdict: Some(Verdict::Passed),
+            ..Default::default()
+        });
+        assert_eq!(pass_message(passed), "1 stack(s) changed");
+    }
+
+    #[test]
+    fn drifted_is_out_of_sync_and_a_failed_fetch_is_unknown() {
+        for result in ["applied", "in_sync", "healed"] {
+            assert_eq!(synced_of(result), Some(true), "{result}");
+        }
+        for result in [
+            "drifted",
+            "blocked",
+            "invalid",
+            "refused",
+            "failed",
+            "suspended",
+            "backoff",
+        ] {
+            assert_eq!(synced_of(result), Some(false), "{result}");
+        }
+        assert_eq!(synced_of("fetch_failed"), None);
+        assert_eq!(synced_of("drift_unknown"), None);
     }
 }
