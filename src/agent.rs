@@ -21,8 +21,10 @@ pub enum CommitState {
     Applied,
     /// Failed `attempts` times; the next try is not before `next_try`.
     Failing { attempts: u32, next_try: Instant },
-    /// Invalid or refused: waits for a new commit.
-    Blocked { why: String },
+    /// Invalid or refused: waits for a new commit. `refused` when applying
+    /// it would lose retained data or reach the wrong account: every tick
+    /// says so again, as `refused`.
+    Blocked { why: String, refused: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +93,7 @@ impl Tracker {
             Retry::NotNeeded => CommitState::Applied,
             Retry::AfterAChange => CommitState::Blocked {
                 why: why.to_string(),
+                refused: false,
             },
             Retry::Later => {
                 let attempts = match &self.state {
@@ -109,6 +112,16 @@ impl Tracker {
     pub fn block(&mut self, why: &str) {
         self.state = CommitState::Blocked {
             why: why.to_string(),
+            refused: false,
+        };
+    }
+
+    /// The commit must not be applied as it is: it would lose retained
+    /// data, or it targets another account.
+    pub fn refuse(&mut self, why: &str) {
+        self.state = CommitState::Blocked {
+            why: why.to_string(),
+            refused: true,
         };
     }
 

@@ -28,6 +28,29 @@ pub struct Hazard {
     pub flag: String,
 }
 
+impl Hazard {
+    /// What is refused, in words: the action, the resource, its type and
+    /// logical id, its stack, and the properties that force it.
+    pub fn what(&self) -> String {
+        let forced = match self.properties.is_empty() {
+            true => String::new(),
+            false => format!(" (forced by {})", self.properties.join(", ")),
+        };
+        format!(
+            "{} {} {} ({}) in {}{forced}",
+            self.action, self.resource, self.resource_type, self.logical_id, self.stack
+        )
+    }
+
+    /// How to allow it, if anything does.
+    pub fn allow(&self) -> String {
+        match self.flag.as_str() {
+            "" => "no flag allows it: rename the stack in the layout".to_string(),
+            flag => format!("to allow it for this resource alone: {flag}"),
+        }
+    }
+}
+
 /// The `createOnlyProperties` of every `AWS::` type, from CloudFormation's
 /// resource provider schemas (`scripts/create_only.py` writes it).
 const CREATE_ONLY: &str = include_str!("create_only.txt");

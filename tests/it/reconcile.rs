@@ -203,6 +203,38 @@ fn drift_is_healed_at_the_applied_commit_while_the_branch_points_at_an_invalid_o
     assert_eq!(memory, Some(256));
 }
 
+/// A commit that would replace retained data is refused at every tick,
+/// as `deploy` refuses it (resource, property, flag), before the lock and
+/// with no mutating call.
+#[test]
+fn a_commit_that_would_replace_a_table_is_refused_at_every_tick_without_a_write() {
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    let mut agent = agent(&repo, &account, &["--interval", "0.5"]);
+    tick(&mut agent, |e| e["result"] == "applied");
+    let rekeyed = repo.push(
+        "specs/database/unit.yaml",
+        "partition_key: { name: username, type: S }",
+        "partition_key: { name: email, type: S }",
+        "key users by email",
+    );
+    for _ in 0..3 {
+        let refused = tick(&mut agent, |e| e["commit"] == rekeyed.as_str());
+        assert_eq!(refused["result"], "refused", "{refused:#}");
+        assert_eq!(refused["exit_code"], 4, "{refused:#}");
+        let message = refused["message"].as_str().unwrap_or_default();
+        for named in [
+            "database.users",
+            "AWS::DynamoDB::Table",
+            "KeySchema",
+            "--allow-replace",
+        ] {
+            assert!(message.contains(named), "{named} not named: {refused:#}");
+        }
+        assert_eq!(refused["api_calls"]["mutating"], 0, "{refused:#}");
+    }
+}
+
 #[test]
 fn an_invalid_commit_is_reported_once_and_the_next_good_one_applied() {
     let account = account();

@@ -80,7 +80,7 @@ impl ReconcileArgs {
         if let Err(check) = pass.check_account().await {
             let stop = crate::reconcile::Stop::from(check);
             let message = stop.explain().message;
-            env.tracker.block(&message);
+            env.tracker.refuse(&message);
             return Tick::new(exit::REFUSED, "refused", message);
         }
         let observed = match pass.observe().await {
@@ -109,6 +109,15 @@ impl ReconcileArgs {
         env.view.suspended = suspended
             .as_ref()
             .map(|s| format!("by {} ({})", s.by, s.reason));
+        // Retained data this commit would lose: refused as `deploy` refuses
+        // it, before the lock is taken and with no mutating call.
+        if !observed.hazards.is_empty() {
+            let message = refusal_message(&observed.hazards);
+            env.tracker.refuse(&message);
+            return self
+                .watch_applied(ctx, env, Tick::new(exit::REFUSED, "refused", message))
+                .await;
+        }
         // What this commit asks: apply it, or say why not; drift is watched
         // either way, and healed only once the commit runs.
         let held = if !observed.has_changes() {
@@ -345,9 +354,12 @@ impl ReconcileArgs {
             Err(e) => return Err(Tick::new(exit::FAILURE, "fetch_failed", e.to_string())),
         };
         env.tracker.follow(&commit);
-        if let agent::CommitState::Blocked { why } = &env.tracker.state {
+        if let agent::CommitState::Blocked { why, refused } = &env.tracker.state {
             let message = why.clone();
-            return Err(Tick::new(exit::INVALID, "blocked", message));
+            return Err(match refused {
+                true => Tick::new(exit::REFUSED, "refused", message),
+                false => Tick::new(exit::INVALID, "blocked", message),
+            });
         }
         let dir = match source.checkout(&commit, checkouts) {
             Ok(dir) => match self.project_in(&dir) {

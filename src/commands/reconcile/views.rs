@@ -78,6 +78,17 @@ pub(super) fn pass_message(
     }
 }
 
+/// The refusal of retained resources a commit would replace or remove, in
+/// the words `deploy` prints: each resource, its type, the properties that
+/// force it, why, and the flag that allows it.
+pub(super) fn refusal_message(hazards: &[crate::plan::guard::Hazard]) -> String {
+    let each: Vec<String> = hazards
+        .iter()
+        .map(|h| format!("{}: {}; {}", h.what(), h.cause, h.allow()))
+        .collect();
+    format!("refused: {}; nothing was changed", each.join("; "))
+}
+
 /// Whether what runs matches the commit followed, as a tick tells it:
 /// None when the tick could not know (the fetch failed, drift was not
 /// read). A drifted environment is not in sync.

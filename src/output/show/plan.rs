@@ -106,19 +106,12 @@ pub fn content_plan(p: &Printer, plan: &crate::reconcile::ContentPlan) -> String
 
 /// A retained resource the pass would replace or remove, refused.
 pub fn refused(p: &Printer, h: &Hazard) -> String {
-    let forced = if h.properties.is_empty() {
-        String::new()
-    } else {
-        format!(" (forced by {})", h.properties.join(", "))
-    };
-    let allow = match h.flag.as_str() {
-        "" => "no flag allows it: rename the stack in the layout".to_string(),
-        flag => format!("to allow it for this resource alone: {flag}"),
-    };
     p.paint(
         &format!(
-            "refused: {} {} {} ({}) in {}{forced}\n  {}\n  nothing was changed; {allow}",
-            h.action, h.resource, h.resource_type, h.logical_id, h.stack, h.cause
+            "refused: {}\n  {}\n  nothing was changed; {}",
+            h.what(),
+            h.cause,
+            h.allow()
         ),
         Colour::Red,
     )
