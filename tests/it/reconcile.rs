@@ -889,6 +889,31 @@ fn listening(agent: &mut Running) -> String {
     event["address"].as_str().expect("address").to_string()
 }
 
+/// Health is read after the pass: the first apply's tick says what runs
+/// now, not `missing` (what ran before it) until the next tick.
+#[test]
+fn health_is_read_after_the_pass_so_a_first_apply_is_not_missing() {
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    let mut agent = agent(
+        &repo,
+        &account,
+        &["--interval", "120", "--listen", "127.0.0.1:0"],
+    );
+    let address = listening(&mut agent);
+    tick(&mut agent, |e| e["result"] == "applied");
+    let (status, text) = request(&address, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200);
+    let health: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("driftless_health{"))
+        .collect();
+    assert!(
+        health.iter().any(|l| l.contains("health=\"healthy\"")),
+        "{health:?}"
+    );
+}
+
 #[test]
 fn the_status_pages_show_the_environment_and_follow_a_pushed_commit() {
     let account = account();

@@ -16,6 +16,26 @@ use crate::reconcile::{Mode, Options, Pass, Retry, Settings, guard, retry};
 use crate::source::Source;
 use std::time::{Duration, Instant};
 
+/// The environment's health from `observed` and its alarms, for the pages
+/// and `/metrics`.
+async fn read_health(
+    env: &mut Followed,
+    pass: &Pass<'_>,
+    observed: &crate::reconcile::Observed,
+    rendered: &crate::render::RenderedEnvironment,
+) {
+    let (health, reasons) = match pass.loop_health(observed).await {
+        Ok(read) => read,
+        Err(e) => (
+            crate::reconcile::status::stacks_health(observed, rendered),
+            vec![format!("alarms not read: {e}")],
+        ),
+    };
+    env.health = health.name();
+    env.view.health_reasons = reasons;
+    env.view.stacks = page_states(observed, rendered, &env.view.drifted);
+}
+
 /// A commit fetched, checked out, valid and rendered: what a tick applies,
 /// and (once applied) what drift is told against while newer commits are
 /// blocked.
@@ -83,20 +103,11 @@ impl ReconcileArgs {
             env.tracker.refuse(&message);
             return Tick::new(exit::REFUSED, "refused", message);
         }
-        let observed = match pass.observe().await {
+        let mut observed = match pass.observe().await {
             Ok(o) => o,
             Err(e) => return Tick::new(exit::FAILURE, "failed", e.to_string()),
         };
-        let (health, reasons) = match pass.loop_health(&observed).await {
-            Ok(read) => read,
-            Err(e) => (
-                crate::reconcile::status::stacks_health(&observed, rendered),
-                vec![format!("alarms not read: {e}")],
-            ),
-        };
-        env.health = health.name();
-        env.view.health_reasons = reasons;
-        env.view.stacks = page_states(&observed, rendered, &env.view.drifted);
+        read_health(env, &pass, &observed, rendered).await;
         let suspended = match &observed.asset_bucket {
             Some(bucket) => {
                 state::read_suspension(cloud, bucket, &rendered.app, &rendered.environment)
@@ -185,6 +196,12 @@ impl ReconcileArgs {
                 return Tick::new(code, "failed", message);
             }
             tick = Tick::new(code, "applied", message);
+            // Health, and what drift is told against, as the pass left it:
+            // not as it was before (a first apply is not `missing`).
+            if let Ok(after) = pass.observe().await {
+                observed = after;
+                read_health(env, &pass, &observed, rendered).await;
+            }
         } else {
             env.tracker
                 .record(Retry::NotNeeded, "", now, retry_base, interval);
