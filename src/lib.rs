@@ -17,6 +17,7 @@ pub mod durations;
 pub mod emulator;
 pub mod exit;
 pub mod graph;
+pub mod hooks;
 pub mod kinds;
 pub mod listener;
 pub mod load;

@@ -26,8 +26,13 @@ const MAX_BODY: usize = 1024 * 1024;
 #[derive(Default)]
 pub struct Shared {
     pub metrics: Mutex<BTreeMap<String, EnvironmentMetrics>>,
-    /// Woken by a verified push.
+    /// Woken by a verified push of news (see `hooks`).
     pub hook: Notify,
+    /// The branch followed (`--branch`); None for the project's work tree.
+    pub branch: Option<String>,
+    /// The commit each environment was last applied at, for telling a
+    /// push of news from one already applied.
+    pub current: Mutex<BTreeMap<String, String>>,
     /// The webhook secret; without one, hooks are refused.
     pub secret: Option<String>,
     pub running: AtomicBool,
@@ -221,8 +226,20 @@ async fn route(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full
             if !verified(&secret, &headers, &body) {
                 return text(StatusCode::UNAUTHORIZED, "bad or missing signature\n");
             }
-            shared.hook.notify_one();
-            text(StatusCode::ACCEPTED, "fetching\n")
+            let current: std::collections::BTreeSet<String> = shared
+                .current
+                .lock()
+                .map(|c| c.values().cloned().collect())
+                .unwrap_or_default();
+            match crate::hooks::decide(&headers, &body, shared.branch.as_deref(), &current) {
+                crate::hooks::Hook::Wake => {
+                    shared.hook.notify_one();
+                    text(StatusCode::ACCEPTED, "fetching\n")
+                }
+                crate::hooks::Hook::Ignore(why) => {
+                    text(StatusCode::OK, format!("ignored: {why}\n"))
+                }
+            }
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }

@@ -584,6 +584,88 @@ fn promtool_problems(text: &str) -> Option<String> {
     })
 }
 
+/// 500 signed hooks in about ten seconds for one push: one tick applies
+/// it and the rest find it applied; a hook for another branch or a ping
+/// starts nothing.
+#[test]
+fn a_storm_of_signed_hooks_for_one_push_starts_a_handful_of_ticks() {
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    let secret = "hook-secret-for-tests";
+    let (origin, empty) = repo.followed_from_elsewhere();
+    let mut command = command(
+        &empty,
+        &account,
+        &[
+            "reconcile",
+            "dev",
+            "--repo",
+            &origin,
+            "--branch",
+            "main",
+            "--interval",
+            "120",
+            "--listen",
+            "127.0.0.1:0",
+            "--webhook-secret-env",
+            "HOOK_SECRET",
+        ],
+        &emulator().endpoint(),
+    );
+    command.env("HOOK_SECRET", secret);
+    let mut agent = Running::spawn(command);
+    let address = listening(&mut agent);
+    tick(&mut agent, |e| e["result"] == "applied");
+    let before = agent.seen.len();
+
+    let signed = |event: &str, body: &str| {
+        vec![
+            ("X-GitHub-Event", event.to_string()),
+            ("X-Hub-Signature-256", github_signature(secret, body)),
+        ]
+    };
+    let other =
+        "{\"ref\":\"refs/heads/other\",\"after\":\"0123456789abcdef0123456789abcdef01234567\"}";
+    let (status, text) = request(
+        &address,
+        "POST",
+        "/hooks/git",
+        &signed("push", other),
+        other,
+    );
+    assert_eq!((status, text.starts_with("ignored")), (200, true), "{text}");
+    let (status, text) = request(&address, "POST", "/hooks/git", &signed("ping", "{}"), "{}");
+    assert_eq!((status, text.starts_with("ignored")), (200, true), "{text}");
+
+    let commit = repo.push("specs/api/unit.yaml", MEMORY_256, MEMORY_384, "more memory");
+    let body = format!("{{\"ref\":\"refs/heads/main\",\"after\":\"{commit}\"}}");
+    // One push, signed once: the forge resends the same delivery.
+    let headers = signed("push", &body);
+    let started = std::time::Instant::now();
+    for i in 0..500u32 {
+        let (status, _) = request(&address, "POST", "/hooks/git", &headers, &body);
+        assert!(status == 202 || status == 200, "{status}");
+        let due = started + Duration::from_millis(20) * i;
+        std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+    }
+    agent.drain(Duration::from_secs(5));
+    let ticks: Vec<&Json> = agent.seen[before..]
+        .iter()
+        .filter(|e| e["event"] == "reconcile_tick")
+        .collect();
+    assert!(
+        ticks
+            .iter()
+            .any(|t| t["commit"] == commit.as_str() && t["result"] == "applied"),
+        "{ticks:#?}"
+    );
+    assert!(
+        ticks.len() <= 3,
+        "{} ticks for one push: {ticks:#?}",
+        ticks.len()
+    );
+}
+
 #[test]
 fn a_signed_push_wakes_the_loop_a_bad_one_is_refused_and_metrics_parse() {
     let account = account();

@@ -65,6 +65,14 @@ impl Running {
         }
     }
 
+    /// Reads every event until none has come for `quiet`.
+    pub fn drain(&mut self, quiet: Duration) {
+        while let Ok((at, event)) = self.lines.recv_timeout(quiet) {
+            self.seen.push(event);
+            self.arrived.push(at);
+        }
+    }
+
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

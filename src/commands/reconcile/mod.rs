@@ -99,6 +99,17 @@ struct Followed {
     /// The last commit applied (or found in sync): drift is watched at it
     /// while a newer one is blocked.
     applied: Option<tick::Prepared>,
+    /// Whether this tick detects drift: not when a hook woke it before
+    /// the interval since the last detection is up.
+    drift_due: bool,
+}
+
+/// What ended the wait between ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    Time,
+    Hook,
+    Stop,
 }
 
 /// How one environment's tick ended.
@@ -251,6 +262,7 @@ impl ReconcileArgs {
                 drift_reported: None,
                 pass_events: Vec::new(),
                 applied: None,
+                drift_due: true,
                 view: crate::page::live::EnvView {
                     name: name.clone(),
                     health: "missing".into(),
@@ -284,6 +296,7 @@ impl ReconcileArgs {
             },
             token: self.listen_token()?,
             running: true.into(),
+            branch: self.branch.clone(),
             ..Shared::default()
         });
         // One listener for Ctrl-C and SIGTERM for the whole loop: a signal
@@ -341,16 +354,26 @@ impl ReconcileArgs {
             },
         );
         let mut ticks = 0u64;
+        // Whether this tick was woken by a hook: it fetches and applies, and
+        // leaves drift detection to its own cadence (the interval).
+        let mut hooked = false;
         loop {
             ticks += 1;
             let mut codes = Vec::new();
             for env in &mut followed {
+                env.drift_due = !hooked
+                    || env.view.drift_checked.is_none_or(|at| {
+                        (crate::listener::unix_now() - at) as f64 >= self.interval
+                    });
                 let before = env.cloud.as_ref().map(Cloud::calls).unwrap_or_default();
                 let began = Instant::now();
                 let tick =
                     rt.block_on(self.tick(ctx, &source, &checkouts, env, interval, retry_base));
                 let after = env.cloud.as_ref().map(Cloud::calls).unwrap_or_default();
                 codes.push(tick.code);
+                if let (Some(applied), Ok(mut current)) = (&env.applied, shared.current.lock()) {
+                    current.insert(env.name.clone(), applied.commit().to_string());
+                }
                 record_metrics(&shared, env, &tick, &after);
                 record_view(&shared, env, &tick, &source);
                 ctx.printer.emit(
@@ -427,14 +450,18 @@ impl ReconcileArgs {
                     agent::jittered(interval, crate::retry::seed() ^ ticks),
                     Duration::min,
                 );
-            let stopped = stopping.load(std::sync::atomic::Ordering::SeqCst)
-                || rt.block_on(async {
+            let woken = match stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                true => Wake::Stop,
+                false => rt.block_on(async {
                     tokio::select! {
-                        _ = tokio::time::sleep(pause) => false,
-                        _ = shared.hook.notified() => false,
-                        _ = stop.notified() => true,
+                        _ = tokio::time::sleep(pause) => Wake::Time,
+                        _ = shared.hook.notified() => Wake::Hook,
+                        _ = stop.notified() => Wake::Stop,
                     }
-                });
+                }),
+            };
+            hooked = woken == Wake::Hook;
+            let stopped = woken == Wake::Stop;
             if stopped {
                 shared
                     .running

@@ -278,6 +278,9 @@ impl ReconcileArgs {
                 crate::revision::short(watch.commit)
             ),
         };
+        if !env.drift_due {
+            return tick;
+        }
         let drift = match pass
             .detect_drift(crate::reconcile::drift::DETECTION_TIME_LIMIT)
             .await
