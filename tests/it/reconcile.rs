@@ -971,6 +971,41 @@ fn listening(agent: &mut Running) -> String {
     event["address"].as_str().expect("address").to_string()
 }
 
+/// A pass's events are printed as they come: while the first pass waits
+/// in its gate, its stacks' events are out already, before its tick ends.
+#[test]
+fn a_passes_events_show_while_it_runs() {
+    let probe = super::smoke::Probe::start();
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    repo.push(
+        "environments/dev.yaml",
+        "smoke:\n",
+        &format!(
+            "smoke:\n  - name: probe\n    request: GET http://127.0.0.1:{}/probe\n    expect: {{ status: 200 }}\n",
+            probe.port
+        ),
+        "a probe among the checks",
+    );
+    probe.hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut agent = agent(&repo, &account, &["--interval", "120"]);
+    probe
+        .held
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the gate's probe request");
+    agent.drain(Duration::from_secs(1));
+    let ended: Vec<&Json> = agent
+        .seen
+        .iter()
+        .filter(|e| e["event"] == "stack_end")
+        .collect();
+    assert!(ended.len() >= 2, "{:#?}", agent.seen);
+    assert!(
+        !agent.seen.iter().any(|e| e["event"] == "reconcile_tick"),
+        "the pass is still in its gate"
+    );
+}
+
 /// Health is read after the pass: the first apply's tick says what runs
 /// now, not `missing` (what ran before it) until the next tick.
 #[test]

@@ -411,15 +411,15 @@ fn the_emulators_account_header_never_reaches_another_loopback_server() {
 /// A loopback server a smoke check reaches: it answers 200, except the
 /// one request that comes while it is told to hold: that one it keeps open
 /// without an answer and reports, so the test knows the gate has begun.
-struct Probe {
-    port: u16,
-    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    held: std::sync::mpsc::Receiver<()>,
+pub(super) struct Probe {
+    pub port: u16,
+    pub hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub held: std::sync::mpsc::Receiver<()>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Probe {
-    fn start() -> Probe {
+    pub fn start() -> Probe {
         use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

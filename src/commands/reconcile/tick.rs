@@ -11,7 +11,7 @@ use crate::commands::target::connect;
 use crate::exit;
 use crate::listener::unix_now;
 use crate::load::{Failure, load_specs, render_loaded};
-use crate::output::show::show;
+use crate::output::show::{show, while_running_noting};
 use crate::reconcile::{Mode, Options, Pass, Retry, Settings, guard, retry};
 use crate::source::Source;
 use std::time::{Duration, Instant};
@@ -95,7 +95,7 @@ impl ReconcileArgs {
             revision: Some(commit.clone()),
             ..Options::default()
         };
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let pass = Pass::new(cloud, rendered, assets, &options, tx);
         if let Err(check) = pass.check_account().await {
             let stop = crate::reconcile::Stop::from(check);
@@ -175,13 +175,13 @@ impl ReconcileArgs {
             };
             let work = guard::guarded(&pass, None, pass.run(&observed, Mode::Apply, &settings));
             let began = Instant::now();
-            let result = work.await;
-            env.pass_seconds = Some(began.elapsed().as_secs_f64());
+            // The pass's events as they come, not once it ends.
             env.pass_events.clear();
-            while let Ok(event) = rx.try_recv() {
-                note_event(&mut env.pass_events, &event);
-                show(&mut ctx.printer, &event);
-            }
+            let notes = &mut env.pass_events;
+            let result =
+                while_running_noting(&mut ctx.printer, rx, work, |event| note_event(notes, event))
+                    .await;
+            env.pass_seconds = Some(began.elapsed().as_secs_f64());
             let stopped = pass.stop_reason();
             let code = crate::reconcile::exit_code(&result, stopped);
             let policy = retry(&result, stopped);

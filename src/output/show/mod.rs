@@ -151,17 +151,31 @@ fn record(p: &mut Printer, event: &Event) {
 /// Shows events as they arrive while `work` runs, then the rest.
 pub async fn while_running<T>(
     p: &mut Printer,
+    events: UnboundedReceiver<Event>,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    while_running_noting(p, events, work, |_| {}).await
+}
+
+/// [`while_running`], handing each event to `note` too as it comes.
+pub async fn while_running_noting<T>(
+    p: &mut Printer,
     mut events: UnboundedReceiver<Event>,
     work: impl std::future::Future<Output = T>,
+    mut note: impl FnMut(&Event),
 ) -> T {
     tokio::pin!(work);
     let result = loop {
         tokio::select! {
             result = &mut work => break result,
-            Some(event) = events.recv() => show(p, &event),
+            Some(event) = events.recv() => {
+                note(&event);
+                show(p, &event);
+            }
         }
     };
     while let Ok(event) = events.try_recv() {
+        note(&event);
         show(p, &event);
     }
     result
