@@ -584,18 +584,16 @@ fn promtool_problems(text: &str) -> Option<String> {
     })
 }
 
-/// 500 signed hooks in about ten seconds for one push: one tick applies
-/// it and the rest find it applied; a hook for another branch or a ping
-/// starts nothing.
-#[test]
-fn a_storm_of_signed_hooks_for_one_push_starts_a_handful_of_ticks() {
-    let account = account();
-    let (repo, _) = Repo::new(&account);
-    let secret = "hook-secret-for-tests";
+/// The secret the tests' hooks are signed with.
+const HOOK_SECRET: &str = "hook-secret-for-tests";
+
+/// An agent following `repo`'s main branch from elsewhere, every 120 s,
+/// listening on a free port with `HOOK_SECRET`; and its address.
+fn hooked_agent(repo: &Repo, account: &str) -> (Running, String) {
     let (origin, empty) = repo.followed_from_elsewhere();
     let mut command = command(
         &empty,
-        &account,
+        account,
         &[
             "reconcile",
             "dev",
@@ -612,16 +610,27 @@ fn a_storm_of_signed_hooks_for_one_push_starts_a_handful_of_ticks() {
         ],
         &emulator().endpoint(),
     );
-    command.env("HOOK_SECRET", secret);
+    command.env("HOOK_SECRET", HOOK_SECRET);
     let mut agent = Running::spawn(command);
     let address = listening(&mut agent);
+    (agent, address)
+}
+
+/// 500 signed hooks in about ten seconds for one push: one tick applies
+/// it and the rest find it applied; a hook for another branch or a ping
+/// starts nothing.
+#[test]
+fn a_storm_of_signed_hooks_for_one_push_starts_a_handful_of_ticks() {
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    let (mut agent, address) = hooked_agent(&repo, &account);
     tick(&mut agent, |e| e["result"] == "applied");
     let before = agent.seen.len();
 
     let signed = |event: &str, body: &str| {
         vec![
             ("X-GitHub-Event", event.to_string()),
-            ("X-Hub-Signature-256", github_signature(secret, body)),
+            ("X-Hub-Signature-256", github_signature(HOOK_SECRET, body)),
         ]
     };
     let other =
@@ -670,31 +679,7 @@ fn a_storm_of_signed_hooks_for_one_push_starts_a_handful_of_ticks() {
 fn a_signed_push_wakes_the_loop_a_bad_one_is_refused_and_metrics_parse() {
     let account = account();
     let (repo, _) = Repo::new(&account);
-    let secret = "hook-secret-for-tests";
-    let (origin, empty) = repo.followed_from_elsewhere();
-    let mut command = command(
-        &empty,
-        &account,
-        &[
-            "reconcile",
-            "dev",
-            "--repo",
-            &origin,
-            "--branch",
-            "main",
-            "--interval",
-            "120",
-            "--listen",
-            "127.0.0.1:0",
-            "--webhook-secret-env",
-            "HOOK_SECRET",
-        ],
-        &emulator().endpoint(),
-    );
-    command.env("HOOK_SECRET", secret);
-    let mut agent = Running::spawn(command);
-    let listening = agent.next(|e| e["state"] == "listening", Duration::from_secs(30));
-    let address = listening["address"].as_str().expect("address").to_string();
+    let (mut agent, address) = hooked_agent(&repo, &account);
     tick(&mut agent, |e| e["result"] == "applied");
     assert_eq!(request(&address, "GET", "/healthz", &[], "").0, 200);
 
@@ -726,7 +711,7 @@ fn a_signed_push_wakes_the_loop_a_bad_one_is_refused_and_metrics_parse() {
 
     let signed = vec![
         ("X-GitHub-Event", "push".to_string()),
-        ("X-Hub-Signature-256", github_signature(secret, &body)),
+        ("X-Hub-Signature-256", github_signature(HOOK_SECRET, &body)),
     ];
     let pushed = std::time::Instant::now();
     assert_eq!(
