@@ -241,27 +241,10 @@ pub fn diff(live: &Declaration, rendered: &Declaration) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::pipeline::{Shipping, Stage as SpecStage};
+    use crate::spec::pipeline::Stage as SpecStage;
 
     fn pipeline(stages: Vec<SpecStage>) -> Pipeline {
-        Pipeline {
-            file: "pipeline.yaml".into(),
-            name: "rel".into(),
-            name_span: Default::default(),
-            target: crate::spec::Target::Local {
-                region: "us-east-1".into(),
-            },
-            source: Source::CodeStar {
-                connection: "arn:aws:codestar-connections:us-east-1:1:connection/x".into(),
-                repository: "acme/users".into(),
-                branch: "main".into(),
-                provider: crate::spec::pipeline::Provider::GitHub,
-            },
-            stages,
-            schedule: None,
-            shipping: Shipping::Binary,
-            tags: BTreeMap::new(),
-        }
+        Pipeline::sample(stages)
     }
 
     fn stage(envs: &[&str], approval: bool) -> SpecStage {

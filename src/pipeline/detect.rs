@@ -147,17 +147,8 @@ mod tests {
 
     fn pipeline(source: Source) -> Pipeline {
         Pipeline {
-            file: "pipeline.yaml".into(),
-            name: "rel".into(),
-            name_span: Default::default(),
-            target: crate::spec::Target::Local {
-                region: "us-east-1".into(),
-            },
             source,
-            stages: Vec::new(),
-            schedule: None,
-            shipping: crate::spec::pipeline::Shipping::Binary,
-            tags: Default::default(),
+            ..Pipeline::sample(Vec::new())
         }
     }
 

@@ -3,27 +3,10 @@
 use super::*;
 use crate::cloud::ConnectSettings;
 use crate::pipeline::declaration::{MASK, diff, render, unmask};
-use crate::spec::pipeline::{Pipeline, Shipping, Source, Stage as SpecStage};
+use crate::spec::pipeline::{Pipeline, Source, Stage as SpecStage};
 
 fn pipeline(stages: Vec<SpecStage>) -> Pipeline {
-    Pipeline {
-        file: "pipeline.yaml".into(),
-        name: "rel".into(),
-        name_span: Default::default(),
-        target: crate::spec::Target::Local {
-            region: "us-east-1".into(),
-        },
-        source: Source::CodeStar {
-            connection: "arn:aws:codestar-connections:us-east-1:1:connection/x".into(),
-            repository: "acme/users".into(),
-            branch: "main".into(),
-            provider: crate::spec::pipeline::Provider::GitHub,
-        },
-        stages,
-        schedule: None,
-        shipping: Shipping::Binary,
-        tags: BTreeMap::new(),
-    }
+    Pipeline::sample(stages)
 }
 
 fn stage(envs: &[&str], approval: bool) -> SpecStage {

@@ -76,6 +76,32 @@ pub struct Pipeline {
     pub tags: BTreeMap<String, String>,
 }
 
+#[cfg(test)]
+impl Pipeline {
+    /// A pipeline `rel` on the emulator, releasing through a GitHub
+    /// connection by the `stages` given: for tests.
+    pub fn sample(stages: Vec<Stage>) -> Pipeline {
+        Pipeline {
+            file: PIPELINE_FILE.into(),
+            name: "rel".into(),
+            name_span: Default::default(),
+            target: crate::spec::Target::Local {
+                region: "us-east-1".into(),
+            },
+            source: Source::CodeStar {
+                connection: "arn:aws:codestar-connections:us-east-1:1:connection/x".into(),
+                repository: "acme/users".into(),
+                branch: "main".into(),
+                provider: Provider::GitHub,
+            },
+            stages,
+            schedule: None,
+            shipping: Shipping::Binary,
+            tags: Default::default(),
+        }
+    }
+}
+
 impl Pipeline {
     /// The CloudFormation stack of the pipeline's supporting resources.
     pub fn stack_name(&self) -> String {
