@@ -104,15 +104,34 @@ pub fn code_sha256_of_hex(hex: &str) -> Option<String> {
 }
 
 pub async fn get(cloud: &super::Cloud, function: &str) -> Result<LiveFunction, CloudError> {
+    find(cloud, function).await?.ok_or_else(|| {
+        CloudError::new(
+            "GetFunction",
+            function,
+            "the function does not exist (deleted outside CloudFormation?)",
+        )
+    })
+}
+
+/// The live function, or None when it does not exist (deleted by hand:
+/// its stack still names it).
+pub async fn find(
+    cloud: &super::Cloud,
+    function: &str,
+) -> Result<Option<LiveFunction>, CloudError> {
     let lambda = &cloud.lambda;
-    let out = lambda
-        .get_function()
-        .function_name(function)
-        .send()
-        .await
-        .map_err(|e| CloudError::sdk("GetFunction", function, e))?;
+    let out = match lambda.get_function().function_name(function).send().await {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(CloudError::sdk("GetFunction", function, e)),
+    };
     let config = out.configuration();
-    Ok(LiveFunction {
+    Ok(Some(LiveFunction {
         name: function.to_string(),
         arn: config
             .and_then(|c| c.function_arn())
@@ -136,7 +155,7 @@ pub async fn get(cloud: &super::Cloud, function: &str) -> Result<LiveFunction, C
             .and_then(|c| c.reserved_concurrent_executions())
             .map(i64::from),
         hotswapped: out.tags().and_then(|t| t.get(HOTSWAP_TAG)).cloned(),
-    })
+    }))
 }
 
 /// Where new code comes from: the zip itself, or the asset in the bucket.

@@ -5,6 +5,7 @@ pub mod account;
 pub mod diff;
 pub mod guard;
 pub mod hotswap;
+pub mod restore;
 
 use crate::deployed::{Condition, DeployedStack};
 use crate::render::{ParameterSource, RenderedStack};

@@ -87,6 +87,13 @@ impl Pass<'_> {
                     progress.bucket.as_deref(),
                 );
                 plan.changes = p.plan.changes.clone();
+                if plan.action == Action::NoOp
+                    && !p.missing.is_empty()
+                    && !self.options.leave_missing
+                {
+                    plan.action = Action::Update;
+                    plan.reason = p.plan.reason.clone();
+                }
                 self.note_wait(&p.stack.name, sched.waited_for(i));
                 let bucket = progress.bucket.clone();
                 Start::Run(async move {
@@ -377,6 +384,19 @@ impl Pass<'_> {
         }
         if let Some(revision) = &self.options.revision {
             tags.insert(REVISION_TAG.into(), revision.clone());
+        }
+        if !create && !planned.missing.is_empty() && !self.options.leave_missing {
+            match self.take_out_missing(planned, &plan, &tags, bucket).await? {
+                Ok(()) => {}
+                Err(reason) => {
+                    return Ok(end(
+                        StackResult::Failed,
+                        "NOT_RESTORED".into(),
+                        Some(reason),
+                        None,
+                    ));
+                }
+            }
         }
         let change_set = change_set_name();
         let run = self

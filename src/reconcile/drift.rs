@@ -6,7 +6,7 @@
 //! reads on every pass.
 
 use super::Pass;
-use super::observe::{hotswap_drift, settings_drift};
+use super::observe::{hotswap_drift, missing_functions, settings_drift};
 use crate::cloud::drift::{self as detection, Detection, Started};
 use crate::cloud::{CloudError, stacks};
 use crate::deployed::{DeployedStack, PropertyDifference};
@@ -245,6 +245,12 @@ impl Pass<'_> {
         for drift in detections {
             report.stacks.push(drift?);
         }
+        // A function deleted by hand is deleted, whether or not the
+        // detection looked at it.
+        mark_deleted(
+            &mut report,
+            &missing_functions(&rendered, deployed, &functions),
+        );
         Ok(report)
     }
 
@@ -312,6 +318,31 @@ impl Pass<'_> {
             reason: failed,
             resources,
         })
+    }
+}
+
+/// Marks the `missing` resources `DELETED` in their stacks' drift.
+fn mark_deleted(report: &mut DriftReport, missing: &[super::Missing]) {
+    for m in missing {
+        let Some(stack) = report.stacks.iter_mut().find(|s| s.stack == m.stack) else {
+            continue;
+        };
+        stack.status = "DRIFTED".into();
+        match stack
+            .resources
+            .iter_mut()
+            .find(|r| r.logical_id == m.logical_id)
+        {
+            Some(r) => r.status = "DELETED".into(),
+            None => stack.resources.push(CheckedResource {
+                logical_id: m.logical_id.clone(),
+                resource_type: m.type_name.into(),
+                resource: String::new(),
+                physical_id: Some(m.name.clone()),
+                status: "DELETED".into(),
+                differences: Vec::new(),
+            }),
+        }
     }
 }
 

@@ -155,6 +155,14 @@ pub enum Event {
         stacks: Vec<String>,
         reason: Option<String>,
     },
+    /// Resources deleted outside CloudFormation, brought back: the stack is
+    /// first updated without them and what refers to them (`taken_out`),
+    /// then with its whole template.
+    Restoring {
+        stack: String,
+        missing: Vec<String>,
+        taken_out: Vec<String>,
+    },
     /// Resources kept by a destroy (Retain policy, or a stack left alone).
     Retained {
         stack: String,

@@ -17,6 +17,7 @@ mod hotswap;
 mod lease;
 mod machines;
 mod observe;
+mod restore;
 mod rollback;
 mod run;
 mod settle;
@@ -35,7 +36,7 @@ pub use lease::{EnvironmentLock, LockError, lock_key};
 pub fn holder_name() -> String {
     lease::owner(&lease::host())
 }
-pub use observe::{Observed, Orphan, PlannedStack};
+pub use observe::{Missing, Observed, Orphan, PlannedStack};
 pub use rollback::{LeftStack, RollbackReport, Snapshot};
 pub use run::{
     Explained, Mode, Report, Retry, Settings, Stop, exit_code, retry, unset_smoke_vars,
@@ -69,6 +70,10 @@ pub struct Options {
     pub revision: Option<String>,
     /// Put drifted resources back to their templates after applying.
     pub revert_drift: bool,
+    /// Report resources deleted outside CloudFormation, but do not bring
+    /// them back (the reconcile loop's apply: that is healing, which
+    /// `self_heal` governs).
+    pub leave_missing: bool,
     /// Stack operations in flight at most; 0 for the default.
     pub concurrency: usize,
     /// How stacks are ordered within a tier.

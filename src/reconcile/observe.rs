@@ -28,6 +28,9 @@ pub struct PlannedStack {
     /// The deployed template, for a stack this pass updates: what a
     /// rollback puts back.
     pub deployed_template: Option<String>,
+    /// Its resources deleted outside CloudFormation (logical ids): the
+    /// update brings them back.
+    pub missing: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -57,6 +60,8 @@ pub struct Observed {
     /// Checks an earlier pass owes: it changed stacks and died before its
     /// gate ended. The next pass runs them.
     pub owed_checks: Option<super::gate::OwedChecks>,
+    /// Resources the stacks name that were deleted outside CloudFormation.
+    pub missing: Vec<Missing>,
 }
 
 /// A deployed stack of this environment that its layout no longer names.
@@ -320,6 +325,7 @@ impl Pass<'_> {
                 plan,
                 deployed_retained,
                 deployed_template: fetched,
+                missing: Vec::new(),
             });
         }
         let mut orphans = Vec::new();
@@ -350,6 +356,30 @@ impl Pass<'_> {
             )
         });
         let functions = functions?;
+        let rendered: Vec<&RenderedStack> = planned.iter().map(|p| &p.stack).collect();
+        let missing = missing_functions(&rendered, &stacks, &functions);
+        for planned in &mut planned {
+            planned.missing = missing
+                .iter()
+                .filter(|m| m.stack == planned.stack.name)
+                .map(|m| m.logical_id.clone())
+                .collect();
+            if !planned.missing.is_empty()
+                && !self.options.leave_missing
+                && planned.plan.action == Action::NoOp
+            {
+                planned.plan.action = Action::Update;
+                planned.plan.reason = format!(
+                    "{} deleted outside CloudFormation: the update brings {} back",
+                    planned.missing.join(", "),
+                    if planned.missing.len() == 1 {
+                        "it"
+                    } else {
+                        "them"
+                    }
+                );
+            }
+        }
         let (live, drift) = settings_drift(planned.iter().map(|p| &p.stack), &functions);
         let hotswapped = hotswap_drift(&functions);
         let unprotected = unprotected(env, &stacks);
@@ -367,6 +397,7 @@ impl Pass<'_> {
             unprotected,
             content: content?,
             owed_checks: owed_checks?,
+            missing,
         })
     }
 
@@ -414,15 +445,65 @@ impl Pass<'_> {
         let reads = join_all(
             targets
                 .iter()
-                .map(|(_, function)| functions::get(lambda, function)),
+                .map(|(_, function)| functions::find(lambda, function)),
         )
         .await;
         let mut live = BTreeMap::new();
         for ((key, _), read) in targets.into_iter().zip(reads) {
-            live.insert(key, read?);
+            if let Some(function) = read? {
+                live.insert(key, function);
+            }
         }
         Ok(live)
     }
+}
+
+/// A resource its stack names that no longer exists: deleted outside
+/// CloudFormation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Missing {
+    pub stack: String,
+    pub logical_id: String,
+    pub type_name: &'static str,
+    /// The name it had.
+    pub name: String,
+}
+
+impl Missing {
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} ({} {}) was deleted outside CloudFormation",
+            self.stack, self.logical_id, self.type_name, self.name
+        )
+    }
+}
+
+/// The deployed functions of `rendered` that the reads did not find.
+pub(super) fn missing_functions(
+    rendered: &[&RenderedStack],
+    stacks: &BTreeMap<String, DeployedStack>,
+    found: &BTreeMap<(String, String), LiveFunction>,
+) -> Vec<Missing> {
+    let mut missing = Vec::new();
+    for stack in rendered {
+        let Some(deployed) = stacks.get(&stack.name) else {
+            continue;
+        };
+        for f in &stack.functions {
+            let key = (stack.name.clone(), f.logical_id.clone());
+            if let Some(name) = deployed.outputs.get(&f.output)
+                && !found.contains_key(&key)
+            {
+                missing.push(Missing {
+                    stack: stack.name.clone(),
+                    logical_id: f.logical_id.clone(),
+                    type_name: "AWS::Lambda::Function",
+                    name: name.clone(),
+                });
+            }
+        }
+    }
+    missing
 }
 
 /// Reserved concurrency by (stack, logical id): (function, value).

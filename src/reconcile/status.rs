@@ -43,6 +43,9 @@ pub struct StackStatus {
     /// As of the last detection: `IN_SYNC`, `DRIFTED`, `NOT_CHECKED`, ...
     pub drift: Option<String>,
     pub drift_checked_at: Option<String>,
+    /// Its resources deleted outside CloudFormation, as read this time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// An environment's status.
@@ -77,6 +80,13 @@ pub fn health(
         reasons.push(reason);
     };
     for s in stacks {
+        for resource in &s.missing {
+            note(
+                Health::Missing,
+                format!("{} {resource} was deleted outside CloudFormation", s.stack),
+                &mut worst,
+            );
+        }
         match s.status.as_deref() {
             None => note(
                 Health::Missing,
@@ -143,6 +153,7 @@ fn stack_line(planned: &super::PlannedStack, deployed: Option<&DeployedStack>) -
         revision: deployed.and_then(|d| d.tags.get(REVISION_TAG).cloned()),
         drift: deployed.and_then(|d| d.drift_status.clone()),
         drift_checked_at: deployed.and_then(|d| d.drift_checked_at.clone()),
+        missing: planned.missing.clone(),
     }
 }
 
@@ -298,6 +309,7 @@ mod tests {
             action: "no_op".into(),
             reason: String::new(),
             revision: None,
+            missing: Vec::new(),
             drift: None,
             drift_checked_at: None,
         }
@@ -309,6 +321,18 @@ mod tests {
             state: state.into(),
             reason: "threshold crossed".into(),
         }
+    }
+
+    #[test]
+    fn a_resource_deleted_by_hand_makes_its_stack_missing_and_is_named() {
+        let mut line = stack(Some("UPDATE_COMPLETE"));
+        line.missing = vec!["ApiHandler".into()];
+        let (health, reasons) = health(&[line], &[alarm("OK")], None);
+        assert_eq!(health, Health::Missing);
+        assert_eq!(
+            reasons,
+            ["app-dev-stateless ApiHandler was deleted outside CloudFormation"]
+        );
     }
 
     #[test]

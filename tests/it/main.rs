@@ -18,6 +18,7 @@ mod layers;
 mod limits;
 mod lint;
 mod lock;
+mod missing;
 mod on_aws;
 mod pages;
 mod pipeline;

@@ -1511,3 +1511,55 @@ fn idle_and_half_sent_connections_neither_spin_the_listener_nor_hold_it() {
     let (status, _) = request(&address, "GET", "/healthz", &[], "");
     assert_eq!(status, 200);
 }
+
+/// A function deleted by hand is drift to the loop: named at every tick
+/// (the environment does not wedge on it), brought back only by a
+/// self-healing environment's tick.
+#[test]
+fn a_function_deleted_by_hand_is_drift_and_a_self_healing_tick_brings_it_back() {
+    let account = account();
+    let (repo, app) = Repo::new(&account);
+    let (_, stateless) = stacks(&app, "dev");
+    let c = clients(&account, "us-east-1");
+    let once = || {
+        let out = agent_command(&repo, &account, &["--once"])
+            .output()
+            .expect("run");
+        let tick = super::emulator::events(&out)
+            .into_iter()
+            .find(|e| e["event"] == "reconcile_tick")
+            .unwrap_or_else(|| panic!("no tick: {}", String::from_utf8_lossy(&out.stdout)));
+        (out.status.code(), tick)
+    };
+    assert_eq!(once().1["result"], "applied");
+    let function = super::drift::physical(&c, &stateless, "ApiHandler");
+    c.rt.block_on(c.lambda.delete_function().function_name(&function).send())
+        .expect("delete by hand");
+
+    let (code, drifted) = once();
+    assert_eq!(drifted["result"], "drifted", "{drifted:#}");
+    assert_eq!(code, Some(2), "drifted: {drifted:#}");
+    assert!(
+        drifted["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ApiHandler"),
+        "{drifted:#}"
+    );
+    assert!(
+        !super::missing::exists(&c, &function),
+        "without self_heal the loop leaves it"
+    );
+
+    repo.push(
+        "environments/dev.yaml",
+        "hotswap: true",
+        "hotswap: true\nself_heal: true",
+        "heal",
+    );
+    let (code, healed) = once();
+    assert_eq!(healed["result"], "healed", "{healed:#}");
+    assert_eq!(code, Some(0), "{healed:#}");
+    let again = super::drift::physical(&c, &stateless, "ApiHandler");
+    assert!(super::missing::exists(&c, &again), "{again} is back");
+}

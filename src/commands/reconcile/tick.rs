@@ -91,8 +91,11 @@ impl ReconcileArgs {
             protected_manual,
         } = prepared.clone();
         let (rendered, assets) = (rendered.as_ref(), assets.as_ref());
+        // A resource deleted by hand is drift: brought back by a heal, not
+        // by the commit's apply.
         let options = Options {
             revision: Some(commit.clone()),
+            leave_missing: true,
             ..Options::default()
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -230,6 +233,7 @@ impl ReconcileArgs {
         let assets = applied.assets.as_ref();
         let options = Options {
             revision: Some(applied.commit.clone()),
+            leave_missing: true,
             ..Options::default()
         };
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

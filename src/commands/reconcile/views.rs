@@ -166,17 +166,24 @@ pub(super) fn drifted_views(
             stack: stack.stack.clone(),
             logical_id: r.logical_id.clone(),
             resource: r.resource.clone(),
-            differences: r
-                .differences
-                .iter()
-                .map(|d| {
-                    (
-                        d.path.clone(),
-                        d.shown_expected().to_string(),
-                        d.shown_actual().to_string(),
-                    )
-                })
-                .collect(),
+            differences: match r.status.as_str() {
+                "DELETED" if r.differences.is_empty() => vec![(
+                    "(the resource)".into(),
+                    "exists".into(),
+                    "deleted outside CloudFormation".into(),
+                )],
+                _ => r
+                    .differences
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.path.clone(),
+                            d.shown_expected().to_string(),
+                            d.shown_actual().to_string(),
+                        )
+                    })
+                    .collect(),
+            },
         })
         .collect()
 }

@@ -119,6 +119,11 @@ pub fn show(p: &mut Printer, event: &Event) {
             left,
         } => progress::rollback(p, complete, restored, deleted, left),
         Event::Retained { stack, resource } => progress::retained(stack, resource),
+        Event::Restoring {
+            stack,
+            missing,
+            taken_out,
+        } => progress::restoring(stack, missing, taken_out),
     };
     p.emit(json, || text);
 }

@@ -281,3 +281,18 @@ pub fn checks_owed(
         _ => String::new(),
     }
 }
+
+/// Resources deleted by hand, being brought back in two updates.
+pub(super) fn restoring(stack: &str, missing: &[String], taken_out: &[String]) -> String {
+    let others = taken_out.len().saturating_sub(missing.len());
+    format!(
+        "{stack}: {} deleted outside CloudFormation; updating the stack without {}{}, then with its whole template, to bring {} back",
+        missing.join(", "),
+        if missing.len() == 1 { "it" } else { "them" },
+        match others {
+            0 => String::new(),
+            n => format!(" and the {n} resource(s) that refer to it"),
+        },
+        if missing.len() == 1 { "it" } else { "them" },
+    )
+}
