@@ -1,10 +1,11 @@
 //! The command line: raw arguments, parsed by clap.
 
 use crate::commands::{
-    deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, local::LocalArgs,
-    outputs::OutputsArgs, pipeline::PipelineArgs, plan::PlanArgs, reconcile::ReconcileArgs,
-    render::RenderArgs, smoke::SmokeArgs, status::StatusArgs, suspend::ResumeArgs,
-    suspend::SuspendArgs, validate::ValidateArgs, watch::WatchArgs,
+    deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, history::HistoryArgs,
+    local::LocalArgs, outputs::OutputsArgs, pipeline::PipelineArgs, plan::PlanArgs,
+    reconcile::ReconcileArgs, render::RenderArgs, smoke::SmokeArgs, status::StatusArgs,
+    suspend::ResumeArgs, suspend::SuspendArgs, sync::SyncArgs, validate::ValidateArgs,
+    watch::WatchArgs,
 };
 use crate::output::Format;
 use clap::{Parser, Subcommand};
@@ -72,6 +73,12 @@ pub enum Command {
     /// Keep environments equal to a git branch: apply new commits, heal
     /// drift where allowed, report each change of state once.
     Reconcile(ReconcileArgs),
+    /// Ask a running reconcile loop for a tick of an environment now
+    /// (`--wait` for how it ends, `--force` past its sync windows).
+    Sync(SyncArgs),
+    /// The passes recorded for an environment: when, by whom, which
+    /// commit, how each ended.
+    History(HistoryArgs),
     /// Tell the reconcile loop not to apply an environment (it still reports).
     Suspend(SuspendArgs),
     /// Let the reconcile loop apply an environment again.
@@ -109,6 +116,8 @@ impl Command {
             Command::Status(_) => "status",
             Command::Reconcile(_) => "reconcile",
             Command::Suspend(_) => "suspend",
+            Command::Sync(_) => "sync",
+            Command::History(_) => "history",
             Command::Resume(_) => "resume",
             Command::Smoke(_) => "smoke",
             Command::Destroy(_) => "destroy",

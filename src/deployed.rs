@@ -56,6 +56,9 @@ pub struct PassRecord {
     pub changed: Vec<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// Who forced it past the sync windows (`driftless sync --force`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced_by: Option<String>,
 }
 
 /// The reconcile loop must not apply this environment (it still reports).

@@ -4,12 +4,12 @@
 //! The core (spec loading, validation, rendering, ordering, planning) is pure
 //! and works on plain data; commands wire it to files and the terminal.
 
-pub mod agent;
 pub mod assets;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod content;
+pub mod controller;
 pub mod deployed;
 pub mod diag;
 pub mod digest;
@@ -37,6 +37,7 @@ pub mod schedule;
 pub mod smoke;
 pub mod source;
 pub mod spec;
+pub mod target;
 pub mod value;
 pub mod watcher;
 pub mod yaml;

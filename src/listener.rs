@@ -41,7 +41,27 @@ pub struct Shared {
     /// A token every request but the signed webhook must carry
     /// (`--listen-token-env`).
     pub token: Option<String>,
+    /// The environments followed, for `POST /sync/NAME`.
+    pub environments: Vec<String>,
+    /// `driftless sync` requests the next tick takes up.
+    pub sync: Mutex<Vec<SyncRequest>>,
 }
+
+/// `driftless sync ENV`: a tick now, for `environment`.
+#[derive(Debug)]
+pub struct SyncRequest {
+    pub environment: String,
+    /// Applied even outside the sync windows (or protected without
+    /// `auto_sync`).
+    pub force: bool,
+    /// Who asked, as the request says (`user@host`).
+    pub by: String,
+    /// With `--wait`: the environment's `reconcile_tick` event, as JSON.
+    pub reply: Option<tokio::sync::oneshot::Sender<String>>,
+}
+
+/// The longest a `sync --wait` request waits for its tick.
+const SYNC_WAIT: Duration = Duration::from_secs(3600);
 
 /// The cookie a browser keeps the token in after `?token=`.
 const TOKEN_COOKIE: &str = "driftless_token";
@@ -211,6 +231,7 @@ async fn route(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full
             );
             response
         }
+        (&Method::POST, path) if path.starts_with("/sync/") => sync(&shared, request).await,
         (&Method::POST, "/hooks/git") => {
             let Some(secret) = shared.secret.clone() else {
                 return text(
@@ -242,6 +263,69 @@ async fn route(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full
             }
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// `POST /sync/NAME[?force=1][&wait=1]`, with the token and an
+/// `X-Driftless-By` header: a tick now for NAME; with `wait`, the answer
+/// is that tick's `reconcile_tick` event.
+async fn sync(shared: &Shared, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if shared.token.is_none() {
+        return text(
+            StatusCode::FORBIDDEN,
+            "sync needs a listener token: start the agent with --listen-token-env NAME\n",
+        );
+    }
+    let name = request.uri().path().trim_start_matches("/sync/");
+    if !shared.environments.iter().any(|e| e == name) {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("this agent does not follow `{name}`\n"),
+        );
+    }
+    let query = request.uri().query().unwrap_or_default();
+    let flag = |key: &str| query.split('&').any(|kv| kv == format!("{key}=1"));
+    let by = request
+        .headers()
+        .get("x-driftless-by")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .unwrap_or("unknown")
+        .to_string();
+    let (reply, answer) = match flag("wait") {
+        true => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            (Some(tx), Some(rx))
+        }
+        false => (None, None),
+    };
+    let queued = SyncRequest {
+        environment: name.to_string(),
+        force: flag("force"),
+        by,
+        reply,
+    };
+    match shared.sync.lock() {
+        Ok(mut queue) => queue.push(queued),
+        Err(_) => return text(StatusCode::INTERNAL_SERVER_ERROR, "state unavailable\n"),
+    }
+    shared.hook.notify_one();
+    let Some(answer) = answer else {
+        return text(StatusCode::ACCEPTED, "queued\n");
+    };
+    match tokio::time::timeout(SYNC_WAIT, answer).await {
+        Ok(Ok(tick)) => {
+            let mut response = text(StatusCode::OK, tick);
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        _ => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent stopped before the tick ended\n",
+        ),
     }
 }
 

@@ -65,6 +65,18 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
 /// found in the files that environment uses (others do not block it).
 pub fn load_specs(root: &Path, env_name: &str) -> Result<(Project, Diagnostics), Failure> {
     let (project, diags) = spec::load(root)?;
+    let relevant = scope(&project, &diags.into_sorted(), env_name)?;
+    Ok((project, relevant))
+}
+
+/// The problems among `all` (a whole project's) that concern `env_name`:
+/// its file and the units its stacks hold. `Err` when the environment
+/// itself cannot be read.
+pub fn scope(
+    project: &Project,
+    all: &[Diagnostic],
+    env_name: &str,
+) -> Result<Diagnostics, Failure> {
     let env = match project.environment(env_name) {
         Ok(env) => env,
         Err(d) => {
@@ -76,14 +88,17 @@ pub fn load_specs(root: &Path, env_name: &str) -> Result<(Project, Diagnostics),
                     .iter()
                     .any(|ext| file == format!("environments/{env_name}{ext}"))
             };
-            let mut diags = diags;
-            if !diags.iter().any(in_own_file) {
+            let mut diags = Diagnostics::default();
+            for e in all {
+                diags.push(e.clone());
+            }
+            if !all.iter().any(in_own_file) {
                 diags.push(d);
             }
             return Err(Failure::Invalid(diags.into_sorted()));
         }
     };
-    let used = |d: &Diagnostic| {
+    let used = |d: &&Diagnostic| {
         d.file.as_ref() == env.file.as_ref()
             || env
                 .stacks
@@ -92,10 +107,10 @@ pub fn load_specs(root: &Path, env_name: &str) -> Result<(Project, Diagnostics),
                 .any(|(u, _)| d.file.starts_with(&format!("specs/{u}/")))
     };
     let mut relevant = Diagnostics::default();
-    for d in diags.into_sorted().into_iter().filter(used) {
-        relevant.push(d);
+    for d in all.iter().filter(used) {
+        relevant.push(d.clone());
     }
-    Ok((project, relevant))
+    Ok(relevant)
 }
 
 /// Prepares the environment's code (as `builds` says) and renders it;

@@ -71,6 +71,8 @@ fn main() -> ExitCode {
         Command::Drift(args) => args.execute(&mut ctx),
         Command::Reconcile(args) => args.execute(&mut ctx),
         Command::Suspend(args) => args.execute(&mut ctx),
+        Command::Sync(args) => args.execute(&mut ctx),
+        Command::History(args) => args.execute(&mut ctx),
         Command::Resume(args) => args.execute(&mut ctx),
         Command::Status(args) => args.execute(&mut ctx),
         Command::Local(args) => args.execute(&mut ctx),

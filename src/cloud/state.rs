@@ -24,6 +24,77 @@ pub async fn write_last_pass(
     .await
 }
 
+/// Where every pass's record is kept, one object each, named so that
+/// their keys sort by time.
+pub fn history_prefix(app: &str, environment: &str) -> String {
+    format!("state/{app}-{environment}/history/")
+}
+
+/// Writes `record` as the last pass and into the history.
+pub async fn write_pass(
+    cloud: &Cloud,
+    bucket: &str,
+    record: &PassRecord,
+) -> Result<(), CloudError> {
+    let key = format!(
+        "{}{:012}-{:016x}.json",
+        history_prefix(&record.app, &record.environment),
+        record.at.max(0),
+        crate::retry::seed()
+    );
+    let (last, history) = tokio::join!(
+        write_last_pass(cloud, bucket, record),
+        write_json(cloud, bucket, &key, record)
+    );
+    last.and(history)
+}
+
+/// The last `count` passes of an environment, oldest first.
+pub async fn read_history(
+    cloud: &Cloud,
+    bucket: &str,
+    app: &str,
+    environment: &str,
+    count: usize,
+) -> Result<Vec<PassRecord>, CloudError> {
+    let prefix = history_prefix(app, environment);
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let out = cloud
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("ListObjectsV2", format!("s3://{bucket}/{prefix}"), e))?;
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        token = out.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    keys.sort();
+    let newest = &keys[keys.len().saturating_sub(count)..];
+    let reads = futures_util::future::join_all(
+        newest
+            .iter()
+            .map(|key| read_json::<PassRecord>(cloud, bucket, key)),
+    )
+    .await;
+    let mut records = Vec::new();
+    for read in reads {
+        records.extend(read?);
+    }
+    Ok(records)
+}
+
 /// Where a pass records the checks it owes until they end.
 pub fn gate_key(app: &str, environment: &str) -> String {
     format!("state/{app}-{environment}/checks-owed.json")

@@ -188,7 +188,7 @@ pub(super) fn show_plan(ctx: &mut Context, observed: &Observed) {
             stack: orphan.stack.name.clone(),
             status: orphan.stack.status.clone(),
             retained: orphan.retained.clone(),
-            action: if observed.prune { "delete" } else { "kept" },
+            action: if orphan.deleted { "delete" } else { "kept" },
         };
         show(&mut ctx.printer, &event);
     }

@@ -68,6 +68,8 @@ pub struct EnvView {
     pub passes: VecDeque<PassView>,
     /// Unix seconds of the last tick.
     pub last_tick: i64,
+    /// What the next pass would change, while out of sync.
+    pub pending: Vec<crate::plan::StackPlan>,
 }
 
 fn sync_badge(v: &EnvView) -> (&'static str, &'static str) {
@@ -174,6 +176,11 @@ pub fn env_page(v: &EnvView, now: i64) -> String {
         @match &v.rendered {
             Some(rendered) => (PreEscaped(waves_svg(rendered, &state_of))),
             None => p { "not rendered yet" },
+        }
+        @if !v.pending.is_empty() {
+            h2 { "Pending" }
+            p { "What the next pass would change:" }
+            @for plan in &v.pending { (super::plan::stack_section(plan)) }
         }
         h2 { "Drift" }
         @if v.drifted.is_empty() {

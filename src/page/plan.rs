@@ -69,42 +69,7 @@ pub fn plan_page(observed: &Observed, env: &RenderedEnvironment) -> String {
     );
     let stacks: Markup = html! {
         @for p in observed.planned.iter().filter(|p| env.stack(&p.stack.name).is_some()) {
-            @let plan = &p.plan;
-            section class="stack" data-stack=(p.stack.name) data-action=(plan.action.name()) {
-                h2 { code { (p.stack.name) } " " span class={ "badge " (if plan.action.changes() { "warn" } else { "good" }) } { (plan.action.name()) } }
-                @if !plan.reason.is_empty() { p { (plan.reason) } }
-                @if !plan.changed_parameters.is_empty() {
-                    p { "Parameters that change: "
-                        @for (i, name) in plan.changed_parameters.iter().enumerate() {
-                            @if i > 0 { ", " }
-                            code { (name) } " = " code { (plan.parameters.shown(name).unwrap_or("(pending)")) }
-                        }
-                    }
-                }
-                @if !plan.changes.is_empty() {
-                    div class="scroll" {
-                        table {
-                            tr { th { "resource" } th { "type" } th { "change" } th { "property" } th { "before" } th { "after" } }
-                            @for change in &plan.changes {
-                                @if change.properties.is_empty() {
-                                    tr class="change" {
-                                        td { code { (change.logical_id) } } td { (change.resource_type) } td { (kind_name(change.kind)) }
-                                        td {} td {} td {}
-                                    }
-                                }
-                                @for property in &change.properties {
-                                    tr class="change" {
-                                        td { code { (change.logical_id) } } td { (change.resource_type) } td { (kind_name(change.kind)) }
-                                        td { code class="property" { (property.path) } }
-                                        td { code { (value(property.before.as_ref())) } }
-                                        td { code { (value(property.after.as_ref())) } }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            (stack_section(&p.plan))
         }
     };
     let body = html! {
@@ -146,4 +111,47 @@ pub fn plan_page(observed: &Observed, env: &RenderedEnvironment) -> String {
         footer { "driftless plan, " (env.target.describe()) }
     };
     page(&title, body)
+}
+
+/// One stack's plan: its action and why, the parameters that change, and
+/// each resource's property changes. The plan page and the reconcile
+/// loop's environment page (what the next pass would change) show it.
+pub fn stack_section(plan: &crate::plan::StackPlan) -> Markup {
+    html! {
+        section class="stack" data-stack=(plan.stack) data-action=(plan.action.name()) {
+            h2 { code { (plan.stack) } " " span class={ "badge " (if plan.action.changes() { "warn" } else { "good" }) } { (plan.action.name()) } }
+            @if !plan.reason.is_empty() { p { (plan.reason) } }
+            @if !plan.changed_parameters.is_empty() {
+                p { "Parameters that change: "
+                    @for (i, name) in plan.changed_parameters.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        code { (name) } " = " code { (plan.parameters.shown(name).unwrap_or("(pending)")) }
+                    }
+                }
+            }
+            @if !plan.changes.is_empty() {
+                div class="scroll" {
+                    table {
+                        tr { th { "resource" } th { "type" } th { "change" } th { "property" } th { "before" } th { "after" } }
+                        @for change in &plan.changes {
+                            @if change.properties.is_empty() {
+                                tr class="change" {
+                                    td { code { (change.logical_id) } } td { (change.resource_type) } td { (kind_name(change.kind)) }
+                                    td {} td {} td {}
+                                }
+                            }
+                            @for property in &change.properties {
+                                tr class="change" {
+                                    td { code { (change.logical_id) } } td { (change.resource_type) } td { (kind_name(change.kind)) }
+                                    td { code class="property" { (property.path) } }
+                                    td { code { (value(property.before.as_ref())) } }
+                                    td { code { (value(property.after.as_ref())) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

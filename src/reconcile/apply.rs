@@ -167,7 +167,7 @@ impl Pass<'_> {
         if !failed && !outcome.stopped {
             self.sync_content(&deployed, &mut outcome).await;
         }
-        if self.options.prune && !failed && !outcome.stopped {
+        if observed.orphans.iter().any(|o| o.deleted) && !failed && !outcome.stopped {
             self.prune(observed, &mut outcome, &mut deployed).await;
         }
         self.settle(
@@ -235,10 +235,12 @@ impl Pass<'_> {
             observed
                 .orphans
                 .iter()
+                .filter(|o| o.deleted)
                 .map(|o| self.delete_stack(&o.stack, &o.retained)),
         )
         .await;
-        for (orphan, result) in observed.orphans.iter().zip(results) {
+        let deleted = observed.orphans.iter().filter(|o| o.deleted);
+        for (orphan, result) in deleted.zip(results) {
             match result {
                 Ok((StackResult::Deleted, _)) => {
                     outcome.pruned += 1;

@@ -120,7 +120,7 @@ impl Pass<'_> {
                 drift.function, drift.setting, drift.live, drift.desired
             ));
         }
-        if observed.prune && !observed.orphans.is_empty() {
+        if observed.orphans.iter().any(|o| o.deleted) {
             plan.needs_cloudformation
                 .push("orphan stacks are to be pruned".into());
         }

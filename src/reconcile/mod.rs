@@ -60,6 +60,11 @@ pub struct Options {
     pub allow_replace: BTreeSet<String>,
     /// Delete the stacks of this environment that its layout no longer names.
     pub prune: bool,
+    /// Who forced this pass past the sync windows, for its record.
+    pub forced_by: Option<String>,
+    /// Delete those of them that retain nothing (`prune: true`, in the
+    /// reconcile loop); the others are reported.
+    pub prune_stateless: bool,
     /// Delete and create again a stateful stack whose first create failed.
     pub recreate_failed: bool,
     /// Stacks (full names) to update even when their hash matches: a

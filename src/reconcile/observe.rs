@@ -50,8 +50,6 @@ pub struct Observed {
     pub hazards: Vec<Hazard>,
     /// Stacks of this environment that are no longer in its layout.
     pub orphans: Vec<Orphan>,
-    /// Whether orphans are deleted by this pass (`--prune`).
-    pub prune: bool,
     /// Deployed stateful stacks of a protected environment that lack
     /// termination protection.
     pub unprotected: Vec<String>,
@@ -70,6 +68,9 @@ pub struct Orphan {
     pub stack: DeployedStack,
     /// Logical ids its template retains.
     pub retained: Vec<String>,
+    /// Whether this pass deletes it: `--prune`, or `prune: true` in the
+    /// reconcile loop for a stack that retains nothing.
+    pub deleted: bool,
 }
 
 impl Observed {
@@ -77,7 +78,7 @@ impl Observed {
         self.planned.iter().any(|p| p.plan.action.changes())
             || !self.drift.is_empty()
             || !self.hotswapped.is_empty()
-            || (self.prune && !self.orphans.is_empty())
+            || self.orphans.iter().any(|o| o.deleted)
             || !self.unprotected.is_empty()
             || self.content.iter().any(|c| c.diff.changes())
             || self.owed_checks.is_some()
@@ -331,9 +332,12 @@ impl Pass<'_> {
         let mut orphans = Vec::new();
         for (d, body) in orphaned.into_iter().zip(orphan_templates) {
             let template = parse_deployed(&d.name, &body?)?;
+            let retained = retained_ids(&template);
             orphans.push(Orphan {
                 stack: d.clone(),
-                retained: retained_ids(&template),
+                deleted: self.options.prune
+                    || (self.options.prune_stateless && retained.is_empty()),
+                retained,
             });
             deployed_templates.push((d.name.clone(), template));
         }
@@ -393,7 +397,6 @@ impl Pass<'_> {
             hotswapped,
             hazards,
             orphans,
-            prune: self.options.prune,
             unprotected,
             content: content?,
             owed_checks: owed_checks?,

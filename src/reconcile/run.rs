@@ -407,8 +407,9 @@ impl Pass<'_> {
             checks: report.verdict.as_ref().map(|v| v.name().to_string()),
             changed: report.outcome.changed.iter().cloned().collect(),
             error: report.outcome.error.clone(),
+            forced_by: self.options.forced_by.clone(),
         };
-        crate::cloud::state::write_last_pass(self.cloud, bucket, &record).await
+        crate::cloud::state::write_pass(self.cloud, bucket, &record).await
     }
 
     /// The hotswap under the lock, then the checks; when they fail and the

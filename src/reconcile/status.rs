@@ -372,6 +372,7 @@ mod tests {
             checks: Some("failed".into()),
             changed: vec![],
             error: None,
+            forced_by: None,
         };
         let (h, reasons) = health(&[stack(Some("UPDATE_COMPLETE"))], &[], Some(&pass));
         assert_eq!(h, Health::Degraded);

@@ -76,6 +76,11 @@ pub struct Environment {
     pub auto_sync: bool,
     /// Where the reconcile loop reports changes of state.
     pub notify: Vec<super::notify::Webhook>,
+    /// The reconcile loop deletes the environment's stateless stacks its
+    /// layout no longer names (stateful ones are only reported).
+    pub prune: bool,
+    /// When the reconcile loop may apply.
+    pub sync_windows: Vec<super::windows::SyncWindow>,
     pub smoke: Vec<SmokeCheck>,
     /// Where the `stacks:` key is, for layout-wide messages.
     pub stacks_span: Span,
@@ -118,6 +123,8 @@ const ENV_KEYS: &[&str] = &[
     "self_heal",
     "auto_sync",
     "notify",
+    "prune",
+    "sync_windows",
     "smoke",
 ];
 const TARGET_KEYS: &[&str] = &["region", "account", "profile", "role"];
@@ -427,6 +434,11 @@ pub fn read(doc: &Node, file_stem: &str, r: &mut Reader<'_>) -> Option<Environme
         notify: doc
             .get("notify")
             .map(|n| super::notify::read_notify(n, r))
+            .unwrap_or_default(),
+        prune: flag(r, "prune").unwrap_or(false),
+        sync_windows: doc
+            .get("sync_windows")
+            .map(|n| super::windows::read(n, r))
             .unwrap_or_default(),
         smoke,
         stacks_span: stacks_node.map(|n| n.span).unwrap_or_default(),

@@ -10,6 +10,7 @@ pub mod read;
 pub mod reference;
 pub mod smoke;
 pub mod unit;
+pub mod windows;
 
 pub use environment::{Environment, StackDef, Target};
 pub use unit::{ParamDef, ParamType, ResourceDef, Tier, Unit};

@@ -1,7 +1,8 @@
 //! What a tick leaves behind for people and machines: the notice of a
 //! change of state, the metrics, and the views the status pages show.
 
-use super::{Followed, Tick};
+use super::env::Followed;
+use super::outcome::{Tick, notice_event};
 use crate::listener::{Shared, unix_now};
 use crate::source::Source;
 
@@ -12,14 +13,7 @@ pub(super) fn notice_of(env: &Followed, tick: &Tick) -> Option<(String, crate::n
         return None;
     }
     let commit = env.tracker.commit.clone().unwrap_or_default();
-    let (event, key) = match tick.result {
-        "applied" => ("applied", format!("applied:{commit}")),
-        "failed" => ("failed", format!("failed:{commit}")),
-        "drifted" => ("drift", format!("drift:{}", tick.message)),
-        "healed" => ("healed", format!("healed:{commit}:{}", tick.message)),
-        _ if env.health == "degraded" => ("degraded", format!("degraded:{commit}")),
-        _ => return None,
-    };
+    let (event, key) = notice_event(tick, &commit, env.health == "degraded")?;
     Some((
         key,
         crate::notify::Notice {
@@ -30,24 +24,6 @@ pub(super) fn notice_of(env: &Followed, tick: &Tick) -> Option<(String, crate::n
             message: tick.message.clone(),
         },
     ))
-}
-
-/// Whether a notice with `key` goes out after a tick that ended as
-/// `result`, given the last one sent, and what counts as the last one
-/// after: the same news is told once, and a return to a quiet state (in
-/// sync, nothing drifted) ends it, so the same drift coming back is told
-/// again.
-pub(super) fn notice_decision(
-    last: Option<&str>,
-    result: &str,
-    key: Option<&str>,
-) -> (bool, Option<String>) {
-    match key {
-        Some(key) if last != Some(key) => (true, Some(key.to_string())),
-        Some(_) => (false, last.map(str::to_string)),
-        None if result == "in_sync" => (false, None),
-        None => (false, last.map(str::to_string)),
-    }
 }
 
 /// What a pass's tick says: the error, the checks' verdict where they
@@ -89,17 +65,6 @@ pub(super) fn refusal_message(hazards: &[crate::plan::guard::Hazard]) -> String 
     format!("refused: {}; nothing was changed", each.join("; "))
 }
 
-/// Whether what runs matches the commit followed, as a tick tells it:
-/// None when the tick could not know (the fetch failed, drift was not
-/// read). A drifted environment is not in sync.
-pub(super) fn synced_of(result: &str) -> Option<bool> {
-    match result {
-        "applied" | "in_sync" | "healed" => Some(true),
-        "fetch_failed" | "drift_unknown" => None,
-        _ => Some(false),
-    }
-}
-
 /// The tick, as `/metrics` shows it.
 pub(super) fn record_metrics(
     shared: &Shared,
@@ -115,10 +80,10 @@ pub(super) fn record_metrics(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or_default();
-    m.result = tick.result.to_string();
+    m.result = tick.outcome.name().to_string();
     // The commit applied: not an invalid or refused one the branch holds.
     m.commit = env.applied.as_ref().map(|a| a.commit().to_string());
-    m.synced = synced_of(tick.result);
+    m.synced = tick.outcome.synced();
     m.health = env.health.to_string();
     m.drifted_resources = env.drifted;
     m.api_calls = calls.by_operation.clone();
@@ -166,25 +131,44 @@ pub(super) fn drifted_views(
             stack: stack.stack.clone(),
             logical_id: r.logical_id.clone(),
             resource: r.resource.clone(),
-            differences: match r.status.as_str() {
-                "DELETED" if r.differences.is_empty() => vec![(
-                    "(the resource)".into(),
-                    "exists".into(),
-                    "deleted outside CloudFormation".into(),
-                )],
-                _ => r
-                    .differences
-                    .iter()
-                    .map(|d| {
-                        (
-                            d.path.clone(),
-                            d.shown_expected().to_string(),
-                            d.shown_actual().to_string(),
-                        )
-                    })
-                    .collect(),
-            },
+            differences: r
+                .differences
+                .iter()
+                .map(|d| {
+                    (
+                        d.path.clone(),
+                        d.shown_expected().to_string(),
+                        d.shown_actual().to_string(),
+                    )
+                })
+                .collect(),
         })
+        .collect()
+}
+
+/// The drifted resources and settings, named: what is told once.
+pub(super) fn drift_key(drift: &crate::reconcile::drift::DriftReport) -> String {
+    let names: Vec<String> = drift
+        .drifted_resources()
+        .map(|(s, r)| format!("{} {}", s.stack, r.logical_id))
+        .chain(
+            drift
+                .settings
+                .iter()
+                .map(|d| format!("{} {}", d.stack, d.logical_id)),
+        )
+        .collect();
+    names.join(", ")
+}
+
+/// What the next pass would change, for the environment page (as
+/// `plan --html` shows it); empty when in sync.
+pub(super) fn pending_plans(observed: &crate::reconcile::Observed) -> Vec<crate::plan::StackPlan> {
+    observed
+        .planned
+        .iter()
+        .filter(|p| p.plan.action.changes())
+        .map(|p| p.plan.clone())
         .collect()
 }
 
@@ -220,9 +204,12 @@ pub(super) fn note_event(lines: &mut Vec<String>, event: &crate::reconcile::Even
 pub(super) fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, source: &Source) {
     let now = unix_now();
     let view = &mut env.view;
-    view.result = tick.result.to_string();
+    view.result = tick.outcome.name().to_string();
     view.message = tick.message.clone();
-    view.synced = synced_of(tick.result);
+    view.synced = tick.outcome.synced();
+    if view.synced == Some(true) {
+        view.pending.clear();
+    }
     view.health = env.health.to_string();
     view.last_tick = now;
     let applied = env.applied.as_ref().map(|a| a.commit().to_string());
@@ -238,10 +225,10 @@ pub(super) fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, sour
                 time: info.time,
             });
     }
-    if matches!(tick.result, "applied" | "failed" | "healed") {
+    if tick.outcome.is_pass() {
         view.passes.push_back(crate::page::live::PassView {
             at: now,
-            result: tick.result.to_string(),
+            result: tick.outcome.name().to_string(),
             seconds: env.pass_seconds,
             message: tick.message.clone(),
             commit: env.tracker.commit.clone(),
@@ -258,24 +245,7 @@ pub(super) fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, sour
 
 #[cfg(test)]
 mod tests {
-    use super::{notice_decision, pass_message, synced_of};
-
-    #[test]
-    fn the_same_drift_is_told_again_once_the_environment_was_quiet_between() {
-        let drift = Some("drift:drifted: app-dev-api ApiHandler");
-        let (send, last) = notice_decision(None, "drifted", drift);
-        assert!(send);
-        let (send, last) = notice_decision(last.as_deref(), "drifted", drift);
-        assert!(!send, "told once");
-        let (send, last) = notice_decision(last.as_deref(), "in_sync", None);
-        assert!(!send);
-        assert_eq!(last, None, "quiet again");
-        let (send, _) = notice_decision(last.as_deref(), "drifted", drift);
-        assert!(send, "the same drift, back, is news");
-        // A tick that says nothing new keeps the last notice.
-        let (_, kept) = notice_decision(drift, "backoff", None);
-        assert_eq!(kept.as_deref(), drift);
-    }
+    use super::pass_message;
 
     #[test]
     fn a_pass_whose_checks_failed_says_so_not_what_changed() {
@@ -309,25 +279,5 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(pass_message(passed), "1 stack(s) changed");
-    }
-
-    #[test]
-    fn drifted_is_out_of_sync_and_a_failed_fetch_is_unknown() {
-        for result in ["applied", "in_sync", "healed"] {
-            assert_eq!(synced_of(result), Some(true), "{result}");
-        }
-        for result in [
-            "drifted",
-            "blocked",
-            "invalid",
-            "refused",
-            "failed",
-            "suspended",
-            "backoff",
-        ] {
-            assert_eq!(synced_of(result), Some(false), "{result}");
-        }
-        assert_eq!(synced_of("fetch_failed"), None);
-        assert_eq!(synced_of("drift_unknown"), None);
     }
 }
