@@ -26,6 +26,8 @@ pub struct EnvironmentMetrics {
     pub synced: Option<bool>,
     pub health: String,
     pub drifted_resources: usize,
+    /// Stacks of the environment its layout no longer names.
+    pub orphaned_stacks: usize,
     /// Bucket counts (one per bound, then +Inf), sum and count of passes.
     buckets: Vec<u64>,
     sum: f64,
@@ -167,6 +169,14 @@ impl Collector for Scrape {
             self.envs
                 .iter()
                 .map(|(e, m)| (env(e), m.drifted_resources as u64)),
+        )?;
+        gauges(
+            &mut encoder,
+            "driftless_orphaned_stacks",
+            "Stacks of the environment its layout no longer names, at the last tick",
+            self.envs
+                .iter()
+                .map(|(e, m)| (env(e), m.orphaned_stacks as u64)),
         )?;
         let mut passes = encoder.encode_descriptor(
             "driftless_pass_duration_seconds",

@@ -106,6 +106,7 @@ pub(super) async fn tick(
         .as_ref()
         .map(|s| format!("by {} ({})", s.by, s.reason));
     env.view.pending = pending_plans(&observed);
+    env.view.orphans = observed.orphans.iter().map(|o| o.describe()).collect();
     // Retained data this commit would lose: refused as `deploy` refuses
     // it, before the lock is taken and with no mutating call.
     if !observed.hazards.is_empty() {
@@ -193,6 +194,7 @@ pub(super) async fn tick(
             observed = after;
             read_health(env, &pass, &observed, rendered).await;
             env.view.pending = pending_plans(&observed);
+            env.view.orphans = observed.orphans.iter().map(|o| o.describe()).collect();
         }
     } else {
         env.tracker.record(
@@ -202,6 +204,17 @@ pub(super) async fn tick(
             timing.retry_base,
             timing.interval,
         );
+    }
+    // Stacks left behind are reported, not deleted, without `prune: true`
+    // (or when they retain data).
+    let kept: Vec<String> = observed
+        .orphans
+        .iter()
+        .filter(|o| !o.deleted)
+        .map(|o| o.describe())
+        .collect();
+    if tick.outcome == Outcome::InSync && !kept.is_empty() {
+        tick = Tick::new(Outcome::OutOfSync, exit::DRIFTED, kept.join("; "));
     }
     let heal = rendered.self_heal && suspended.is_none() && !prepared.protected_manual;
     let heal = heal && closed.is_none();

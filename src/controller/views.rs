@@ -75,17 +75,35 @@ pub(super) fn record_metrics(
     let Ok(mut all) = shared.metrics.lock() else {
         return;
     };
-    let m = all.entry(env.name.clone()).or_default();
-    m.last_tick = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or_default();
+    fill_metrics(
+        all.entry(env.name.clone()).or_default(),
+        env,
+        tick,
+        calls,
+        now,
+    );
+}
+
+/// The environment's metrics after `tick`, ended at `now`.
+fn fill_metrics(
+    m: &mut crate::metrics::EnvironmentMetrics,
+    env: &Followed,
+    tick: &Tick,
+    calls: &crate::cloud::calls::CallSummary,
+    now: f64,
+) {
+    m.last_tick = now;
     m.result = tick.outcome.name().to_string();
     // The commit applied: not an invalid or refused one the branch holds.
     m.commit = env.applied.as_ref().map(|a| a.commit().to_string());
     m.synced = tick.outcome.synced();
     m.health = env.health.to_string();
     m.drifted_resources = env.drifted;
+    m.orphaned_stacks = env.view.orphans.len();
     m.api_calls = calls.by_operation.clone();
     if let Some(seconds) = env.pass_seconds {
         m.observe_pass(seconds);
@@ -202,7 +220,28 @@ pub(super) fn note_event(lines: &mut Vec<String>, event: &crate::reconcile::Even
 
 /// The tick, as the status pages show it.
 pub(super) fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, source: &Source) {
-    let now = unix_now();
+    let applied = env.applied.as_ref().map(|a| a.commit().to_string());
+    if let Some(commit) = &applied
+        && env.view.commit.as_ref().is_none_or(|c| &c.hash != commit)
+    {
+        env.view.commit = source
+            .describe(commit)
+            .map(|info| crate::page::live::CommitView {
+                hash: commit.clone(),
+                message: info.message,
+                author: info.author,
+                time: info.time,
+            });
+    }
+    fill_view(env, tick, unix_now());
+    if let Ok(mut views) = shared.views.lock() {
+        views.insert(env.name.clone(), env.view.clone());
+    }
+}
+
+/// The environment's page after `tick`, ended at `now`: its result, sync
+/// and health, and the pass it ran among the last ones.
+fn fill_view(env: &mut Followed, tick: &Tick, now: i64) {
     let view = &mut env.view;
     view.result = tick.outcome.name().to_string();
     view.message = tick.message.clone();
@@ -212,19 +251,6 @@ pub(super) fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, sour
     }
     view.health = env.health.to_string();
     view.last_tick = now;
-    let applied = env.applied.as_ref().map(|a| a.commit().to_string());
-    if let Some(commit) = &applied
-        && view.commit.as_ref().is_none_or(|c| &c.hash != commit)
-    {
-        view.commit = source
-            .describe(commit)
-            .map(|info| crate::page::live::CommitView {
-                hash: commit.clone(),
-                message: info.message,
-                author: info.author,
-                time: info.time,
-            });
-    }
     if tick.outcome.is_pass() {
         view.passes.push_back(crate::page::live::PassView {
             at: now,
@@ -238,14 +264,88 @@ pub(super) fn record_view(shared: &Shared, env: &mut Followed, tick: &Tick, sour
             view.passes.pop_front();
         }
     }
-    if let Ok(mut views) = shared.views.lock() {
-        views.insert(env.name.clone(), view.clone());
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::pass_message;
+    use super::super::outcome::{Outcome, Tick};
+    use super::*;
+    use crate::exit;
+
+    fn env_after(ticks: &[Tick]) -> (Followed, crate::metrics::EnvironmentMetrics) {
+        let mut env = Followed::new("dev");
+        env.tracker.follow("c0ffee");
+        let mut metrics = crate::metrics::EnvironmentMetrics::default();
+        for (i, tick) in ticks.iter().enumerate() {
+            env.pass_seconds = tick.outcome.is_pass().then_some(2.0);
+            env.pass_events = vec![format!("event of tick {i}")];
+            fill_metrics(&mut metrics, &env, tick, &Default::default(), i as f64);
+            fill_view(&mut env, tick, i as i64);
+        }
+        (env, metrics)
+    }
+
+    #[test]
+    fn an_applied_tick_is_synced_listed_as_a_pass_and_clears_the_pending_plan() {
+        let applied = Tick::new(Outcome::Applied, exit::OK, "1 stack(s) changed");
+        let mut waiting = Followed::new("dev");
+        waiting.view.pending = vec![crate::plan::StackPlan {
+            stack: "app-dev-api".into(),
+            wave: 1,
+            tier: "stateless",
+            action: crate::plan::Action::Update,
+            reason: "the template changed".into(),
+            hash: String::new(),
+            parameters: Default::default(),
+            changed_parameters: Vec::new(),
+            changes: Vec::new(),
+        }];
+        let out_of_sync = Tick::new(Outcome::OutOfSync, exit::DRIFTED, "waiting");
+        fill_view(&mut waiting, &out_of_sync, 0);
+        assert_eq!(waiting.view.pending.len(), 1, "kept while out of sync");
+        fill_view(&mut waiting, &applied, 1);
+        assert!(waiting.view.pending.is_empty(), "gone once applied");
+        let (env, metrics) = env_after(&[applied]);
+        assert_eq!(metrics.result, "applied");
+        assert_eq!(metrics.synced, Some(true));
+        assert_eq!(env.view.synced, Some(true));
+        assert_eq!(env.view.passes.len(), 1);
+        assert_eq!(env.view.passes[0].events, ["event of tick 0"]);
+        assert_eq!(env.view.passes[0].commit.as_deref(), Some("c0ffee"));
+    }
+
+    #[test]
+    fn a_failed_fetch_leaves_sync_unknown_and_lists_no_pass() {
+        let (env, metrics) = env_after(&[
+            Tick::new(Outcome::Applied, exit::OK, "applied"),
+            Tick::new(Outcome::FetchFailed, exit::FAILURE, "host unreachable"),
+        ]);
+        assert_eq!(metrics.result, "fetch_failed");
+        assert_eq!(metrics.synced, None, "unknown, not out of sync");
+        assert_eq!(env.view.synced, None);
+        assert_eq!(env.view.passes.len(), 1, "only the applied pass");
+        assert_eq!(env.view.message, "host unreachable");
+        assert_eq!(env.view.last_tick, 1);
+    }
+
+    #[test]
+    fn drift_and_refusals_are_out_of_sync_and_the_page_keeps_a_bounded_list() {
+        let drifted = Tick::new(Outcome::Drifted, exit::DRIFTED, "drifted: api Fn");
+        let (_, metrics) = env_after(std::slice::from_ref(&drifted));
+        assert_eq!(metrics.synced, Some(false));
+        let refused = Tick::new(Outcome::Refused, exit::REFUSED, "refused: table");
+        let (env, metrics) = env_after(&[refused]);
+        assert_eq!(
+            (metrics.result.as_str(), metrics.synced),
+            ("refused", Some(false))
+        );
+        assert!(env.view.passes.is_empty());
+        let many: Vec<Tick> = (0..crate::page::live::PASSES_KEPT + 5)
+            .map(|_| Tick::new(Outcome::Failed, exit::FAILURE, "boom"))
+            .collect();
+        let (env, _) = env_after(&many);
+        assert_eq!(env.view.passes.len(), crate::page::live::PASSES_KEPT);
+    }
 
     #[test]
     fn a_pass_whose_checks_failed_says_so_not_what_changed() {

@@ -70,6 +70,8 @@ pub struct EnvView {
     pub last_tick: i64,
     /// What the next pass would change, while out of sync.
     pub pending: Vec<crate::plan::StackPlan>,
+    /// Stacks its layout no longer names, each with what becomes of it.
+    pub orphans: Vec<String>,
 }
 
 fn sync_badge(v: &EnvView) -> (&'static str, &'static str) {
@@ -176,6 +178,10 @@ pub fn env_page(v: &EnvView, now: i64) -> String {
         @match &v.rendered {
             Some(rendered) => (PreEscaped(waves_svg(rendered, &state_of))),
             None => p { "not rendered yet" },
+        }
+        @if !v.orphans.is_empty() {
+            h2 { "Orphaned stacks" }
+            ul class="orphans" { @for o in &v.orphans { li { (o) } } }
         }
         @if !v.pending.is_empty() {
             h2 { "Pending" }

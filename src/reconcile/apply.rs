@@ -17,6 +17,9 @@ use futures_util::future::join_all;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
+/// Held while a pass of this process creates the bootstrap stack.
+static BOOTSTRAPPING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How one stack's apply ended.
 struct Applied {
     result: StackResult,
@@ -191,6 +194,15 @@ impl Pass<'_> {
         if let Some(bucket) = &observed.asset_bucket {
             return Ok(bucket.clone());
         }
+        // One at a time in this process (the reconcile loop applies
+        // environments of one account at once); the next finds it made.
+        let _one = BOOTSTRAPPING.lock().await;
+        if let Some(d) = stacks::describe(self.cloud, BOOTSTRAP_STACK).await?
+            && matches!(d.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE")
+            && let Some(bucket) = d.outputs.get(BUCKET_OUTPUT)
+        {
+            return Ok(bucket.clone());
+        }
         let missing = || {
             CloudError::new(
                 "CreateStack",
@@ -203,7 +215,12 @@ impl Pass<'_> {
             .iter()
             .find(|p| p.stack.name == BOOTSTRAP_STACK)
             .ok_or_else(missing)?;
-        let applied = self.apply_stack(planned, &planned.plan, None).await?;
+        let applied = match self.apply_stack(planned, &planned.plan, None).await {
+            Ok(applied) => applied,
+            Err(e) => {
+                return self.bootstrapped_elsewhere().await?.ok_or(e);
+            }
+        };
         if self.is_stopping() {
             return Err(CloudError::new(
                 "CreateStack",
@@ -215,12 +232,22 @@ impl Pass<'_> {
             applied.result,
             StackResult::Created | StackResult::Updated | StackResult::Unchanged
         ) {
-            return Err(missing());
+            return self.bootstrapped_elsewhere().await?.ok_or_else(missing);
         }
         applied
             .deployed
             .and_then(|d| d.outputs.get(BUCKET_OUTPUT).cloned())
             .ok_or_else(missing)
+    }
+
+    /// The bucket of a bootstrap stack another deployer created at the same
+    /// time (two environments of one account deployed at once for the
+    /// first time), once its operation ends.
+    async fn bootstrapped_elsewhere(&self) -> Result<Option<String>, CloudError> {
+        let settled = self.wait_for_others(BOOTSTRAP_STACK).await?;
+        Ok(settled
+            .filter(|d| d.status == "CREATE_COMPLETE" || d.status == "UPDATE_COMPLETE")
+            .and_then(|d| d.outputs.get(BUCKET_OUTPUT).cloned()))
     }
 
     /// Deletes the orphan stacks, concurrently: nothing in the layout reads

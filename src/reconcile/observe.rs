@@ -62,6 +62,32 @@ pub struct Observed {
     pub missing: Vec<Missing>,
 }
 
+impl Orphan {
+    /// What becomes of it, in words: for `status`, the pages and the loop.
+    pub fn describe(&self) -> String {
+        let name = &self.stack.name;
+        match (self.deleted, self.retained.is_empty()) {
+            (true, _) => {
+                format!("{name}: orphaned (no longer in the layout): deleted by this pass")
+            }
+            (false, true) => format!(
+                "{name}: orphaned (no longer in the layout): `prune: true` or `deploy --prune` deletes it"
+            ),
+            (false, false) => format!(
+                "{name}: orphaned (no longer in the layout); it retains {}: only `deploy --prune` deletes it, and the retained resources stay",
+                self.retained.join(", ")
+            ),
+        }
+    }
+}
+
+/// Whether a pass deletes an orphan: always with `--prune`; with
+/// `prune: true` in the loop only one that retains nothing (a stateful
+/// stack is deleted only when someone names it).
+pub fn deletes_orphan(prune: bool, prune_stateless: bool, retained: &[String]) -> bool {
+    prune || (prune_stateless && retained.is_empty())
+}
+
 /// A deployed stack of this environment that its layout no longer names.
 #[derive(Clone, Debug)]
 pub struct Orphan {
@@ -335,8 +361,11 @@ impl Pass<'_> {
             let retained = retained_ids(&template);
             orphans.push(Orphan {
                 stack: d.clone(),
-                deleted: self.options.prune
-                    || (self.options.prune_stateless && retained.is_empty()),
+                deleted: deletes_orphan(
+                    self.options.prune,
+                    self.options.prune_stateless,
+                    &retained,
+                ),
                 retained,
             });
             deployed_templates.push((d.name.clone(), template));
@@ -561,4 +590,21 @@ pub(super) fn hotswap_drift(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deletes_orphan;
+
+    #[test]
+    fn the_loop_prunes_only_orphans_that_retain_nothing() {
+        let table = vec!["Users".to_string()];
+        assert!(deletes_orphan(false, true, &[]));
+        assert!(
+            !deletes_orphan(false, true, &table),
+            "stateful: reported only"
+        );
+        assert!(deletes_orphan(true, false, &table), "named with --prune");
+        assert!(!deletes_orphan(false, false, &[]));
+    }
 }

@@ -295,6 +295,7 @@ fn out_of_sync(observed: &Observed) -> Vec<String> {
             .iter()
             .map(|s| format!("{s}: termination protection is off")),
     );
+    lines.extend(observed.orphans.iter().map(|o| o.describe()));
     lines
 }
 

@@ -12,6 +12,7 @@ mod emulator;
 mod endings;
 mod events;
 mod faults;
+mod fleet;
 mod golden;
 mod inputs;
 mod layers;

@@ -10,15 +10,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// A working clone and the bare repository it pushes to.
-struct Repo {
+pub(super) struct Repo {
     _dir: tempfile::TempDir,
-    work: PathBuf,
-    origin: PathBuf,
+    pub(super) work: PathBuf,
+    pub(super) origin: PathBuf,
 }
 
 impl Repo {
     /// The reference app under its own app name, committed and pushed.
-    fn new(account: &str) -> (Repo, String) {
+    pub(super) fn new(account: &str) -> (Repo, String) {
         let (project, app) = reference_app(account);
         let dir = tempfile::tempdir().expect("temp dir");
         let work = dir.path().join("work");
@@ -44,7 +44,7 @@ impl Repo {
 
     /// The bare repository's path, and an empty folder beside it that a
     /// loop runs from (it needs no checkout of its own).
-    fn followed_from_elsewhere(&self) -> (String, PathBuf) {
+    pub(super) fn followed_from_elsewhere(&self) -> (String, PathBuf) {
         let origin = self.origin.to_str().expect("path").to_string();
         let empty = self.work.parent().expect("parent").join("elsewhere");
         std::fs::create_dir_all(&empty).expect("folder");
@@ -52,7 +52,7 @@ impl Repo {
     }
 
     /// Edits a file, commits and pushes; returns the new commit.
-    fn push(&self, file: &str, from: &str, to: &str, message: &str) -> String {
+    pub(super) fn push(&self, file: &str, from: &str, to: &str, message: &str) -> String {
         edit(&self.work.join(file), from, to);
         git(&self.work, &["commit", "-q", "-am", message]);
         git(&self.work, &["push", "-q", "origin", "main"]);
@@ -106,7 +106,7 @@ fn receiver() -> (String, std::sync::mpsc::Receiver<Json>) {
     (url, rx)
 }
 
-fn tick(agent: &mut Running, want: impl Fn(&Json) -> bool) -> Json {
+pub(super) fn tick(agent: &mut Running, want: impl Fn(&Json) -> bool) -> Json {
     agent.next(
         |e| e["event"] == "reconcile_tick" && want(e),
         Duration::from_secs(90),
@@ -471,7 +471,7 @@ fn two_agents_on_one_environment_apply_a_commit_once() {
 }
 
 /// One HTTP/1.1 request to the agent's listener: status and body.
-pub fn request(
+pub(super) fn request(
     address: &str,
     method: &str,
     path: &str,
@@ -535,7 +535,7 @@ fn github_signature(secret: &str, body: &str) -> String {
 
 /// The families and samples of a Prometheus text exposition, parsed by
 /// `prometheus_client.parser` in the tests' venv, as JSON.
-fn parse_metrics(text: &str) -> Json {
+pub(super) fn parse_metrics(text: &str) -> Json {
     parse_exposition(text, "prometheus_client.parser")
 }
 
@@ -951,7 +951,7 @@ fn once_runs_one_tick_and_a_protected_environment_waits_for_a_deploy() {
 }
 
 /// The agent's listener address, from its `listening` event.
-fn listening(agent: &mut Running) -> String {
+pub(super) fn listening(agent: &mut Running) -> String {
     let event = agent.next(|e| e["state"] == "listening", Duration::from_secs(30));
     event["address"].as_str().expect("address").to_string()
 }
