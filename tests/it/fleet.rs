@@ -7,7 +7,6 @@ use super::emulator::{account, clients, command, emulator, events, run};
 use super::reconcile::{Repo, listening, parse_metrics, request, tick};
 use super::running::Running;
 use serde_json::Value as Json;
-use std::time::Duration;
 
 /// `driftless reconcile ENVS...` following `repo`'s main branch.
 fn loop_command(
@@ -82,12 +81,12 @@ fn two_environments_are_applied_concurrently_each_under_its_own_lock() {
     // before the other's last stack end.
     let position = |event: &str, env: &str, last: bool| {
         let prefix = format!("{app}-{env}-");
-        let matching = all.iter().enumerate().filter(|(_, e)| {
+        let mut matching = all.iter().enumerate().filter(|(_, e)| {
             e["event"] == event && e["stack"].as_str().is_some_and(|s| s.starts_with(&prefix))
         });
         let found = match last {
-            true => matching.last(),
-            false => matching.into_iter().next(),
+            true => matching.next_back(),
+            false => matching.next(),
         };
         found
             .map(|(i, _)| i)
