@@ -82,11 +82,17 @@ pub(super) async fn tick(
     let (rendered, assets) = (prepared.rendered.as_ref(), prepared.assets.as_ref());
     // A resource deleted by hand is drift: brought back by a heal, not
     // by the commit's apply.
+    let closed = prepared.window_closed(env.forced_by.is_some());
+    // A pass that applies also heals, where the environment heals itself
+    // and drift is due: one pass, not an apply and then a heal.
+    let heals =
+        rendered.self_heal && !prepared.protected_manual && closed.is_none() && env.drift_due;
     let options = Options {
         revision: Some(prepared.commit.clone()),
         leave_missing: true,
         prune_stateless: prepared.prune,
         forced_by: env.forced_by.clone(),
+        revert_drift: heals,
         ..Options::default()
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -115,7 +121,6 @@ pub(super) async fn tick(
         let refused = Tick::new(Outcome::Refused, exit::REFUSED, message);
         return watch_applied(out, env, refused).await;
     }
-    let closed = prepared.window_closed(env.forced_by.is_some());
     // What this commit asks: apply it, or say why not; drift is watched
     // either way, and healed only once the commit runs.
     let held = if !observed.has_changes() {
@@ -162,6 +167,7 @@ pub(super) async fn tick(
         return watch_applied(out, env, held).await;
     }
     let mut tick = Tick::new(Outcome::InSync, exit::OK, "what runs matches the commit");
+    let mut healed_in_pass = None;
     if observed.has_changes() {
         let settings = Settings {
             command: "reconcile",
@@ -177,6 +183,7 @@ pub(super) async fn tick(
         let stopped = pass.stop_reason();
         let code = crate::reconcile::exit_code(&result, stopped);
         let policy = retry(&result, stopped);
+        healed_in_pass = result.as_ref().ok().and_then(|r| r.heal.clone());
         let message = pass_message(result);
         env.tracker
             .record(policy, &message, now, timing.retry_base, timing.interval);
@@ -219,6 +226,10 @@ pub(super) async fn tick(
     let heal = rendered.self_heal && suspended.is_none() && !prepared.protected_manual;
     let heal = heal && closed.is_none();
     env.applied = Some(prepared.clone());
+    if let Some(report) = healed_in_pass {
+        // The pass detected drift, healed it and detected again.
+        return healed_by_the_pass(env, &report, tick);
+    }
     let watch = Watch {
         cloud,
         rendered,
@@ -227,6 +238,50 @@ pub(super) async fn tick(
         heal,
     };
     watch_drift(out, env, &pass, &observed, &watch, tick).await
+}
+
+/// A tick whose pass healed drift too: what it healed, or what is left.
+fn healed_by_the_pass(
+    env: &mut Followed,
+    report: &crate::reconcile::heal::HealReport,
+    tick: Tick,
+) -> Tick {
+    env.view.drift_checked = Some(unix_now());
+    env.drift_reported = None;
+    let names = |healed: bool| {
+        let named: Vec<String> = report
+            .heals
+            .iter()
+            .filter(|h| (h.result == crate::reconcile::heal::HealResult::Healed) == healed)
+            .map(|h| format!("{} {}", h.stack, h.logical_id))
+            .collect();
+        named.join(", ")
+    };
+    env.drifted = report
+        .heals
+        .iter()
+        .filter(|h| h.result != crate::reconcile::heal::HealResult::Healed)
+        .count();
+    if env.drifted == 0 {
+        env.view.drifted.clear();
+    }
+    match (report.heals.is_empty(), report.complete()) {
+        (true, _) => tick,
+        (false, true) => Tick::new(
+            tick.outcome,
+            tick.code,
+            format!("{}; healed: {}", tick.message, names(true)),
+        ),
+        (false, false) => Tick::new(
+            Outcome::Drifted,
+            exit::DRIFTED,
+            format!(
+                "{}; drifted, not all healed: {}",
+                tick.message,
+                names(false)
+            ),
+        ),
+    }
 }
 
 /// Shows a pass's events as they arrive while `work` runs, noting the
@@ -369,9 +424,11 @@ async fn watch_drift(
         let drifted = Tick::new(Outcome::Drifted, exit::DRIFTED, format!("drifted: {key}"));
         return tick.with_drift(drifted, &at);
     }
+    // The heal starts from this detection: it detects once more, after.
     let heal_options = Options {
         revision: Some(watch.commit.to_string()),
         revert_drift: true,
+        known_drift: Some(Arc::new(drift.clone())),
         ..Options::default()
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();

@@ -121,9 +121,13 @@ impl Pass<'_> {
     pub(super) async fn revert_drift(
         &self,
         deployed: &BTreeMap<String, DeployedStack>,
+        unchanged: bool,
     ) -> Result<HealReport, CloudError> {
         let limit = super::drift::DETECTION_TIME_LIMIT;
-        let before = self.detect_drift_of(deployed, limit).await?;
+        let before = match (&self.options.known_drift, unchanged) {
+            (Some(known), true) => known.as_ref().clone(),
+            _ => self.detect_drift_of(deployed, limit).await?,
+        };
         if before.drifted_resources().next().is_none() {
             return Ok(HealReport::default());
         }

@@ -75,6 +75,10 @@ pub struct Options {
     pub revision: Option<String>,
     /// Put drifted resources back to their templates after applying.
     pub revert_drift: bool,
+    /// Drift detected just before this pass (the reconcile loop's): the
+    /// heal starts from it instead of detecting again, where the pass
+    /// changed no stack.
+    pub known_drift: Option<std::sync::Arc<drift::DriftReport>>,
     /// Report resources deleted outside CloudFormation, but do not bring
     /// them back (the reconcile loop's apply: that is healing, which
     /// `self_heal` governs).

@@ -323,7 +323,10 @@ impl Pass<'_> {
                 };
                 let mut outcome = self.apply(&fresh).await;
                 let heal = match self.options.revert_drift && outcome.ok() {
-                    true => match self.revert_drift(&outcome.deployed).await {
+                    true => match self
+                        .revert_drift(&outcome.deployed, outcome.changed.is_empty())
+                        .await
+                    {
                         Ok(heal) => {
                             let healed = heal
                                 .heals

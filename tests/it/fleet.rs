@@ -316,3 +316,70 @@ fn a_sync_window_that_cannot_be_read_is_an_error_at_its_line() {
     assert!(text.contains("kind `sometimes`"), "{text}");
     assert!(text.contains("environments/dev.yaml"), "{text}");
 }
+
+/// A commit and drift at once, where the environment heals itself: one
+/// pass applies the commit and puts the drift back (one pass recorded),
+/// not an apply and then a second pass.
+#[test]
+fn a_commit_and_drift_at_once_are_applied_and_healed_in_one_pass() {
+    let account = account();
+    let (repo, app) = Repo::new(&account);
+    repo.push(
+        "environments/dev.yaml",
+        "hotswap: true",
+        "hotswap: true\nself_heal: true",
+        "heal",
+    );
+    let once = || {
+        let out = loop_command(&repo, &account, &["dev"], &["--once"])
+            .output()
+            .expect("run");
+        events(&out)
+            .into_iter()
+            .find(|e| e["event"] == "reconcile_tick")
+            .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&out.stdout)))
+    };
+    assert_eq!(once()["result"], "applied");
+    let (_, stateless) = stacks(&app, "dev");
+    let c = clients(&account, "us-east-1");
+    let function = super::drift::physical(&c, &stateless, "ApiHandler");
+    c.rt.block_on(
+        c.lambda
+            .update_function_configuration()
+            .function_name(&function)
+            .memory_size(700)
+            .send(),
+    )
+    .expect("by hand");
+    // A change to the stateful stack alone: the function's stack is not
+    // updated, so its drift stays for the heal.
+    let commit = repo.push(
+        "environments/dev.yaml",
+        "database: { billing_mode: PAY_PER_REQUEST }",
+        "database: { billing_mode: PROVISIONED }",
+        "provisioned",
+    );
+    let both = once();
+    assert_eq!(both["result"], "applied", "{both:#}");
+    let message = both["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("healed: ") && message.contains("ApiHandler"),
+        "{both:#}"
+    );
+    let memory =
+        c.rt.block_on(
+            c.lambda
+                .get_function_configuration()
+                .function_name(&function)
+                .send(),
+        )
+        .expect("config")
+        .memory_size();
+    assert_eq!(memory, Some(256), "healed");
+    let history = run(&repo.work, &account, &["history", "dev"]);
+    let at_commit: Vec<Json> = events(&history)
+        .into_iter()
+        .filter(|e| e["event"] == "pass" && e["pass"]["revision"] == commit.as_str())
+        .collect();
+    assert_eq!(at_commit.len(), 1, "one pass: {at_commit:#?}");
+}
