@@ -6,8 +6,10 @@
 - API calls of a tick with no new commit (`reconcile --once`), for the
   reference app and for the 40-stack synthetic project (target/bench/stacks40,
   made by scripts/bench);
-- the idle agent's resident memory and CPU time over 60 s;
-- time from a signed push hook to the stack updated, median of RUNS (10).
+- the idle agent's resident memory and CPU time over 60 s, and its memory
+  over a soak of SOAK_TICKS (200) ticks at a 0.2 s interval;
+- time from a signed push hook to the stack updated, median of RUNS (10),
+  for one environment and for four followed by one agent (all four applied).
 """
 
 import atexit
@@ -51,8 +53,9 @@ def git(cwd, *args):
     )
 
 
-def repo_of(project, app):
-    """A bare repository holding `project` (app renamed), and its work clone."""
+def repo_of(project, app, copies=()):
+    """A bare repository holding `project` (app renamed), and its work clone;
+    `copies` are more environments, each a copy of dev."""
     top = tempfile.mkdtemp(prefix="loop-bench-")
     atexit.register(shutil.rmtree, top, True)
     work = os.path.join(top, "work")
@@ -66,6 +69,11 @@ def repo_of(project, app):
             text = f.read()
         with open(path, "w") as f:
             f.write(text.replace("app: user-management", f"app: {app}"))
+    with open(os.path.join(work, "environments", "dev.yaml")) as f:
+        dev = f.read()
+    for name in copies:
+        with open(os.path.join(work, "environments", f"{name}.yaml"), "w") as f:
+            f.write(dev.replace("environment: dev", f"environment: {name}"))
     git(work, "init", "-q", "-b", "main")
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", "first")
@@ -75,9 +83,9 @@ def repo_of(project, app):
 
 
 class Agent:
-    def __init__(self, origin, account, *extra):
+    def __init__(self, origin, account, *extra, environments=("dev",)):
         self.proc = subprocess.Popen(
-            [BIN, "--output", "json", "reconcile", "dev", "--repo", origin, "--branch", "main", *extra],
+            [BIN, "--output", "json", "reconcile", *environments, "--repo", origin, "--branch", "main", *extra],
             cwd=ELSEWHERE, env=env(account), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         self.lines = queue.Queue()
@@ -142,6 +150,37 @@ def main():
     rss1, cpu1 = proc_figures(agent.proc.pid)
     print(f"idle agent over 60 s: resident {rss1 / 1024:.1f} MiB (was {rss0 / 1024:.1f}), CPU {1000 * (cpu1 - cpu0):.0f} ms")
 
+    push_to_applied(agent, work, address, ("dev",), "one environment")
+    agent.stop()
+
+    envs = ("dev", "qa1", "qa2", "qa3")
+    _, work, origin = repo_of(ROOT, "loopfour", envs[1:])
+    agent = Agent(origin, "400000000004", "--interval", "180", "--listen", "127.0.0.1:0",
+                  "--webhook-secret-env", "HOOK_SECRET", environments=envs)
+    _, listening = agent.next(lambda e: e.get("state") == "listening")
+    for _ in envs:
+        agent.next(lambda e: e.get("event") == "reconcile_tick", limit=300)
+    push_to_applied(agent, work, listening["address"], envs, "four environments, one agent")
+    agent.stop()
+
+    soak = int(os.environ.get("SOAK_TICKS", "200"))
+    _, _, origin = repo_of(ROOT, "loopsoak")
+    agent = Agent(origin, "400000000005", "--interval", "0.2")
+    agent.next(lambda e: e.get("event") == "reconcile_tick" and e.get("result") == "applied", limit=300)
+    rss0, _ = proc_figures(agent.proc.pid)
+    started = time.monotonic()
+    for _ in range(soak):
+        agent.next(lambda e: e.get("event") == "reconcile_tick")
+    rss1, cpu1 = proc_figures(agent.proc.pid)
+    took = time.monotonic() - started
+    agent.stop()
+    print(f"soak over {soak} quiet ticks ({took:.0f} s): resident {rss0 / 1024:.1f} MiB after the first tick, "
+          f"{rss1 / 1024:.1f} MiB after the last")
+
+
+def push_to_applied(agent, work, address, envs, label):
+    """Pushes RUNS commits, each announced by a signed hook; the time from
+    the hook to every environment's tick applying it."""
     memory = ["256", "384"]
     times = []
     for i in range(RUNS):
@@ -160,12 +199,16 @@ def main():
                                          headers={"X-Hub-Signature-256": signature, "X-GitHub-Event": "push"})
         started = time.monotonic()
         urllib.request.urlopen(request, timeout=10).read()
-        at, _ = agent.next(lambda e: e.get("event") == "reconcile_tick" and e.get("commit") == commit
-                           and e.get("result") == "applied")
+        waiting = set(envs)
+        at = started
+        while waiting:
+            at, event = agent.next(lambda e: e.get("event") == "reconcile_tick" and e.get("commit") == commit
+                                   and e.get("result") == "applied")
+            waiting.discard(event.get("environment"))
         times.append(at - started)
-    agent.stop()
     times.sort()
-    print(f"signed push hook to stack updated (smoke check included): median {1000 * statistics.median(times):.0f} ms, "
+    print(f"signed push hook to stack updated, {label} (smoke checks included): "
+          f"median {1000 * statistics.median(times):.0f} ms, "
           f"min {1000 * times[0]:.0f} ms, max {1000 * times[-1]:.0f} ms ({RUNS} runs)")
 
 

@@ -11,10 +11,20 @@ use crate::output::Format;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// The version, the commit it was built from and the build date.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("DRIFTLESS_COMMIT"),
+    ", built ",
+    env!("DRIFTLESS_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "driftless",
-    version,
+    version = VERSION,
     about = "Deploy AWS serverless backends from declarative YAML, reconciled"
 )]
 pub struct Cli {
@@ -94,6 +104,16 @@ pub enum Command {
     /// The release pipeline of pipeline.yaml: plan, deploy, run, status,
     /// destroy.
     Pipeline(PipelineArgs),
+    /// Shell completions on stdout: `source <(driftless completions bash)`,
+    /// or write them where the shell loads them (zsh's `$fpath`, fish's
+    /// `~/.config/fish/completions/driftless.fish`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on stdout: `driftless man > driftless.1`,
+    /// then `man ./driftless.1`.
+    Man,
 }
 
 impl Cli {
@@ -124,6 +144,8 @@ impl Command {
             Command::Outputs(_) => "outputs",
             Command::Local(_) => "local",
             Command::Pipeline(_) => "pipeline",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
         }
     }
 }

@@ -27,6 +27,25 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // What the shell and `man` read: written whole, nothing else printed.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "driftless", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            return match page.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: the manual page was not written: {e}");
+                    ExitCode::from(exit::FAILURE)
+                }
+            };
+        }
+        _ => {}
+    }
     if cli.output == Format::Dot && !matches!(cli.command, Command::Plan(_)) {
         eprintln!(
             "error: `--output dot` draws a plan's waves; `{}` has no graph to draw\n  help: use `--output human` or `--output json`",
@@ -77,6 +96,8 @@ fn main() -> ExitCode {
         Command::Status(args) => args.execute(&mut ctx),
         Command::Local(args) => args.execute(&mut ctx),
         Command::Pipeline(args) => args.execute(&mut ctx),
+        // Answered above, before any context.
+        Command::Completions { .. } | Command::Man => return ExitCode::SUCCESS,
     };
     let code = finish(&mut ctx.printer, cli.command.name(), result);
     ExitCode::from(reports.write(&mut ctx.printer, cli.command.name(), code))

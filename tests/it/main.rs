@@ -30,6 +30,7 @@ mod running;
 mod safety;
 mod schedule;
 mod secrets;
+mod shell;
 mod smoke;
 mod support;
 mod tools;
