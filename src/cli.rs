@@ -2,10 +2,10 @@
 
 use crate::commands::{
     deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, history::HistoryArgs,
-    local::LocalArgs, outputs::OutputsArgs, pipeline::PipelineArgs, plan::PlanArgs,
-    reconcile::ReconcileArgs, render::RenderArgs, smoke::SmokeArgs, status::StatusArgs,
-    suspend::ResumeArgs, suspend::SuspendArgs, sync::SyncArgs, validate::ValidateArgs,
-    watch::WatchArgs,
+    invoke::InvokeArgs, local::LocalArgs, outputs::OutputsArgs, pipeline::PipelineArgs,
+    plan::PlanArgs, reconcile::ReconcileArgs, render::RenderArgs, smoke::SmokeArgs,
+    status::StatusArgs, suspend::ResumeArgs, suspend::SuspendArgs, sync::SyncArgs,
+    validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
 use clap::{Parser, Subcommand};
@@ -99,6 +99,8 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// The deployed outputs of the environment's stacks.
     Outputs(OutputsArgs),
+    /// Call a deployed function once: its answer and the tail of its log.
+    Invoke(InvokeArgs),
     /// The local emulator: up, down, status.
     Local(LocalArgs),
     /// The release pipeline of pipeline.yaml: plan, deploy, run, status,
@@ -142,6 +144,7 @@ impl Command {
             Command::Smoke(_) => "smoke",
             Command::Destroy(_) => "destroy",
             Command::Outputs(_) => "outputs",
+            Command::Invoke(_) => "invoke",
             Command::Local(_) => "local",
             Command::Pipeline(_) => "pipeline",
             Command::Completions { .. } => "completions",

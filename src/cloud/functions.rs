@@ -45,6 +45,8 @@ pub struct Invoked {
     /// `Unhandled` or `Handled` when the function failed.
     pub function_error: Option<String>,
     pub payload: Vec<u8>,
+    /// The invocation's log tail, when asked for and given.
+    pub log: Option<String>,
 }
 
 /// Invokes a function and waits for its answer (RequestResponse).
@@ -53,11 +55,26 @@ pub async fn invoke(
     function: &str,
     payload: &[u8],
 ) -> Result<Invoked, CloudError> {
+    invoke_as(cloud, function, payload, false).await
+}
+
+/// [`invoke`]; with `tail`, Lambda also returns the last 4 KB of the
+/// invocation's log (`LogType: Tail`), decoded into `log`.
+pub async fn invoke_as(
+    cloud: &super::Cloud,
+    function: &str,
+    payload: &[u8],
+    tail: bool,
+) -> Result<Invoked, CloudError> {
     let lambda = &cloud.lambda;
-    let out = lambda
+    let mut request = lambda
         .invoke()
         .function_name(function)
-        .payload(aws_smithy_types::Blob::new(payload))
+        .payload(aws_smithy_types::Blob::new(payload));
+    if tail {
+        request = request.log_type(aws_sdk_lambda::types::LogType::Tail);
+    }
+    let out = request
         .send()
         .await
         .map_err(|e| CloudError::sdk("Invoke", function, e))?;
@@ -68,6 +85,10 @@ pub async fn invoke(
             .payload()
             .map(|p| p.as_ref().to_vec())
             .unwrap_or_default(),
+        log: out
+            .log_result()
+            .and_then(|b64| aws_smithy_types::base64::decode(b64).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
     })
 }
 

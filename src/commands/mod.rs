@@ -6,6 +6,7 @@ pub mod drift;
 pub mod ending;
 pub mod history;
 pub mod instance;
+pub mod invoke;
 pub mod local;
 pub mod outputs;
 pub mod pipeline;

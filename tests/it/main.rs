@@ -6,6 +6,7 @@ mod ci;
 mod cli;
 mod content;
 mod corpus;
+mod daily;
 mod deploy;
 mod drift;
 mod emulator;
