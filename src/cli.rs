@@ -2,10 +2,10 @@
 
 use crate::commands::{
     deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, history::HistoryArgs,
-    invoke::InvokeArgs, local::LocalArgs, outputs::OutputsArgs, pipeline::PipelineArgs,
-    plan::PlanArgs, reconcile::ReconcileArgs, render::RenderArgs, smoke::SmokeArgs,
-    status::StatusArgs, suspend::ResumeArgs, suspend::SuspendArgs, sync::SyncArgs,
-    validate::ValidateArgs, watch::WatchArgs,
+    invoke::InvokeArgs, local::LocalArgs, logs::LogsArgs, outputs::OutputsArgs,
+    pipeline::PipelineArgs, plan::PlanArgs, reconcile::ReconcileArgs, render::RenderArgs,
+    smoke::SmokeArgs, status::StatusArgs, suspend::ResumeArgs, suspend::SuspendArgs,
+    sync::SyncArgs, validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
 use clap::{Parser, Subcommand};
@@ -101,6 +101,9 @@ pub enum Command {
     Outputs(OutputsArgs),
     /// Call a deployed function once: its answer and the tail of its log.
     Invoke(InvokeArgs),
+    /// What the environment's functions logged, merged in time order
+    /// (`--since`, `--follow`, `--filter`).
+    Logs(LogsArgs),
     /// The local emulator: up, down, status.
     Local(LocalArgs),
     /// The release pipeline of pipeline.yaml: plan, deploy, run, status,
@@ -145,6 +148,7 @@ impl Command {
             Command::Destroy(_) => "destroy",
             Command::Outputs(_) => "outputs",
             Command::Invoke(_) => "invoke",
+            Command::Logs(_) => "logs",
             Command::Local(_) => "local",
             Command::Pipeline(_) => "pipeline",
             Command::Completions { .. } => "completions",

@@ -10,6 +10,7 @@ pub mod error;
 pub mod functions;
 pub mod identity;
 pub mod lock;
+pub mod logs;
 pub mod machines;
 pub mod objects;
 pub mod pipelines;

@@ -72,40 +72,8 @@ impl InvokeArgs {
             &no_preflight,
         )?;
         let rendered = &session.rendered;
-        let Some((unit, resource)) = self.function.split_once('.') else {
-            return Err(CommandError::new(
-                ErrorKind::Usage,
-                format!("`{}` is not `unit.function`", self.function),
-            )
-            .with_help("name the function as its unit and resource, such as `api.handler`"));
-        };
-        let found = rendered.stacks.iter().find_map(|stack| {
-            let r = stack.resources.iter().find(|r| {
-                r.unit == unit && r.resource == resource && r.type_name == "AWS::Lambda::Function"
-            })?;
-            let f = stack
-                .functions
-                .iter()
-                .find(|f| f.logical_id == r.logical_id)?;
-            Some((stack.name.clone(), f.output.clone()))
-        });
-        let Some((stack, output)) = found else {
-            let known: Vec<String> = rendered
-                .stacks
-                .iter()
-                .flat_map(|s| &s.resources)
-                .filter(|r| r.type_name == "AWS::Lambda::Function")
-                .map(|r| format!("{}.{}", r.unit, r.resource))
-                .collect();
-            return Err(CommandError::new(
-                ErrorKind::Invalid,
-                format!("{} has no function `{}`", self.environment, self.function),
-            )
-            .with_help(match known.is_empty() {
-                true => "the environment deploys no function".to_string(),
-                false => format!("its functions: {}", known.join(", ")),
-            }));
-        };
+        let named = super::named::function(rendered, &self.function)?;
+        let (stack, output) = (named.stack, named.output);
         let rt = runtime()?;
         rt.block_on(session.read_only(
             |_| None,

@@ -8,6 +8,8 @@ pub mod history;
 pub mod instance;
 pub mod invoke;
 pub mod local;
+pub mod logs;
+pub mod named;
 pub mod outputs;
 pub mod pipeline;
 pub mod plan;

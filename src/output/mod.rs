@@ -12,5 +12,5 @@ mod printer;
 pub mod report;
 pub mod show;
 
-pub use printer::{Colour, Format, Printer};
+pub use printer::{Colour, Format, Printer, SOURCE_COLOURS};
 pub use report::{Outcome, Record, ReportSettings, Reports};

@@ -47,7 +47,19 @@ pub enum Colour {
     Yellow,
     Dim,
     Bold,
+    Cyan,
+    Magenta,
+    Blue,
 }
+
+/// Colours that tell one source from another (functions in a log).
+pub const SOURCE_COLOURS: [Colour; 5] = [
+    Colour::Cyan,
+    Colour::Magenta,
+    Colour::Yellow,
+    Colour::Blue,
+    Colour::Green,
+];
 
 impl Printer {
     pub fn new(format: Format, out: Box<dyn Write>, err: Box<dyn Write>) -> Self {
@@ -140,6 +152,9 @@ impl Printer {
             Colour::Yellow => "33",
             Colour::Dim => "2",
             Colour::Bold => "1",
+            Colour::Cyan => "36",
+            Colour::Magenta => "35",
+            Colour::Blue => "34",
         };
         format!("\x1b[{code}m{text}\x1b[0m")
     }

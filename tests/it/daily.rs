@@ -78,3 +78,96 @@ fn invoke_shows_the_answer_and_the_log_line_the_handler_wrote() {
         "names the functions there are: {said}"
     );
 }
+
+#[test]
+fn logs_show_the_line_the_handler_wrote_filtered_and_followed() {
+    let account = account();
+    let (project, _) = reference_app(&account);
+    let project = project.path();
+    deploy(project, &account, "dev");
+    let invoke = |path: &str| {
+        let event = project.join("event.json");
+        std::fs::write(
+            &event,
+            format!(r#"{{"version": "2.0", "rawPath": "{path}", "requestContext": {{"http": {{"method": "GET"}}}}}}"#),
+        )
+        .expect("event");
+        let out = command(
+            project,
+            &account,
+            &[
+                "invoke",
+                "dev",
+                "api.handler",
+                "--event",
+                event.to_str().expect("path"),
+            ],
+            &emulator().endpoint(),
+        )
+        .output()
+        .expect("invoke");
+        assert!(out.status.success());
+    };
+    invoke("/users/ada");
+    invoke("/users");
+    let logs = |extra: &[&str]| {
+        let mut args = vec!["logs", "dev"];
+        args.extend_from_slice(extra);
+        let out = command(project, &account, &args, &emulator().endpoint())
+            .output()
+            .expect("logs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        events(&out)
+            .into_iter()
+            .filter(|e| e["event"] == "log")
+            .collect::<Vec<_>>()
+    };
+    let all = logs(&[]);
+    let lines: Vec<&str> = all.iter().filter_map(|l| l["message"].as_str()).collect();
+    assert!(
+        lines.iter().any(|l| l.contains(r#""path": "/users/ada""#)),
+        "{lines:#?}"
+    );
+    assert!(all.iter().all(|l| l["function"] == "api.handler"));
+    let times: Vec<i64> = all.iter().filter_map(|l| l["at_ms"].as_i64()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    let ada = logs(&["api.handler", "--filter", "/users/ada"]);
+    assert!(!ada.is_empty(), "{all:#?}");
+    assert!(
+        ada.iter().all(|l| l["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/users/ada")),
+        "{ada:#?}"
+    );
+
+    // Following: a line written after the start shows up, then Ctrl-C ends it.
+    let mut running = super::running::Running::spawn(command(
+        project,
+        &account,
+        &["logs", "dev", "--follow", "--since", "1s"],
+        &emulator().endpoint(),
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    invoke("/users/grace");
+    let line = running.next(
+        |e| {
+            e["event"] == "log"
+                && e["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("/users/grace")
+        },
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(line["function"], "api.handler");
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &running.child.id().to_string()])
+        .status();
+    let status = running.child.wait().expect("wait");
+    assert!(status.success(), "Ctrl-C ends a follow cleanly: {status:?}");
+}
