@@ -2,7 +2,7 @@
 
 use crate::commands::{
     deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, history::HistoryArgs,
-    invoke::InvokeArgs, local::LocalArgs, logs::LogsArgs, outputs::OutputsArgs,
+    init::InitArgs, invoke::InvokeArgs, local::LocalArgs, logs::LogsArgs, outputs::OutputsArgs,
     pipeline::PipelineArgs, plan::PlanArgs, reconcile::ReconcileArgs, render::RenderArgs,
     smoke::SmokeArgs, status::StatusArgs, suspend::ResumeArgs, suspend::SuspendArgs,
     sync::SyncArgs, validate::ValidateArgs, watch::WatchArgs,
@@ -62,6 +62,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project in the project folder (`--template api|worker|empty`);
+    /// nothing that exists is overwritten.
+    Init(InitArgs),
     /// Check every unit and environment; report all problems at once.
     Validate(ValidateArgs),
     /// Write each stack's CloudFormation template and parameters to a folder.
@@ -132,6 +135,7 @@ impl Command {
     /// The command's name, as summaries and locks name it.
     pub fn name(&self) -> &'static str {
         match self {
+            Command::Init(_) => "init",
             Command::Validate(_) => "validate",
             Command::Render(_) => "render",
             Command::Plan(_) => "plan",

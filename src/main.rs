@@ -79,6 +79,7 @@ fn main() -> ExitCode {
     let reports = Reports::new(report_settings(&cli));
     reports.prepare(&mut ctx.printer);
     let result = match &cli.command {
+        Command::Init(args) => args.execute(&mut ctx),
         Command::Validate(args) => args.execute(&mut ctx),
         Command::Render(args) => args.execute(&mut ctx),
         Command::Plan(args) => args.execute(&mut ctx),

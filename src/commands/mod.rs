@@ -5,6 +5,7 @@ pub mod destroy;
 pub mod drift;
 pub mod ending;
 pub mod history;
+pub mod init;
 pub mod instance;
 pub mod invoke;
 pub mod local;

@@ -171,3 +171,71 @@ fn logs_show_the_line_the_handler_wrote_filtered_and_followed() {
     let status = running.child.wait().expect("wait");
     assert!(status.success(), "Ctrl-C ends a follow cleanly: {status:?}");
 }
+
+/// `init` writes a project that validates and deploys as it stands; a
+/// second `init` writes nothing over it.
+#[test]
+fn init_writes_a_project_that_deploys_and_never_overwrites() {
+    let account = account();
+    let top = tempfile::tempdir().expect("temp dir");
+    for (template, folder) in [("api", "Hello App"), ("worker", "jobs")] {
+        // The app name from the folder; stack names must differ per test
+        // account, so the emulator's function workers do not meet.
+        let dir = top.path().join(folder);
+        std::fs::create_dir_all(&dir).expect("folder");
+        let app = format!("{}{}", template, &account[account.len() - 6..]);
+        let init = command(
+            &dir,
+            &account,
+            &["init", "--template", template, "--app", &app],
+            &emulator().endpoint(),
+        )
+        .output()
+        .expect("init");
+        assert!(
+            init.status.success(),
+            "{}",
+            String::from_utf8_lossy(&init.stdout)
+        );
+        let created: Vec<String> = events(&init)
+            .into_iter()
+            .filter(|e| e["event"] == "created")
+            .filter_map(|e| e["path"].as_str().map(str::to_string))
+            .collect();
+        assert!(
+            created.iter().any(|p| p.ends_with("environments/dev.yaml")),
+            "{created:?}"
+        );
+        deploy(&dir, &account, "dev");
+        let again = command(
+            &dir,
+            &account,
+            &["init", "--template", template],
+            &emulator().endpoint(),
+        )
+        .output()
+        .expect("init again");
+        assert_eq!(again.status.code(), Some(3), "refused");
+        let said = String::from_utf8_lossy(&again.stdout).to_string();
+        assert!(said.contains("not overwriting"), "{said}");
+    }
+    // The api template's smoke check ran against its own endpoint.
+    let dir = top.path().join("Hello App");
+    let out = command(&dir, &account, &["smoke", "dev"], &emulator().endpoint())
+        .output()
+        .expect("smoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Without --app, the folder's name: `hello-app`.
+    let plain = top.path().join("Hello App 2");
+    std::fs::create_dir_all(&plain).expect("folder");
+    let init = command(&plain, &account, &["init"], &emulator().endpoint())
+        .output()
+        .expect("init");
+    assert!(init.status.success());
+    let dev = std::fs::read_to_string(plain.join("environments/dev.yaml")).expect("dev");
+    assert!(dev.contains("app: hello-app-2"), "{dev}");
+}
