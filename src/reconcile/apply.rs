@@ -17,13 +17,10 @@ use futures_util::future::join_all;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-/// Held while a pass of this process creates the bootstrap stack.
-static BOOTSTRAPPING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// How one stack's apply ended.
-struct Applied {
-    result: StackResult,
-    deployed: Option<DeployedStack>,
+pub(super) struct Applied {
+    pub(super) result: StackResult,
+    pub(super) deployed: Option<DeployedStack>,
 }
 
 impl Pass<'_> {
@@ -188,102 +185,8 @@ impl Pass<'_> {
         outcome
     }
 
-    /// Deploys the bootstrap stack alone if it is not there yet, for the
-    /// lock that guards the rest of the pass. Returns the bucket.
-    pub async fn bootstrap(&self, observed: &Observed) -> Result<String, CloudError> {
-        if let Some(bucket) = &observed.asset_bucket {
-            return Ok(bucket.clone());
-        }
-        // One at a time in this process (the reconcile loop applies
-        // environments of one account at once); the next finds it made.
-        let _one = BOOTSTRAPPING.lock().await;
-        if let Some(d) = stacks::describe(self.cloud, BOOTSTRAP_STACK).await?
-            && matches!(d.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE")
-            && let Some(bucket) = d.outputs.get(BUCKET_OUTPUT)
-        {
-            return Ok(bucket.clone());
-        }
-        let missing = || {
-            CloudError::new(
-                "CreateStack",
-                BOOTSTRAP_STACK,
-                "the bootstrap stack did not deploy",
-            )
-        };
-        let planned = observed
-            .planned
-            .iter()
-            .find(|p| p.stack.name == BOOTSTRAP_STACK)
-            .ok_or_else(missing)?;
-        let applied = match self.apply_stack(planned, &planned.plan, None).await {
-            Ok(applied) => applied,
-            Err(e) => {
-                return self.bootstrapped_elsewhere().await?.ok_or(e);
-            }
-        };
-        if self.is_stopping() {
-            return Err(CloudError::new(
-                "CreateStack",
-                BOOTSTRAP_STACK,
-                "stopped before the pass finished (nothing of the environment was started); deploy again to go on",
-            ));
-        }
-        if !matches!(
-            applied.result,
-            StackResult::Created | StackResult::Updated | StackResult::Unchanged
-        ) {
-            return self.bootstrapped_elsewhere().await?.ok_or_else(missing);
-        }
-        applied
-            .deployed
-            .and_then(|d| d.outputs.get(BUCKET_OUTPUT).cloned())
-            .ok_or_else(missing)
-    }
-
-    /// The bucket of a bootstrap stack another deployer created at the same
-    /// time (two environments of one account deployed at once for the
-    /// first time), once its operation ends.
-    async fn bootstrapped_elsewhere(&self) -> Result<Option<String>, CloudError> {
-        let settled = self.wait_for_others(BOOTSTRAP_STACK).await?;
-        Ok(settled
-            .filter(|d| d.status == "CREATE_COMPLETE" || d.status == "UPDATE_COMPLETE")
-            .and_then(|d| d.outputs.get(BUCKET_OUTPUT).cloned()))
-    }
-
-    /// Deletes the orphan stacks, concurrently: nothing in the layout reads
-    /// them any more. Their retained resources stay in the account.
-    async fn prune(
-        &self,
-        observed: &Observed,
-        outcome: &mut Outcome,
-        deployed: &mut BTreeMap<String, DeployedStack>,
-    ) {
-        let results = join_all(
-            observed
-                .orphans
-                .iter()
-                .filter(|o| o.deleted)
-                .map(|o| self.delete_stack(&o.stack, &o.retained)),
-        )
-        .await;
-        let deleted = observed.orphans.iter().filter(|o| o.deleted);
-        for (orphan, result) in deleted.zip(results) {
-            match result {
-                Ok((StackResult::Deleted, _)) => {
-                    outcome.pruned += 1;
-                    deployed.remove(&orphan.stack.name);
-                }
-                Ok(_) => outcome.failed += 1,
-                Err(e) => {
-                    outcome.failed += 1;
-                    outcome.error.get_or_insert_with(|| e.to_string());
-                }
-            }
-        }
-    }
-
     /// Applies one stack, counted as in flight while it runs.
-    async fn apply_stack(
+    pub(super) async fn apply_stack(
         &self,
         planned: &PlannedStack,
         plan: &StackPlan,

@@ -6,7 +6,8 @@
 //! reads on every pass.
 
 use super::Pass;
-use super::observe::{hotswap_drift, missing_functions, settings_drift};
+use super::missing::missing_functions;
+use super::observe::{hotswap_drift, settings_drift};
 use crate::cloud::drift::{self as detection, Detection, Started};
 use crate::cloud::{CloudError, stacks};
 use crate::deployed::{DeployedStack, PropertyDifference};

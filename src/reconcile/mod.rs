@@ -4,6 +4,7 @@
 //! in line. Progress goes out as [`Event`]s; printing is the caller's.
 
 mod apply;
+mod bootstrapping;
 mod change_set;
 mod content;
 pub mod destroy;
@@ -16,7 +17,9 @@ pub mod heal;
 mod hotswap;
 mod lease;
 mod machines;
+mod missing;
 mod observe;
+mod orphans;
 mod restore;
 mod rollback;
 mod run;
@@ -36,7 +39,8 @@ pub use lease::{EnvironmentLock, LockError, lock_key};
 pub fn holder_name() -> String {
     lease::owner(&lease::host())
 }
-pub use observe::{Missing, Observed, Orphan, PlannedStack};
+pub use missing::Missing;
+pub use observe::{Observed, Orphan, PlannedStack};
 pub use rollback::{LeftStack, RollbackReport, Snapshot};
 pub use run::{
     Explained, Mode, Report, Retry, Settings, Stop, exit_code, retry, unset_smoke_vars,

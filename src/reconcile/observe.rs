@@ -59,33 +59,7 @@ pub struct Observed {
     /// gate ended. The next pass runs them.
     pub owed_checks: Option<super::gate::OwedChecks>,
     /// Resources the stacks name that were deleted outside CloudFormation.
-    pub missing: Vec<Missing>,
-}
-
-impl Orphan {
-    /// What becomes of it, in words: for `status`, the pages and the loop.
-    pub fn describe(&self) -> String {
-        let name = &self.stack.name;
-        match (self.deleted, self.retained.is_empty()) {
-            (true, _) => {
-                format!("{name}: orphaned (no longer in the layout): deleted by this pass")
-            }
-            (false, true) => format!(
-                "{name}: orphaned (no longer in the layout): `prune: true` or `deploy --prune` deletes it"
-            ),
-            (false, false) => format!(
-                "{name}: orphaned (no longer in the layout); it retains {}: only `deploy --prune` deletes it, and the retained resources stay",
-                self.retained.join(", ")
-            ),
-        }
-    }
-}
-
-/// Whether a pass deletes an orphan: always with `--prune`; with
-/// `prune: true` in the loop only one that retains nothing (a stateful
-/// stack is deleted only when someone names it).
-pub fn deletes_orphan(prune: bool, prune_stateless: bool, retained: &[String]) -> bool {
-    prune || (prune_stateless && retained.is_empty())
+    pub missing: Vec<super::missing::Missing>,
 }
 
 /// A deployed stack of this environment that its layout no longer names.
@@ -361,7 +335,7 @@ impl Pass<'_> {
             let retained = retained_ids(&template);
             orphans.push(Orphan {
                 stack: d.clone(),
-                deleted: deletes_orphan(
+                deleted: super::orphans::deletes_orphan(
                     self.options.prune,
                     self.options.prune_stateless,
                     &retained,
@@ -390,7 +364,7 @@ impl Pass<'_> {
         });
         let functions = functions?;
         let rendered: Vec<&RenderedStack> = planned.iter().map(|p| &p.stack).collect();
-        let missing = missing_functions(&rendered, &stacks, &functions);
+        let missing = super::missing::missing_functions(&rendered, &stacks, &functions);
         for planned in &mut planned {
             planned.missing = missing
                 .iter()
@@ -490,54 +464,6 @@ impl Pass<'_> {
     }
 }
 
-/// A resource its stack names that no longer exists: deleted outside
-/// CloudFormation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Missing {
-    pub stack: String,
-    pub logical_id: String,
-    pub type_name: &'static str,
-    /// The name it had.
-    pub name: String,
-}
-
-impl Missing {
-    pub fn describe(&self) -> String {
-        format!(
-            "{} {} ({} {}) was deleted outside CloudFormation",
-            self.stack, self.logical_id, self.type_name, self.name
-        )
-    }
-}
-
-/// The deployed functions of `rendered` that the reads did not find.
-pub(super) fn missing_functions(
-    rendered: &[&RenderedStack],
-    stacks: &BTreeMap<String, DeployedStack>,
-    found: &BTreeMap<(String, String), LiveFunction>,
-) -> Vec<Missing> {
-    let mut missing = Vec::new();
-    for stack in rendered {
-        let Some(deployed) = stacks.get(&stack.name) else {
-            continue;
-        };
-        for f in &stack.functions {
-            let key = (stack.name.clone(), f.logical_id.clone());
-            if let Some(name) = deployed.outputs.get(&f.output)
-                && !found.contains_key(&key)
-            {
-                missing.push(Missing {
-                    stack: stack.name.clone(),
-                    logical_id: f.logical_id.clone(),
-                    type_name: "AWS::Lambda::Function",
-                    name: name.clone(),
-                });
-            }
-        }
-    }
-    missing
-}
-
 /// Reserved concurrency by (stack, logical id): (function, value).
 pub type LiveSettings = BTreeMap<(String, String), (String, Option<i64>)>;
 
@@ -590,21 +516,4 @@ pub(super) fn hotswap_drift(
             })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::deletes_orphan;
-
-    #[test]
-    fn the_loop_prunes_only_orphans_that_retain_nothing() {
-        let table = vec!["Users".to_string()];
-        assert!(deletes_orphan(false, true, &[]));
-        assert!(
-            !deletes_orphan(false, true, &table),
-            "stateful: reported only"
-        );
-        assert!(deletes_orphan(true, false, &table), "named with --prune");
-        assert!(!deletes_orphan(false, false, &[]));
-    }
 }
