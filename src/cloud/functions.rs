@@ -367,3 +367,60 @@ pub async fn apply_fix(
     write_once_settled(cloud, function, "UpdateFunctionConfiguration", send).await?;
     wait_updated(cloud, function).await
 }
+
+/// An alias: the version it serves, and the share of the traffic another
+/// version takes (`RoutingConfig`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AliasRouting {
+    pub version: String,
+    pub weights: Vec<(String, f64)>,
+}
+
+pub async fn get_alias(
+    cloud: &super::Cloud,
+    function: &str,
+    alias: &str,
+) -> Result<AliasRouting, CloudError> {
+    let out = cloud
+        .lambda
+        .get_alias()
+        .function_name(function)
+        .name(alias)
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("GetAlias", format!("{function}:{alias}"), e))?;
+    let mut weights: Vec<(String, f64)> = out
+        .routing_config()
+        .and_then(|r| r.additional_version_weights())
+        .map(|w| w.iter().map(|(v, w)| (v.clone(), *w)).collect())
+        .unwrap_or_default();
+    weights.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(AliasRouting {
+        version: out.function_version().unwrap_or_default().to_string(),
+        weights,
+    })
+}
+
+/// Points `alias` at `version`, with `weight` of the traffic on `next`
+/// when given (none: all of it on `version`).
+pub async fn route_alias(
+    cloud: &super::Cloud,
+    function: &str,
+    alias: &str,
+    version: &str,
+    next: Option<(&str, f64)>,
+) -> Result<(), CloudError> {
+    let mut routing = aws_sdk_lambda::types::AliasRoutingConfiguration::builder();
+    if let Some((next, weight)) = next {
+        routing = routing.additional_version_weights(next, weight);
+    }
+    let lambda = &cloud.lambda;
+    let request = lambda
+        .update_alias()
+        .function_name(function)
+        .name(alias)
+        .function_version(version)
+        .routing_config(routing.build());
+    let send = || request.clone().send();
+    write_once_settled(cloud, function, "UpdateAlias", send).await
+}

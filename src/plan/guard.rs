@@ -113,10 +113,14 @@ fn documented_replacing(resource_type: &str) -> &'static [&'static str] {
     }
 }
 
-fn retains(resource: &Json) -> bool {
+/// Whether a resource holds what must not be lost: it is retained, and
+/// not a function version (kept only to go back to: it outlives the
+/// template that named it by design).
+pub fn retains(resource: &Json) -> bool {
     ["DeletionPolicy", "UpdateReplacePolicy"]
         .iter()
         .any(|k| resource.get(k).and_then(Json::as_str) == Some("Retain"))
+        && type_of(resource) != "AWS::Lambda::Version"
 }
 
 fn resources(template: &Json) -> impl Iterator<Item = (&String, &Json)> {

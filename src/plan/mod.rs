@@ -5,6 +5,7 @@ pub mod account;
 pub mod diff;
 pub mod guard;
 pub mod hotswap;
+pub mod release;
 pub mod restore;
 
 use crate::deployed::{Condition, DeployedStack};
@@ -285,6 +286,7 @@ mod tests {
             functions: vec![],
             machines: Vec::new(),
             buckets: vec![],
+            released: vec![],
             template: "{}".into(),
             hash: "render-hash".into(),
         }

@@ -5,6 +5,7 @@
 use super::change_set::{ChangeSetRun, change_set_name};
 use super::drive::{Start, drive};
 use super::observe::{Observed, PlannedStack};
+use super::release::ReleaseEnd;
 use super::{Event, Outcome, Pass, StackResult};
 use crate::cloud::CloudError;
 use crate::cloud::bootstrap::{BOOTSTRAP_STACK, BUCKET_OUTPUT};
@@ -126,7 +127,7 @@ impl Pass<'_> {
                 }
                 !matches!(
                     applied_stack.result,
-                    StackResult::Failed | StackResult::Refused
+                    StackResult::Failed | StackResult::Refused | StackResult::RolledBack
                 )
             },
         )
@@ -138,6 +139,11 @@ impl Pass<'_> {
             durations,
             ..
         } = progress;
+        if let Ok(aborted) = self.aborted.lock()
+            && let Some(first) = aborted.first()
+        {
+            outcome.error.get_or_insert_with(|| first.clone());
+        }
         let failed = sched.count(State::Failed) > 0;
         outcome.skipped = sched.count(State::Skipped);
         let path = schedule::critical_path(&stack_tasks(&rendered), &durations);
@@ -330,6 +336,29 @@ impl Pass<'_> {
                 }
             }
         }
+        // A gradual release shifts and watches first; the update below
+        // then moves all traffic.
+        let mut moving = Vec::new();
+        if !create {
+            match self.release(planned, &plan, &tags, bucket).await? {
+                ReleaseEnd::Nothing => {}
+                ReleaseEnd::Shifted(shifted) => moving = shifted,
+                ReleaseEnd::Aborted => {
+                    return Ok(Applied {
+                        result: StackResult::RolledBack,
+                        deployed: None,
+                    });
+                }
+                ReleaseEnd::Failed(reason) => {
+                    return Ok(end(
+                        StackResult::Failed,
+                        "UPDATE_ROLLBACK_COMPLETE".into(),
+                        Some(reason),
+                        None,
+                    ));
+                }
+            }
+        }
         let change_set = change_set_name();
         let run = self
             .run_change_set(
@@ -399,6 +428,7 @@ impl Pass<'_> {
                 failure: None,
                 deployed,
             } => {
+                self.released(name, &moving);
                 let result = if create {
                     StackResult::Created
                 } else {

@@ -379,6 +379,7 @@ mod tests {
             functions: vec![],
             machines: Vec::new(),
             buckets: vec![],
+            released: Vec::new(),
             template: "{}".into(),
             hash: String::new(),
         }

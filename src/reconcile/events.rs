@@ -163,6 +163,21 @@ pub enum Event {
         missing: Vec<String>,
         taken_out: Vec<String>,
     },
+    /// A function's release: `shifting` (the new version takes `weight`
+    /// of the traffic and is watched), `done` (all of it), `aborted`
+    /// (back on the version it served, and why), `resumed` (a pass cut
+    /// short during it left `weight`; it starts again).
+    Release {
+        stack: String,
+        function: String,
+        alias: String,
+        from_version: String,
+        to_version: String,
+        weight: f64,
+        state: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// Resources kept by a destroy (Retain policy, or a stack left alone).
     Retained {
         stack: String,

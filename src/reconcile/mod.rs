@@ -20,6 +20,7 @@ mod machines;
 mod missing;
 mod observe;
 mod orphans;
+mod release;
 mod restore;
 mod rollback;
 mod run;
@@ -169,6 +170,8 @@ pub struct Pass<'a> {
     /// Stacks whose code went up when the pass began, and how: one that
     /// could not be uploaded fails when its turn comes.
     uploaded: Mutex<std::collections::BTreeMap<String, Result<(), crate::cloud::CloudError>>>,
+    /// Why each release this pass aborted was aborted.
+    aborted: Mutex<Vec<String>>,
 }
 
 impl<'a> Pass<'a> {
@@ -191,6 +194,7 @@ impl<'a> Pass<'a> {
             began: std::time::Instant::now(),
             waited: Mutex::default(),
             uploaded: Mutex::default(),
+            aborted: Mutex::default(),
         }
     }
 
@@ -357,6 +361,9 @@ pub struct Outcome {
     pub hotswaps_settled: usize,
     /// Stacks put back after failed smoke checks (restored or deleted).
     pub rolled_back: usize,
+    /// Releases aborted during their shift (an alarm, a check, a stop):
+    /// their stacks are back where they were.
+    pub releases_aborted: usize,
     /// The longest chain of stack operations (by what each stack reads and
     /// the tiers) with the durations they took: no order could be faster.
     pub critical_path_ms: u64,
@@ -393,7 +400,11 @@ impl Outcome {
     }
 
     pub fn ok(&self) -> bool {
-        self.failed == 0 && self.refused == 0 && self.error.is_none() && !self.stopped
+        self.failed == 0
+            && self.refused == 0
+            && self.releases_aborted == 0
+            && self.error.is_none()
+            && !self.stopped
     }
 
     /// Counts how one stack's apply ended.
@@ -403,6 +414,7 @@ impl Outcome {
             StackResult::Updated => self.updated += 1,
             StackResult::Unchanged => self.unchanged += 1,
             StackResult::Refused => self.refused += 1,
+            StackResult::RolledBack => self.releases_aborted += 1,
             _ => self.failed += 1,
         }
     }

@@ -119,6 +119,7 @@ pub fn bootstrap_stack() -> RenderedStack {
         functions: Vec::new(),
         machines: Vec::new(),
         buckets: Vec::new(),
+        released: Vec::new(),
         hash: blake3::hash(template.as_bytes()).to_hex().to_string(),
         template,
     }
@@ -131,7 +132,10 @@ pub(super) fn retained_ids(template: &Json) -> Vec<String> {
         .map(|resources| {
             resources
                 .iter()
-                .filter(|(_, r)| r.get("DeletionPolicy").and_then(Json::as_str) == Some("Retain"))
+                .filter(|(_, r)| {
+                    r.get("DeletionPolicy").and_then(Json::as_str) == Some("Retain")
+                        && crate::plan::guard::retains(r)
+                })
                 .map(|(id, _)| id.clone())
                 .collect()
         })

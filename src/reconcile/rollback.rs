@@ -57,6 +57,25 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// One stack as it was (a release put back).
+    pub(super) fn of_stack(
+        name: &str,
+        template: String,
+        deployed: &crate::deployed::DeployedStack,
+        bucket: Option<&str>,
+    ) -> Snapshot {
+        let before = Before::Deployed {
+            template,
+            parameters: deployed.parameters.clone(),
+            tags: deployed.tags.clone(),
+        };
+        Snapshot {
+            stacks: BTreeMap::from([(name.to_string(), before)]),
+            bucket: bucket.map(str::to_string),
+            ..Snapshot::default()
+        }
+    }
+
     /// Records every stack the observed plan changes. Observe fetched the
     /// templates of the stacks it updates; nothing more is read.
     pub fn take(observed: &Observed) -> Snapshot {
@@ -144,7 +163,7 @@ impl RollbackReport {
 }
 
 /// How one stack's rollback ended.
-enum Undo {
+pub(super) enum Undo {
     Restored(Option<Box<DeployedStack>>),
     Deleted,
     /// Left on purpose (data would be lost): later stacks still go back.
@@ -271,7 +290,11 @@ impl Pass<'_> {
         restored
     }
 
-    async fn roll_back_stack(&self, name: &str, snapshot: &Snapshot) -> Result<Undo, CloudError> {
+    pub(super) async fn roll_back_stack(
+        &self,
+        name: &str,
+        snapshot: &Snapshot,
+    ) -> Result<Undo, CloudError> {
         let started = Instant::now();
         let Some(stack) = self.environment.stack(name) else {
             return Ok(Undo::Kept("not in the environment's layout".into()));

@@ -146,6 +146,10 @@ pub fn exit_code(result: &Result<Report, Stop>, stopped: Option<StopReason>) -> 
             // Refused by the change set's flags, and nothing else failed:
             // the same refusal as one found at plan time.
             _ if report.outcome.refused > 0 && report.outcome.failed == 0 => exit::REFUSED,
+            // A release put back, as a release whose checks failed is.
+            _ if report.outcome.releases_aborted > 0 && report.outcome.failed == 0 => {
+                exit::SMOKE_ROLLED_BACK
+            }
             _ => exit::FAILURE,
         },
         Ok(report) => match verdict_code(report.verdict.as_ref()) {

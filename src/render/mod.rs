@@ -10,6 +10,7 @@ pub mod dot;
 pub mod limits;
 mod model;
 mod params;
+pub mod releases;
 mod stack;
 pub mod taint;
 mod unit;
@@ -157,6 +158,9 @@ pub fn render_with(
         .collect();
     let mut assembled = assembled;
     mark_secret_outputs(&mut assembled);
+    if let Some(releases) = &env.releases {
+        behind_aliases(env, releases, &mut assembled, &mut diags);
+    }
     // Checking, serializing and hashing the templates is the bulk of the
     // work: per stack, in parallel.
     // A stack whose units did not all render would show only the echoes
@@ -196,6 +200,48 @@ pub fn render_with(
         rollback: env.rollback,
         instance: env.instance.clone(),
     })
+}
+
+/// Every function of the environment behind its alias (`releases:`); a
+/// per-function strategy for a function the environment does not deploy
+/// is an error at its line.
+fn behind_aliases(
+    env: &Environment,
+    releases: &crate::spec::releases::Releases,
+    assembled: &mut [(&crate::spec::StackDef, RenderedStack, Json)],
+    diags: &mut Diagnostics,
+) {
+    let mut labels = Vec::new();
+    for (_, stack, template) in assembled.iter_mut() {
+        let functions: Vec<(String, String)> = stack
+            .functions
+            .iter()
+            .filter_map(|f| {
+                let r = stack
+                    .resources
+                    .iter()
+                    .find(|r| r.logical_id == f.logical_id)?;
+                Some((f.logical_id.clone(), format!("{}.{}", r.unit, r.resource)))
+            })
+            .collect();
+        labels.extend(functions.iter().map(|(_, label)| label.clone()));
+        stack.released = releases::put_behind_aliases(template, &functions, releases);
+    }
+    for (label, _, span) in &releases.functions {
+        if !labels.contains(label) {
+            diags.push(
+                crate::diag::Diagnostic::new(
+                    &env.file,
+                    *span,
+                    format!("releases: `{label}` is not a function this environment deploys"),
+                )
+                .with_help(match labels.is_empty() {
+                    true => "the environment deploys no function".to_string(),
+                    false => format!("its functions: {}", labels.join(", ")),
+                }),
+            );
+        }
+    }
 }
 
 /// Two outputs that render to one CloudFormation output (and parameter)

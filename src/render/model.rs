@@ -105,6 +105,8 @@ pub struct RenderedStack {
     pub machines: Vec<MachineOutput>,
     /// The buckets with content, synced after the stack converges.
     pub buckets: Vec<BucketContent>,
+    /// The functions behind aliases (`releases:`), and how each is released.
+    pub released: Vec<super::releases::Released>,
     /// The template, as deployed.
     pub template: String,
     /// BLAKE3 over the template and the parameter sources.

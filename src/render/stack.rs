@@ -240,6 +240,7 @@ pub(super) fn assemble_stack(
         functions,
         machines,
         buckets,
+        released: Vec::new(),
         template: String::new(),
         hash: String::new(),
     };

@@ -81,6 +81,8 @@ pub struct Environment {
     pub prune: bool,
     /// When the reconcile loop may apply.
     pub sync_windows: Vec<super::windows::SyncWindow>,
+    /// Functions behind an alias, and how a new version reaches it.
+    pub releases: Option<super::releases::Releases>,
     pub smoke: Vec<SmokeCheck>,
     /// Where the `stacks:` key is, for layout-wide messages.
     pub stacks_span: Span,
@@ -125,6 +127,7 @@ const ENV_KEYS: &[&str] = &[
     "notify",
     "prune",
     "sync_windows",
+    "releases",
     "smoke",
 ];
 const TARGET_KEYS: &[&str] = &["region", "account", "profile", "role"];
@@ -440,6 +443,9 @@ pub fn read(doc: &Node, file_stem: &str, r: &mut Reader<'_>) -> Option<Environme
             .get("sync_windows")
             .map(|n| super::windows::read(n, r))
             .unwrap_or_default(),
+        releases: doc
+            .get("releases")
+            .and_then(|n| super::releases::read(n, r)),
         smoke,
         stacks_span: stacks_node.map(|n| n.span).unwrap_or_default(),
         instance: None,

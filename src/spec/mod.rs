@@ -8,6 +8,7 @@ pub mod param;
 pub mod pipeline;
 pub mod read;
 pub mod reference;
+pub mod releases;
 pub mod smoke;
 pub mod unit;
 pub mod windows;

@@ -27,6 +27,7 @@ mod pipeline;
 mod preview;
 mod proxy;
 mod reconcile;
+mod releases;
 mod running;
 mod safety;
 mod schedule;

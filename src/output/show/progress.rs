@@ -296,3 +296,37 @@ pub(super) fn restoring(stack: &str, missing: &[String], taken_out: &[String]) -
         if missing.len() == 1 { "it" } else { "them" },
     )
 }
+
+/// A release's step: the share the new version takes, or how it ended.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn release(
+    p: &Printer,
+    stack: &str,
+    function: &str,
+    alias: &str,
+    (from, to): (&str, &str),
+    weight: f64,
+    state: &str,
+    reason: Option<&str>,
+) -> String {
+    let head = format!("{stack}: {function} ({alias})");
+    match state {
+        "shifting" => format!(
+            "{head}: {:.0}% of the traffic on version {to}, {:.0}% on {from}; watching",
+            weight * 100.0,
+            (1.0 - weight) * 100.0
+        ),
+        "resumed" => format!("{head}: {}", reason.unwrap_or("released again")),
+        "done" => p.paint(
+            &format!("{head}: all traffic on version {to}"),
+            Colour::Green,
+        ),
+        _ => p.paint(
+            &format!(
+                "{head}: release aborted, all traffic back on version {from}: {}",
+                reason.unwrap_or("no reason given")
+            ),
+            Colour::Red,
+        ),
+    }
+}

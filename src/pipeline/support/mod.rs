@@ -396,6 +396,7 @@ pub fn environment(
         functions: Vec::new(),
         machines: Vec::new(),
         buckets: Vec::new(),
+        released: Vec::new(),
         hash: crate::render::desired_hash(&text, &[]),
         template: text,
     };
