@@ -4,8 +4,8 @@ use crate::commands::{
     deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, history::HistoryArgs,
     init::InitArgs, invoke::InvokeArgs, local::LocalArgs, logs::LogsArgs, outputs::OutputsArgs,
     pipeline::PipelineArgs, plan::PlanArgs, reconcile::ReconcileArgs, render::RenderArgs,
-    smoke::SmokeArgs, status::StatusArgs, suspend::ResumeArgs, suspend::SuspendArgs,
-    sync::SyncArgs, validate::ValidateArgs, watch::WatchArgs,
+    rollback::RollbackArgs, smoke::SmokeArgs, status::StatusArgs, suspend::ResumeArgs,
+    suspend::SuspendArgs, sync::SyncArgs, validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
 use clap::{Parser, Subcommand};
@@ -102,6 +102,9 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// The deployed outputs of the environment's stacks.
     Outputs(OutputsArgs),
+    /// Move the aliases of an environment with `releases:` back one
+    /// version, at once (no build, no template change).
+    Rollback(RollbackArgs),
     /// Call a deployed function once: its answer and the tail of its log.
     Invoke(InvokeArgs),
     /// What the environment's functions logged, merged in time order
@@ -152,6 +155,7 @@ impl Command {
             Command::Destroy(_) => "destroy",
             Command::Outputs(_) => "outputs",
             Command::Invoke(_) => "invoke",
+            Command::Rollback(_) => "rollback",
             Command::Logs(_) => "logs",
             Command::Local(_) => "local",
             Command::Pipeline(_) => "pipeline",

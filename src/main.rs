@@ -89,6 +89,7 @@ fn main() -> ExitCode {
         Command::Destroy(args) => args.execute(&mut ctx),
         Command::Outputs(args) => args.execute(&mut ctx),
         Command::Invoke(args) => args.execute(&mut ctx),
+        Command::Rollback(args) => args.execute(&mut ctx),
         Command::Logs(args) => args.execute(&mut ctx),
         Command::Drift(args) => args.execute(&mut ctx),
         Command::Reconcile(args) => args.execute(&mut ctx),

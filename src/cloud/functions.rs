@@ -424,3 +424,30 @@ pub async fn route_alias(
     let send = || request.clone().send();
     write_once_settled(cloud, function, "UpdateAlias", send).await
 }
+
+/// The published versions of `function`, oldest first (`$LATEST` left out).
+pub async fn versions(cloud: &super::Cloud, function: &str) -> Result<Vec<u64>, CloudError> {
+    let mut found = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = cloud
+            .lambda
+            .list_versions_by_function()
+            .function_name(function)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| CloudError::sdk("ListVersionsByFunction", function, e))?;
+        found.extend(
+            out.versions()
+                .iter()
+                .filter_map(|v| v.version().and_then(|n| n.parse::<u64>().ok())),
+        );
+        marker = out.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    found.sort_unstable();
+    Ok(found)
+}

@@ -95,6 +95,7 @@ mod tests {
             strategy,
             alias: "live".into(),
             functions: Vec::new(),
+            verify: None,
             span: Default::default(),
         };
         let released = crate::render::releases::put_behind_aliases(

@@ -3,6 +3,7 @@
 //! waves into the parameters of later ones, and bring live function settings
 //! in line. Progress goes out as [`Event`]s; printing is the caller's.
 
+mod aliases;
 mod apply;
 mod bootstrapping;
 mod change_set;

@@ -37,6 +37,14 @@ pub(super) enum ReleaseEnd {
     Failed(String),
 }
 
+/// What a shift is watched with.
+struct Watching {
+    alarms: Vec<String>,
+    runner: Option<crate::smoke::Runner>,
+    verify: Option<String>,
+    deployed: BTreeMap<String, crate::deployed::DeployedStack>,
+}
+
 /// One function on its way from one version to another.
 pub(super) struct Moving {
     pub label: String,
@@ -168,11 +176,19 @@ impl Pass<'_> {
                 },
             ));
         }
-        let alarms = self.alarm_names().await?;
+        // What watches each step: the alarms, the environment's checks
+        // (against what the alias serves now) and the verify function.
+        let deployed = stacks::list(self.cloud).await?;
+        let watch = Watching {
+            alarms: self.alarm_names().await?,
+            runner: self.smoke_runner(true).ok().flatten(),
+            verify: self.verify_function(&deployed),
+            deployed,
+        };
         let steps = join_all(
             moving
                 .iter()
-                .map(|(shift, m)| self.steps(name, shift, m, &alarms)),
+                .map(|(shift, m)| self.steps(name, shift, m, &watch)),
         )
         .await;
         let failed = steps.into_iter().find_map(Result::err);
@@ -214,7 +230,7 @@ impl Pass<'_> {
         stack: &str,
         shift: &Shift,
         m: &Moving,
-        alarms: &[String],
+        watch: &Watching,
     ) -> Result<(), String> {
         for (i, (weight, hold)) in shift.function.strategy.steps().into_iter().enumerate() {
             if i > 0 {
@@ -238,9 +254,59 @@ impl Pass<'_> {
                 state: "shifting",
                 reason: None,
             });
-            self.watch(alarms, hold).await?;
+            self.check_step(m, weight, watch).await?;
+            self.watch(&watch.alarms, hold).await?;
         }
         Ok(())
+    }
+
+    /// The checks and the verify function at one step.
+    async fn check_step(&self, m: &Moving, weight: f64, watch: &Watching) -> Result<(), String> {
+        if let Some(runner) = &watch.runner {
+            let report = self.smoke(runner, &watch.deployed, "shift").await;
+            if let Some(failed) = report.results.iter().find(|r| !r.passed) {
+                return Err(format!(
+                    "smoke check `{}` failed during the shift: {}",
+                    failed.name,
+                    failed.failure.as_deref().unwrap_or("no reason given")
+                ));
+            }
+        }
+        if let Some(verify) = &watch.verify {
+            let release = serde_json::json!({
+                "function": m.label, "name": m.name, "alias": m.alias,
+                "from_version": m.from, "to_version": m.to, "weight": weight,
+            });
+            let answer = functions::invoke(self.cloud, verify, release.to_string().as_bytes())
+                .await
+                .map_err(|e| format!("the verify function could not be invoked: {e}"))?;
+            if let Some(error) = answer.function_error {
+                return Err(format!(
+                    "the verify function failed ({error}): {}",
+                    String::from_utf8_lossy(&answer.payload)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The physical name of the environment's verify function, if any.
+    fn verify_function(
+        &self,
+        deployed: &BTreeMap<String, crate::deployed::DeployedStack>,
+    ) -> Option<String> {
+        let label = self.environment.verify.as_ref()?;
+        self.environment.stacks.iter().find_map(|stack| {
+            let r = stack
+                .resources
+                .iter()
+                .find(|r| format!("{}.{}", r.unit, r.resource) == *label)?;
+            let f = stack
+                .functions
+                .iter()
+                .find(|f| f.logical_id == r.logical_id)?;
+            deployed.get(&stack.name)?.outputs.get(&f.output).cloned()
+        })
     }
 
     /// Holds for `hold`, reading `alarms`: one in ALARM, or a stop, ends it.

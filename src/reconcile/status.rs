@@ -208,11 +208,19 @@ impl Pass<'_> {
         let (alarms, records) = tokio::join!(self.alarm_states(&observed), records);
         let alarms = alarms?;
         let (last_pass, suspended) = records?;
-        let (health, health_reasons) = health(&stacks, &alarms, last_pass.as_ref());
-        let out_of_sync = out_of_sync(&observed);
+        let (mut health, mut health_reasons) = health(&stacks, &alarms, last_pass.as_ref());
+        let aliases = self.alias_states(&observed).await?;
+        if !aliases.shifting.is_empty() {
+            health = health.max(Health::Progressing);
+            health_reasons.extend(aliases.shifting.iter().cloned());
+        }
+        let mut out_of_sync = out_of_sync(&observed);
+        out_of_sync.extend(aliases.shifting.iter().cloned());
+        out_of_sync.extend(aliases.moved.iter().cloned());
         let drifted = stacks.iter().any(|s| s.drift.as_deref() == Some("DRIFTED"))
             || !observed.drift.is_empty()
-            || !observed.hotswapped.is_empty();
+            || !observed.hotswapped.is_empty()
+            || !aliases.moved.is_empty();
         Ok(EnvironmentStatus {
             app: env.app.clone(),
             environment: env.environment.clone(),

@@ -199,6 +199,10 @@ pub fn render_with(
         smoke: env.smoke.clone(),
         rollback: env.rollback,
         instance: env.instance.clone(),
+        verify: env
+            .releases
+            .as_ref()
+            .and_then(|r| r.verify.as_ref().map(|(label, _)| label.clone())),
     })
 }
 
@@ -227,7 +231,12 @@ fn behind_aliases(
         labels.extend(functions.iter().map(|(_, label)| label.clone()));
         stack.released = releases::put_behind_aliases(template, &functions, releases);
     }
-    for (label, _, span) in &releases.functions {
+    let verify = releases.verify.iter().map(|(label, span)| (label, span));
+    let named = releases
+        .functions
+        .iter()
+        .map(|(label, _, span)| (label, span));
+    for (label, span) in named.chain(verify) {
         if !labels.contains(label) {
             diags.push(
                 crate::diag::Diagnostic::new(

@@ -134,6 +134,8 @@ pub struct RenderedEnvironment {
     pub self_heal: bool,
     /// For a preview instance, `ENVIRONMENT/INSTANCE` (its stacks' tag).
     pub instance: Option<String>,
+    /// The function (`unit.resource`) a release invokes at each step.
+    pub verify: Option<String>,
 }
 
 impl RenderedEnvironment {

@@ -210,6 +210,7 @@ mod tests {
             },
             alias: "live".into(),
             functions: vec![("api.other".into(), Strategy::AllAtOnce, Default::default())],
+            verify: None,
             span: Default::default(),
         }
     }

@@ -120,6 +120,9 @@ pub struct Releases {
     pub alias: String,
     /// Per function (`unit.resource`): its own strategy, and where it is.
     pub functions: Vec<(String, Strategy, Span)>,
+    /// A function (`unit.resource`) invoked at each step with the release
+    /// (function, alias, versions, weight): an error aborts it.
+    pub verify: Option<(String, Span)>,
     pub span: Span,
 }
 
@@ -133,7 +136,7 @@ impl Releases {
     }
 }
 
-const KEYS: &[&str] = &["strategy", "alias", "functions"];
+const KEYS: &[&str] = &["strategy", "alias", "functions", "verify"];
 
 /// Lambda's alias names: letters, digits, `-` and `_`, not all digits.
 fn alias_name(name: &str) -> bool {
@@ -213,10 +216,28 @@ pub(super) fn read(node: &Node, r: &mut Reader<'_>) -> Option<Releases> {
             ),
         }
     }
+    let verify = match node.get("verify") {
+        None => Some(None),
+        Some(n) => {
+            let label = r.string(n, "verify")?;
+            match label.contains('.') {
+                true => Some(Some((label, n.span))),
+                false => {
+                    r.error(
+                        n.span,
+                        format!("verify: `{label}` is not `unit.function`"),
+                        "name the function as its unit and resource, such as `checks.release`",
+                    );
+                    None
+                }
+            }
+        }
+    };
     Some(Releases {
         strategy: strategy?,
         alias: alias?,
         functions,
+        verify: verify?,
         span: node.span,
     })
 }

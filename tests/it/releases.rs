@@ -329,3 +329,120 @@ fn a_release_killed_in_its_bake_is_resumed_and_finished_by_the_next_pass() {
 fn with_releases_bake(project: &Path, from: &str, to: &str) {
     edit(&project.join("environments/dev.yaml"), from, to);
 }
+
+/// `rollback` moves the alias back one version in one call; `status`
+/// reports it until the commit that reverts the release is deployed.
+#[test]
+fn rollback_moves_the_alias_back_at_once_and_status_says_so_until_the_revert_lands() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let project = project.path();
+    with_releases(project, "all_at_once");
+    let (_, stateless) = stacks(&app, "dev");
+    let c = clients(&account, "us-east-1");
+    deploy(project, &account, "dev");
+    let function = output(&c, &stateless, "ApiFunctionName");
+    let handler = project.join("specs/api/runtime/lambda_function.py");
+    let original = std::fs::read_to_string(&handler).expect("handler");
+    new_code(project, "two");
+    deploy(project, &account, "dev");
+    assert_eq!(alias(&c, &function).0, "2");
+
+    let out = run(project, &account, &["rollback", "dev", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let moved = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "rollback_alias")
+        .expect("a rollback_alias event");
+    assert_eq!(
+        (moved["from_version"].as_str(), moved["to_version"].as_str()),
+        (Some("2"), Some("1"))
+    );
+    assert_eq!(
+        alias(&c, &function),
+        ("1".to_string(), vec![]),
+        "one call, at once"
+    );
+
+    let status = run(project, &account, &["status", "dev"]);
+    assert_eq!(status.status.code(), Some(2), "out of sync");
+    let s = events(&status)
+        .into_iter()
+        .find(|e| e["event"] == "status")
+        .expect("status");
+    let lines = s["status"]["out_of_sync"].to_string();
+    assert!(
+        lines.contains("serves version 1, the stack names 2"),
+        "{lines}"
+    );
+    assert_eq!(s["status"]["drifted"], true);
+
+    // The revert: the old code again, published anew; the alias follows the template.
+    std::fs::write(&handler, original).expect("revert");
+    deploy(project, &account, "dev");
+    let status = run(project, &account, &["status", "dev"]);
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+}
+
+/// The `verify:` function is invoked at each step with the release; its
+/// error aborts it, as an alarm does.
+#[test]
+fn a_verify_function_that_fails_aborts_the_release() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let project = project.path();
+    let unit = project.join("specs/checks");
+    std::fs::create_dir_all(unit.join("code")).expect("unit");
+    std::fs::write(
+        unit.join("unit.yaml"),
+        "unit: checks\ntier: stateless\nresources:\n  release:\n    kind: function\n    runtime: python3.12\n    handler: verify.main\n    code: code/\n",
+    )
+    .expect("unit file");
+    std::fs::write(
+        unit.join("code/verify.py"),
+        "def main(event, context):\n    raise Exception('version %s is not ready' % event['to_version'])\n",
+    )
+    .expect("handler");
+    edit(
+        &project.join("environments/dev.yaml"),
+        "stateless: [api, monitoring]",
+        "stateless: [api, monitoring, checks]",
+    );
+    edit(
+        &project.join("environments/dev.yaml"),
+        "hotswap: true",
+        "hotswap: true\nreleases: { strategy: canary 10% 2s, verify: checks.release }",
+    );
+    let (_, stateless) = stacks(&app, "dev");
+    let c = clients(&account, "us-east-1");
+    deploy(project, &account, "dev");
+    let function = output(&c, &stateless, "ApiFunctionName");
+    new_code(project, "unverified");
+    let out = run(project, &account, &["deploy", "dev", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let aborted = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "release" && e["state"] == "aborted")
+        .expect("aborted");
+    let reason = aborted["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("verify function failed") && reason.contains("version 2 is not ready"),
+        "{reason}"
+    );
+    assert_eq!(alias(&c, &function), ("1".to_string(), vec![]));
+}

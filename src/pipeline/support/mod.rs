@@ -412,6 +412,7 @@ pub fn environment(
         rollback: false,
         self_heal: false,
         instance: None,
+        verify: None,
     }
 }
 
