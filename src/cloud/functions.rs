@@ -451,3 +451,24 @@ pub async fn versions(cloud: &super::Cloud, function: &str) -> Result<Vec<u64>, 
     found.sort_unstable();
     Ok(found)
 }
+
+/// Publishes what the function runs now as a version and points `alias`
+/// at it, all traffic (a hotswap behind an alias). Returns the version.
+pub async fn publish_to_alias(
+    cloud: &super::Cloud,
+    function: &str,
+    alias: &str,
+) -> Result<String, CloudError> {
+    wait_updated(cloud, function).await?;
+    let out = cloud
+        .lambda
+        .publish_version()
+        .function_name(function)
+        .description("driftless hotswap")
+        .send()
+        .await
+        .map_err(|e| CloudError::sdk("PublishVersion", function, e))?;
+    let version = out.version().unwrap_or_default().to_string();
+    route_alias(cloud, function, alias, &version, None).await?;
+    Ok(version)
+}

@@ -72,6 +72,9 @@ fn resources(template: &Json) -> Option<&Map<String, Json>> {
 /// The functions whose hotswappable properties differ between the deployed
 /// and the desired template, or why the change needs CloudFormation.
 pub fn swappable_changes(deployed: &Json, desired: &Json) -> Result<BTreeSet<String>, String> {
+    // A release's versions follow the code, and its alias the versions: a
+    // hotswap publishes and moves them itself.
+    let (deployed, desired) = (&without_versions(deployed), &without_versions(desired));
     let (Some(old), Some(new)) = (deployed.as_object(), desired.as_object()) else {
         return Err("a template is not a JSON object".into());
     };
@@ -122,6 +125,26 @@ pub fn swappable_changes(deployed: &Json, desired: &Json) -> Result<BTreeSet<Str
         changed.insert(id.clone());
     }
     Ok(changed)
+}
+
+/// `template` without its function versions, and its aliases without the
+/// version they serve.
+fn without_versions(template: &Json) -> Json {
+    let mut template = template.clone();
+    if let Some(resources) = template.get_mut("Resources").and_then(Json::as_object_mut) {
+        resources
+            .retain(|_, r| r.get("Type").and_then(Json::as_str) != Some("AWS::Lambda::Version"));
+        for resource in resources.values_mut() {
+            if resource.get("Type").and_then(Json::as_str) == Some("AWS::Lambda::Alias")
+                && let Some(properties) =
+                    resource.get_mut("Properties").and_then(Json::as_object_mut)
+            {
+                properties.remove("FunctionVersion");
+                properties.remove("RoutingConfig");
+            }
+        }
+    }
+    template
 }
 
 /// Evaluates the intrinsic functions a function's code, environment and

@@ -309,6 +309,21 @@ impl Pass<'_> {
             live_ms.get_or_insert(started.elapsed().as_millis() as u64);
             self.tail_wait(function, target.held).await?;
         }
+        // Behind an alias, the swap reaches its callers at once (no bake):
+        // the alias moves to a version of what now runs.
+        let alias = self
+            .environment
+            .stack(&target.stack)
+            .and_then(|s| {
+                s.released
+                    .iter()
+                    .find(|r| r.logical_id == desired.logical_id)
+            })
+            .map(|r| r.alias.clone());
+        if let (Some(alias), false, true) = (alias, target.held, !changed.is_empty()) {
+            functions::publish_to_alias(self.cloud, function, &alias).await?;
+            live_ms = Some(started.elapsed().as_millis() as u64);
+        }
         // In line with CloudFormation again: the tag goes last, once it is true.
         if target.held && live.hotswapped.is_some() {
             functions::untag_hotswapped(self.cloud, &live.arn).await?;

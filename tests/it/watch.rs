@@ -499,3 +499,58 @@ fn watch_syncs_a_changed_content_file_without_a_stack_operation() {
         watch.seen
     );
 }
+
+/// Behind a release alias, a hotswapped handler reaches the API at once:
+/// the alias moves to a version of what now runs, with no bake.
+#[test]
+fn a_hotswap_behind_a_release_alias_moves_the_alias_at_once() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let root = project.path();
+    edit(
+        &root.join("environments/dev.yaml"),
+        "hotswap: true",
+        "hotswap: true\nreleases: { strategy: canary 10% 5m }",
+    );
+    deploy(root, &account, "dev");
+    let c = clients(&account, "us-east-1");
+    let (_, stateless) = stacks(&app, "dev");
+    let name = output(&c, &stateless, "ApiFunctionName");
+    let url = format!("{}/users/ghost", output(&c, &stateless, "ApiEndpoint"));
+    let mut watch = Watch::start(root, &account, &["watch", "dev"]);
+    edit(
+        &root.join(HANDLER),
+        "f\"no user {username}\"",
+        "f\"nobody called {username}\"",
+    );
+    let pass = watch.pass();
+    assert_eq!(pass["result"], "hotswapped", "{pass}");
+    let live =
+        c.rt.block_on(
+            c.lambda
+                .get_alias()
+                .function_name(&name)
+                .name("live")
+                .send(),
+        )
+        .expect("alias");
+    assert_eq!(
+        live.function_version(),
+        Some("2"),
+        "the alias moved, no canary"
+    );
+    assert!(
+        live.routing_config()
+            .is_none_or(|r| r.additional_version_weights().is_none_or(|w| w.is_empty()))
+    );
+    assert!(
+        served_within(
+            &url,
+            &account,
+            "nobody called ghost",
+            Duration::from_secs(30)
+        )
+        .is_some(),
+        "the API serves the swapped code through the alias"
+    );
+}
