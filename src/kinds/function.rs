@@ -84,6 +84,13 @@ pub const FIELDS: &[FieldSpec] = &[
             max: 100_000,
         },
     ),
+    opt(
+        "provisioned_concurrency",
+        FieldType::Int {
+            min: 0,
+            max: 100_000,
+        },
+    ),
     opt("layers", FieldType::List(&FieldType::Str)),
     opt("grants", FieldType::List(&GRANT)),
     opt("description", FieldType::Str),
@@ -107,6 +114,10 @@ pub const FIELDS: &[FieldSpec] = &[
 ];
 
 pub const DEFAULT_MEMORY: i64 = 256;
+
+/// Where a function's provisioned concurrency waits, in its rendered
+/// resource, for the release alias it belongs on.
+pub const PROVISIONED_METADATA: &str = "DriftlessProvisionedConcurrency";
 pub const DEFAULT_TIMEOUT: i64 = 10;
 const DEFAULT_RETENTION: i64 = 14;
 
@@ -461,14 +472,29 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     if let Some(events) = x.field("events") {
         check_queue_timeouts(x, events, &props, &mut errors);
     }
+    // Provisioned concurrency is set on the release alias (`releases:`);
+    // render moves it there.
+    let provisioned = x.field("provisioned_concurrency");
+    if let (Some(pc), Some(reserved)) = (provisioned, x.field("reserved_concurrency"))
+        && let (Some(pc), Some(most)) = (pc.to_json().as_i64(), reserved.to_json().as_i64())
+        && pc > most
+    {
+        errors.push(x.error(
+            provisioned.unwrap_or(reserved),
+            format!("provisioned_concurrency {pc} is above reserved_concurrency {most}"),
+            "keep it at most the function's reserved concurrency",
+        ));
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut resources = vec![
-        CfnResource::new(id.clone(), "AWS::Lambda::Function", Json::Object(props)),
-        role,
-        log_group,
-    ];
+    let mut function = CfnResource::new(id.clone(), "AWS::Lambda::Function", Json::Object(props));
+    if let Some(pc) = x.json("provisioned_concurrency") {
+        function
+            .attributes
+            .insert("Metadata".into(), json!({ PROVISIONED_METADATA: pc }));
+    }
+    let mut resources = vec![function, role, log_group];
     resources.extend(wired.resources);
     resources.extend(reach.resources);
     Ok(resources)

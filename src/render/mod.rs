@@ -158,8 +158,9 @@ pub fn render_with(
         .collect();
     let mut assembled = assembled;
     mark_secret_outputs(&mut assembled);
-    if let Some(releases) = &env.releases {
-        behind_aliases(env, releases, &mut assembled, &mut diags);
+    match &env.releases {
+        Some(releases) => behind_aliases(env, releases, &mut assembled, &mut diags),
+        None => without_aliases(project, env, &mut assembled, &mut diags),
     }
     // Checking, serializing and hashing the templates is the bulk of the
     // work: per stack, in parallel.
@@ -248,6 +249,56 @@ fn behind_aliases(
                     true => "the environment deploys no function".to_string(),
                     false => format!("its functions: {}", labels.join(", ")),
                 }),
+            );
+        }
+    }
+}
+
+/// Without `releases:` there is no alias to hold provisioned concurrency:
+/// a function that asks for some is an error at the field.
+fn without_aliases(
+    project: &Project,
+    env: &Environment,
+    assembled: &mut [(&crate::spec::StackDef, RenderedStack, Json)],
+    diags: &mut Diagnostics,
+) {
+    for (_, stack, template) in assembled.iter_mut() {
+        for f in &stack.functions {
+            let Some(value) = releases::take_provisioned(template, &f.logical_id) else {
+                continue;
+            };
+            if value == serde_json::json!(0) {
+                continue;
+            }
+            let Some(summary) = stack
+                .resources
+                .iter()
+                .find(|r| r.logical_id == f.logical_id)
+            else {
+                continue;
+            };
+            let Some(unit) = project.units.get(&summary.unit) else {
+                continue;
+            };
+            let span = unit
+                .resources
+                .iter()
+                .find(|r| r.name == summary.resource)
+                .and_then(|r| r.body.get("provisioned_concurrency"))
+                .map_or(Default::default(), |n| n.span);
+            diags.push(
+                crate::diag::Diagnostic::new(
+                    &unit.file,
+                    span,
+                    format!(
+                        "provisioned_concurrency is set on the release alias, and {} has no `releases:`",
+                        env.file.as_ref() as &str
+                    ),
+                )
+                .with_help(format!(
+                    "add `releases: {{ strategy: all_at_once }}` to {}, or make the value a param that is 0 there",
+                    env.file.as_ref() as &str
+                )),
             );
         }
     }

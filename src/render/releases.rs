@@ -31,6 +31,8 @@ pub fn put_behind_aliases(
 ) -> Vec<Released> {
     let mut released = Vec::new();
     for (logical_id, label) in functions {
+        // The alias's setting, not the function's: no new version for it.
+        let provisioned = take_provisioned(template, logical_id);
         let Some(body) = template.pointer(&format!("/Resources/{logical_id}")) else {
             continue;
         };
@@ -64,20 +66,36 @@ pub fn put_behind_aliases(
                 }
             }),
         );
-        resources.insert(
-            function.alias_id.clone(),
-            json!({
-                "Type": "AWS::Lambda::Alias",
-                "Properties": {
-                    "FunctionName": { "Ref": logical_id },
-                    "Name": function.alias,
-                    "FunctionVersion": { "Fn::GetAtt": [function.version_id, "Version"] },
-                }
-            }),
-        );
+        let mut alias = json!({
+            "Type": "AWS::Lambda::Alias",
+            "Properties": {
+                "FunctionName": { "Ref": logical_id },
+                "Name": function.alias,
+                "FunctionVersion": { "Fn::GetAtt": [function.version_id, "Version"] },
+            }
+        });
+        if let Some(count) = provisioned.filter(|v| *v != json!(0)) {
+            alias["Properties"]["ProvisionedConcurrencyConfig"] =
+                json!({ "ProvisionedConcurrentExecutions": count });
+        }
+        resources.insert(function.alias_id.clone(), alias);
         released.push(function);
     }
     released
+}
+
+/// Takes a function's provisioned concurrency out of its resource (where
+/// the kind left it for the alias); None when it has none.
+pub fn take_provisioned(template: &mut Json, logical_id: &str) -> Option<Json> {
+    let resource = template.pointer_mut(&format!("/Resources/{logical_id}"))?;
+    let metadata = resource.get_mut("Metadata")?.as_object_mut()?;
+    let value = metadata.remove(crate::kinds::PROVISIONED_METADATA)?;
+    if metadata.is_empty()
+        && let Some(resource) = resource.as_object_mut()
+    {
+        resource.remove("Metadata");
+    }
+    Some(value)
 }
 
 /// One resource's references to `f`, as its invokers must make them.

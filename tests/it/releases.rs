@@ -446,3 +446,64 @@ fn a_verify_function_that_fails_aborts_the_release() {
     );
     assert_eq!(alias(&c, &function), ("1".to_string(), vec![]));
 }
+
+/// `provisioned_concurrency` is the alias's: set there, checked against
+/// the reserved concurrency and refused without `releases:`, at its line.
+#[test]
+fn provisioned_concurrency_is_set_on_the_alias_and_checked_at_its_line() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let project = project.path();
+    let unit = project.join("specs/api/unit.yaml");
+    edit(
+        &unit,
+        "  memory: { type: integer, default: 256 }",
+        "  memory: { type: integer, default: 256 }\n  provisioned: { type: integer, default: 0 }",
+    );
+    edit(
+        &unit,
+        "    reserved_concurrency: ${reserved_concurrency}",
+        "    reserved_concurrency: ${reserved_concurrency}\n    provisioned_concurrency: ${provisioned}",
+    );
+    let dev = project.join("environments/dev.yaml");
+    edit(
+        &dev,
+        "api: { reserved_concurrency: 1 }",
+        "api: { reserved_concurrency: 1, provisioned: 1 }",
+    );
+    with_releases(project, "all_at_once");
+    let (_, stateless) = stacks(&app, "dev");
+    let c = clients(&account, "us-east-1");
+    deploy(project, &account, "dev");
+    let function = output(&c, &stateless, "ApiFunctionName");
+    let config =
+        c.rt.block_on(
+            c.lambda
+                .get_provisioned_concurrency_config()
+                .function_name(&function)
+                .qualifier("live")
+                .send(),
+        )
+        .expect("provisioned concurrency on the alias");
+    assert_eq!(
+        config.requested_provisioned_concurrent_executions(),
+        Some(1)
+    );
+
+    edit(&dev, "provisioned: 1 }", "provisioned: 2 }");
+    let out = run(project, &account, &["validate"]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("provisioned_concurrency 2 is above reserved_concurrency 1"),
+        "{text}"
+    );
+    edit(&dev, "provisioned: 2 }", "provisioned: 1 }");
+    edit(&dev, "releases: { strategy: all_at_once }", "");
+    let out = run(project, &account, &["validate"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("has no `releases:`") && text.contains("specs/api/unit.yaml"),
+        "{text}"
+    );
+}
