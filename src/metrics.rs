@@ -28,6 +28,8 @@ pub struct EnvironmentMetrics {
     pub drifted_resources: usize,
     /// Stacks of the environment its layout no longer names.
     pub orphaned_stacks: usize,
+    /// Releases under way: the share on the new version, by function.
+    pub releasing: BTreeMap<String, f64>,
     /// Bucket counts (one per bound, then +Inf), sum and count of passes.
     buckets: Vec<u64>,
     sum: f64,
@@ -177,6 +179,19 @@ impl Collector for Scrape {
             self.envs
                 .iter()
                 .map(|(e, m)| (env(e), m.orphaned_stacks as u64)),
+        )?;
+        gauges(
+            &mut encoder,
+            "driftless_release_weight",
+            "The share of the traffic on a new version while its release shifts",
+            self.envs.iter().flat_map(|(e, m)| {
+                m.releasing.iter().map(move |(function, weight)| {
+                    (
+                        vec![("environment", e.as_str()), ("function", function.as_str())],
+                        *weight,
+                    )
+                })
+            }),
         )?;
         let mut passes = encoder.encode_descriptor(
             "driftless_pass_duration_seconds",

@@ -95,6 +95,11 @@ pub async fn read_history(
     Ok(records)
 }
 
+/// Where a pass records a release while it shifts, until it ends.
+pub fn release_key(app: &str, environment: &str) -> String {
+    format!("state/{app}-{environment}/release.json")
+}
+
 /// Where a pass records the checks it owes until they end.
 pub fn gate_key(app: &str, environment: &str) -> String {
     format!("state/{app}-{environment}/checks-owed.json")

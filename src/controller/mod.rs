@@ -76,6 +76,8 @@ pub struct Ended {
 /// task: borrowed for one event at a time, never across an await.
 pub(crate) struct Out<'p> {
     printer: RefCell<&'p mut Printer>,
+    /// What the listener serves: a pass's progress shows there as it runs.
+    shared: Arc<Shared>,
 }
 
 impl Out<'_> {
@@ -145,6 +147,7 @@ pub fn run(settings: &Settings, printer: &mut Printer) -> Result<Ended, StartErr
     let mut followed: Vec<Followed> = names.iter().map(|n| Followed::new(n)).collect();
     let out = Out {
         printer: RefCell::new(printer),
+        shared: shared.clone(),
     };
     let mut ticks = 0u64;
     let mut wake = Wake::Time;

@@ -178,7 +178,7 @@ pub(super) async fn tick(
         let began = Instant::now();
         // The pass's events as they come, not once it ends.
         env.pass_events.clear();
-        let result = showing(out, rx, work, &mut env.pass_events).await;
+        let result = showing(out, rx, work, env).await;
         env.pass_seconds = Some(began.elapsed().as_secs_f64());
         let stopped = pass.stop_reason();
         let code = crate::reconcile::exit_code(&result, stopped);
@@ -285,26 +285,30 @@ fn healed_by_the_pass(
 }
 
 /// Shows a pass's events as they arrive while `work` runs, noting the
-/// stack-level ones for the pages.
+/// stack-level ones for the pages, and a release's steps on the pages and
+/// `/metrics` at once.
 async fn showing<T>(
     out: &Out<'_>,
     mut events: tokio::sync::mpsc::UnboundedReceiver<crate::reconcile::Event>,
     work: impl std::future::Future<Output = T>,
-    notes: &mut Vec<String>,
+    env: &mut Followed,
 ) -> T {
     tokio::pin!(work);
+    let seen = |event: crate::reconcile::Event, env: &mut Followed| {
+        note_event(&mut env.pass_events, &event);
+        if releasing(env, &event) {
+            publish_release(&out.shared, env);
+        }
+        out.with(|p| show(p, &event));
+    };
     let result = loop {
         tokio::select! {
             result = &mut work => break result,
-            Some(event) = events.recv() => {
-                note_event(notes, &event);
-                out.with(|p| show(p, &event));
-            }
+            Some(event) = events.recv() => seen(event, env),
         }
     };
     while let Ok(event) = events.try_recv() {
-        note_event(notes, &event);
-        out.with(|p| show(p, &event));
+        seen(event, env);
     }
     result
 }
@@ -440,7 +444,7 @@ async fn watch_drift(
     };
     let work = guard::guarded(&healer, None, healer.run(observed, Mode::Apply, &settings));
     env.pass_events.clear();
-    let result = showing(out, rx, work, &mut env.pass_events).await;
+    let result = showing(out, rx, work, env).await;
     let code = crate::reconcile::exit_code(&result, healer.stop_reason());
     env.drift_reported = None;
     let verdict = match code {

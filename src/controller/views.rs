@@ -104,6 +104,12 @@ fn fill_metrics(
     m.health = env.health.to_string();
     m.drifted_resources = env.drifted;
     m.orphaned_stacks = env.view.orphans.len();
+    m.releasing = env
+        .view
+        .releasing
+        .iter()
+        .map(|r| (r.function.clone(), r.weight))
+        .collect();
     m.api_calls = calls.by_operation.clone();
     if let Some(seconds) = env.pass_seconds {
         m.observe_pass(seconds);
@@ -162,6 +168,62 @@ pub(super) fn drifted_views(
                 .collect(),
         })
         .collect()
+}
+
+/// A release's step into the page's view; whether the view changed. A
+/// shift under way makes the environment `progressing`.
+pub(super) fn releasing(env: &mut Followed, event: &crate::reconcile::Event) -> bool {
+    let crate::reconcile::Event::Release {
+        function,
+        from_version,
+        to_version,
+        weight,
+        state,
+        hold_s,
+        ..
+    } = event
+    else {
+        return false;
+    };
+    env.view.releasing.retain(|r| r.function != *function);
+    if *state == "shifting" {
+        env.view.releasing.push(crate::page::live::ReleaseView {
+            function: function.clone(),
+            weight: *weight,
+            from: from_version.clone(),
+            to: to_version.clone(),
+            step_ends: unix_now() + hold_s.unwrap_or_default().ceil() as i64,
+        });
+    }
+    let shifting = !env.view.releasing.is_empty();
+    match shifting {
+        true => {
+            env.view.health = "progressing".into();
+            env.health = "progressing";
+        }
+        false => env.view.health = env.health.to_string(),
+    }
+    true
+}
+
+/// The release state of `env` on the pages and `/metrics` now, while
+/// its pass runs.
+pub(super) fn publish_release(shared: &Shared, env: &Followed) {
+    if let Ok(mut views) = shared.views.lock() {
+        views.insert(env.name.clone(), env.view.clone());
+    }
+    if let Ok(mut all) = shared.metrics.lock() {
+        let m = all.entry(env.name.clone()).or_default();
+        m.releasing = env
+            .view
+            .releasing
+            .iter()
+            .map(|r| (r.function.clone(), r.weight))
+            .collect();
+        if !m.releasing.is_empty() {
+            m.health = "progressing".into();
+        }
+    }
 }
 
 /// The drifted resources and settings, named: what is told once.

@@ -72,6 +72,19 @@ pub struct EnvView {
     pub pending: Vec<crate::plan::StackPlan>,
     /// Stacks its layout no longer names, each with what becomes of it.
     pub orphans: Vec<String>,
+    /// Releases under way: function, share on the new version, versions,
+    /// and when the step held now ends (Unix seconds).
+    pub releasing: Vec<ReleaseView>,
+}
+
+/// A release under way, as the pages show it.
+#[derive(Clone, Debug, Default)]
+pub struct ReleaseView {
+    pub function: String,
+    pub weight: f64,
+    pub from: String,
+    pub to: String,
+    pub step_ends: i64,
 }
 
 fn sync_badge(v: &EnvView) -> (&'static str, &'static str) {
@@ -178,6 +191,14 @@ pub fn env_page(v: &EnvView, now: i64) -> String {
         @match &v.rendered {
             Some(rendered) => (PreEscaped(waves_svg(rendered, &state_of))),
             None => p { "not rendered yet" },
+        }
+        @if !v.releasing.is_empty() {
+            h2 { "Releasing" }
+            ul class="releasing" {
+                @for r in &v.releasing {
+                    li { code { (r.function) } ": " (format!("{:.0}%", r.weight * 100.0)) " on version " (r.to) ", the rest on " (r.from) "; this step ends in " ((r.step_ends - now).max(0)) " s" }
+                }
+            }
         }
         @if !v.orphans.is_empty() {
             h2 { "Orphaned stacks" }

@@ -63,8 +63,13 @@ const STACK_ACTIONS: &[&str] = &[
 ];
 
 /// What driftless itself calls on the resources of the stacks it deploys:
-/// hotswaps, reserved concurrency, smoke invocations, bucket content.
+/// hotswaps, reserved concurrency, smoke invocations, release shifts,
+/// bucket content.
 const RESOURCE_ACTIONS: &[&str] = &[
+    "lambda:GetAlias",
+    "lambda:UpdateAlias",
+    "lambda:PublishVersion",
+    "lambda:ListVersionsByFunction",
     "lambda:GetFunction",
     "lambda:GetFunctionConfiguration",
     "lambda:UpdateFunctionCode",

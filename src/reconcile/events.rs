@@ -175,6 +175,9 @@ pub enum Event {
         to_version: String,
         weight: f64,
         state: &'static str,
+        /// How long this step is held (`shifting`), in seconds.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hold_s: Option<f64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },

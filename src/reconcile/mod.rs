@@ -21,7 +21,7 @@ mod machines;
 mod missing;
 mod observe;
 mod orphans;
-mod release;
+pub mod release;
 mod restore;
 mod rollback;
 mod run;

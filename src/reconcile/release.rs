@@ -45,6 +45,19 @@ struct Watching {
     deployed: BTreeMap<String, crate::deployed::DeployedStack>,
 }
 
+/// A release while it shifts, in the environment's state: what a pass cut
+/// short leaves for the next one and for `status`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ReleaseRecord {
+    pub stack: String,
+    /// `user@host pid N`.
+    pub by: String,
+    /// Unix seconds, by the store's clock.
+    pub at: i64,
+    /// `unit.resource from -> to`, each.
+    pub functions: Vec<String>,
+}
+
 /// One function on its way from one version to another.
 pub(super) struct Moving {
     pub label: String,
@@ -77,11 +90,33 @@ impl Pass<'_> {
         let Some(before) = stacks::describe(self.cloud, name).await? else {
             return Ok(ReleaseEnd::Nothing);
         };
-        // A pass cut short during this release left the alias weighted.
+        // A pass cut short during this release left the alias weighted,
+        // and its record says whose it was.
         let resumed = before
             .tags
             .get(HASH_TAG)
             .is_some_and(|h| h.starts_with("releasing-"));
+        let left_by = match (resumed, bucket) {
+            (true, Some(bucket)) => {
+                let key = crate::cloud::state::release_key(
+                    &self.environment.app,
+                    &self.environment.environment,
+                );
+                crate::cloud::state::read_json::<ReleaseRecord>(self.cloud, bucket, &key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|r| {
+                        format!(
+                            " (the release {} started by {} at {})",
+                            r.functions.join(", "),
+                            r.by,
+                            r.at
+                        )
+                    })
+            }
+            _ => None,
+        };
         let template = serde_json::to_string(&first_update(&desired, &deployed, &shifts))
             .map_err(|e| CloudError::new("CreateChangeSet", name, e.to_string()))?;
         // Not the desired hash: a pass cut short in the shift releases
@@ -159,9 +194,11 @@ impl Pass<'_> {
                     to_version: to.clone(),
                     weight: left_at,
                     state: "resumed",
+                    hold_s: None,
                     reason: Some(format!(
-                        "a pass cut short during this release left {:.0}% on version {to}; it starts again from the version the alias serves",
-                        left_at * 100.0
+                        "a pass cut short during this release left {:.0}% on version {to}{}; it starts again from the version the alias serves",
+                        left_at * 100.0,
+                        left_by.as_deref().unwrap_or_default()
                     )),
                 });
             }
@@ -175,6 +212,21 @@ impl Pass<'_> {
                     to,
                 },
             ));
+        }
+        let record_key =
+            crate::cloud::state::release_key(&self.environment.app, &self.environment.environment);
+        let record = ReleaseRecord {
+            stack: name.clone(),
+            by: super::lease::owner(&super::lease::host()),
+            at: self.cloud.store_now(),
+            functions: moving
+                .iter()
+                .map(|(_, m)| format!("{} {} -> {}", m.label, m.from, m.to))
+                .collect(),
+        };
+        if let Some(bucket) = bucket {
+            // Informs; a failed write fails nothing.
+            let _ = crate::cloud::state::write_json(self.cloud, bucket, &record_key, &record).await;
         }
         // What watches each step: the alarms, the environment's checks
         // (against what the alias serves now) and the verify function.
@@ -192,6 +244,9 @@ impl Pass<'_> {
         )
         .await;
         let failed = steps.into_iter().find_map(Result::err);
+        if let Some(bucket) = bucket {
+            let _ = crate::cloud::state::remove(self.cloud, bucket, &record_key).await;
+        }
         let Some(reason) = failed else {
             return Ok(ReleaseEnd::Shifted(
                 moving.into_iter().map(|(_, m)| m).collect(),
@@ -208,6 +263,7 @@ impl Pass<'_> {
                 to_version: m.to.clone(),
                 weight: 0.0,
                 state: "aborted",
+                hold_s: None,
                 reason: Some(reason.clone()),
             });
         }
@@ -252,6 +308,7 @@ impl Pass<'_> {
                 to_version: m.to.clone(),
                 weight,
                 state: "shifting",
+                hold_s: Some(hold.as_secs_f64()),
                 reason: None,
             });
             self.check_step(m, weight, watch).await?;
@@ -374,6 +431,7 @@ impl Pass<'_> {
                 to_version: m.to.clone(),
                 weight: 1.0,
                 state: "done",
+                hold_s: None,
                 reason: None,
             });
         }

@@ -210,6 +210,15 @@ impl Pass<'_> {
         let (last_pass, suspended) = records?;
         let (mut health, mut health_reasons) = health(&stacks, &alarms, last_pass.as_ref());
         let aliases = self.alias_states(&observed).await?;
+        // A release's record stays while it shifts, and after a pass that
+        // was cut short in it: where it stood, and whose it was.
+        let release = match &observed.asset_bucket {
+            Some(bucket) => {
+                let key = state::release_key(&env.app, &env.environment);
+                state::read_json::<super::release::ReleaseRecord>(self.cloud, bucket, &key).await?
+            }
+            None => None,
+        };
         if !aliases.shifting.is_empty() {
             health = health.max(Health::Progressing);
             health_reasons.extend(aliases.shifting.iter().cloned());
@@ -217,6 +226,15 @@ impl Pass<'_> {
         let mut out_of_sync = out_of_sync(&observed);
         out_of_sync.extend(aliases.shifting.iter().cloned());
         out_of_sync.extend(aliases.moved.iter().cloned());
+        if let Some(r) = &release {
+            out_of_sync.push(format!(
+                "{}: a release started by {} at {} ({}) has not ended; the next pass finishes it",
+                r.stack,
+                r.by,
+                r.at,
+                r.functions.join(", ")
+            ));
+        }
         let drifted = stacks.iter().any(|s| s.drift.as_deref() == Some("DRIFTED"))
             || !observed.drift.is_empty()
             || !observed.hotswapped.is_empty()

@@ -383,3 +383,71 @@ fn a_commit_and_drift_at_once_are_applied_and_healed_in_one_pass() {
         .collect();
     assert_eq!(at_commit.len(), 1, "one pass: {at_commit:#?}");
 }
+
+/// While the loop's pass shifts a release, the page and `/metrics` show
+/// it as it goes: the share on the new version, progressing, and when the
+/// step ends.
+#[test]
+fn a_release_in_the_loop_shows_its_weight_on_the_page_and_in_metrics_while_it_bakes() {
+    let account = account();
+    let (repo, _) = Repo::new(&account);
+    repo.push(
+        "environments/dev.yaml",
+        "hotswap: true",
+        "hotswap: true\nreleases: { strategy: canary 10% 20s }",
+        "releases",
+    );
+    let mut agent = Running::spawn(loop_command(
+        &repo,
+        &account,
+        &["dev"],
+        &["--interval", "0.5", "--listen", "127.0.0.1:0"],
+    ));
+    let address = listening(&mut agent);
+    tick(&mut agent, |e| e["result"] == "applied");
+    let handler = "specs/api/runtime/lambda_function.py";
+    let text = std::fs::read_to_string(repo.work.join(handler)).expect("handler");
+    let last = text.lines().last().unwrap_or_default().to_string();
+    repo.push(
+        handler,
+        &last,
+        &format!("{last}\n# a new release"),
+        "new code",
+    );
+    agent.next(
+        |e| e["event"] == "release" && e["state"] == "shifting",
+        std::time::Duration::from_secs(60),
+    );
+    let (_, metrics) = request(&address, "GET", "/metrics", &[], "");
+    let metrics = parse_metrics(&metrics);
+    assert_eq!(
+        gauge(&metrics, "driftless_release_weight", "dev"),
+        Some(0.1),
+        "{metrics:#}"
+    );
+    let progressing = metrics
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["samples"].as_array().into_iter().flatten())
+        .any(|s| {
+            s["name"] == "driftless_health"
+                && s["labels"]["health"] == "progressing"
+                && s["value"] == 1.0
+        });
+    assert!(progressing, "{metrics:#}");
+    let (_, page) = request(&address, "GET", "/env/dev", &[], "");
+    assert!(
+        page.contains("Releasing")
+            && page.contains("10% on version 2")
+            && page.contains("this step ends in"),
+        "{page}"
+    );
+    tick(&mut agent, |e| e["result"] == "applied");
+    let (_, metrics) = request(&address, "GET", "/metrics", &[], "");
+    assert_eq!(
+        gauge(&parse_metrics(&metrics), "driftless_release_weight", "dev"),
+        None,
+        "released"
+    );
+}

@@ -304,6 +304,17 @@ fn a_release_killed_in_its_bake_is_resumed_and_finished_by_the_next_pass() {
         Some(2),
         "out of sync until the release ends"
     );
+    let status = run(project, &account, &["status", "dev"]);
+    let s = events(&status)
+        .into_iter()
+        .find(|e| e["event"] == "status")
+        .expect("status");
+    let lines = s["status"]["out_of_sync"].to_string();
+    assert!(
+        lines.contains("a release started by") && lines.contains("api.handler 1 -> 2"),
+        "{lines}"
+    );
+    assert_eq!(s["status"]["health"], "progressing", "{s:#}");
 
     // The lock the killed pass held lapses; the next pass waits for it.
     with_releases_bake(project, "canary 25% 30s", "canary 25% 1s");
@@ -323,7 +334,21 @@ fn a_release_killed_in_its_bake_is_resumed_and_finished_by_the_next_pass() {
         .find(|e| e["event"] == "release" && e["state"] == "resumed")
         .expect("says the release was resumed");
     assert_eq!(resumed["weight"].as_f64(), Some(0.25), "{resumed:#}");
+    assert!(
+        resumed["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("started by"),
+        "whose it was: {resumed:#}"
+    );
     assert_eq!(alias(&c, &function), ("2".to_string(), vec![]), "finished");
+    let status = run(project, &account, &["status", "dev"]);
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "the record is gone: {}",
+        String::from_utf8_lossy(&status.stdout)
+    );
 }
 
 fn with_releases_bake(project: &Path, from: &str, to: &str) {

@@ -128,6 +128,7 @@ pub fn show(p: &mut Printer, event: &Event) {
             weight,
             state,
             reason,
+            ..
         } => progress::release(
             p,
             stack,
