@@ -28,8 +28,9 @@ pub struct EnvironmentMetrics {
     pub drifted_resources: usize,
     /// Stacks of the environment its layout no longer names.
     pub orphaned_stacks: usize,
-    /// Releases under way: the share on the new version, by function.
-    pub releasing: BTreeMap<String, f64>,
+    /// Releases under way, by function: the share on the new version,
+    /// and when the step held now ends (Unix seconds).
+    pub releasing: BTreeMap<String, (f64, i64)>,
     /// Bucket counts (one per bound, then +Inf), sum and count of passes.
     buckets: Vec<u64>,
     sum: f64,
@@ -185,10 +186,23 @@ impl Collector for Scrape {
             "driftless_release_weight",
             "The share of the traffic on a new version while its release shifts",
             self.envs.iter().flat_map(|(e, m)| {
-                m.releasing.iter().map(move |(function, weight)| {
+                m.releasing.iter().map(move |(function, (weight, _))| {
                     (
                         vec![("environment", e.as_str()), ("function", function.as_str())],
                         *weight,
+                    )
+                })
+            }),
+        )?;
+        gauges(
+            &mut encoder,
+            "driftless_release_step_end_timestamp_seconds",
+            "When the step a release holds now ends (Unix seconds)",
+            self.envs.iter().flat_map(|(e, m)| {
+                m.releasing.iter().map(move |(function, (_, ends))| {
+                    (
+                        vec![("environment", e.as_str()), ("function", function.as_str())],
+                        *ends,
                     )
                 })
             }),

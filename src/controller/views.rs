@@ -108,7 +108,7 @@ fn fill_metrics(
         .view
         .releasing
         .iter()
-        .map(|r| (r.function.clone(), r.weight))
+        .map(|r| (r.function.clone(), (r.weight, r.step_ends)))
         .collect();
     m.api_calls = calls.by_operation.clone();
     if let Some(seconds) = env.pass_seconds {
@@ -218,7 +218,7 @@ pub(super) fn publish_release(shared: &Shared, env: &Followed) {
             .view
             .releasing
             .iter()
-            .map(|r| (r.function.clone(), r.weight))
+            .map(|r| (r.function.clone(), (r.weight, r.step_ends)))
             .collect();
         if !m.releasing.is_empty() {
             m.health = "progressing".into();

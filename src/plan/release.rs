@@ -96,6 +96,7 @@ mod tests {
             alias: "live".into(),
             functions: Vec::new(),
             verify: None,
+            alarms: Vec::new(),
             span: Default::default(),
         };
         let released = crate::render::releases::put_behind_aliases(

@@ -406,11 +406,20 @@ impl Pass<'_> {
             {
                 continue;
             }
-            for r in stacks::resources(self.cloud, &stack.name)
-                .await
-                .unwrap_or_default()
-            {
+            // Only those `releases: alarms:` names, where it names any.
+            let watched = |logical_id: &str| {
+                let wanted = &self.environment.release_alarms;
+                wanted.is_empty()
+                    || stack.resources.iter().any(|r| {
+                        r.logical_id == logical_id
+                            && wanted.contains(&format!("{}.{}", r.unit, r.resource))
+                    })
+            };
+            // A stack not deployed yet has no alarm to read.
+            let resources = stacks::resources(self.cloud, &stack.name).await;
+            for r in resources.unwrap_or_default() {
                 if r.resource_type == "AWS::CloudWatch::Alarm"
+                    && watched(&r.logical_id)
                     && let Some(name) = r.physical_id
                 {
                     names.push(name);

@@ -204,6 +204,11 @@ pub fn render_with(
             .releases
             .as_ref()
             .and_then(|r| r.verify.as_ref().map(|(label, _)| label.clone())),
+        release_alarms: env
+            .releases
+            .as_ref()
+            .map(|r| r.alarms.iter().map(|(label, _)| label.clone()).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -231,6 +236,28 @@ fn behind_aliases(
             .collect();
         labels.extend(functions.iter().map(|(_, label)| label.clone()));
         stack.released = releases::put_behind_aliases(template, &functions, releases);
+    }
+    let alarms: Vec<String> = assembled
+        .iter()
+        .flat_map(|(_, stack, _)| &stack.resources)
+        .filter(|r| r.type_name == "AWS::CloudWatch::Alarm")
+        .map(|r| format!("{}.{}", r.unit, r.resource))
+        .collect();
+    for (label, span) in &releases.alarms {
+        if !alarms.contains(label) {
+            diags.push(
+                crate::diag::Diagnostic::new(
+                    &env.file,
+                    *span,
+                    format!("releases: `{label}` is not an alarm this environment deploys"),
+                )
+                .with_help(match alarms.is_empty() {
+                    true => "the environment deploys no alarm: add one (kind: alarm) to a unit"
+                        .to_string(),
+                    false => format!("its alarms: {}", alarms.join(", ")),
+                }),
+            );
+        }
     }
     let verify = releases.verify.iter().map(|(label, span)| (label, span));
     let named = releases

@@ -136,6 +136,8 @@ pub struct RenderedEnvironment {
     pub instance: Option<String>,
     /// The function (`unit.resource`) a release invokes at each step.
     pub verify: Option<String>,
+    /// The alarms (`unit.resource`) a release watches; all when empty.
+    pub release_alarms: Vec<String>,
 }
 
 impl RenderedEnvironment {

@@ -229,6 +229,7 @@ mod tests {
             alias: "live".into(),
             functions: vec![("api.other".into(), Strategy::AllAtOnce, Default::default())],
             verify: None,
+            alarms: Vec::new(),
             span: Default::default(),
         }
     }

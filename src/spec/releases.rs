@@ -123,6 +123,9 @@ pub struct Releases {
     /// A function (`unit.resource`) invoked at each step with the release
     /// (function, alias, versions, weight): an error aborts it.
     pub verify: Option<(String, Span)>,
+    /// The alarms (`unit.resource`) a shift watches; every alarm of the
+    /// environment's stacks without it.
+    pub alarms: Vec<(String, Span)>,
     pub span: Span,
 }
 
@@ -136,7 +139,7 @@ impl Releases {
     }
 }
 
-const KEYS: &[&str] = &["strategy", "alias", "functions", "verify"];
+const KEYS: &[&str] = &["strategy", "alias", "functions", "verify", "alarms"];
 
 /// Lambda's alias names: letters, digits, `-` and `_`, not all digits.
 fn alias_name(name: &str) -> bool {
@@ -233,11 +236,37 @@ pub(super) fn read(node: &Node, r: &mut Reader<'_>) -> Option<Releases> {
             }
         }
     };
+    let mut alarms = Vec::new();
+    if let Some(n) = node.get("alarms") {
+        match &n.value {
+            Value::Seq(items) => {
+                for item in items {
+                    let Some(label) = r.string(item, "an alarm") else {
+                        continue;
+                    };
+                    match label.contains('.') {
+                        true => alarms.push((label, item.span)),
+                        false => r.error(
+                            item.span,
+                            format!("`{label}` is not `unit.alarm`"),
+                            "name the alarm as its unit and resource, such as `monitoring.function_errors`",
+                        ),
+                    }
+                }
+            }
+            _ => r.error(
+                n.span,
+                format!("alarms must be a list, found {}", n.type_name()),
+                "for example `alarms: [monitoring.function_errors]`",
+            ),
+        }
+    }
     Some(Releases {
         strategy: strategy?,
         alias: alias?,
         functions,
         verify: verify?,
+        alarms,
         span: node.span,
     })
 }

@@ -425,6 +425,19 @@ fn a_release_in_the_loop_shows_its_weight_on_the_page_and_in_metrics_while_it_ba
         Some(0.1),
         "{metrics:#}"
     );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    let ends = gauge(
+        &metrics,
+        "driftless_release_step_end_timestamp_seconds",
+        "dev",
+    );
+    assert!(
+        ends.is_some_and(|t| t > now - 5.0 && t < now + 60.0),
+        "when the step ends: {ends:?}"
+    );
     let progressing = metrics
         .as_array()
         .into_iter()

@@ -165,7 +165,10 @@ fn an_alarm_during_the_bake_puts_all_traffic_back_and_exits_6_naming_it() {
     let account = account();
     let (project, app) = reference_app(&account);
     let project = project.path();
-    with_releases(project, "canary 20% 20s");
+    with_releases(
+        project,
+        "canary 20% 20s, alarms: [monitoring.function_errors]",
+    );
     let (_, stateless) = stacks(&app, "dev");
     let c = clients(&account, "us-east-1");
     deploy(project, &account, "dev");
@@ -265,12 +268,14 @@ fn a_strategy_that_cannot_be_read_or_names_no_function_is_an_error_at_its_line()
     edit(
         &dir.path().join("environments/dev.yaml"),
         "hotswap: true",
-        "hotswap: true\nreleases:\n  strategy: all_at_once\n  functions:\n    api.nothing: all_at_once",
+        "hotswap: true\nreleases:\n  strategy: all_at_once\n  alarms: [monitoring.nothing]\n  functions:\n    api.nothing: all_at_once",
     );
     let out = run(dir.path(), &account(), &["validate"]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        text.contains("`api.nothing` is not a function this environment deploys")
+        text.contains("`monitoring.nothing` is not an alarm this environment deploys")
+            && text.contains("monitoring.function_errors")
+            && text.contains("`api.nothing` is not a function this environment deploys")
             && text.contains("api.handler"),
         "{text}"
     );

@@ -413,6 +413,7 @@ pub fn environment(
         self_heal: false,
         instance: None,
         verify: None,
+        release_alarms: Vec::new(),
     }
 }
 
