@@ -47,6 +47,7 @@ pub fn validate_project(root: &Path) -> Result<Report, LoadError> {
     let mut warnings = Vec::new();
     for env in project.environments.values() {
         warnings.extend(render::shadowed_routes(&project, env));
+        warnings.extend(render::releases::unused_aliases(&project, env));
         let (assets, asset_diags) = assets::prepare(&project, Some(env), assets::Builds::Skip);
         diags.extend(asset_diags);
         if let Err(env_diags) = render::render(&project, env, &asset_refs(&assets)) {

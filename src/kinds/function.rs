@@ -84,6 +84,7 @@ pub const FIELDS: &[FieldSpec] = &[
             max: 100_000,
         },
     ),
+    opt("alias", FieldType::Str),
     opt(
         "provisioned_concurrency",
         FieldType::Int {
@@ -118,6 +119,9 @@ pub const DEFAULT_MEMORY: i64 = 256;
 /// Where a function's provisioned concurrency waits, in its rendered
 /// resource, for the release alias it belongs on.
 pub const PROVISIONED_METADATA: &str = "DriftlessProvisionedConcurrency";
+
+/// Where the alias name a unit gives its function waits, likewise.
+pub const ALIAS_METADATA: &str = "DriftlessAlias";
 pub const DEFAULT_TIMEOUT: i64 = 10;
 const DEFAULT_RETENTION: i64 = 14;
 
@@ -489,10 +493,32 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
         return Err(errors);
     }
     let mut function = CfnResource::new(id.clone(), "AWS::Lambda::Function", Json::Object(props));
+    // Both belong on the release alias; render moves them there.
+    let mut metadata = Map::new();
     if let Some(pc) = x.json("provisioned_concurrency") {
+        metadata.insert(PROVISIONED_METADATA.into(), pc);
+    }
+    if let Some(alias) = x.field("alias") {
+        let name = alias.str().unwrap_or_default();
+        let valid = !name.is_empty()
+            && name.len() <= 128
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && !name.chars().all(|c| c.is_ascii_digit());
+        if !valid {
+            return Err(vec![x.error(
+                alias,
+                format!("`{name}` is not an alias name Lambda takes"),
+                "use letters, digits, `-` and `_` (not only digits), such as `live`",
+            )]);
+        }
+        metadata.insert(ALIAS_METADATA.into(), json!(name));
+    }
+    if !metadata.is_empty() {
         function
             .attributes
-            .insert("Metadata".into(), json!({ PROVISIONED_METADATA: pc }));
+            .insert("Metadata".into(), Json::Object(metadata));
     }
     let mut resources = vec![function, role, log_group];
     resources.extend(wired.resources);

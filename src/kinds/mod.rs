@@ -20,7 +20,7 @@ mod table;
 mod target;
 mod topic;
 
-pub use function::PROVISIONED_METADATA;
+pub use function::{ALIAS_METADATA, PROVISIONED_METADATA};
 pub use schema::{FieldSpec, FieldType, check_fields};
 
 use crate::diag::Diagnostic;

@@ -291,6 +291,8 @@ fn without_aliases(
 ) {
     for (_, stack, template) in assembled.iter_mut() {
         for f in &stack.functions {
+            // The alias a unit names is used where an environment releases.
+            let _ = releases::take_alias(template, &f.logical_id);
             let Some(value) = releases::take_provisioned(template, &f.logical_id) else {
                 continue;
             };

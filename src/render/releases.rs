@@ -33,6 +33,7 @@ pub fn put_behind_aliases(
     for (logical_id, label) in functions {
         // The alias's setting, not the function's: no new version for it.
         let provisioned = take_provisioned(template, logical_id);
+        let named = take_alias(template, logical_id);
         let Some(body) = template.pointer(&format!("/Resources/{logical_id}")) else {
             continue;
         };
@@ -42,7 +43,7 @@ pub fn put_behind_aliases(
             label: label.clone(),
             version_id: format!("{logical_id}Version{}", &hash[..10]),
             alias_id: format!("{logical_id}Alias"),
-            alias: releases.alias.clone(),
+            alias: named.unwrap_or_else(|| releases.alias.clone()),
             strategy: releases.strategy_of(label),
         };
         let Some(resources) = template.get_mut("Resources").and_then(Json::as_object_mut) else {
@@ -84,12 +85,54 @@ pub fn put_behind_aliases(
     released
 }
 
+/// A unit's `alias:` in an environment without `releases:` names no alias
+/// there: said, as a warning at the field, where `validate` shows it.
+pub fn unused_aliases(
+    project: &crate::spec::Project,
+    env: &crate::spec::Environment,
+) -> Vec<crate::diag::Diagnostic> {
+    if env.releases.is_some() {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    for unit in project.units.values().filter(|u| env.deploys(&u.name)) {
+        for resource in &unit.resources {
+            if let Some(node) = resource.body.get("alias") {
+                warnings.push(
+                    crate::diag::Diagnostic::new(
+                        &unit.file,
+                        node.span,
+                        format!(
+                            "{} has no `releases:`: {}.{} runs without an alias there",
+                            env.file.as_ref() as &str,
+                            unit.name,
+                            resource.name
+                        ),
+                    )
+                    .with_help("the alias is made where an environment says `releases:`"),
+                );
+            }
+        }
+    }
+    warnings
+}
+
 /// Takes a function's provisioned concurrency out of its resource (where
 /// the kind left it for the alias); None when it has none.
 pub fn take_provisioned(template: &mut Json, logical_id: &str) -> Option<Json> {
+    take_metadata(template, logical_id, crate::kinds::PROVISIONED_METADATA)
+}
+
+/// Takes the alias name a unit gives its function out of its resource.
+pub fn take_alias(template: &mut Json, logical_id: &str) -> Option<String> {
+    take_metadata(template, logical_id, crate::kinds::ALIAS_METADATA)
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+fn take_metadata(template: &mut Json, logical_id: &str, key: &str) -> Option<Json> {
     let resource = template.pointer_mut(&format!("/Resources/{logical_id}"))?;
     let metadata = resource.get_mut("Metadata")?.as_object_mut()?;
-    let value = metadata.remove(crate::kinds::PROVISIONED_METADATA)?;
+    let value = metadata.remove(key)?;
     if metadata.is_empty()
         && let Some(resource) = resource.as_object_mut()
     {

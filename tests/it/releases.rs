@@ -537,3 +537,45 @@ fn provisioned_concurrency_is_set_on_the_alias_and_checked_at_its_line() {
         "{text}"
     );
 }
+
+/// A unit may name its function's alias; where an environment has no
+/// `releases:`, `validate` says the name is unused there.
+#[test]
+fn a_unit_names_its_alias_and_validate_warns_where_it_is_unused() {
+    let account = account();
+    let (project, app) = reference_app(&account);
+    let project = project.path();
+    edit(
+        &project.join("specs/api/unit.yaml"),
+        "    timeout: 20",
+        "    timeout: 20\n    alias: current",
+    );
+    with_releases(project, "all_at_once");
+    deploy(project, &account, "dev");
+    let (_, stateless) = stacks(&app, "dev");
+    let c = clients(&account, "us-east-1");
+    let function = output(&c, &stateless, "ApiFunctionName");
+    let named =
+        c.rt.block_on(
+            c.lambda
+                .get_alias()
+                .function_name(&function)
+                .name("current")
+                .send(),
+        )
+        .expect("the unit's alias");
+    assert_eq!(named.function_version(), Some("1"));
+    let out = run(project, &account, &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(
+            "environments/prod.yaml has no `releases:`: api.handler runs without an alias there"
+        ),
+        "{text}"
+    );
+}
