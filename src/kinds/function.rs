@@ -116,12 +116,6 @@ pub const FIELDS: &[FieldSpec] = &[
 
 pub const DEFAULT_MEMORY: i64 = 256;
 
-/// Where a function's provisioned concurrency waits, in its rendered
-/// resource, for the release alias it belongs on.
-pub const PROVISIONED_METADATA: &str = "DriftlessProvisionedConcurrency";
-
-/// Where the alias name a unit gives its function waits, likewise.
-pub const ALIAS_METADATA: &str = "DriftlessAlias";
 pub const DEFAULT_TIMEOUT: i64 = 10;
 const DEFAULT_RETENTION: i64 = 14;
 
@@ -476,50 +470,12 @@ pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {
     if let Some(events) = x.field("events") {
         check_queue_timeouts(x, events, &props, &mut errors);
     }
-    // Provisioned concurrency is set on the release alias (`releases:`);
-    // render moves it there.
-    let provisioned = x.field("provisioned_concurrency");
-    if let (Some(pc), Some(reserved)) = (provisioned, x.field("reserved_concurrency"))
-        && let (Some(pc), Some(most)) = (pc.to_json().as_i64(), reserved.to_json().as_i64())
-        && pc > most
-    {
-        errors.push(x.error(
-            provisioned.unwrap_or(reserved),
-            format!("provisioned_concurrency {pc} is above reserved_concurrency {most}"),
-            "keep it at most the function's reserved concurrency",
-        ));
-    }
+    super::alias::check_provisioned(x, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
     let mut function = CfnResource::new(id.clone(), "AWS::Lambda::Function", Json::Object(props));
-    // Both belong on the release alias; render moves them there.
-    let mut metadata = Map::new();
-    if let Some(pc) = x.json("provisioned_concurrency") {
-        metadata.insert(PROVISIONED_METADATA.into(), pc);
-    }
-    if let Some(alias) = x.field("alias") {
-        let name = alias.str().unwrap_or_default();
-        let valid = !name.is_empty()
-            && name.len() <= 128
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            && !name.chars().all(|c| c.is_ascii_digit());
-        if !valid {
-            return Err(vec![x.error(
-                alias,
-                format!("`{name}` is not an alias name Lambda takes"),
-                "use letters, digits, `-` and `_` (not only digits), such as `live`",
-            )]);
-        }
-        metadata.insert(ALIAS_METADATA.into(), json!(name));
-    }
-    if !metadata.is_empty() {
-        function
-            .attributes
-            .insert("Metadata".into(), Json::Object(metadata));
-    }
+    super::alias::carry(x, &mut function)?;
     let mut resources = vec![function, role, log_group];
     resources.extend(wired.resources);
     resources.extend(reach.resources);

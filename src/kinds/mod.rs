@@ -2,6 +2,7 @@
 //! expands into complete CloudFormation with good defaults.
 
 mod alarm;
+mod alias;
 pub mod bucket;
 pub mod cron;
 mod dashboard;
@@ -20,7 +21,7 @@ mod table;
 mod target;
 mod topic;
 
-pub use function::{ALIAS_METADATA, PROVISIONED_METADATA};
+pub use alias::{ALIAS_METADATA, PROVISIONED_METADATA, alias_name};
 pub use schema::{FieldSpec, FieldType, check_fields};
 
 use crate::diag::Diagnostic;

@@ -11,6 +11,7 @@
 //! ```
 
 use super::read::Reader;
+use crate::kinds::alias_name;
 use crate::yaml::{Node, Span, Value};
 use std::time::Duration;
 
@@ -140,16 +141,6 @@ impl Releases {
 }
 
 const KEYS: &[&str] = &["strategy", "alias", "functions", "verify", "alarms"];
-
-/// Lambda's alias names: letters, digits, `-` and `_`, not all digits.
-fn alias_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        && !name.chars().all(|c| c.is_ascii_digit())
-}
 
 fn strategy_at(node: &Node, r: &mut Reader<'_>, what: &str) -> Option<Strategy> {
     let text = r.string(node, what)?;
