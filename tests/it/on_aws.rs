@@ -21,13 +21,13 @@ fn aws_tool(name: &str) -> PathBuf {
 
 /// `tests/aws/record.py` in front of `upstream`, writing to `log`; stopped
 /// when dropped.
-struct Recorder {
-    url: String,
+pub(super) struct Recorder {
+    pub(super) url: String,
     child: Child,
 }
 
 impl Recorder {
-    fn start(upstream: &str, log: &Path) -> Recorder {
+    pub(super) fn start(upstream: &str, log: &Path) -> Recorder {
         let mut child = Command::new(python())
             .arg(aws_tool("record.py"))
             .args(["--upstream", upstream, "--log"])

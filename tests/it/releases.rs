@@ -213,17 +213,31 @@ fn an_alarm_during_the_bake_puts_all_traffic_back_and_exits_6_naming_it() {
     );
 }
 
+/// A linear release's weights over time: the first share comes with the
+/// stack update that publishes the version, each next one is an
+/// `UpdateAlias` (recorded by a proxy in front of the emulator), and the
+/// last update takes all of it.
 #[test]
 fn a_linear_release_steps_up_each_interval() {
     let account = account();
     let (project, app) = reference_app(&account);
     let project = project.path();
-    with_releases(project, "linear 34% every 1s");
+    with_releases(project, "linear 25% every 1s");
     let (_, stateless) = stacks(&app, "dev");
     let c = clients(&account, "us-east-1");
     deploy(project, &account, "dev");
     new_code(project, "linear");
-    let out = run(project, &account, &["deploy", "dev", "--yes"]);
+    let log = project.join("calls.jsonl");
+    let recorder = super::on_aws::Recorder::start(&emulator().endpoint(), &log);
+    let out = command(
+        project,
+        &account,
+        &["deploy", "dev", "--yes"],
+        &recorder.url,
+    )
+    .output()
+    .expect("deploy");
+    drop(recorder);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -243,10 +257,39 @@ fn a_linear_release_steps_up_each_interval() {
     assert_eq!(
         steps,
         [
-            ("shifting".to_string(), 0.34),
-            ("shifting".to_string(), 0.68),
+            ("shifting".to_string(), 0.25),
+            ("shifting".to_string(), 0.5),
+            ("shifting".to_string(), 0.75),
             ("done".to_string(), 1.0)
         ]
+    );
+    let calls = std::fs::read_to_string(&log).expect("the recorded calls");
+    let updates: Vec<(String, f64)> = calls
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
+        .filter(|c| {
+            c["method"] == "PUT" && c["path"].as_str().unwrap_or_default().contains("/aliases/")
+        })
+        .filter_map(|c| serde_json::from_str::<Json>(c["body"].as_str()?).ok())
+        .map(|body| {
+            let weights = &body["RoutingConfig"]["AdditionalVersionWeights"];
+            let weight = weights
+                .as_object()
+                .and_then(|w| w.values().next())
+                .and_then(Json::as_f64);
+            (
+                body["FunctionVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                weight.unwrap_or(0.0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        updates,
+        [("1".to_string(), 0.5), ("1".to_string(), 0.75)],
+        "each later step is one UpdateAlias, on the old version with the new one weighted"
     );
     let function = output(&c, &stateless, "ApiFunctionName");
     assert_eq!(alias(&c, &function), ("2".to_string(), vec![]));
