@@ -56,6 +56,9 @@ pub struct ReleaseRecord {
     pub at: i64,
     /// `unit.resource from -> to`, each.
     pub functions: Vec<String>,
+    /// When the shift should end, if nothing aborts it (Unix seconds).
+    #[serde(default)]
+    pub until: i64,
 }
 
 /// One function on its way from one version to another.
@@ -223,6 +226,12 @@ impl Pass<'_> {
                 .iter()
                 .map(|(_, m)| format!("{} {} -> {}", m.label, m.from, m.to))
                 .collect(),
+            until: self.cloud.store_now()
+                + moving
+                    .iter()
+                    .map(|(shift, _)| shift.function.strategy.duration().as_secs() as i64)
+                    .max()
+                    .unwrap_or_default(),
         };
         if let Some(bucket) = bucket {
             // Informs; a failed write fails nothing.

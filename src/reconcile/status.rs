@@ -227,8 +227,15 @@ impl Pass<'_> {
         out_of_sync.extend(aliases.shifting.iter().cloned());
         out_of_sync.extend(aliases.moved.iter().cloned());
         if let Some(r) = &release {
+            let left = r.until - self.cloud.store_now();
+            let when = match left > 0 {
+                true => format!("about {left} s left"),
+                false => {
+                    "past its end: the pass was cut short, and the next one finishes it".into()
+                }
+            };
             out_of_sync.push(format!(
-                "{}: a release started by {} at {} ({}) has not ended; the next pass finishes it",
+                "{}: a release started by {} at {} ({}) has not ended; {when}",
                 r.stack,
                 r.by,
                 r.at,

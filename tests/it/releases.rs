@@ -359,7 +359,9 @@ fn a_release_killed_in_its_bake_is_resumed_and_finished_by_the_next_pass() {
         .expect("status");
     let lines = s["status"]["out_of_sync"].to_string();
     assert!(
-        lines.contains("a release started by") && lines.contains("api.handler 1 -> 2"),
+        lines.contains("a release started by")
+            && lines.contains("api.handler 1 -> 2")
+            && lines.contains(" s left"),
         "{lines}"
     );
     assert_eq!(s["status"]["health"], "progressing", "{s:#}");
