@@ -101,7 +101,9 @@ impl HistoryArgs {
                 };
                 for pass in &passes {
                     ctx.printer
-                        .emit(json!({ "event": "pass", "pass": pass }), || line(pass));
+                        .emit(json!({ "event": "pass", "pass": pass }), || {
+                            crate::diag::quote_controls(line(pass))
+                        });
                 }
                 let human = format!("{} pass(es)", passes.len());
                 Ok(Summary::cloud(

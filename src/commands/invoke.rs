@@ -6,6 +6,7 @@ use super::target::{TargetArgs, runtime};
 use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
 use crate::assets::Builds;
 use crate::cloud::{functions, stacks};
+use crate::diag::quote_controls;
 use serde_json::{Value as Json, json};
 use std::time::Instant;
 
@@ -102,11 +103,19 @@ impl InvokeArgs {
                         if let Some(error) = &answer.function_error {
                             text.push_str(&format!(", function error {error}"));
                         }
+                        // What the function answered and wrote, line by
+                        // line, with no escape reaching the terminal.
+                        let lines = |t: &str| {
+                            t.lines()
+                                .map(|l| quote_controls(l.to_string()))
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        };
                         text.push('\n');
-                        text.push_str(&shown);
+                        text.push_str(&lines(&shown));
                         if let Some(log) = &answer.log {
                             text.push_str("\n--- log tail\n");
-                            text.push_str(log.trim_end());
+                            text.push_str(&lines(log.trim_end()));
                         }
                         text
                     },

@@ -8,6 +8,7 @@ use super::{CommandError, CommandResult, Context, ErrorKind, Summary};
 use crate::assets::Builds;
 use crate::cloud::logs::{self, LogLine};
 use crate::cloud::stacks;
+use crate::diag::quote_controls;
 use crate::output::SOURCE_COLOURS;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -117,7 +118,8 @@ impl LogsArgs {
                         let label = ctx.printer.paint(&source.label, source.colour);
                         ctx.printer.emit(
                             json!({ "event": "log", "function": source.label, "at_ms": line.at, "stream": line.stream, "message": line.message }),
-                            || format!("{at} {label} {}", line.message),
+                            // What a function wrote: no escape reaches the terminal.
+                            || format!("{at} {label} {}", quote_controls(line.message.clone())),
                         );
                     }
                     shown += batch.len();

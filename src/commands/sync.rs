@@ -121,12 +121,12 @@ impl SyncArgs {
             .as_u64()
             .and_then(|c| u8::try_from(c).ok())
             .unwrap_or(exit::FAILURE);
-        let line = format!(
+        let line = crate::diag::quote_controls(format!(
             "{}: {} {}",
             self.environment,
             tick["result"].as_str().unwrap_or_default(),
             tick["message"].as_str().unwrap_or_default()
-        );
+        ));
         ctx.printer.emit(json!({ "event": "sync", "environment": self.environment, "state": "ticked", "tick": tick }), || line.clone());
         Ok(Summary::new(
             json!({ "command": "sync", "duration_ms": started.elapsed().as_millis() as u64 }),

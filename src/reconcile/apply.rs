@@ -2,14 +2,14 @@
 //! apply the stacks of the wave concurrently; a failed stack stops the later
 //! waves. Then the orphans (with `--prune`) and the settling.
 
-use super::change_set::{ChangeSetRun, change_set_name};
+use super::change_set::ChangeSetRun;
 use super::drive::{Start, drive};
 use super::observe::{Observed, PlannedStack};
 use super::release::ReleaseEnd;
 use super::{Event, Outcome, Pass, StackResult};
 use crate::cloud::CloudError;
 use crate::cloud::bootstrap::{BOOTSTRAP_STACK, BUCKET_OUTPUT};
-use crate::cloud::stacks::{self, ChangeSetRequest};
+use crate::cloud::stacks;
 use crate::deployed::{APP_TAG, DeployedStack, ENVIRONMENT_TAG, HASH_TAG, REVISION_TAG};
 use crate::plan::{Action, StackPlan};
 use crate::render::{ParameterSource, RenderedStack};
@@ -359,29 +359,14 @@ impl Pass<'_> {
                 }
             }
         }
-        let change_set = change_set_name();
         let run = self
-            .run_change_set(
-                ChangeSetRequest {
-                    stack: name,
-                    name: &change_set,
-                    create,
-                    template: &planned.stack.template,
-                    parameters: &plan.parameters.values,
-                    keep_previous: &[],
-                    tags: &tags,
-                    revert_drift: false,
-                    bucket,
-                },
-                true,
-                |changes| {
-                    self.destroying_changes(
-                        &planned.stack,
-                        &planned.deployed_retained,
-                        &self.options.allow_replace,
-                        changes,
-                    )
-                },
+            .update_stack(
+                planned,
+                &plan,
+                &planned.stack.template,
+                &tags,
+                create,
+                bucket,
             )
             .await?;
         Ok(match run {

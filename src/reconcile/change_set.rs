@@ -63,6 +63,40 @@ impl Pass<'_> {
     /// stack settles. `destroys` names the changes that must not run; a
     /// stoppable run is not executed once the pass is stopping (a rollback
     /// always runs).
+    /// A change set of `planned`'s stack to `template`, with the plan's
+    /// parameters and `tags`, under the data-loss guard: every update a
+    /// pass makes to a stack of its layout.
+    pub(super) async fn update_stack(
+        &self,
+        planned: &super::observe::PlannedStack,
+        plan: &crate::plan::StackPlan,
+        template: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+        create: bool,
+        bucket: Option<&str>,
+    ) -> Result<ChangeSetRun, CloudError> {
+        let request = ChangeSetRequest {
+            stack: &planned.stack.name,
+            name: &change_set_name(),
+            create,
+            template,
+            parameters: &plan.parameters.values,
+            keep_previous: &[],
+            tags,
+            revert_drift: false,
+            bucket,
+        };
+        self.run_change_set(request, true, |changes| {
+            self.destroying_changes(
+                &planned.stack,
+                &planned.deployed_retained,
+                &self.options.allow_replace,
+                changes,
+            )
+        })
+        .await
+    }
+
     pub(super) async fn run_change_set(
         &self,
         request: ChangeSetRequest<'_>,

@@ -6,11 +6,11 @@
 //! what runs. On an alarm or a stop, the traffic goes back at once and the
 //! stack back to its template before the pass.
 
-use super::change_set::{ChangeSetRun, change_set_name};
+use super::change_set::ChangeSetRun;
 use super::observe::PlannedStack;
 use super::rollback::{Snapshot, Undo};
 use super::{Event, Pass};
-use crate::cloud::stacks::{self, ChangeSetRequest};
+use crate::cloud::stacks;
 use crate::cloud::{CloudError, alarms, functions};
 use crate::deployed::HASH_TAG;
 use crate::plan::StackPlan;
@@ -127,28 +127,7 @@ impl Pass<'_> {
         let mut tags = tags.clone();
         tags.insert(HASH_TAG.to_string(), format!("releasing-{}", plan.hash));
         let run = self
-            .run_change_set(
-                ChangeSetRequest {
-                    stack: name,
-                    name: &change_set_name(),
-                    create: false,
-                    template: &template,
-                    parameters: &plan.parameters.values,
-                    keep_previous: &[],
-                    tags: &tags,
-                    revert_drift: false,
-                    bucket,
-                },
-                true,
-                |changes| {
-                    self.destroying_changes(
-                        &planned.stack,
-                        &planned.deployed_retained,
-                        &self.options.allow_replace,
-                        changes,
-                    )
-                },
-            )
+            .update_stack(planned, plan, &template, &tags, false, bucket)
             .await?;
         let now = match run {
             ChangeSetRun::Executed {

@@ -2,11 +2,10 @@
 //! the first of two updates takes them and what refers to them out of the
 //! stack (`plan::restore`); the stack's usual update then creates them.
 
-use super::change_set::{ChangeSetRun, change_set_name};
+use super::change_set::ChangeSetRun;
 use super::observe::PlannedStack;
 use super::{Event, Pass};
 use crate::cloud::CloudError;
-use crate::cloud::stacks::ChangeSetRequest;
 use crate::deployed::HASH_TAG;
 use crate::plan::StackPlan;
 use std::collections::BTreeMap;
@@ -38,28 +37,7 @@ impl Pass<'_> {
         let mut tags = tags.clone();
         tags.insert(HASH_TAG.to_string(), format!("restoring-{}", plan.hash));
         let run = self
-            .run_change_set(
-                ChangeSetRequest {
-                    stack: name,
-                    name: &change_set_name(),
-                    create: false,
-                    template: &restore.template,
-                    parameters: &plan.parameters.values,
-                    keep_previous: &[],
-                    tags: &tags,
-                    revert_drift: false,
-                    bucket,
-                },
-                true,
-                |changes| {
-                    self.destroying_changes(
-                        &planned.stack,
-                        &planned.deployed_retained,
-                        &self.options.allow_replace,
-                        changes,
-                    )
-                },
-            )
+            .update_stack(planned, plan, &restore.template, &tags, false, bucket)
             .await?;
         Ok(match run {
             ChangeSetRun::Empty(_) => Ok(()),

@@ -102,3 +102,27 @@ fn the_pipelines_supporting_stack_passes_cfn_lint_for_every_source() {
     }
     lint_files(&files, "the supporting stacks");
 }
+
+/// Functions behind release aliases: versions, aliases with provisioned
+/// concurrency, and every invoker pointed at an alias, as CloudFormation's
+/// schemas take them (the emulator accepts more), for the reference app
+/// and the fixture with every event source.
+#[test]
+fn templates_with_release_aliases_pass_cfn_lint() {
+    for fixture in [repo_root(), repo_root().join("tests/fixtures/events")] {
+        let dir = tempfile::tempdir().unwrap();
+        super::support::copy_dir(&fixture.join("specs"), &dir.path().join("specs"));
+        super::support::copy_dir(
+            &fixture.join("environments"),
+            &dir.path().join("environments"),
+        );
+        let dev = dir.path().join("environments/dev.yaml");
+        let text = std::fs::read_to_string(&dev).unwrap();
+        std::fs::write(
+            &dev,
+            format!("{text}\nreleases: {{ strategy: canary 10% 5m }}\n"),
+        )
+        .unwrap();
+        lint(dir.path(), "dev");
+    }
+}
