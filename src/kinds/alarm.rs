@@ -10,25 +10,25 @@ pub const STATISTICS: &[&str] = &["Average", "Maximum", "Minimum", "SampleCount"
 const COMPARISONS: &[&str] = &[">=", ">", "<", "<="];
 
 pub const FIELDS: &[FieldSpec] = &[
-    req("namespace", FieldType::Str),
-    req("metric", FieldType::Str),
-    opt("dimensions", FieldType::MapOf(&FieldType::Str)),
-    opt("statistic", FieldType::Enum(STATISTICS)),
+    req("namespace", FieldType::Str).doc("CloudWatch namespace of the metric, such as `AWS/Lambda`."),
+    req("metric", FieldType::Str).doc("Name of the metric the alarm watches, such as `Errors`."),
+    opt("dimensions", FieldType::MapOf(&FieldType::Str)).doc("Dimensions that pick one series of the metric; values may reference resources, such as `${handler.name}`."),
+    opt("statistic", FieldType::Enum(STATISTICS)).doc("How data points of a period are combined.").default("Sum"),
     opt(
         "period",
         FieldType::Int {
             min: 10,
             max: 86_400,
         },
-    ),
-    opt("evaluation_periods", FieldType::Int { min: 1, max: 100 }),
-    req("threshold", FieldType::Num),
-    opt("comparison", FieldType::Enum(COMPARISONS)),
+    ).doc("Length of one evaluation period, in seconds.").default("60"),
+    opt("evaluation_periods", FieldType::Int { min: 1, max: 100 }).doc("How many consecutive periods must breach before the alarm fires.").default("1"),
+    req("threshold", FieldType::Num).doc("The value the statistic is compared with."),
+    opt("comparison", FieldType::Enum(COMPARISONS)).doc("How the statistic is compared with the threshold.").default(">="),
     opt(
         "treat_missing_data",
         FieldType::Enum(&["breaching", "notBreaching", "ignore", "missing"]),
-    ),
-    opt("description", FieldType::Str),
+    ).doc("What a period without data counts as.").default("notBreaching"),
+    opt("description", FieldType::Str).doc("Text shown with the alarm in the console and in notifications."),
 ];
 
 fn operator(comparison: &str) -> &'static str {

@@ -6,18 +6,18 @@ use crate::value::Resolved;
 use serde_json::{Value as Json, json};
 
 pub const FIELDS: &[FieldSpec] = &[
-    opt("versioned", FieldType::Bool),
+    opt("versioned", FieldType::Bool).doc("Keep every version of every object.").default("false"),
     // A folder whose files are the bucket's objects, synced after the
     // stack converges (read by `content.rs`, not rendered).
-    opt("content", FieldType::Str),
-    opt("owns_all_objects", FieldType::Bool),
+    opt("content", FieldType::Str).doc("A folder of the unit whose files become the bucket's objects, synced after the stack converges."),
+    opt("owns_all_objects", FieldType::Bool).doc("Say that driftless owns every object, so a sync of `content` deletes objects it did not write.").default("false"),
     opt(
         "expire_after_days",
         FieldType::Int {
             min: 1,
             max: 36_500,
         },
-    ),
+    ).doc("Delete objects this many days after they were written."),
 ];
 
 /// Properties of a private (public access blocked, owner-enforced), SSE-S3

@@ -7,28 +7,39 @@ use crate::value::{Resolved, json_document_expr};
 use serde_json::{Value as Json, json};
 
 const METRIC: FieldType = FieldType::Object(&[
-    req("namespace", FieldType::Str),
-    req("metric", FieldType::Str),
-    opt("dimensions", FieldType::MapOf(&FieldType::Str)),
-    opt("stat", FieldType::Enum(STATISTICS)),
-    opt("label", FieldType::Str),
+    req("namespace", FieldType::Str).doc("CloudWatch namespace of the metric."),
+    req("metric", FieldType::Str).doc("Name of the metric to plot."),
+    opt("dimensions", FieldType::MapOf(&FieldType::Str))
+        .doc("Dimensions that pick one series of the metric."),
+    opt("stat", FieldType::Enum(STATISTICS))
+        .doc("Statistic of this metric line; the widget's `stat` when absent."),
+    opt("label", FieldType::Str).doc("Legend text of the line."),
 ]);
 const WIDGET: FieldType = FieldType::Object(&[
-    req("title", FieldType::Str),
-    req("metrics", FieldType::List(&METRIC)),
+    req("title", FieldType::Str).doc("Title of the widget."),
+    req("metrics", FieldType::List(&METRIC)).doc("The metric lines of the widget."),
     opt(
         "period",
         FieldType::Int {
             min: 10,
             max: 86_400,
         },
-    ),
-    opt("stat", FieldType::Enum(STATISTICS)),
-    opt("width", FieldType::Int { min: 1, max: 24 }),
-    opt("height", FieldType::Int { min: 1, max: 1000 }),
+    )
+    .doc("Length of one data point, in seconds.")
+    .default("300"),
+    opt("stat", FieldType::Enum(STATISTICS))
+        .doc("Statistic of the widget's lines.")
+        .default("Sum"),
+    opt("width", FieldType::Int { min: 1, max: 24 })
+        .doc("Width in grid columns of 24; widgets wrap to a new row when full.")
+        .default("12"),
+    opt("height", FieldType::Int { min: 1, max: 1000 })
+        .doc("Height in grid rows.")
+        .default("6"),
 ]);
 
-pub const FIELDS: &[FieldSpec] = &[req("widgets", FieldType::List(&WIDGET))];
+pub const FIELDS: &[FieldSpec] = &[req("widgets", FieldType::List(&WIDGET))
+    .doc("The dashboard's graphs, laid out left to right, top to bottom.")];
 
 const GRID_WIDTH: i64 = 24;
 

@@ -16,46 +16,70 @@ const SOURCES: &[&str] = &[
 ];
 
 pub const EVENT: FieldType = FieldType::Object(&[
-    opt("schedule", FieldType::Str),
-    opt("sqs", FieldType::Str),
-    opt("sns", FieldType::Str),
-    opt("s3", FieldType::Str),
-    opt("stream", FieldType::Str),
-    opt("kinesis", FieldType::Str),
-    opt("pattern", FieldType::MapOf(&FieldType::Any)),
-    opt("bus", FieldType::Str),
-    opt("input", FieldType::Any),
-    opt("enabled", FieldType::Bool),
+    opt("schedule", FieldType::Str)
+        .doc("Invoke on a schedule: `rate(5 minutes)` or `cron(0 12 * * ? *)`."),
+    opt("sqs", FieldType::Str)
+        .doc("Read messages from a queue: `${jobs.arn}` for a queue of the unit, or a queue ARN."),
+    opt("sns", FieldType::Str).doc("Subscribe to a topic: `${alerts.arn}` or a topic ARN."),
+    opt("s3", FieldType::Str)
+        .doc("Invoke on object changes of a bucket of the unit: `${uploads.name}`."),
+    opt("stream", FieldType::Str).doc("Read a DynamoDB table's stream: `${users.stream_arn}`."),
+    opt("kinesis", FieldType::Str).doc("Read a Kinesis stream by ARN."),
+    opt("pattern", FieldType::MapOf(&FieldType::Any))
+        .doc("Invoke on EventBridge events matching this event pattern."),
+    opt("bus", FieldType::Str)
+        .doc("Event bus of a `pattern` event.")
+        .default("default"),
+    opt("input", FieldType::Any)
+        .doc("Fixed input passed instead of the event (schedules and patterns)."),
+    opt("enabled", FieldType::Bool)
+        .doc("Whether the event source is active.")
+        .default("true"),
     opt(
         "batch_size",
         FieldType::Int {
             min: 1,
             max: 10_000,
         },
+    )
+    .doc("Most records delivered in one invocation."),
+    opt("batching_window", FieldType::Int { min: 0, max: 300 })
+        .doc("Seconds to gather records before invoking (standard queues and streams)."),
+    opt("partial_batch", FieldType::Bool)
+        .doc("Report failed items of a batch so only those are retried.")
+        .default("false"),
+    opt("max_concurrency", FieldType::Int { min: 2, max: 1000 })
+        .doc("Most concurrent invocations a queue source may drive."),
+    opt("filter", FieldType::MapOf(&FieldType::Any)).doc(
+        "Event filter patterns; records that match none are dropped before the function runs.",
     ),
-    opt("batching_window", FieldType::Int { min: 0, max: 300 }),
-    opt("partial_batch", FieldType::Bool),
-    opt("max_concurrency", FieldType::Int { min: 2, max: 1000 }),
-    opt("filter", FieldType::MapOf(&FieldType::Any)),
     opt(
         "on",
         FieldType::List(&FieldType::Enum(&["created", "removed"])),
-    ),
-    opt("prefix", FieldType::Str),
-    opt("suffix", FieldType::Str),
+    )
+    .doc("Which object changes of an `s3` event invoke.")
+    .default("[created]"),
+    opt("prefix", FieldType::Str).doc("Only objects whose key starts with this (`s3`)."),
+    opt("suffix", FieldType::Str).doc("Only objects whose key ends with this (`s3`)."),
     opt(
         "starting_position",
         FieldType::Enum(&["latest", "trim_horizon"]),
-    ),
-    opt("bisect_on_error", FieldType::Bool),
-    opt("on_failure", FieldType::Str),
+    )
+    .doc("Where a stream source starts reading.")
+    .default("latest"),
+    opt("bisect_on_error", FieldType::Bool)
+        .doc("Split a failing stream batch in two and retry each half.")
+        .default("false"),
+    opt("on_failure", FieldType::Str)
+        .doc("Queue or topic of the unit that receives records a stream source gave up on."),
     opt(
         "max_retries",
         FieldType::Int {
             min: -1,
             max: 10_000,
         },
-    ),
+    )
+    .doc("Retries of a failing stream batch; -1 retries until the record expires."),
 ]);
 
 /// The options each source takes.

@@ -34,14 +34,14 @@ const ACCESS: &[&str] = &[
     "invoke",
 ];
 pub(super) const GRANT: FieldType = FieldType::Object(&[
-    opt("table", FieldType::Str),
-    opt("bucket", FieldType::Str),
-    opt("queue", FieldType::Str),
-    opt("topic", FieldType::Str),
-    opt("function", FieldType::Str),
-    opt("access", FieldType::Enum(ACCESS)),
-    opt("actions", FieldType::List(&FieldType::Str)),
-    opt("resources", FieldType::List(&FieldType::Str)),
+    opt("table", FieldType::Str).doc("A table of the unit to grant access to."),
+    opt("bucket", FieldType::Str).doc("A bucket of the unit to grant access to."),
+    opt("queue", FieldType::Str).doc("A queue of the unit to grant access to."),
+    opt("topic", FieldType::Str).doc("A topic of the unit to grant access to."),
+    opt("function", FieldType::Str).doc("A function of the unit to grant invoke on."),
+    opt("access", FieldType::Enum(ACCESS)).doc("What the grant allows; each kind has its own default (`read_write` for tables and buckets, `send` for queues, `publish` for topics, `invoke` for functions)."),
+    opt("actions", FieldType::List(&FieldType::Str)).doc("IAM actions of a custom statement, for resources no kind covers."),
+    opt("resources", FieldType::List(&FieldType::Str)).doc("Resource ARNs of a custom statement."),
 ]);
 
 /// Retention periods CloudWatch Logs accepts.
@@ -51,67 +51,69 @@ const RETENTION_DAYS: &[i64] = &[
 ];
 
 const VPC: FieldType = FieldType::Object(&[
-    req("subnets", FieldType::List(&FieldType::Str)),
-    req("security_groups", FieldType::List(&FieldType::Str)),
+    req("subnets", FieldType::List(&FieldType::Str))
+        .doc("Subnet ids the function's network interfaces are placed in."),
+    req("security_groups", FieldType::List(&FieldType::Str))
+        .doc("Security group ids of the function's network interfaces."),
 ]);
 
 pub const FIELDS: &[FieldSpec] = &[
-    opt("runtime", FieldType::Enum(RUNTIMES)),
-    opt("handler", FieldType::Str),
-    opt("code", FieldType::Str),
-    opt("image", FieldType::Str),
-    opt("build", FieldType::Str),
+    opt("runtime", FieldType::Enum(RUNTIMES)).doc("Lambda runtime of a zip function; required with `code`."),
+    opt("handler", FieldType::Str).doc("Entry point within the code, such as `app.handler`; required with `code`."),
+    opt("code", FieldType::Str).doc("Folder of the unit holding the function's code, zipped and uploaded as an asset."),
+    opt("image", FieldType::Str).doc("Container image URI, instead of `code`."),
+    opt("build", FieldType::Str).doc("Command run in the code folder before it is zipped; its output folder is what ships."),
     opt(
         "build_timeout",
         FieldType::Int {
             min: 1,
             max: 86_400,
         },
-    ),
+    ).doc("Seconds the build may run before it is stopped.").default("600"),
     opt(
         "memory",
         FieldType::Int {
             min: 128,
             max: 10_240,
         },
-    ),
-    opt("timeout", FieldType::Int { min: 1, max: 900 }),
-    opt("environment", FieldType::MapOf(&FieldType::Any)),
+    ).doc("Memory in MB; CPU scales with it.").default("256"),
+    opt("timeout", FieldType::Int { min: 1, max: 900 }).doc("Seconds one invocation may run.").default("10"),
+    opt("environment", FieldType::MapOf(&FieldType::Any)).doc("Environment variables; values may reference resources and params."),
     opt(
         "reserved_concurrency",
         FieldType::Int {
             min: 0,
             max: 100_000,
         },
-    ),
-    opt("alias", FieldType::Str),
+    ).doc("Concurrent executions reserved for, and limiting, this function."),
+    opt("alias", FieldType::Str).doc("Name of the release alias that releases shift traffic on.").default("live"),
     opt(
         "provisioned_concurrency",
         FieldType::Int {
             min: 0,
             max: 100_000,
         },
-    ),
-    opt("layers", FieldType::List(&FieldType::Str)),
-    opt("grants", FieldType::List(&GRANT)),
-    opt("description", FieldType::Str),
-    opt("log_retention_days", FieldType::Int { min: 1, max: 3653 }),
-    opt("architecture", FieldType::Enum(&["x86_64", "arm64"])),
-    opt("events", FieldType::MapOf(&super::events::EVENT)),
-    opt("url", super::invoke::URL),
-    opt("on_success", FieldType::Str),
-    opt("on_failure", FieldType::Str),
-    opt("dead_letter", FieldType::Str),
-    opt("async_retries", FieldType::Int { min: 0, max: 2 }),
-    opt("vpc", VPC),
+    ).doc("Pre-initialised executions kept warm on the release alias."),
+    opt("layers", FieldType::List(&FieldType::Str)).doc("Layer version ARNs, or `${layer.arn}` of a layer of the unit."),
+    opt("grants", FieldType::List(&GRANT)).doc("Least-privilege access to other resources, each rendered to one IAM statement."),
+    opt("description", FieldType::Str).doc("Text shown with the function in the console."),
+    opt("log_retention_days", FieldType::Int { min: 1, max: 3653 }).doc("Days the function's log group keeps events; a period CloudWatch Logs accepts.").default("14"),
+    opt("architecture", FieldType::Enum(&["x86_64", "arm64"])).doc("Instruction set the function runs on.").default("x86_64"),
+    opt("events", FieldType::MapOf(&super::events::EVENT)).doc("What invokes the function, by name: schedules, queues, topics, buckets, streams, event patterns."),
+    opt("url", super::invoke::URL).doc("A function URL, with its auth type and CORS."),
+    opt("on_success", FieldType::Str).doc("Queue, topic, function or bus that receives results of asynchronous invocations."),
+    opt("on_failure", FieldType::Str).doc("Queue, topic, function or bus that receives failed asynchronous invocations."),
+    opt("dead_letter", FieldType::Str).doc("Queue or topic that receives events the function could not process."),
+    opt("async_retries", FieldType::Int { min: 0, max: 2 }).doc("Retries of a failed asynchronous invocation.").default("2"),
+    opt("vpc", VPC).doc("Run the function inside a VPC."),
     opt(
         "ephemeral_storage",
         FieldType::Int {
             min: 512,
             max: 10_240,
         },
-    ),
-    opt("tracing", FieldType::Enum(&["active", "passthrough"])),
+    ).doc("Size of `/tmp` in MB.").default("512"),
+    opt("tracing", FieldType::Enum(&["active", "passthrough"])).doc("X-Ray tracing mode.").default("passthrough"),
 ];
 
 pub const DEFAULT_MEMORY: i64 = 256;

@@ -9,16 +9,20 @@ use std::collections::BTreeMap;
 
 /// A CORS configuration, as an HTTP API and a function URL both take it.
 pub(super) const CORS: FieldType = FieldType::Object(&[
-    opt("allow_origins", FieldType::List(&FieldType::Str)),
-    opt("allow_methods", FieldType::List(&FieldType::Str)),
-    opt("allow_headers", FieldType::List(&FieldType::Str)),
+    opt("allow_origins", FieldType::List(&FieldType::Str))
+        .doc("Origins allowed to call the API, or `*`."),
+    opt("allow_methods", FieldType::List(&FieldType::Str))
+        .doc("HTTP methods allowed in cross-origin requests."),
+    opt("allow_headers", FieldType::List(&FieldType::Str))
+        .doc("Request headers allowed in cross-origin requests."),
     opt(
         "max_age",
         FieldType::Int {
             min: 0,
             max: 86_400,
         },
-    ),
+    )
+    .doc("Seconds a browser may cache the preflight answer."),
 ]);
 
 /// `cors` in CloudFormation's words (the same for both).
@@ -39,21 +43,21 @@ pub(super) fn cors_config(cors: &crate::value::Resolved) -> Json {
 
 pub const FIELDS: &[FieldSpec] = &[
     // `"GET /users": handler`, or `{ function: handler, auth: users, scopes: [...] }`.
-    req("routes", FieldType::MapOf(&FieldType::Any)),
-    opt("cors", CORS),
-    opt("description", FieldType::Str),
+    req("routes", FieldType::MapOf(&FieldType::Any)).doc("Routes by `METHOD /path`, each naming a function of the unit, or `{ function, auth, scopes }`."),
+    opt("cors", CORS).doc("Cross-origin resource sharing."),
+    opt("description", FieldType::Str).doc("Text shown with the API in the console."),
     opt(
         "authorizers",
         FieldType::MapOf(&super::http_auth::AUTHORIZER),
-    ),
-    opt("auth", FieldType::Str),
-    opt("domain", super::http_auth::DOMAIN),
+    ).doc("Authorizers by name: a JWT issuer, or a function of the unit."),
+    opt("auth", FieldType::Str).doc("Authorizer guarding every route that names none."),
+    opt("domain", super::http_auth::DOMAIN).doc("Custom domain name with its ACM certificate."),
 ];
 
 const ROUTE: &[FieldSpec] = &[
-    req("function", FieldType::Str),
-    opt("auth", FieldType::Str),
-    opt("scopes", FieldType::List(&FieldType::Str)),
+    req("function", FieldType::Str).doc("Function of the unit that serves the route."),
+    opt("auth", FieldType::Str).doc("Authorizer guarding this route, or `none`."),
+    opt("scopes", FieldType::List(&FieldType::Str)).doc("OAuth scopes the JWT must carry."),
 ];
 
 const METHODS: &[&str] = &[

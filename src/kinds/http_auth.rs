@@ -13,18 +13,24 @@ pub const AUTHORIZER: FieldType = FieldType::Object(&[
     opt(
         "jwt",
         FieldType::Object(&[
-            opt("issuer", FieldType::Str),
-            opt("audience", FieldType::List(&FieldType::Str)),
+            opt("issuer", FieldType::Str).doc("Issuer URL of the tokens."),
+            opt("audience", FieldType::List(&FieldType::Str)).doc("Audiences a token may be for."),
         ]),
-    ),
-    opt("function", FieldType::Str),
-    opt("identity", FieldType::List(&FieldType::Str)),
-    opt("ttl", FieldType::Int { min: 0, max: 3600 }),
+    )
+    .doc("Validate a JSON Web Token."),
+    opt("function", FieldType::Str).doc("Function of the unit that decides (a Lambda authorizer)."),
+    opt("identity", FieldType::List(&FieldType::Str))
+        .doc("Where the token or identity is read from.")
+        .default("[$request.header.Authorization]"),
+    opt("ttl", FieldType::Int { min: 0, max: 3600 })
+        .doc("Seconds a Lambda authorizer's answer is cached.")
+        .default("0"),
 ]);
 
 pub const DOMAIN: FieldType = FieldType::Object(&[
-    req("name", FieldType::Str),
-    req("certificate", FieldType::Str),
+    req("name", FieldType::Str).doc("The domain name, such as `api.example.com`."),
+    req("certificate", FieldType::Str)
+        .doc("ARN of the ACM certificate for the domain, in the API's region."),
 ]);
 
 /// How a route is guarded: its `AuthorizationType` and authorizer id.

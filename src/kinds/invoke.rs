@@ -10,8 +10,10 @@ use crate::value::Resolved;
 use serde_json::{Map, Value as Json, json};
 
 pub const URL: FieldType = FieldType::Object(&[
-    opt("auth", FieldType::Enum(&["none", "iam"])),
-    opt("cors", super::http_api::CORS),
+    opt("auth", FieldType::Enum(&["none", "iam"]))
+        .doc("`iam` requires signed requests; `none` makes the URL public.")
+        .default("iam"),
+    opt("cors", super::http_api::CORS).doc("Cross-origin resource sharing of the URL."),
 ]);
 
 /// What reaching the function renders to.

@@ -22,7 +22,7 @@ mod target;
 mod topic;
 
 pub use alias::{ALIAS_METADATA, PROVISIONED_METADATA, alias_name};
-pub use schema::{FieldSpec, FieldType, check_fields};
+pub use schema::{FieldSpec, FieldType, check_fields, opt, req};
 
 use crate::diag::Diagnostic;
 use crate::value::{DynType, Resolved};

@@ -8,24 +8,28 @@ use crate::value::Resolved;
 use serde_json::{Map, Value as Json, json};
 
 const DEAD_LETTER: FieldType = FieldType::Object(&[
-    opt("max_receives", FieldType::Int { min: 1, max: 1000 }),
-    opt("retention_days", FieldType::Int { min: 1, max: 14 }),
+    opt("max_receives", FieldType::Int { min: 1, max: 1000 })
+        .doc("Receives of a message before it moves to the dead-letter queue.")
+        .default("3"),
+    opt("retention_days", FieldType::Int { min: 1, max: 14 })
+        .doc("Days the dead-letter queue keeps a message.")
+        .default("14"),
 ]);
 
 pub const FIELDS: &[FieldSpec] = &[
-    opt("fifo", FieldType::Bool),
-    opt("content_based_deduplication", FieldType::Bool),
+    opt("fifo", FieldType::Bool).doc("A FIFO queue: ordered, exactly-once processing.").default("false"),
+    opt("content_based_deduplication", FieldType::Bool).doc("Deduplicate FIFO messages by a hash of their body.").default("false"),
     opt(
         "visibility_timeout",
         FieldType::Int {
             min: 0,
             max: 43_200,
         },
-    ),
-    opt("retention_days", FieldType::Int { min: 1, max: 14 }),
-    opt("delay_seconds", FieldType::Int { min: 0, max: 900 }),
-    opt("encrypted", FieldType::Bool),
-    opt("dead_letter", DEAD_LETTER),
+    ).doc("Seconds a received message stays hidden; at least the timeout of a function that reads it.").default("30"),
+    opt("retention_days", FieldType::Int { min: 1, max: 14 }).doc("Days a message is kept.").default("4"),
+    opt("delay_seconds", FieldType::Int { min: 0, max: 900 }).doc("Seconds every new message is delayed.").default("0"),
+    opt("encrypted", FieldType::Bool).doc("Encrypt messages at rest with SQS-managed keys.").default("true"),
+    opt("dead_letter", DEAD_LETTER).doc("A dead-letter queue that receives messages that failed `max_receives` times."),
 ];
 
 /// SQS's own default, which a consuming function's timeout must not exceed.

@@ -9,19 +9,27 @@ use serde_json::Value as Json;
 const DELETION: &[&str] = &["Retain", "RetainExceptOnCreate", "Delete", "Snapshot"];
 
 pub const FIELDS: &[FieldSpec] = &[
-    req("type", FieldType::Str),
-    opt("properties", FieldType::MapOf(&FieldType::Any)),
-    opt("properties_file", FieldType::Str),
-    opt("depends_on", FieldType::List(&FieldType::Str)),
-    opt("code", FieldType::Str),
-    opt("update_policy", FieldType::MapOf(&FieldType::Any)),
-    opt("creation_policy", FieldType::MapOf(&FieldType::Any)),
-    opt("metadata", FieldType::MapOf(&FieldType::Any)),
-    opt("deletion_policy", FieldType::Enum(DELETION)),
+    req("type", FieldType::Str).doc("CloudFormation resource type, such as `AWS::SNS::Topic`."),
+    opt("properties", FieldType::MapOf(&FieldType::Any))
+        .doc("The resource's properties, as CloudFormation names them."),
+    opt("properties_file", FieldType::Str)
+        .doc("A JSON or YAML file of the unit holding the properties."),
+    opt("depends_on", FieldType::List(&FieldType::Str))
+        .doc("Resources of the unit this one is created after."),
+    opt("code", FieldType::Str).doc(
+        "Folder of the unit uploaded as an asset; `${code.bucket}` and `${code.key}` reference it.",
+    ),
+    opt("update_policy", FieldType::MapOf(&FieldType::Any)).doc("CloudFormation `UpdatePolicy`."),
+    opt("creation_policy", FieldType::MapOf(&FieldType::Any))
+        .doc("CloudFormation `CreationPolicy`."),
+    opt("metadata", FieldType::MapOf(&FieldType::Any)).doc("CloudFormation `Metadata`."),
+    opt("deletion_policy", FieldType::Enum(DELETION))
+        .doc("CloudFormation `DeletionPolicy`; resources of a stateful unit are retained."),
     opt(
         "update_replace_policy",
         FieldType::Enum(&["Retain", "Delete", "Snapshot"]),
-    ),
+    )
+    .doc("CloudFormation `UpdateReplacePolicy`."),
 ];
 
 /// Where a `code:` folder's zip goes, by type.

@@ -6,21 +6,37 @@ use crate::value::{DynType, RValue, Resolved};
 #[derive(Debug)]
 pub enum FieldType {
     Str,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Num,
     Bool,
     Enum(&'static [&'static str]),
     List(&'static FieldType),
     MapOf(&'static FieldType),
     Object(&'static [FieldSpec]),
+    /// Any of these; the first that fits is the one checked.
+    OneOf(&'static [FieldType]),
+    /// A resource of a unit: `kind:` with that kind's fields, or `type:`
+    /// with raw CloudFormation. Checked by the kind it names.
+    Resource,
     Any,
 }
 
+/// One key of a mapping: its name, type, whether it must be there, what it
+/// means and what it is when absent. The validator checks files against
+/// these; the manual's field tables and the editor schemas are written
+/// from them.
 #[derive(Debug)]
 pub struct FieldSpec {
     pub name: &'static str,
     pub ty: FieldType,
     pub required: bool,
+    /// One or two sentences for the manual and the editor's hover.
+    pub doc: &'static str,
+    /// The value used when the key is absent, as YAML would write it.
+    pub default: Option<&'static str>,
 }
 
 pub const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
@@ -28,6 +44,8 @@ pub const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
         name,
         ty,
         required: true,
+        doc: "",
+        default: None,
     }
 }
 
@@ -36,6 +54,20 @@ pub const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
         name,
         ty,
         required: false,
+        doc: "",
+        default: None,
+    }
+}
+
+impl FieldSpec {
+    pub const fn doc(mut self, doc: &'static str) -> FieldSpec {
+        self.doc = doc;
+        self
+    }
+
+    pub const fn default(mut self, value: &'static str) -> FieldSpec {
+        self.default = Some(value);
+        self
     }
 }
 
@@ -113,7 +145,7 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
         )
     };
     match ty {
-        FieldType::Any => {}
+        FieldType::Any | FieldType::Resource => {}
         FieldType::Str => match &value.value {
             RValue::Str(_) | RValue::Dynamic(_, DynType::Str) => {}
             _ => out.push(error(
@@ -202,5 +234,17 @@ fn check_type(ty: &FieldType, value: &Resolved, what: &str, out: &mut Vec<Diagno
             )),
         },
         FieldType::Object(specs) => check_fields(specs, value, what, out),
+        FieldType::OneOf(alternatives) => {
+            let mut first = None;
+            for alternative in *alternatives {
+                let mut found = Vec::new();
+                check_type(alternative, value, what, &mut found);
+                if found.is_empty() {
+                    return;
+                }
+                first.get_or_insert(found);
+            }
+            out.extend(first.unwrap_or_default());
+        }
     }
 }

@@ -11,20 +11,34 @@ use crate::value::{RValue, Resolved, json_document_expr};
 use serde_json::{Map, Value as Json, json};
 
 const LOGGING: FieldType = FieldType::Object(&[
-    opt("level", FieldType::Enum(&["ALL", "ERROR", "FATAL", "OFF"])),
-    opt("include_data", FieldType::Bool),
+    opt("level", FieldType::Enum(&["ALL", "ERROR", "FATAL", "OFF"]))
+        .doc("Which executions' events are logged.")
+        .default("ERROR"),
+    opt("include_data", FieldType::Bool)
+        .doc("Log execution input and output.")
+        .default("false"),
 ]);
 
 pub const FIELDS: &[FieldSpec] = &[
     // A file of the unit's folder, read into a mapping, or the mapping itself.
-    req("definition", FieldType::Any),
+    req("definition", FieldType::Any).doc(
+        "The Amazon States Language definition: a mapping, or a JSON or YAML file of the unit.",
+    ),
     // `type:` would read as raw CloudFormation.
-    opt("express", FieldType::Bool),
-    opt("logging", LOGGING),
-    opt("tracing", FieldType::Enum(&["active", "passthrough"])),
-    opt("events", FieldType::MapOf(&super::events::EVENT)),
-    opt("grants", FieldType::List(&super::function::GRANT)),
-    opt("log_retention_days", FieldType::Int { min: 1, max: 3653 }),
+    opt("express", FieldType::Bool)
+        .doc("An express workflow (short, high-volume) instead of a standard one.")
+        .default("false"),
+    opt("logging", LOGGING).doc("Execution logging to the machine's log group."),
+    opt("tracing", FieldType::Enum(&["active", "passthrough"]))
+        .doc("X-Ray tracing mode.")
+        .default("passthrough"),
+    opt("events", FieldType::MapOf(&super::events::EVENT))
+        .doc("What starts an execution: schedules and event patterns."),
+    opt("grants", FieldType::List(&super::function::GRANT))
+        .doc("Least-privilege access for the machine's role, as a function's grants."),
+    opt("log_retention_days", FieldType::Int { min: 1, max: 3653 })
+        .doc("Days the machine's log group keeps events.")
+        .default("14"),
 ];
 
 pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {

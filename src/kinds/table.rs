@@ -11,39 +11,57 @@ const KEY_TYPES: &[&str] = &["S", "N", "B"];
 /// Global secondary indexes DynamoDB allows on one table.
 const MAX_INDEXES: usize = 20;
 const KEY: FieldType = FieldType::Object(&[
-    req("name", FieldType::Str),
-    opt("type", FieldType::Enum(KEY_TYPES)),
+    req("name", FieldType::Str).doc("Attribute name of the key."),
+    opt("type", FieldType::Enum(KEY_TYPES))
+        .doc("Attribute type: `S` string, `N` number, `B` binary.")
+        .default("S"),
 ]);
 const CAPACITY: FieldType = FieldType::Int {
     min: 1,
     max: 40_000,
 };
 const INDEX: FieldType = FieldType::Object(&[
-    req("name", FieldType::Str),
-    req("partition_key", KEY),
-    opt("sort_key", KEY),
-    opt("projection", FieldType::Enum(&["ALL", "KEYS_ONLY"])),
-    opt("read_capacity", CAPACITY),
-    opt("write_capacity", CAPACITY),
+    req("name", FieldType::Str).doc("Name of the index."),
+    req("partition_key", KEY).doc("Partition key of the index."),
+    opt("sort_key", KEY).doc("Sort (range) key of the index."),
+    opt("projection", FieldType::Enum(&["ALL", "KEYS_ONLY"]))
+        .doc("Attributes copied into the index.")
+        .default("ALL"),
+    opt("read_capacity", CAPACITY)
+        .doc("Read capacity units of the index, with provisioned billing.")
+        .default("5"),
+    opt("write_capacity", CAPACITY)
+        .doc("Write capacity units of the index, with provisioned billing.")
+        .default("5"),
 ]);
 
 pub const FIELDS: &[FieldSpec] = &[
-    req("partition_key", KEY),
-    opt("sort_key", KEY),
+    req("partition_key", KEY).doc("Partition (hash) key of the table."),
+    opt("sort_key", KEY).doc("Sort (range) key of the table."),
     opt(
         "billing_mode",
         FieldType::Enum(&["PAY_PER_REQUEST", "PROVISIONED"]),
-    ),
-    opt("read_capacity", CAPACITY),
-    opt("write_capacity", CAPACITY),
-    opt("indexes", FieldType::List(&INDEX)),
-    opt("ttl", FieldType::Str),
-    opt("point_in_time_recovery", FieldType::Bool),
+    )
+    .doc("On-demand or provisioned capacity.")
+    .default("PAY_PER_REQUEST"),
+    opt("read_capacity", CAPACITY)
+        .doc("Read capacity units, with provisioned billing.")
+        .default("5"),
+    opt("write_capacity", CAPACITY)
+        .doc("Write capacity units, with provisioned billing.")
+        .default("5"),
+    opt("indexes", FieldType::List(&INDEX)).doc("Global secondary indexes."),
+    opt("ttl", FieldType::Str).doc("Attribute holding each item's expiry time (epoch seconds)."),
+    opt("point_in_time_recovery", FieldType::Bool)
+        .doc("Continuous backups; on by default in a stateful unit."),
     opt(
         "stream",
         FieldType::Enum(&["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]),
-    ),
-    opt("deletion_protection", FieldType::Bool),
+    )
+    .doc("A change stream with this view of each item."),
+    opt("deletion_protection", FieldType::Bool)
+        .doc("Refuse deletion of the table at the service.")
+        .default("false"),
 ];
 
 /// Attribute name -> (type, where it was declared), across keys and indexes.

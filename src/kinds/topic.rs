@@ -10,18 +10,27 @@ use crate::value::Resolved;
 use serde_json::{Map, Value as Json, json};
 
 const SUBSCRIPTION: FieldType = FieldType::Object(&[
-    opt("queue", FieldType::Str),
-    opt("https", FieldType::Str),
-    opt("email", FieldType::Str),
-    opt("filter", FieldType::MapOf(&FieldType::Any)),
-    opt("raw_delivery", FieldType::Bool),
+    opt("queue", FieldType::Str).doc("Queue of the unit, or a queue ARN, subscribed to the topic."),
+    opt("https", FieldType::Str).doc("HTTPS endpoint subscribed to the topic."),
+    opt("email", FieldType::Str).doc("Email address subscribed to the topic."),
+    opt("filter", FieldType::MapOf(&FieldType::Any))
+        .doc("Filter policy; only matching messages are delivered."),
+    opt("raw_delivery", FieldType::Bool)
+        .doc("Deliver the message body without the SNS envelope.")
+        .default("false"),
 ]);
 
 pub const FIELDS: &[FieldSpec] = &[
-    opt("fifo", FieldType::Bool),
-    opt("content_based_deduplication", FieldType::Bool),
-    opt("encrypted", FieldType::Bool),
-    opt("subscriptions", FieldType::List(&SUBSCRIPTION)),
+    opt("fifo", FieldType::Bool)
+        .doc("A FIFO topic.")
+        .default("false"),
+    opt("content_based_deduplication", FieldType::Bool)
+        .doc("Deduplicate FIFO messages by a hash of their body.")
+        .default("false"),
+    opt("encrypted", FieldType::Bool)
+        .doc("Encrypt messages at rest with the AWS-managed SNS key.")
+        .default("false"),
+    opt("subscriptions", FieldType::List(&SUBSCRIPTION)).doc("Subscribers of the topic."),
 ];
 
 pub fn expand(x: &Expansion<'_>) -> Result<Vec<CfnResource>, Vec<Diagnostic>> {

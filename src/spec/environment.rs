@@ -4,6 +4,7 @@
 use super::read::Reader;
 use super::smoke::{SmokeCheck, read_smoke};
 use crate::diag::FileName;
+use crate::kinds::{FieldSpec, FieldType, opt, req};
 use crate::yaml::{Entry, Node, Span, Value};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,26 +112,57 @@ impl Environment {
     }
 }
 
-const ENV_KEYS: &[&str] = &[
-    "environment",
-    "app",
-    "description",
-    "target",
-    "stacks",
-    "params",
-    "protect",
-    "hotswap",
-    "rollback",
-    "approval",
-    "self_heal",
-    "auto_sync",
-    "notify",
-    "prune",
-    "sync_windows",
-    "releases",
-    "smoke",
+/// Where an environment deploys: an AWS account and region.
+const TARGET_FIELDS: &[FieldSpec] = &[
+    req("region", FieldType::Str).doc("AWS region, such as `eu-west-1`."),
+    req("account", FieldType::Str)
+        .doc("The 12-digit account id, quoted; a deploy refuses to run with credentials of another account."),
+    opt("profile", FieldType::Str).doc("Named profile of the AWS config files to take credentials from."),
+    opt("role", FieldType::Str).doc("ARN of a role to assume for the deploy."),
 ];
-const TARGET_KEYS: &[&str] = &["region", "account", "profile", "role"];
+
+/// `target:` of an environment or a pipeline.
+pub const TARGET: FieldType = FieldType::OneOf(&[
+    FieldType::Enum(&["local"]),
+    FieldType::Object(TARGET_FIELDS),
+]);
+
+/// The keys of `environments/<env>.yaml`.
+pub const FIELDS: &[FieldSpec] = &[
+    req("environment", FieldType::Str).doc("Name of the environment; the same as its file name."),
+    req("app", FieldType::Str).doc("Name of the application; stacks are named `<app>-<env>-<stack>`."),
+    opt("description", FieldType::Str).doc("What the environment is for, shown by `status`."),
+    req("target", TARGET).doc("`local` for the emulator driftless runs, or `{ region, account }` of AWS."),
+    req("stacks", FieldType::MapOf(&FieldType::List(&FieldType::Str)))
+        .doc("Stacks by name, each listing the units it deploys; stateful stacks deploy before stateless ones."),
+    opt("params", FieldType::MapOf(&FieldType::MapOf(&FieldType::Any)))
+        .doc("Param values by unit: `api: { reserved_concurrency: 1 }`; `${ssm:...}` and `${env:...}` are read at deploy time."),
+    opt("protect", FieldType::Bool)
+        .doc("A production environment: no hotswap, rollback and approval on by default, no auto-sync.")
+        .default("false"),
+    opt("hotswap", FieldType::Bool)
+        .doc("Let `watch` update function code in place, skipping CloudFormation; `true` unless `protect`."),
+    opt("rollback", FieldType::Bool)
+        .doc("Roll a stage back when its smoke checks fail; the value of `protect` by default."),
+    opt("approval", FieldType::Bool)
+        .doc("Ask before a change that replaces or deletes; the value of `protect` by default."),
+    opt("self_heal", FieldType::Bool)
+        .doc("Let `reconcile` undo drift it finds, as it undoes changes in git.")
+        .default("false"),
+    opt("auto_sync", FieldType::Bool)
+        .doc("Let `reconcile` apply new commits by itself; `true` unless `protect`, where `sync` applies them."),
+    opt("notify", FieldType::List(&super::notify::NOTIFICATION))
+        .doc("Where `reconcile` reports syncs, failures and drift: webhooks and SNS topics."),
+    opt("prune", FieldType::Bool)
+        .doc("Let `reconcile` delete stacks of units that were removed from the environment.")
+        .default("false"),
+    opt("sync_windows", FieldType::List(&super::windows::WINDOW))
+        .doc("When `reconcile` may or may not apply changes: `allow` and `deny` windows in cron."),
+    opt("releases", FieldType::Object(super::releases::FIELDS))
+        .doc("How new function versions take traffic: all at once, canary or linear, watched by alarms."),
+    opt("smoke", FieldType::List(&FieldType::Object(super::smoke::CHECK_FIELDS)))
+        .doc("Checks run after a deploy: HTTP requests and function invocations with what they must answer."),
+];
 
 /// Stack name parts: letters, digits and `-`, starting with a letter (CloudFormation's rule).
 fn is_stack_part(s: &str) -> bool {
@@ -181,7 +213,7 @@ pub(super) fn read_target(node: &Node, r: &mut Reader<'_>) -> Option<Target> {
             None
         }
         Value::Map(_) => {
-            r.keys(node, "target", TARGET_KEYS, &["region", "account"]);
+            r.keys(node, "target", TARGET_FIELDS);
             let region = node.get("region").and_then(|n| {
                 let region = r.string(n, "region")?;
                 if is_region(&region) {
@@ -367,12 +399,7 @@ pub fn read(doc: &Node, file_stem: &str, r: &mut Reader<'_>) -> Option<Environme
         );
         return None;
     }
-    if !r.keys(
-        doc,
-        "an environment",
-        ENV_KEYS,
-        &["environment", "app", "target", "stacks"],
-    ) {
+    if !r.keys(doc, "an environment", FIELDS) {
         return None;
     }
     let name = doc

@@ -3,6 +3,7 @@
 //! found, the environment degraded, drift healed).
 
 use super::read::Reader;
+use crate::kinds::{FieldSpec, FieldType, opt};
 use crate::yaml::{Node, Span};
 
 /// How a webhook's body is shaped.
@@ -41,7 +42,17 @@ pub struct Webhook {
     pub span: Span,
 }
 
-const KEYS: &[&str] = &["webhook", "format", "sns"];
+const FIELDS: &[FieldSpec] = &[
+    opt("webhook", FieldType::Str)
+        .doc("An http(s) URL posted to, or `${env:NAME}` to read it from the loop's environment."),
+    opt("format", FieldType::Enum(&["chat", "json"]))
+        .doc("`chat` for Slack-style `{ text }` messages, `json` for driftless's events.")
+        .default("chat"),
+    opt("sns", FieldType::Str).doc("ARN of an SNS topic published to, instead of a webhook."),
+];
+
+/// One notification target of `notify:`.
+pub const NOTIFICATION: FieldType = FieldType::Object(FIELDS);
 
 /// `arn:aws:sns:REGION:ACCOUNT:NAME` (any partition).
 fn is_topic_arn(text: &str) -> bool {
@@ -62,7 +73,7 @@ pub(super) fn read_notify(node: &Node, r: &mut Reader<'_>) -> Vec<Webhook> {
     };
     let mut hooks = Vec::new();
     for item in items {
-        if !r.keys(item, "a notification", KEYS, &[]) {
+        if !r.keys(item, "a notification", FIELDS) {
             continue;
         }
         if let Some(topic) = item.get("sns") {

@@ -2,6 +2,7 @@
 //! `params:` of a unit file.
 
 use super::read::Reader;
+use crate::kinds::{FieldSpec, FieldType, opt, req};
 use crate::yaml::{Node, Span, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,15 +137,26 @@ pub fn display_scalar(node: &Node) -> String {
     }
 }
 
-const PARAM_KEYS: &[&str] = &[
-    "type",
-    "default",
-    "enum",
-    "min",
-    "max",
-    "description",
-    "secret",
+const SCALAR: FieldType = FieldType::OneOf(&[FieldType::Str, FieldType::Num, FieldType::Bool]);
+
+/// The keys of one param: `memory: { type: integer, default: 256 }`.
+pub const FIELDS: &[FieldSpec] = &[
+    req("type", FieldType::Enum(ParamType::NAMES))
+        .doc("What the param holds; values of the environment are checked against it."),
+    opt("default", SCALAR)
+        .doc("Value used when an environment does not set the param; without one, every environment must."),
+    opt("enum", FieldType::List(&SCALAR)).doc("The only values the param may take."),
+    opt("min", FieldType::Num).doc("Smallest value of a number or integer param."),
+    opt("max", FieldType::Num).doc("Largest value of a number or integer param."),
+    opt("description", FieldType::Str).doc("What the param is for, shown in messages."),
+    opt("secret", FieldType::Bool)
+        .doc("The value is a secret: never printed, never an output, passed with `NoEcho`.")
+        .default("false"),
 ];
+
+/// A param: `memory: integer` or its mapping.
+pub const PARAM: FieldType =
+    FieldType::OneOf(&[FieldType::Enum(ParamType::NAMES), FieldType::Object(FIELDS)]);
 
 pub(super) fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
     let Some(entries) = node.entries() else {
@@ -170,12 +182,7 @@ pub(super) fn read_params(node: &Node, r: &mut Reader<'_>) -> Vec<ParamDef> {
         let type_node = match &def.value {
             Value::Str(_) => Some(def),
             Value::Map(_) => {
-                r.keys(
-                    def,
-                    &format!("param `{}`", entry.key),
-                    PARAM_KEYS,
-                    &["type"],
-                );
+                r.keys(def, &format!("param `{}`", entry.key), FIELDS);
                 def.get("type")
             }
             _ => {

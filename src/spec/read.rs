@@ -2,6 +2,7 @@
 //! what is wrong with a node.
 
 use crate::diag::{Diagnostic, Diagnostics, FileName};
+use crate::kinds::FieldSpec;
 use crate::yaml::{Node, Span, Value};
 
 /// The file being read and where its problems go.
@@ -25,29 +26,33 @@ impl Reader<'_> {
         Diagnostic::new(self.file, span, message)
     }
 
-    /// Checks that `node` is a mapping whose keys are all in `allowed` and that
-    /// every key in `required` is there. Returns false when it is not a mapping.
-    pub fn keys(&mut self, node: &Node, what: &str, allowed: &[&str], required: &[&str]) -> bool {
+    /// Checks that `node` is a mapping whose keys are all among `fields` and
+    /// that every required one is there. Returns false when it is not a mapping.
+    pub fn keys(&mut self, node: &Node, what: &str, fields: &[FieldSpec]) -> bool {
+        let allowed = || fields.iter().map(|f| f.name);
         let Some(entries) = node.entries() else {
             self.error(
                 node.span,
                 format!("{what} must be a mapping, found {}", node.type_name()),
-                format!("write its keys on their own lines below it, or inline as `{{ key: value }}`; keys: {}", allowed.join(", ")),
+                format!(
+                    "write its keys on their own lines below it, or inline as `{{ key: value }}`; keys: {}",
+                    allowed().collect::<Vec<_>>().join(", ")
+                ),
             );
             return false;
         };
         for entry in entries {
-            if !allowed.contains(&entry.key.as_str()) {
+            if !allowed().any(|name| name == entry.key) {
                 let d = self
                     .diagnostic(
                         entry.key_span,
                         format!("unknown key `{}` in {what}", entry.key),
                     )
-                    .suggest_among(&entry.key, allowed.iter().copied(), "allowed keys");
+                    .suggest_among(&entry.key, allowed(), "allowed keys");
                 self.push(d);
             }
         }
-        for key in required {
+        for key in fields.iter().filter(|f| f.required).map(|f| f.name) {
             if node.get(key).is_none() {
                 self.error(
                     node.span,

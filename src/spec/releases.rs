@@ -12,6 +12,7 @@
 
 use super::read::Reader;
 use crate::kinds::alias_name;
+use crate::kinds::{FieldSpec, FieldType, opt, req};
 use crate::yaml::{Node, Span, Value};
 use std::time::Duration;
 
@@ -140,7 +141,21 @@ impl Releases {
     }
 }
 
-const KEYS: &[&str] = &["strategy", "alias", "functions", "verify", "alarms"];
+/// The keys of `releases:` of an environment.
+pub const FIELDS: &[FieldSpec] = &[
+    req("strategy", FieldType::Str).doc(
+        "How a new version takes traffic: `all_at_once`, `canary 10% 5m` or `linear 10% every 1m`.",
+    ),
+    opt("alias", FieldType::Str)
+        .doc("Name of the alias releases shift; a unit's function may name its own.")
+        .default("live"),
+    opt("functions", FieldType::MapOf(&FieldType::Str))
+        .doc("Strategies of single functions, by `unit.function`."),
+    opt("verify", FieldType::Str)
+        .doc("A function, `unit.function`, invoked against the new version before traffic shifts; it must not fail."),
+    opt("alarms", FieldType::List(&FieldType::Str))
+        .doc("Alarms, `unit.alarm`, that stop a shift and roll it back when they fire."),
+];
 
 fn strategy_at(node: &Node, r: &mut Reader<'_>, what: &str) -> Option<Strategy> {
     let text = r.string(node, what)?;
@@ -159,7 +174,7 @@ fn strategy_at(node: &Node, r: &mut Reader<'_>, what: &str) -> Option<Strategy> 
 
 /// Reads `releases:`; problems are reported at their line.
 pub(super) fn read(node: &Node, r: &mut Reader<'_>) -> Option<Releases> {
-    if !r.keys(node, "releases", KEYS, &["strategy"]) {
+    if !r.keys(node, "releases", FIELDS) {
         return None;
     }
     let strategy = node

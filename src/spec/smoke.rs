@@ -1,6 +1,7 @@
 //! Smoke checks declared by an environment: parsed and validated here, run after deploy.
 
 use super::read::Reader;
+use crate::kinds::{FieldSpec, FieldType, opt, req};
 use crate::yaml::{Entry, Node, Span, Value};
 
 #[derive(Clone, Debug)]
@@ -98,18 +99,52 @@ fn strings_in<'n>(node: &'n Node, out: &mut Vec<&'n str>) {
     }
 }
 
-const CHECK_KEYS: &[&str] = &[
-    "name", "request", "invoke", "headers", "body", "payload", "expect", "timeout", "retries",
-    "after",
+const NAMES: FieldType = FieldType::OneOf(&[FieldType::Str, FieldType::List(&FieldType::Str)]);
+
+/// The keys of one smoke check.
+pub const CHECK_FIELDS: &[FieldSpec] = &[
+    req("name", FieldType::Str).doc("Name of the check, shown in reports and JUnit."),
+    opt("request", FieldType::Str)
+        .doc("An HTTP request, `METHOD URL`: `GET ${api.endpoint}/users`. One of `request` and `invoke`."),
+    opt("invoke", FieldType::Str)
+        .doc("A function to invoke directly, `unit.function`. One of `request` and `invoke`."),
+    opt("headers", FieldType::MapOf(&FieldType::Str)).doc("Request headers."),
+    opt("body", FieldType::Any).doc("Request body; a mapping is sent as JSON."),
+    opt("payload", FieldType::Any).doc("Event an `invoke` check sends, as JSON."),
+    req("expect", FieldType::Object(EXPECT_FIELDS)).doc("What the answer must be."),
+    opt("timeout", FieldType::Int { min: 1, max: 900 })
+        .doc("Seconds one attempt may take.")
+        .default("10"),
+    opt("retries", FieldType::Int { min: 0, max: 20 })
+        .doc("Attempts after the first before the check fails.")
+        .default("3"),
+    opt("after", NAMES).doc("Checks that must pass before this one runs, by name."),
 ];
-const EXPECT_KEYS: &[&str] = &[
-    "status",
-    "headers",
-    "body_contains",
-    "json",
-    "latency_ms",
-    "payload",
+
+const EXPECT_FIELDS: &[FieldSpec] = &[
+    opt(
+        "status",
+        FieldType::OneOf(&[STATUS, FieldType::List(&STATUS)]),
+    )
+    .doc("The HTTP status, or a list of acceptable ones.")
+    .default("200"),
+    opt("headers", FieldType::MapOf(&FieldType::Str)).doc("Response headers and their values."),
+    opt("body_contains", NAMES).doc("Text the body must contain, or a list of texts."),
+    opt("json", FieldType::MapOf(&FieldType::Any))
+        .doc("Values of the JSON body by path, such as `items[0].name: alice`."),
+    opt(
+        "latency_ms",
+        FieldType::Int {
+            min: 1,
+            max: 600_000,
+        },
+    )
+    .doc("Most milliseconds the answer may take."),
+    opt("payload", FieldType::MapOf(&FieldType::Any))
+        .doc("Values of an invoked function's JSON result by path."),
 ];
+
+const STATUS: FieldType = FieldType::Int { min: 100, max: 599 };
 const METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
 pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
@@ -118,7 +153,7 @@ pub fn read_smoke(node: &Node, r: &mut Reader<'_>) -> Vec<SmokeCheck> {
     };
     let mut checks: Vec<SmokeCheck> = Vec::new();
     for item in items {
-        if !r.keys(item, "a smoke check", CHECK_KEYS, &["name", "expect"]) {
+        if !r.keys(item, "a smoke check", CHECK_FIELDS) {
             continue;
         }
         let Some(name) = item.get("name").and_then(|n| r.string(n, "check name")) else {
@@ -360,7 +395,7 @@ fn value_map(node: &Node, what: &str, scalars: bool, r: &mut Reader<'_>) -> Opti
 }
 
 fn read_expect(node: &Node, r: &mut Reader<'_>) -> Expect {
-    if !r.keys(node, "expect", EXPECT_KEYS, &[]) {
+    if !r.keys(node, "expect", EXPECT_FIELDS) {
         return Expect::default();
     }
     let status = match node.get("status") {

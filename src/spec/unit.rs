@@ -4,7 +4,7 @@ use super::param::read_params;
 pub use super::param::{ParamDef, ParamType, display_scalar};
 use super::read::Reader;
 use crate::diag::{Diagnostic, FileName};
-use crate::kinds::{KIND_NAMES, Kind};
+use crate::kinds::{FieldSpec, FieldType, KIND_NAMES, Kind, opt, req};
 use crate::yaml::{Node, Span, Value};
 use std::path::PathBuf;
 
@@ -69,13 +69,19 @@ impl Unit {
     }
 }
 
-const UNIT_KEYS: &[&str] = &[
-    "unit",
-    "tier",
-    "description",
-    "params",
-    "resources",
-    "outputs",
+/// The keys of `unit.yaml`.
+pub const FIELDS: &[FieldSpec] = &[
+    req("unit", FieldType::Str).doc("Name of the unit; the same as its folder under `specs/`."),
+    req("tier", FieldType::Enum(&["stateful", "stateless"])).doc(
+        "`stateful` for units that hold data: deployed first, their data never replaced or deleted unless named; `stateless` for the rest.",
+    ),
+    opt("description", FieldType::Str).doc("What the unit is, shown by `plan` and `status`."),
+    opt("params", FieldType::MapOf(&super::param::PARAM))
+        .doc("Values each environment sets, by name: a type, or `{ type, default, min, max, enum, secret }`."),
+    opt("resources", FieldType::MapOf(&FieldType::Resource))
+        .doc("The unit's resources by name: `kind:` and its fields, or raw CloudFormation with `type:`."),
+    opt("outputs", FieldType::MapOf(&FieldType::Str))
+        .doc("Values other units reference as `${unit.output}`, such as `${http.url}`."),
 ];
 
 /// Reads a unit document. `dir_name` is the folder it was found in.
@@ -89,7 +95,7 @@ pub fn read(doc: &Node, dir_name: &str, dir: PathBuf, r: &mut Reader<'_>) -> Opt
         );
         return None;
     }
-    if !r.keys(doc, "a unit", UNIT_KEYS, &["unit", "tier"]) {
+    if !r.keys(doc, "a unit", FIELDS) {
         return None;
     }
     let name = doc.get("unit").and_then(|n| r.name(n, "unit name"));

@@ -13,6 +13,7 @@
 //! reported outside them; `driftless sync ENV --force` overrides.
 
 use super::read::Reader;
+use crate::kinds::{FieldSpec, FieldType, req};
 use crate::yaml::{Node, Span};
 use std::time::Duration;
 
@@ -173,7 +174,16 @@ pub fn may_apply(windows: &[SyncWindow], unix_seconds: i64) -> Result<(), String
     Err(format!("outside its sync windows ({})", written.join(", ")))
 }
 
-const KEYS: &[&str] = &["kind", "schedule", "duration"];
+const FIELDS: &[FieldSpec] = &[
+    req("kind", FieldType::Enum(&["allow", "deny"]))
+        .doc("`allow`: changes apply only inside the window; `deny`: never inside it."),
+    req("schedule", FieldType::Str)
+        .doc("When the window opens, as five-field cron in UTC: `0 9 * * 1-5`."),
+    req("duration", FieldType::Str).doc("How long it stays open: `8h`, `30m`."),
+];
+
+/// One window of `sync_windows:`.
+pub const WINDOW: FieldType = FieldType::Object(FIELDS);
 
 /// Reads `sync_windows:`, a list of windows; problems are reported at
 /// their line.
@@ -190,7 +200,7 @@ pub(super) fn read(node: &Node, r: &mut Reader<'_>) -> Vec<SyncWindow> {
 }
 
 fn window(item: &Node, r: &mut Reader<'_>) -> Option<SyncWindow> {
-    if !r.keys(item, "a sync window", KEYS, KEYS) {
+    if !r.keys(item, "a sync window", FIELDS) {
         return None;
     }
     let kind = item

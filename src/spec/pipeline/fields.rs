@@ -2,11 +2,19 @@
 //! are: stage names, the driftless a build installs, tags.
 
 use super::{Shipping, Stage};
+use crate::kinds::{FieldSpec, FieldType, opt};
 use crate::spec::read::Reader;
 use crate::yaml::{Node, Span};
 use std::collections::BTreeMap;
 
-const SHIPPING_KEYS: &[&str] = &["version", "url", "sha256", "image"];
+pub(super) const SHIPPING_FIELDS: &[FieldSpec] = &[
+    opt("version", FieldType::Str).doc("The release of driftless, `MAJOR.MINOR.PATCH`."),
+    opt("url", FieldType::Str).doc("An https URL of the release's gzipped Linux binary."),
+    opt("sha256", FieldType::Str)
+        .doc("SHA-256 of the artifact at `url`; the build refuses another."),
+    opt("image", FieldType::Str)
+        .doc("A container image with driftless on PATH, instead of a download."),
+];
 
 /// CodePipeline's limit on a stage name.
 const MAX_STAGE_NAME: usize = 100;
@@ -50,7 +58,7 @@ pub(super) fn stage_names_fit(stages: &[Stage], r: &mut Reader<'_>) -> bool {
 }
 
 pub(super) fn read_shipping(node: &Node, r: &mut Reader<'_>) -> Option<Shipping> {
-    if !r.keys(node, "driftless", SHIPPING_KEYS, &[]) {
+    if !r.keys(node, "driftless", SHIPPING_FIELDS) {
         return None;
     }
     let version = match node.get("version") {

@@ -16,6 +16,7 @@
 use super::environment::{Environment, Target, read_target};
 use super::read::Reader;
 use crate::diag::FileName;
+use crate::kinds::{FieldSpec, FieldType, opt, req};
 use crate::yaml::{Node, Span, Value};
 use fields::{read_shipping, read_tags, stage_names_fit};
 use source::read_source;
@@ -116,18 +117,45 @@ impl Pipeline {
     }
 }
 
-const TOP_KEYS: &[&str] = &["pipeline"];
-const KEYS: &[&str] = &[
-    "name",
-    "target",
-    "source",
-    "stages",
-    "schedule",
-    "driftless",
-    "tags",
+/// The keys of `pipeline.yaml`.
+pub const FILE_FIELDS: &[FieldSpec] = &[req("pipeline", FieldType::Object(FIELDS))
+    .doc("The release pipeline that promotes a commit through the environments.")];
+
+const FIELDS: &[FieldSpec] = &[
+    req("name", FieldType::Str)
+        .doc("Name of the pipeline, its stack and its builds: lowercase letters, digits and `-`."),
+    req("target", super::environment::TARGET)
+        .doc("Where the pipeline itself runs: `local`, or `{ region, account }` of AWS."),
+    req("source", FieldType::Object(source::FIELDS))
+        .doc("The repository and branch whose commits the pipeline releases."),
+    req("stages", FieldType::List(&STAGE))
+        .doc("Environments in order: a name, `{ environment, approval }`, or `{ environments: [...] }` deployed as one wave."),
+    opt("schedule", FieldType::Object(SCHEDULE_FIELDS))
+        .doc("Also run on a schedule, for example to heal drift."),
+    opt("driftless", FieldType::Object(fields::SHIPPING_FIELDS))
+        .doc("Which driftless the builds install: a pinned release (`version`, `url`, `sha256`) or an `image`."),
+    opt("tags", FieldType::MapOf(&FieldType::Str))
+        .doc("Tags of the pipeline's resources."),
 ];
-const STAGE_KEYS: &[&str] = &["environment", "environments", "approval"];
-const SCHEDULE_KEYS: &[&str] = &["every", "cron", "environments"];
+
+const STAGE_FIELDS: &[FieldSpec] = &[
+    opt("environment", FieldType::Str).doc("The environment this stage deploys."),
+    opt("environments", FieldType::List(&FieldType::Str))
+        .doc("Environments deployed together as one wave."),
+    opt("approval", FieldType::Bool)
+        .doc("Wait for a manual approval before the stage deploys.")
+        .default("false"),
+];
+
+const STAGE: FieldType = FieldType::OneOf(&[FieldType::Str, FieldType::Object(STAGE_FIELDS)]);
+
+const SCHEDULE_FIELDS: &[FieldSpec] = &[
+    opt("every", FieldType::Str).doc("An interval, `15 minutes`. One of `every` and `cron`."),
+    opt("cron", FieldType::Str)
+        .doc("An EventBridge cron expression, `0 6 * * ? *`. One of `every` and `cron`."),
+    req("environments", FieldType::List(&FieldType::Str))
+        .doc("The environments the scheduled run deploys."),
+];
 
 /// Pipeline names: they name a stack, CodeBuild projects and roles.
 const MAX_NAME: usize = 50;
@@ -153,16 +181,11 @@ pub fn read(
         );
         return None;
     }
-    if !r.keys(doc, "the pipeline file", TOP_KEYS, &["pipeline"]) {
+    if !r.keys(doc, "the pipeline file", FILE_FIELDS) {
         return None;
     }
     let node = doc.get("pipeline")?;
-    if !r.keys(
-        node,
-        "pipeline",
-        KEYS,
-        &["name", "target", "source", "stages"],
-    ) {
+    if !r.keys(node, "pipeline", FIELDS) {
         return None;
     }
     let name_node = node.get("name");
@@ -299,7 +322,7 @@ fn read_stages(
         let (names, approval): (Vec<&Node>, Option<&Node>) = match &item.value {
             Value::Str(_) => (vec![item], None),
             Value::Map(_) => {
-                r.keys(item, "a stage", STAGE_KEYS, &[]);
+                r.keys(item, "a stage", STAGE_FIELDS);
                 let names = match (item.get("environment"), item.get("environments")) {
                     (Some(one), None) => vec![one],
                     (None, Some(many)) => match &many.value {
@@ -427,7 +450,7 @@ fn read_schedule(
     environments: &BTreeMap<String, Environment>,
     r: &mut Reader<'_>,
 ) -> Option<Schedule> {
-    if !r.keys(node, "schedule", SCHEDULE_KEYS, &["environments"]) {
+    if !r.keys(node, "schedule", SCHEDULE_FIELDS) {
         return None;
     }
     let expression = match (node.get("every"), node.get("cron")) {

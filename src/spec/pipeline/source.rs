@@ -1,10 +1,38 @@
 //! Where a pipeline's releases come from: a connection to GitHub, GitLab
 //! or Bitbucket, a CodeCommit repository, or a zip in a versioned bucket.
 
+use crate::kinds::{FieldSpec, FieldType, opt, req};
 use crate::spec::read::Reader;
 use crate::yaml::Node;
 
 const SOURCE_KINDS: &[&str] = &["codestar", "codecommit", "s3"];
+
+/// `source:` names exactly one of these.
+pub(super) const FIELDS: &[FieldSpec] = &[
+    opt("codestar", FieldType::Object(CODESTAR_FIELDS))
+        .doc("A GitHub, GitLab or Bitbucket repository reached through a CodeStar connection."),
+    opt("codecommit", FieldType::Object(CODECOMMIT_FIELDS)).doc("A CodeCommit repository."),
+    opt("s3", FieldType::Object(S3_FIELDS)).doc("A zip of the project in a versioned bucket."),
+];
+
+const CODESTAR_FIELDS: &[FieldSpec] = &[
+    req("connection", FieldType::Str).doc("ARN of the connection."),
+    req("repository", FieldType::Str).doc("The repository, `owner/name`."),
+    req("branch", FieldType::Str).doc("The branch whose commits are released."),
+    opt("provider", FieldType::Enum(Provider::NAMES))
+        .doc("The host the connection reaches.")
+        .default("github"),
+];
+
+const CODECOMMIT_FIELDS: &[FieldSpec] = &[
+    req("repository", FieldType::Str).doc("Name of the repository."),
+    req("branch", FieldType::Str).doc("The branch whose commits are released."),
+];
+
+const S3_FIELDS: &[FieldSpec] = &[
+    req("bucket", FieldType::Str).doc("The versioned bucket."),
+    req("key", FieldType::Str).doc("Key of the zip."),
+];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -78,7 +106,7 @@ fn text(r: &mut Reader<'_>, node: &Node, key: &str, what: &str) -> Option<String
 }
 
 pub(super) fn read_source(node: &Node, r: &mut Reader<'_>) -> Option<Source> {
-    if !r.keys(node, "source", SOURCE_KINDS, &[]) {
+    if !r.keys(node, "source", FIELDS) {
         return None;
     }
     let entries = node.entries().unwrap_or_default();
@@ -97,12 +125,7 @@ pub(super) fn read_source(node: &Node, r: &mut Reader<'_>) -> Option<Source> {
     let n = &entry.value;
     match entry.key.as_str() {
         "codestar" => {
-            r.keys(
-                n,
-                "a codestar source",
-                &["connection", "repository", "branch", "provider"],
-                &["connection", "repository", "branch"],
-            );
+            r.keys(n, "a codestar source", CODESTAR_FIELDS);
             let provider = match n.get("provider") {
                 None => Provider::GitHub,
                 Some(p) => {
@@ -148,19 +171,14 @@ pub(super) fn read_source(node: &Node, r: &mut Reader<'_>) -> Option<Source> {
             })
         }
         "codecommit" => {
-            r.keys(
-                n,
-                "a codecommit source",
-                &["repository", "branch"],
-                &["repository", "branch"],
-            );
+            r.keys(n, "a codecommit source", CODECOMMIT_FIELDS);
             Some(Source::CodeCommit {
                 repository: text(r, n, "repository", "repository")?,
                 branch: text(r, n, "branch", "branch")?,
             })
         }
         _ => {
-            r.keys(n, "an s3 source", &["bucket", "key"], &["bucket", "key"]);
+            r.keys(n, "an s3 source", S3_FIELDS);
             Some(Source::S3 {
                 bucket: text(r, n, "bucket", "bucket")?,
                 key: text(r, n, "key", "key")?,
