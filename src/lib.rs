@@ -21,6 +21,7 @@ pub mod hooks;
 pub mod kinds;
 pub mod listener;
 pub mod load;
+pub mod manual;
 pub mod metrics;
 pub mod notify;
 pub mod output;

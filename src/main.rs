@@ -1,7 +1,6 @@
 //! The `driftless` binary: parse arguments, dispatch, and end in one place:
 //! the error and the summary printed, the exit code returned.
 
-use clap::Parser;
 use driftless::cli::{Cli, Command};
 use driftless::commands::{Context, finish};
 use driftless::exit;
@@ -15,7 +14,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match driftless::cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -30,16 +29,25 @@ fn main() -> ExitCode {
     // What the shell and `man` read: written whole, nothing else printed.
     match &cli.command {
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut command = driftless::cli::command();
             clap_complete::generate(*shell, &mut command, "driftless", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
         Command::Man => {
-            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            let page = clap_mangen::Man::new(driftless::cli::command());
             return match page.render(&mut std::io::stdout()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: the manual page was not written: {e}");
+                    ExitCode::from(exit::FAILURE)
+                }
+            };
+        }
+        Command::Schema { which, out } => {
+            return match driftless::commands::schema::write(which.as_deref(), out.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
                     ExitCode::from(exit::FAILURE)
                 }
             };
@@ -101,7 +109,9 @@ fn main() -> ExitCode {
         Command::Local(args) => args.execute(&mut ctx),
         Command::Pipeline(args) => args.execute(&mut ctx),
         // Answered above, before any context.
-        Command::Completions { .. } | Command::Man => return ExitCode::SUCCESS,
+        Command::Completions { .. } | Command::Man | Command::Schema { .. } => {
+            return ExitCode::SUCCESS;
+        }
     };
     let code = finish(&mut ctx.printer, cli.command.name(), result);
     ExitCode::from(reports.write(&mut ctx.printer, cli.command.name(), code))

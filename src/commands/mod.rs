@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod reconcile;
 pub mod render;
+pub mod schema;
 pub mod rollback;
 pub mod session;
 pub mod smoke;

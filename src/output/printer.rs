@@ -37,7 +37,13 @@ pub struct Printer {
     /// Human lines are log lines (timestamped, levelled), for the
     /// long-running commands.
     log_lines: bool,
+    /// Whether the first JSON line, naming the events' schema, is out.
+    json_started: bool,
 }
+
+/// The version of the JSON events' shape, named by the first event; it
+/// changes when a field is renamed or removed, not when one is added.
+pub const EVENTS_SCHEMA_VERSION: u32 = 1;
 
 /// ANSI colours, used only on a terminal.
 #[derive(Clone, Copy, Debug)]
@@ -73,6 +79,7 @@ impl Printer {
             annotate: false,
             human_on_stderr: format == Format::Markdown,
             log_lines: false,
+            json_started: false,
         }
     }
 
@@ -184,8 +191,10 @@ impl Printer {
         self.clear_status();
         // A closed stdout (`| head`) is not worth a panic or an error message.
         let _ = match self.format {
-            Format::Json if self.human_on_stderr => writeln!(self.err, "{event}"),
-            Format::Json => writeln!(self.out, "{event}"),
+            Format::Json => {
+                self.json_line(event);
+                Ok(())
+            }
             // stdout holds the graph alone: see [`Printer::raw`].
             Format::Dot => Ok(()),
             // stdout holds the report alone; people read the rest on stderr.
@@ -211,6 +220,38 @@ impl Printer {
                     writeln!(self.out, "{}", inert(&text))
                 }
             }
+        };
+    }
+
+    /// Writes one JSON event, stamped with the time; the first line of a
+    /// command names the events' schema version and driftless's.
+    fn json_line(&mut self, mut event: Json) {
+        if event.is_null() {
+            return;
+        }
+        let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        if !self.json_started {
+            self.json_started = true;
+            let header = json!({
+                "event": "version",
+                "schema_version": EVENTS_SCHEMA_VERSION,
+                "driftless": env!("CARGO_PKG_VERSION"),
+                "time": now,
+            });
+            self.json_text(&header.to_string());
+        }
+        if let Json::Object(fields) = &mut event {
+            fields.entry("time").or_insert(Json::String(now));
+        }
+        self.json_text(&event.to_string());
+    }
+
+    fn json_text(&mut self, line: &str) {
+        // A closed stdout (`| head`) is not worth a panic or an error message.
+        let _ = if self.human_on_stderr {
+            writeln!(self.err, "{line}")
+        } else {
+            writeln!(self.out, "{line}")
         };
     }
 
@@ -279,9 +320,7 @@ impl Printer {
             let _ = writeln!(self.err, "{line}");
         }
         match self.format {
-            Format::Json => {
-                let _ = writeln!(self.out, "{event}");
-            }
+            Format::Json => self.json_line(event),
             Format::Human | Format::Dot | Format::Markdown => {
                 let _ = writeln!(self.err, "{}", inert(&format!("{severity}: {d}")));
             }
@@ -319,7 +358,7 @@ impl Printer {
             Format::Json => {
                 let event =
                     json!({ "event": "error", "message": error.to_string(), "causes": causes });
-                let _ = writeln!(self.out, "{event}");
+                self.json_line(event);
             }
             Format::Human | Format::Dot | Format::Markdown => {
                 // Causes quote what servers and files sent: no forged lines.

@@ -451,7 +451,16 @@ fn plan_draws_the_waves_as_a_graphviz_graph_and_nothing_else_on_stdout() {
             "DatabaseTableArn, DatabaseTableName"
         ]])
     );
+    // After the command, `--output` offers what that command prints;
+    // before it, the same refusal comes with the reason.
     let refused = driftless(&repo_root(), &["validate", "--output", "dot"]);
+    assert_eq!(refused.status.code(), Some(i32::from(exit::USAGE)));
+    assert!(
+        stderr(&refused).contains("[possible values: human, json]"),
+        "{}",
+        stderr(&refused)
+    );
+    let refused = driftless(&repo_root(), &["--output", "dot", "validate"]);
     assert_eq!(refused.status.code(), Some(i32::from(exit::USAGE)));
     assert!(stderr(&refused).contains("`--output dot` draws a plan's waves"));
 }

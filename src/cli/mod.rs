@@ -1,5 +1,9 @@
 //! The command line: raw arguments, parsed by clap.
 
+mod help;
+
+pub use help::{COMMANDS, CommandHelp};
+
 use crate::commands::{
     deploy::DeployArgs, destroy::DestroyArgs, drift::DriftArgs, history::HistoryArgs,
     init::InitArgs, invoke::InvokeArgs, local::LocalArgs, logs::LogsArgs, outputs::OutputsArgs,
@@ -8,7 +12,8 @@ use crate::commands::{
     suspend::SuspendArgs, sync::SyncArgs, validate::ValidateArgs, watch::WatchArgs,
 };
 use crate::output::Format;
-use clap::{Parser, Subcommand};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// The version, the commit it was built from and the build date.
@@ -125,6 +130,17 @@ pub enum Command {
     /// The manual page (roff) on stdout: `driftless man > driftless.1`,
     /// then `man ./driftless.1`.
     Man,
+    /// JSON Schemas of unit.yaml, environment files and pipeline.yaml for
+    /// editors: one on stdout, or all three written to `--out`.
+    Schema {
+        /// unit, environment or pipeline; all three with `--out`.
+        #[arg(value_parser = ["unit", "environment", "pipeline"], required_unless_present = "out")]
+        which: Option<String>,
+        /// The folder to write `unit.schema.json`, `environment.schema.json`
+        /// and `pipeline.schema.json` to.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 impl Cli {
@@ -161,6 +177,62 @@ impl Command {
             Command::Pipeline(_) => "pipeline",
             Command::Completions { .. } => "completions",
             Command::Man => "man",
+            Command::Schema { .. } => "schema",
         }
     }
+}
+
+/// The command line as it is parsed and documented: each command's help
+/// ends with its examples and exit codes, and its `--output` offers only
+/// the formats it prints.
+pub fn command() -> clap::Command {
+    let mut command = Cli::command();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in names {
+        let Some(help) = help::of(&name) else {
+            continue;
+        };
+        command = command.mut_subcommand(&name, |sub| {
+            sub.after_help(help.after_help())
+                .arg(output_arg(help.outputs))
+        });
+    }
+    command
+}
+
+/// Parses the process's arguments.
+pub fn parse() -> Result<Cli, clap::Error> {
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// Parses a command line (its first item is the program's name).
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// A command's own `--output`, narrowed to what it prints.
+fn output_arg(formats: &'static [&'static str]) -> Arg {
+    let parser = PossibleValuesParser::new(if formats.is_empty() {
+        &["human"][..]
+    } else {
+        formats
+    })
+    .try_map(|name| Format::from_str(&name, true));
+    Arg::new("output")
+        .long("output")
+        .global(true)
+        .value_name("FORMAT")
+        .value_parser(parser)
+        .default_value("human")
+        .hide(formats.is_empty())
+        .help("`human` for a terminal, `json` for one JSON object per line (the first names the schema version)")
 }
