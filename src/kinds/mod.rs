@@ -94,16 +94,24 @@ impl Kind {
     /// What a resource of this kind is, in one sentence.
     pub fn summary(self) -> &'static str {
         match self {
-            Kind::Table => "a DynamoDB table, on-demand or provisioned, with its indexes and stream",
-            Kind::Function => "a Lambda function with its least-privilege role, its log group and what invokes it",
-            Kind::HttpApi => "an API Gateway HTTP API routing to functions of the unit, with authorizers and a domain",
+            Kind::Table => {
+                "a DynamoDB table, on-demand or provisioned, with its indexes and stream"
+            }
+            Kind::Function => {
+                "a Lambda function with its least-privilege role, its log group and what invokes it"
+            }
+            Kind::HttpApi => {
+                "an API Gateway HTTP API routing to functions of the unit, with authorizers and a domain"
+            }
             Kind::Alarm => "a CloudWatch alarm on one metric",
             Kind::Dashboard => "a CloudWatch dashboard of metric graphs",
             Kind::Bucket => "an S3 bucket, private and encrypted, optionally filled from a folder",
             Kind::Layer => "a Lambda layer version built from a folder",
             Kind::Queue => "an SQS queue, standard or FIFO, with an optional dead-letter queue",
             Kind::Topic => "an SNS topic with its subscriptions",
-            Kind::StateMachine => "a Step Functions state machine with its role, logging and what starts it",
+            Kind::StateMachine => {
+                "a Step Functions state machine with its role, logging and what starts it"
+            }
             Kind::Raw => "any CloudFormation resource, written as CloudFormation names it",
         }
     }

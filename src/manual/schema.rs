@@ -40,7 +40,11 @@ fn object(specs: &[FieldSpec]) -> Map<String, Json> {
         }
         properties.insert(spec.name.into(), Json::Object(property));
     }
-    let required: Vec<&str> = specs.iter().filter(|s| s.required).map(|s| s.name).collect();
+    let required: Vec<&str> = specs
+        .iter()
+        .filter(|s| s.required)
+        .map(|s| s.name)
+        .collect();
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
     schema.insert("properties".into(), Json::Object(properties));
@@ -66,7 +70,9 @@ fn ty(ty: &FieldType) -> Json {
         FieldType::Bool => or_reference(json!({ "type": "boolean" })),
         FieldType::Enum(values) => or_reference(json!({ "enum": values })),
         FieldType::List(item) => or_reference(json!({ "type": "array", "items": self::ty(item) })),
-        FieldType::MapOf(item) => json!({ "type": "object", "additionalProperties": self::ty(item) }),
+        FieldType::MapOf(item) => {
+            json!({ "type": "object", "additionalProperties": self::ty(item) })
+        }
         FieldType::Object(specs) => Json::Object(object(specs)),
         FieldType::OneOf(alternatives) => {
             json!({ "anyOf": alternatives.iter().map(self::ty).collect::<Vec<_>>() })

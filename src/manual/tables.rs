@@ -63,7 +63,14 @@ fn nested(ty: &FieldType) -> Option<(&'static str, &'static [FieldSpec])> {
                 FieldType::Object(fields) => Some(*fields),
                 _ => None,
             })?;
-            Some((if matches!(ty, FieldType::List(_)) { "[]" } else { ".<name>" }, fields))
+            Some((
+                if matches!(ty, FieldType::List(_)) {
+                    "[]"
+                } else {
+                    ".<name>"
+                },
+                fields,
+            ))
         }
         FieldType::OneOf(alternatives) => alternatives.iter().find_map(|a| match a {
             FieldType::Object(fields) => Some(("", *fields)),

@@ -4,7 +4,8 @@
 //!
 //! A case file holds `# expect: FILE:LINE:COL: FRAGMENT` lines, an optional
 //! `# base: reference` (start from a copy of the reference application), and
-//! files introduced by `--- PATH` lines.
+//! files introduced by `--- PATH` lines. `# schema: flagged` says that the
+//! editor schemas (`driftless schema`) see the problem too.
 
 use super::support::reference_copy;
 use driftless::diag::Diagnostic;
@@ -17,10 +18,12 @@ struct Expectation {
     fragment: String,
 }
 
-struct Case {
+pub(super) struct Case {
     expectations: Vec<Expectation>,
     from_reference: bool,
-    files: Vec<(String, String)>,
+    pub(super) files: Vec<(String, String)>,
+    /// `# schema: flagged`: the editor schema sees the problem too.
+    pub(super) schema_flagged: bool,
     /// `# symlink: LINK -> TARGET`, made after the files.
     symlinks: Vec<(String, String)>,
     /// `# repeat: FILE COUNT LINE`: LINE appended COUNT times to FILE.
@@ -29,11 +32,12 @@ struct Case {
     fifos: Vec<String>,
 }
 
-fn parse_case(text: &str) -> Case {
+pub(super) fn parse_case(text: &str) -> Case {
     let mut case = Case {
         expectations: Vec::new(),
         from_reference: false,
         files: Vec::new(),
+        schema_flagged: false,
         symlinks: Vec::new(),
         repeats: Vec::new(),
         fifos: Vec::new(),
@@ -77,6 +81,8 @@ fn parse_case(text: &str) -> Case {
                 .push((file.to_string(), count, text.to_string()));
         } else if line.trim() == "# base: reference" {
             case.from_reference = true;
+        } else if line.trim() == "# schema: flagged" {
+            case.schema_flagged = true;
         }
     }
     case

@@ -31,6 +31,7 @@ mod releases;
 mod running;
 mod safety;
 mod schedule;
+mod schemas;
 mod secrets;
 mod shell;
 mod smoke;

@@ -1,5 +1,6 @@
 //! The tests' own Python tools (cfn-lint, the Prometheus and JUnit parsers,
-//! a Graphviz reader, Selenium, parliament, the AWS CLI a build runs),
+//! a Graphviz reader, Selenium, parliament, the AWS CLI a build runs, a
+//! JSON Schema validator),
 //! pinned, in one virtual environment under
 //! `target/tools`. The harness installs them itself on first use, once per
 //! machine, so a plain `cargo test` works on a fresh clone; `CFN_LINT`
@@ -19,6 +20,7 @@ const REQUIREMENTS: &[&str] = &[
     "cryptography==46.0.7",
     "parliament==1.6.3",
     "awscli==1.46.3",
+    "jsonschema==4.26.0",
 ];
 
 /// The folder holding the venv's executables (`python`, `cfn-lint`).
