@@ -1,4 +1,4 @@
-//! Exit codes, as documented in README.md.
+//! Exit codes, as the manual documents them (docs/src/reference/exit-codes.md).
 
 /// Success; for `plan`, also "no changes".
 pub const OK: u8 = 0;

@@ -3,7 +3,7 @@
 //! permission for exactly that source, and the role statements the function
 //! needs to read it (receive and delete on that queue, read that stream).
 
-use super::schema::{FieldType, opt};
+use super::schema::{FieldSpec, FieldType, opt};
 use super::target::{Service, target};
 use super::{CfnResource, Expansion, pascal};
 use crate::diag::Diagnostic;
@@ -15,7 +15,8 @@ const SOURCES: &[&str] = &[
     "schedule", "sqs", "sns", "s3", "stream", "kinesis", "pattern",
 ];
 
-pub const EVENT: FieldType = FieldType::Object(&[
+/// The keys of one event.
+pub const EVENT_FIELDS: &[FieldSpec] = &[
     opt("schedule", FieldType::Str)
         .doc("Invoke on a schedule: `rate(5 minutes)` or `cron(0 12 * * ? *)`."),
     opt("sqs", FieldType::Str)
@@ -80,7 +81,10 @@ pub const EVENT: FieldType = FieldType::Object(&[
         },
     )
     .doc("Retries of a failing stream batch; -1 retries until the record expires."),
-]);
+];
+
+/// One event of `events:`.
+pub const EVENT: FieldType = FieldType::Object(EVENT_FIELDS);
 
 /// The options each source takes.
 fn options_of(source: &str) -> &'static [&'static str] {

@@ -22,6 +22,7 @@ mod target;
 mod topic;
 
 pub use alias::{ALIAS_METADATA, PROVISIONED_METADATA, alias_name};
+pub use events::EVENT_FIELDS;
 pub use schema::{FieldSpec, FieldType, check_fields, opt, req};
 
 use crate::diag::Diagnostic;

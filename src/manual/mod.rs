@@ -7,7 +7,7 @@ mod schema;
 mod tables;
 
 pub use schema::schema;
-pub use tables::{document_fields, kind_fields};
+pub use tables::{document_fields, fields_table, kind_fields};
 
 use crate::kinds::FieldSpec;
 

@@ -4,8 +4,20 @@ use super::Document;
 use crate::kinds::{FieldSpec, FieldType, Kind};
 use std::fmt::Write;
 
-/// The field table of a kind's page.
+/// The table of a mapping's fields.
+pub fn fields_table(specs: &[FieldSpec]) -> String {
+    let mut rows = Vec::new();
+    collect(specs, "", &mut rows);
+    table(&rows)
+}
+
+/// The field table of a kind's page, after the attributes it has.
 pub fn kind_fields(kind: Kind) -> String {
+    let attributes: Vec<String> = kind
+        .attribute_names()
+        .iter()
+        .map(|a| format!("`{a}`"))
+        .collect();
     let mut rows = vec![Row {
         path: "kind".into(),
         ty: format!("`{}`", kind.name()),
@@ -17,7 +29,11 @@ pub fn kind_fields(kind: Kind) -> String {
         rows.clear();
     }
     collect(kind.fields(), "", &mut rows);
-    table(&rows)
+    format!(
+        "Attributes, for `${{name.attribute}}`: {}.\n\n{}",
+        attributes.join(", "),
+        table(&rows)
+    )
 }
 
 /// The field table of a file format's page.

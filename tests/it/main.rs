@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area.
 
 mod assets;
+mod book;
 mod browser;
 mod ci;
 mod cli;
