@@ -220,19 +220,43 @@ pub(super) fn show_plan(ctx: &mut Context, observed: &Observed) {
     }
 }
 
-/// The first `GET` route without path parameters, to show a `curl` line.
-fn sample_get_path(rendered: &RenderedEnvironment) -> Option<String> {
-    let mut paths: Vec<String> = rendered
-        .stacks
-        .iter()
-        .filter_map(|s| serde_json::from_str::<Json>(&s.template).ok())
-        .flat_map(|t| {
-            t.get("Resources")
-                .and_then(Json::as_object)
-                .map(|r| r.values().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
+/// The stack outputs that are HTTP APIs' URLs, with the API's logical
+/// id: `Outputs.<key>.Value` is `Fn::GetAtt [API, ApiEndpoint]` of an
+/// `AWS::ApiGatewayV2::Api` of the same template.
+fn http_api_outputs(template: &Json) -> Vec<(String, String)> {
+    let resources = template.get("Resources").and_then(Json::as_object);
+    let is_api = |id: &str| {
+        resources
+            .and_then(|r| r.get(id))
+            .and_then(|r| r.get("Type"))
+            .and_then(Json::as_str)
+            == Some("AWS::ApiGatewayV2::Api")
+    };
+    template
+        .get("Outputs")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, output)| {
+            let get_att = output.pointer("/Value/Fn::GetAtt")?.as_array()?;
+            let id = get_att.first()?.as_str()?;
+            (get_att.get(1)?.as_str()? == "ApiEndpoint" && is_api(id))
+                .then(|| (key.clone(), id.to_string()))
         })
+        .collect()
+}
+
+/// The first `GET` route of the API `api` without path parameters, to show
+/// a `curl` line.
+fn sample_get_path(template: &Json, api: &str) -> Option<String> {
+    let mut paths: Vec<String> = template
+        .get("Resources")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(_, r)| r)
         .filter(|r| r.get("Type").and_then(Json::as_str) == Some("AWS::ApiGatewayV2::Route"))
+        .filter(|r| r.pointer("/Properties/ApiId/Ref").and_then(Json::as_str) == Some(api))
         .filter_map(|r| {
             r.pointer("/Properties/RouteKey")
                 .and_then(Json::as_str)
@@ -246,17 +270,29 @@ fn sample_get_path(rendered: &RenderedEnvironment) -> Option<String> {
 }
 
 /// The path of the first GET smoke check on the output `label`
-/// (`${api.endpoint}/users` gives `/users`).
+/// (`${api.endpoint}/users` gives `/users`) that no check of the
+/// environment deletes: a check may create, read, then delete a record.
 fn checked_get_path(rendered: &RenderedEnvironment, label: &str) -> Option<String> {
+    use crate::spec::smoke::SmokeAction;
     let prefix = format!("${{{label}}}");
-    rendered.smoke.iter().find_map(|check| match &check.action {
-        crate::spec::smoke::SmokeAction::Http { method, url } if method == "GET" => url
+    let path_of = |method_wanted: &str, action: &SmokeAction| match action {
+        SmokeAction::Http { method, url } if method == method_wanted => url
             .as_str()?
             .strip_prefix(&prefix)
             .filter(|path| !path.contains("${"))
             .map(str::to_string),
         _ => None,
-    })
+    };
+    let deleted: Vec<String> = rendered
+        .smoke
+        .iter()
+        .filter_map(|c| path_of("DELETE", &c.action))
+        .collect();
+    rendered
+        .smoke
+        .iter()
+        .filter_map(|c| path_of("GET", &c.action))
+        .find(|path| !deleted.contains(path))
 }
 
 fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
@@ -265,6 +301,8 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
         let Some(d) = outcome.deployed.get(&stack.name) else {
             continue;
         };
+        let template = serde_json::from_str::<Json>(&stack.template).unwrap_or(Json::Null);
+        let apis = http_api_outputs(&template);
         for key in &stack.outputs {
             if let Some(value) = d.outputs.get(key).filter(|v| v.starts_with("http")) {
                 let label = d
@@ -272,11 +310,16 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
                     .get(key)
                     .cloned()
                     .unwrap_or(key.clone());
-                urls.push((label, value.clone()));
+                // A curl line only for an HTTP API: a function URL or a
+                // bucket needs what nothing here knows.
+                let route = apis
+                    .iter()
+                    .find(|(output, _)| output == key)
+                    .map(|(_, api)| sample_get_path(&template, api));
+                urls.push((label, value.clone(), route));
             }
         }
     }
-    let route = sample_get_path(&session.rendered);
     let header = session
         .target
         .settings
@@ -284,10 +327,10 @@ fn show_endpoints(ctx: &mut Context, session: &Session, outcome: &Outcome) {
         .as_ref()
         .and_then(|_| crate::emulator::account_authorization(&session.target.settings.region))
         .map(|value| format!("Authorization: {value}"));
-    for (label, url) in urls {
+    for (label, url, route) in urls {
         // A path the environment's own GET checks call is known to answer
         // as is; a route may need a query string that nothing here knows.
-        let path = checked_get_path(&session.rendered, &label).or_else(|| route.clone());
+        let path = route.and_then(|route| checked_get_path(&session.rendered, &label).or(route));
         let curl = path.as_ref().map(|p| {
             let header = header
                 .as_ref()

@@ -452,11 +452,16 @@ impl WatchArgs {
                 if let Some(why) = why {
                     text.push_str(&format!(" (not hotswappable: {why})"));
                 }
-                if let Some(error) = &outcome.error {
+                // A pass a newer save stopped is picked up by the next one:
+                // no advice to deploy again, and no failure.
+                let superseded = report.stopped_by == Some(StopReason::NewerChange);
+                if let Some(error) = outcome.error.as_ref().filter(|_| !superseded) {
                     text.push_str(&format!("; {error}"));
                 }
                 let colour = if outcome.ok() {
                     Colour::Green
+                } else if superseded {
+                    Colour::Yellow
                 } else {
                     Colour::Red
                 };
@@ -477,7 +482,7 @@ impl WatchArgs {
         };
         if let Some(c) = &report.checks {
             text.push_str(&format!(
-                " · checks {}/{} passed ({:.2}s)",
+                " · checks {}/{} passed in {:.2}s",
                 c.passed,
                 c.passed + c.failed,
                 c.seconds
@@ -495,8 +500,16 @@ impl WatchArgs {
             text.push_str(&format!(" · stopped by {by}"));
             if report.stopped_by == Some(StopReason::NewerChange) && result == "failed" {
                 result = "superseded";
+                text.push_str("; the next pass goes on from here");
             }
         }
+        // A check that failed makes the pass a failure, whatever it deployed.
+        let checks_failed = report.checks.as_ref().is_some_and(|c| c.failed > 0)
+            || matches!(
+                report.verdict,
+                Some(Verdict::Failed(_) | Verdict::RolledBack)
+            );
+        let colour = if checks_failed { Colour::Red } else { colour };
         let label = if trigger.is_empty() {
             "first pass".to_string()
         } else if trigger.len() > 3 {
@@ -504,10 +517,7 @@ impl WatchArgs {
         } else {
             trigger.join(", ")
         };
-        let line = format!(
-            "[{number}] {label}: {} ({seconds:.2}s)",
-            p.paint(&text, colour)
-        );
+        let line = format!("[{number}] {label}: {text} (took {seconds:.2}s)");
         let swapped = match &report.ended {
             Ended::Hotswapped(s) => serde_json::to_value(s).unwrap_or(Json::Null),
             _ => Json::Null,
@@ -535,10 +545,10 @@ impl WatchArgs {
             .as_ref()
             .filter(|c| c.failed > 0)
             .map(|c| smoke_table(p, "release", &c.results, c.seconds));
-        ctx.printer.emit(event, || match table {
-            Some(table) => format!("{line}\n{table}"),
-            None => line,
-        });
+        ctx.printer.emit_outcome(event, colour, || line);
+        if let Some(table) = table {
+            ctx.printer.note(|| table);
+        }
         ctx.printer.flush();
     }
 }

@@ -4,9 +4,13 @@
 //! (retries, request ids, at debug level) go to stderr. `-v` shows debug
 //! (the SDK's included), `-vv` trace; `-q` only warnings and errors.
 
+use super::Colour;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// Where the log goes and how much of it.
@@ -49,22 +53,127 @@ pub fn filter(settings: LogSettings) -> Targets {
 
 /// Installs the subscriber once for the process.
 pub fn init(settings: LogSettings) {
-    use std::io::IsTerminal;
-    let colour = std::env::var_os("NO_COLOR").is_none();
-    let layer = tracing_subscriber::fmt::layer().with_target(settings.verbosity > 0);
+    let layer = |ansi: bool| Stamped {
+        ansi,
+        target: settings.verbosity > 0,
+    };
     let registry = tracing_subscriber::registry().with(filter(settings));
+    // Colour as anstream decides it for the stream the lines go to.
+    let coloured = |choice| choice != anstream::ColorChoice::Never;
     // A second init (tests in one process) keeps the first.
     let _ = if settings.lines_on_stdout {
-        let ansi = colour && std::io::stdout().is_terminal();
+        let ansi = coloured(anstream::AutoStream::choice(&std::io::stdout()));
         registry
-            .with(layer.with_writer(std::io::stdout).with_ansi(ansi))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(layer(ansi))
+                    .with_writer(std::io::stdout),
+            )
             .try_init()
     } else {
-        let ansi = colour && std::io::stderr().is_terminal();
+        let ansi = coloured(anstream::AutoStream::choice(&std::io::stderr()));
         registry
-            .with(layer.with_writer(std::io::stderr).with_ansi(ansi))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(layer(ansi))
+                    .with_writer(std::io::stderr),
+            )
             .try_init()
     };
+}
+
+/// One human line as a log line; `colour` says how what it tells ended,
+/// by its level and, on a colour terminal, its paint.
+pub fn line(colour: Option<Colour>, text: &str) {
+    match colour {
+        Some(Colour::Red) => tracing::error!(target: "driftless", outcome = "red", "{text}"),
+        Some(Colour::Yellow) => tracing::warn!(target: "driftless", outcome = "yellow", "{text}"),
+        Some(colour) => tracing::info!(target: "driftless", outcome = colour.name(), "{text}"),
+        None => tracing::info!(target: "driftless", "{text}"),
+    }
+}
+
+/// `TIME LEVEL [target: ]message [field=value ...]`, the level coloured
+/// and the message painted by its `outcome`, on a colour terminal; control
+/// characters in the message quoted, never sent to the terminal.
+struct Stamped {
+    ansi: bool,
+    target: bool,
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    outcome: Option<String>,
+    rest: Vec<(String, String)>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "outcome" => self.outcome = Some(value.to_string()),
+            "message" => self.message = value.to_string(),
+            name => self.rest.push((name.to_string(), value.to_string())),
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            name => self.rest.push((name.to_string(), format!("{value:?}"))),
+        }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for Stamped
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let meta = event.metadata();
+        let now = humantime::format_rfc3339_micros(std::time::SystemTime::now());
+        let level = *meta.level();
+        let paint = |code: &str, text: &str| {
+            if self.ansi {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text.to_string()
+            }
+        };
+        let level_code = match level {
+            tracing::Level::ERROR => "31",
+            tracing::Level::WARN => "33",
+            tracing::Level::INFO => "32",
+            tracing::Level::DEBUG => "34",
+            tracing::Level::TRACE => "35",
+        };
+        write!(
+            writer,
+            "{} {} ",
+            paint("2", &now.to_string()),
+            paint(level_code, &format!("{:>5}", level.as_str()))
+        )?;
+        if self.target {
+            write!(writer, "{}: ", meta.target())?;
+        }
+        let message = crate::diag::quote_controls(fields.message);
+        match fields.outcome.as_deref().and_then(Colour::from_name) {
+            Some(colour) => write!(writer, "{}", paint(colour.code(), &message))?,
+            None => write!(writer, "{message}")?,
+        }
+        for (name, value) in fields.rest {
+            write!(writer, " {name}={}", crate::diag::quote_controls(value))?;
+        }
+        writeln!(writer)
+    }
 }
 
 #[cfg(test)]

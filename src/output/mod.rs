@@ -6,6 +6,7 @@
 
 pub mod github;
 pub mod junit;
+mod live;
 pub mod log;
 pub mod markdown;
 mod printer;

@@ -2,6 +2,7 @@
 //! pipelines. Commands hand it events; nothing else writes to stdout.
 
 use super::github::{At, annotation, inert};
+use super::live::LiveView;
 use super::report::Record;
 use crate::diag::Diagnostic;
 use serde_json::{Value as Json, json};
@@ -23,10 +24,13 @@ pub struct Printer {
     format: Format,
     out: Box<dyn Write>,
     err: Box<dyn Write>,
-    /// A terminal that gets colour and a status line redrawn in place.
+    /// A terminal that gets the live progress view.
     live: bool,
-    /// Whether a status line is on screen and must be cleared first.
-    status_shown: bool,
+    /// Colour, as anstream decides it (`NO_COLOR`, `CLICOLOR`,
+    /// `CLICOLOR_FORCE`, a dumb or absent terminal).
+    colour: bool,
+    /// The stacks in flight, one line each, on a terminal.
+    view: Option<LiveView>,
     /// What the reports written at the end (JUnit, Markdown) show, kept
     /// when asked for.
     records: Option<Vec<Record>>,
@@ -46,7 +50,7 @@ pub struct Printer {
 pub const EVENTS_SCHEMA_VERSION: u32 = 1;
 
 /// ANSI colours, used only on a terminal.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Colour {
     Green,
     Red,
@@ -56,6 +60,42 @@ pub enum Colour {
     Cyan,
     Magenta,
     Blue,
+}
+
+const COLOURS: [(Colour, &str, &str); 8] = [
+    (Colour::Green, "green", "32"),
+    (Colour::Red, "red", "31"),
+    (Colour::Yellow, "yellow", "33"),
+    (Colour::Dim, "dim", "2"),
+    (Colour::Bold, "bold", "1"),
+    (Colour::Cyan, "cyan", "36"),
+    (Colour::Magenta, "magenta", "35"),
+    (Colour::Blue, "blue", "34"),
+];
+
+impl Colour {
+    fn entry(self) -> (Colour, &'static str, &'static str) {
+        COLOURS
+            .into_iter()
+            .find(|(c, _, _)| *c == self)
+            .unwrap_or(COLOURS[3])
+    }
+
+    pub fn name(self) -> &'static str {
+        self.entry().1
+    }
+
+    /// The SGR code that paints it.
+    pub fn code(self) -> &'static str {
+        self.entry().2
+    }
+
+    pub fn from_name(name: &str) -> Option<Colour> {
+        COLOURS
+            .into_iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(c, _, _)| c)
+    }
 }
 
 /// Colours that tell one source from another (functions in a log).
@@ -74,7 +114,8 @@ impl Printer {
             out,
             err,
             live: false,
-            status_shown: false,
+            colour: false,
+            view: None,
             records: None,
             annotate: false,
             human_on_stderr: format == Format::Markdown,
@@ -88,6 +129,7 @@ impl Printer {
     pub fn log_lines(&mut self) {
         self.log_lines = true;
         self.live = false;
+        self.view = None;
     }
 
     /// Human lines go to stderr: stdout holds what [`Printer::raw`] writes.
@@ -123,25 +165,33 @@ impl Printer {
     pub fn ended_with(&mut self, message: &str) {
         if self.annotate {
             let line = annotation("error", None, Some("driftless"), message);
-            let _ = writeln!(self.err, "{line}");
+            self.line(true, &line);
         }
         self.record(|| Record::Problem(message.to_string()));
     }
 
-    /// Standard streams; colour and a live status line when stdout is a
-    /// terminal, `--ci` is off and `NO_COLOR` is unset.
+    /// Standard streams. The live progress view when stdout is a terminal
+    /// that is not dumb and `--ci` is off; colour as anstream decides it
+    /// for stdout (`NO_COLOR` turns colour off, not the view).
     pub fn stdio(format: Format, ci: bool) -> Self {
         use std::io::IsTerminal;
         let mut printer = Printer::new(
             format,
-            Box::new(std::io::stdout()),
-            Box::new(std::io::stderr()),
+            Box::new(anstream::stdout()),
+            Box::new(anstream::stderr()),
         );
-        printer.live = format == Format::Human
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        printer.live = format == Format::Human && !ci && !dumb && std::io::stdout().is_terminal();
+        printer.colour = format != Format::Json
             && !ci
-            && std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none();
+            && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
+        printer.view = printer.live.then(LiveView::new);
         printer
+    }
+
+    /// Whether lines are painted (the log formatter asks too).
+    pub fn is_coloured(&self) -> bool {
+        self.colour
     }
 
     pub fn is_live(&self) -> bool {
@@ -150,36 +200,41 @@ impl Printer {
 
     /// `text` in `colour` on a terminal, as is otherwise.
     pub fn paint(&self, text: &str, colour: Colour) -> String {
-        if !self.live {
+        if !self.colour {
             return text.to_string();
         }
-        let code = match colour {
-            Colour::Green => "32",
-            Colour::Red => "31",
-            Colour::Yellow => "33",
-            Colour::Dim => "2",
-            Colour::Bold => "1",
-            Colour::Cyan => "36",
-            Colour::Magenta => "35",
-            Colour::Blue => "34",
+        format!("\x1b[{}m{text}\x1b[0m", colour.code())
+    }
+
+    /// A stack's operation began: a line of its own in the live view.
+    pub fn stack_started(&mut self, stack: &str, what: &str) {
+        if let Some(view) = &mut self.view {
+            view.start(stack, what);
+        }
+    }
+
+    /// A stack's latest event, shown on its line of the live view; false
+    /// when there is no view (the caller prints it).
+    pub fn stack_progress(&mut self, stack: &str, text: &str) -> bool {
+        self.view.as_mut().is_some_and(|v| v.event(stack, text))
+    }
+
+    /// A stack's operation ended: its line leaves the view.
+    pub fn stack_ended(&mut self, stack: &str) {
+        if let Some(view) = &mut self.view {
+            view.end(stack);
+        }
+    }
+
+    /// Writes a line to stdout or stderr with the live view lifted.
+    fn line(&mut self, to_err: bool, text: &str) {
+        let Printer { out, err, view, .. } = self;
+        let stream: &mut Box<dyn Write> = if to_err { err } else { out };
+        // A closed stdout (`| head`) is not worth a panic or an error message.
+        let _ = match view {
+            Some(view) => view.around(|| writeln!(stream, "{text}")),
+            None => writeln!(stream, "{text}"),
         };
-        format!("\x1b[{code}m{text}\x1b[0m")
-    }
-
-    /// A status line redrawn in place on a terminal; nothing elsewhere.
-    pub fn status(&mut self, text: &str) {
-        if self.live {
-            let _ = write!(self.out, "\r\x1b[K{}", inert(text));
-            let _ = self.out.flush();
-            self.status_shown = true;
-        }
-    }
-
-    fn clear_status(&mut self) {
-        if self.status_shown {
-            let _ = write!(self.out, "\r\x1b[K");
-            self.status_shown = false;
-        }
     }
 
     pub fn format(&self) -> Format {
@@ -188,39 +243,43 @@ impl Printer {
 
     /// Emits one event: `human` on a terminal, `event` as a JSON line otherwise.
     pub fn emit(&mut self, event: Json, human: impl FnOnce() -> String) {
-        self.clear_status();
-        // A closed stdout (`| head`) is not worth a panic or an error message.
-        let _ = match self.format {
-            Format::Json => {
-                self.json_line(event);
-                Ok(())
-            }
+        self.emit_as(event, None, human);
+    }
+
+    /// An event whose human line says how something ended: painted
+    /// `colour` on a terminal; as a log line, its level says it (error for
+    /// red, warn for yellow) and the log formatter paints it.
+    pub fn emit_outcome(&mut self, event: Json, colour: Colour, human: impl FnOnce() -> String) {
+        self.emit_as(event, Some(colour), human);
+    }
+
+    fn emit_as(&mut self, event: Json, colour: Option<Colour>, human: impl FnOnce() -> String) {
+        match self.format {
+            Format::Json => self.json_line(event),
             // stdout holds the graph alone: see [`Printer::raw`].
-            Format::Dot => Ok(()),
-            // stdout holds the report alone; people read the rest on stderr.
-            Format::Markdown | Format::Human if self.human_on_stderr => {
-                let text = human();
-                if text.is_empty() {
-                    Ok(())
-                } else {
-                    writeln!(self.err, "{}", inert(&text))
-                }
-            }
+            Format::Dot => {}
             Format::Markdown | Format::Human => {
                 let text = human();
                 if text.is_empty() {
-                    Ok(())
+                    return;
+                }
+                if self.human_on_stderr {
+                    // stdout holds the report alone; people read the rest on stderr.
+                    self.line(true, &inert(&text));
                 } else if self.log_lines {
                     // A line each, so that every line carries its stamp.
                     for line in text.lines() {
-                        tracing::info!(target: "driftless", "{line}");
+                        super::log::line(colour, line);
                     }
-                    Ok(())
                 } else {
-                    writeln!(self.out, "{}", inert(&text))
+                    let text = match colour {
+                        Some(colour) => self.paint(&text, colour),
+                        None => text,
+                    };
+                    self.line(false, &inert(&text));
                 }
             }
-        };
+        }
     }
 
     /// Writes one JSON event, stamped with the time; the first line of a
@@ -247,17 +306,11 @@ impl Printer {
     }
 
     fn json_text(&mut self, line: &str) {
-        // A closed stdout (`| head`) is not worth a panic or an error message.
-        let _ = if self.human_on_stderr {
-            writeln!(self.err, "{line}")
-        } else {
-            writeln!(self.out, "{line}")
-        };
+        self.line(self.human_on_stderr, line);
     }
 
     /// Text written to stdout as it is, whatever the format (a graph).
     pub fn raw(&mut self, text: &str) {
-        self.clear_status();
         let _ = write!(self.out, "{}", inert(text));
         let _ = self.out.flush();
     }
@@ -279,7 +332,6 @@ impl Printer {
     }
 
     fn diagnostic_of(&mut self, severity: &str, d: &Diagnostic) {
-        self.clear_status();
         let event = json!({
             "event": "diagnostic",
             "severity": severity,
@@ -317,12 +369,12 @@ impl Printer {
                 col: d.span.col,
             };
             let line = annotation(level, Some(at), None, &message);
-            let _ = writeln!(self.err, "{line}");
+            self.line(true, &line);
         }
         match self.format {
             Format::Json => self.json_line(event),
             Format::Human | Format::Dot | Format::Markdown => {
-                let _ = writeln!(self.err, "{}", inert(&format!("{severity}: {d}")));
+                self.line(true, &inert(&format!("{severity}: {d}")));
             }
         }
     }
@@ -341,13 +393,11 @@ impl Printer {
 
     /// Text for people on stderr (errors), never mixed into stdout.
     pub fn to_stderr(&mut self, text: &str) {
-        self.clear_status();
         let _ = self.out.flush();
-        let _ = writeln!(self.err, "{}", inert(text));
+        self.line(true, &inert(text));
     }
 
     pub fn error(&mut self, error: &(dyn std::error::Error + 'static)) {
-        self.clear_status();
         let mut causes = Vec::new();
         let mut source = error.source();
         while let Some(cause) = source {
@@ -364,17 +414,28 @@ impl Printer {
                 // Causes quote what servers and files sent: no forged lines.
                 let quoted = crate::diag::quote_controls;
                 let shown = inert(&quoted(error.to_string())).into_owned();
-                let _ = writeln!(self.err, "error: {shown}");
+                self.line(true, &format!("error: {shown}"));
                 for cause in causes {
-                    let _ = writeln!(self.err, "caused by: {}", inert(&quoted(cause)));
+                    self.line(true, &format!("caused by: {}", inert(&quoted(cause))));
                 }
             }
         }
     }
 
     pub fn flush(&mut self) {
-        self.clear_status();
+        if let Some(view) = &mut self.view {
+            view.clear();
+        }
         let _ = self.out.flush();
         let _ = self.err.flush();
+    }
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        // No spinner outlives the command.
+        if let Some(view) = &mut self.view {
+            view.clear();
+        }
     }
 }

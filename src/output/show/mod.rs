@@ -46,12 +46,14 @@ pub fn show(p: &mut Printer, event: &Event) {
             action,
             at,
             waited_for,
-        } => progress::stack_start(stack, action, at, waited_for),
+        } => {
+            p.stack_started(stack, action.name());
+            progress::stack_start(stack, action, at, waited_for)
+        }
         Event::ChangeSet { stack, changes, .. } => progress::change_set(stack, changes),
         Event::StackEvent { stack, change } => {
             let (line, in_progress) = progress::stack_event(stack, change);
-            if p.is_live() && in_progress {
-                p.status(&line);
+            if in_progress && p.stack_progress(stack, &progress::latest(change)) {
                 return;
             }
             p.paint(&line, progress::status_colour(&change.status))
@@ -63,7 +65,10 @@ pub fn show(p: &mut Printer, event: &Event) {
             seconds,
             reason,
             ..
-        } => progress::stack_end(p, stack, result, status, seconds, reason),
+        } => {
+            p.stack_ended(stack);
+            progress::stack_end(p, stack, result, status, seconds, reason)
+        }
         Event::Refused(h) => plan::refused(p, h),
         Event::Orphan {
             stack,

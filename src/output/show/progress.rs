@@ -242,6 +242,11 @@ pub fn stack_event(stack: &str, event: &StackEvent) -> (String, bool) {
     (line, event.status.ends_with("_IN_PROGRESS"))
 }
 
+/// A stack's latest event as its line of the live view says it.
+pub fn latest(event: &StackEvent) -> String {
+    format!("{} {}", event.logical_id, event.status)
+}
+
 /// Checks a pass owes, by what became of them.
 pub fn checks_owed(
     p: &Printer,
