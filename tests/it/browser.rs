@@ -22,7 +22,7 @@ impl Browser {
     pub fn start() -> Option<Browser> {
         if !super::tools::system_tool(
             &["/usr/bin/chromium", "/usr/bin/chromedriver"],
-            "this browser test",
+            "this browser test (Debian: apt-get install chromium chromium-driver)",
         ) {
             return None;
         }

@@ -22,7 +22,7 @@ impl Emulator {
     }
 }
 
-fn home() -> PathBuf {
+pub fn home() -> PathBuf {
     super::support::repo_root()
         .join("target")
         .join("tools")

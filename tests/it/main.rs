@@ -37,5 +37,6 @@ mod secrets;
 mod shell;
 mod smoke;
 mod support;
+mod terminal;
 mod tools;
 mod watch;

@@ -9,13 +9,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// The latency proxy in front of the emulator, stopped when dropped.
-struct LatencyProxy {
+pub(super) struct LatencyProxy {
     child: Child,
-    endpoint: String,
+    pub(super) endpoint: String,
 }
 
 impl LatencyProxy {
-    fn start(model: &Path) -> LatencyProxy {
+    pub(super) fn start(model: &Path) -> LatencyProxy {
         let mut child = Command::new("python3")
             .arg(repo_root().join("scripts/latency_proxy.py"))
             .args(["--upstream", &emulator().endpoint(), "--port", "0"])

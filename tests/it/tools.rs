@@ -119,9 +119,7 @@ pub fn system_tool(paths: &[&str], why: &str) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let message = format!(
-        "{why} needs {missing:?}, not on this machine (Debian: apt-get install chromium chromium-driver)"
-    );
+    let message = format!("{why} needs {missing:?}, not on this machine");
     assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "{message}");
     eprintln!("skipped: {message}");
     false

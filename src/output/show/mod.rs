@@ -53,7 +53,9 @@ pub fn show(p: &mut Printer, event: &Event) {
         Event::ChangeSet { stack, changes, .. } => progress::change_set(stack, changes),
         Event::StackEvent { stack, change } => {
             let (line, in_progress) = progress::stack_event(stack, change);
-            if in_progress && p.stack_progress(stack, &progress::latest(change)) {
+            // The stack's line in the live view shows its latest event; one
+            // in progress is shown there alone.
+            if p.stack_progress(stack, &progress::latest(change)) && in_progress {
                 return;
             }
             p.paint(&line, progress::status_colour(&change.status))
