@@ -1,7 +1,7 @@
 //! Names the build for `driftless --version`: the git commit it was built
 //! from and the date it was built (`SOURCE_DATE_EPOCH`, when set, for a
-//! reproducible build). Outside git (a crate tarball) the commit is
-//! `unknown`.
+//! reproducible build). `DRIFTLESS_COMMIT` names the commit where there is
+//! no .git (a container build); outside git otherwise it is `unknown`.
 
 use std::process::Command;
 
@@ -14,7 +14,12 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // A build without .git (a container's build stage) is told the commit.
+    let commit = std::env::var("DRIFTLESS_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty() && c != "unknown")
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     let date = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(epoch) => Command::new("date")
             .args(["-u", "-d", &format!("@{epoch}"), "+%Y-%m-%d"])
@@ -38,4 +43,5 @@ fn main() {
         }
     }
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    println!("cargo:rerun-if-env-changed=DRIFTLESS_COMMIT");
 }

@@ -35,6 +35,7 @@ mod schedule;
 mod schemas;
 mod secrets;
 mod shell;
+mod shipping;
 mod smoke;
 mod support;
 mod terminal;
