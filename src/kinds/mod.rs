@@ -8,6 +8,7 @@ pub mod cron;
 mod dashboard;
 mod events;
 mod function;
+mod function_name;
 mod http_api;
 mod http_auth;
 mod invoke;
@@ -23,6 +24,7 @@ mod topic;
 
 pub use alias::{ALIAS_METADATA, PROVISIONED_METADATA, alias_name};
 pub use events::EVENT_FIELDS;
+pub use function_name::{function_name, name_functions};
 pub use schema::{FieldSpec, FieldType, check_fields, opt, req};
 
 use crate::diag::Diagnostic;

@@ -48,7 +48,9 @@ pub(super) fn assemble_stack(
         let Some(unit) = rendered.remove(unit_name) else {
             continue;
         };
-        for (resource_name, resource) in unit.resources {
+        let (names, mut unit_resources): (Vec<String>, Vec<_>) = unit.resources.into_iter().unzip();
+        crate::kinds::name_functions(&name, &mut unit_resources);
+        for (resource_name, resource) in names.into_iter().zip(unit_resources) {
             let owner = format!("{unit_name}.{resource_name}");
             if let Some(other) = owners.insert(resource.logical_id.clone(), owner.clone())
                 && other != owner
