@@ -43,7 +43,9 @@ pub fn name_functions(stack: &str, resources: &mut [CfnResource]) {
     }
     for resource in resources.iter_mut() {
         if let Some((_, name)) = groups.iter().find(|(id, _)| *id == resource.logical_id) {
-            resource.properties.insert("LogGroupName".into(), json!(name));
+            resource
+                .properties
+                .insert("LogGroupName".into(), json!(name));
         }
     }
 }
@@ -79,8 +81,14 @@ mod tests {
             CfnResource::new("RawFunction", "AWS::Lambda::Function", json!({})),
         ];
         name_functions("app-dev-api", &mut resources);
-        assert_eq!(resources[0].properties["FunctionName"], "app-dev-api-ApiHandler");
-        assert_eq!(resources[1].properties["LogGroupName"], "/aws/lambda/app-dev-api-ApiHandler");
+        assert_eq!(
+            resources[0].properties["FunctionName"],
+            "app-dev-api-ApiHandler"
+        );
+        assert_eq!(
+            resources[1].properties["LogGroupName"],
+            "/aws/lambda/app-dev-api-ApiHandler"
+        );
         assert!(!resources[2].properties.contains_key("FunctionName"));
     }
 }

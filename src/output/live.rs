@@ -17,10 +17,15 @@ pub struct LiveView {
 }
 
 impl LiveView {
-    pub fn new() -> LiveView {
-        let style =
-            ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    /// The view; its spinner and stack names painted when `colour`.
+    pub fn new(colour: bool) -> LiveView {
+        let template = if colour {
+            "{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg}"
+        } else {
+            "{spinner} {prefix} {elapsed:>4} {wide_msg}"
+        };
+        let style = ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
         LiveView {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             bars: BTreeMap::new(),
@@ -73,11 +78,5 @@ impl LiveView {
         for stack in stacks {
             self.end(&stack);
         }
-    }
-}
-
-impl Default for LiveView {
-    fn default() -> Self {
-        LiveView::new()
     }
 }

@@ -185,7 +185,7 @@ impl Printer {
         printer.colour = format != Format::Json
             && !ci
             && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
-        printer.view = printer.live.then(LiveView::new);
+        printer.view = printer.live.then(|| LiveView::new(printer.colour));
         printer
     }
 

@@ -641,3 +641,23 @@ fn the_try_it_line_calls_a_path_the_checks_call_rather_than_any_get_route() {
         "the dev check calls /users: {curl}"
     );
 }
+
+#[test]
+fn the_try_it_line_never_calls_a_path_a_check_deletes() {
+    let account = account();
+    let (project, _) = reference_app(&account);
+    // Checks that create a user, read it and delete it, before the one
+    // that lists: the first GET a check calls is gone when the deploy ends.
+    edit(
+        &project.path().join("environments/dev.yaml"),
+        "smoke:\n",
+        "smoke:\n  - name: create\n    request: POST ${api.endpoint}/users\n    headers: { content-type: application/json }\n    body: { username: try-it, email: t@example.com }\n    expect: { status: [201, 409] }\n  - name: read\n    after: create\n    request: GET ${api.endpoint}/users/try-it\n    expect: { status: 200 }\n  - name: remove\n    after: read\n    request: DELETE ${api.endpoint}/users/try-it\n    expect: { status: 204 }\n",
+    );
+    let out = deploy(project.path(), &account, "dev");
+    let endpoint = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "endpoint")
+        .expect("an endpoint event");
+    let curl = endpoint["try"].as_str().unwrap_or_default();
+    assert!(curl.ends_with("/users"), "not the deleted user: {curl}");
+}

@@ -1,7 +1,8 @@
 //! What a person sees in a terminal, driven through tmux (send-keys,
 //! capture-pane): the live view of a deploy made slow by the latency
 //! proxy holds one line per stack in flight, with its elapsed time, and
-//! goes when the stacks end; watch paints a pass whose check failed red.
+//! goes when the stacks end, under `NO_COLOR` too (unpainted); watch
+//! paints a pass whose check failed red.
 //! Without tmux they are skipped with the reason (failed under `CI=true`;
 //! `.ci/run` installs it).
 
@@ -98,8 +99,19 @@ impl Drop for Tmux {
 /// `driftless ARGS` as a shell line in `project`, as `account` against
 /// `endpoint`, colour left to the terminal.
 fn shell_line(project: &Path, account: &str, endpoint: &str, args: &str) -> String {
+    shell_line_with(project, account, endpoint, args, "")
+}
+
+/// The same with variables set (`NO_COLOR=1`).
+fn shell_line_with(
+    project: &Path,
+    account: &str,
+    endpoint: &str,
+    args: &str,
+    vars: &str,
+) -> String {
     format!(
-        "env -u NO_COLOR -u CI -u CLICOLOR -u CLICOLOR_FORCE DRIFTLESS_ENDPOINT='{endpoint}' AWS_ACCESS_KEY_ID={account} \
+        "env -u NO_COLOR -u CI -u CLICOLOR -u CLICOLOR_FORCE {vars} DRIFTLESS_ENDPOINT='{endpoint}' AWS_ACCESS_KEY_ID={account} \
          AWS_SECRET_ACCESS_KEY=test DRIFTLESS_HOME='{}' '{}' --project '{}' {args}; sleep 600",
         home().display(),
         env!("CARGO_BIN_EXE_driftless"),
@@ -121,8 +133,10 @@ fn view_lines<'a>(screen: &'a str, app: &str) -> Vec<(&'a str, &'a str)> {
         .collect()
 }
 
-#[test]
-fn a_slow_deploy_shows_one_live_line_per_stack_in_flight_then_none() {
+/// A slow deploy of two stacks in tmux with `vars` set: checks the live
+/// view, and returns the screen, colour escapes included, from the moment
+/// both stacks were in flight.
+fn slow_deploy(vars: &str) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let write = |path: &str, text: &str| {
         let path = dir.path().join(path);
@@ -149,10 +163,14 @@ fn a_slow_deploy_shows_one_live_line_per_stack_in_flight_then_none() {
     );
     let proxy = LatencyProxy::start(&dir.path().join("model.json"));
     let account = account();
-    let line = shell_line(dir.path(), &account, &proxy.endpoint, "deploy dev --yes");
-    let Some(tmux) = Tmux::start(&line) else {
-        return;
-    };
+    let line = shell_line_with(
+        dir.path(),
+        &account,
+        &proxy.endpoint,
+        "deploy dev --yes",
+        vars,
+    );
+    let tmux = Tmux::start(&line)?;
     // While both run: exactly one view line each, with its elapsed time.
     let both = tmux.until(false, Duration::from_secs(60), |screen| {
         view_lines(screen, "tty-dev-").len() == 2
@@ -162,6 +180,7 @@ fn a_slow_deploy_shows_one_live_line_per_stack_in_flight_then_none() {
     let mut stacks: Vec<&str> = lines.iter().map(|(stack, _)| *stack).collect();
     stacks.sort();
     assert_eq!(stacks, ["tty-dev-left", "tty-dev-right"], "{screen}");
+    let painted = tmux.screen(true);
     // The elapsed time moves.
     let later = tmux.until(false, Duration::from_secs(30), |screen| {
         view_lines(screen, "tty-dev-")
@@ -176,6 +195,28 @@ fn a_slow_deploy_shows_one_live_line_per_stack_in_flight_then_none() {
     let screen = ended.last().unwrap();
     assert!(view_lines(screen, "tty-dev-").is_empty(), "{screen}");
     drop(proxy);
+    Some(painted)
+}
+
+#[test]
+fn a_slow_deploy_shows_one_live_line_per_stack_in_flight_then_none() {
+    if let Some(painted) = slow_deploy("") {
+        assert!(
+            painted.contains("\u{1b}["),
+            "a colour terminal gets colour: {painted:?}"
+        );
+    }
+}
+
+#[test]
+fn no_color_keeps_the_live_view_and_paints_nothing() {
+    // The view is checked inside; here, that nothing is painted.
+    if let Some(painted) = slow_deploy("NO_COLOR=1") {
+        assert!(
+            !painted.contains("\u{1b}[3"),
+            "painted under NO_COLOR: {painted:?}"
+        );
+    }
 }
 
 #[test]
