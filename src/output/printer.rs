@@ -177,8 +177,10 @@ impl Printer {
         use std::io::IsTerminal;
         let mut printer = Printer::new(
             format,
-            Box::new(anstream::stdout()),
-            Box::new(anstream::stderr()),
+            // anstream decides colour (below); what is written is only
+            // painted when it says so, so nothing needs stripping.
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
         );
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         printer.live = format == Format::Human && !ci && !dumb && std::io::stdout().is_terminal();
