@@ -205,8 +205,7 @@ pub fn command() -> clap::Command {
 
 /// Parses the process's arguments.
 pub fn parse() -> Result<Cli, clap::Error> {
-    let matches = command().try_get_matches()?;
-    Cli::from_arg_matches(&matches)
+    parse_from(std::env::args_os())
 }
 
 /// Parses a command line (its first item is the program's name).

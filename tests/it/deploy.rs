@@ -620,6 +620,15 @@ fn an_environment_that_requires_approval_is_not_deployed_without_it() {
     );
 }
 
+/// The curl line a deploy suggests.
+fn try_line(out: &std::process::Output) -> String {
+    let endpoint = events(out)
+        .into_iter()
+        .find(|e| e["event"] == "endpoint")
+        .expect("an endpoint event");
+    endpoint["try"].as_str().unwrap_or_default().to_string()
+}
+
 #[test]
 fn the_try_it_line_calls_a_path_the_checks_call_rather_than_any_get_route() {
     let account = account();
@@ -630,12 +639,7 @@ fn the_try_it_line_calls_a_path_the_checks_call_rather_than_any_get_route() {
         "      \"GET /users\": handler\n",
         "      \"GET /users\": handler\n      \"GET /search\": handler\n",
     );
-    let out = deploy(project.path(), &account, "dev");
-    let endpoint = events(&out)
-        .into_iter()
-        .find(|e| e["event"] == "endpoint")
-        .expect("an endpoint event");
-    let curl = endpoint["try"].as_str().unwrap_or_default();
+    let curl = try_line(&deploy(project.path(), &account, "dev"));
     assert!(
         curl.ends_with("/users"),
         "the dev check calls /users: {curl}"
@@ -653,11 +657,6 @@ fn the_try_it_line_never_calls_a_path_a_check_deletes() {
         "smoke:\n",
         "smoke:\n  - name: create\n    request: POST ${api.endpoint}/users\n    headers: { content-type: application/json }\n    body: { username: try-it, email: t@example.com }\n    expect: { status: [201, 409] }\n  - name: read\n    after: create\n    request: GET ${api.endpoint}/users/try-it\n    expect: { status: 200 }\n  - name: remove\n    after: read\n    request: DELETE ${api.endpoint}/users/try-it\n    expect: { status: 204 }\n",
     );
-    let out = deploy(project.path(), &account, "dev");
-    let endpoint = events(&out)
-        .into_iter()
-        .find(|e| e["event"] == "endpoint")
-        .expect("an endpoint event");
-    let curl = endpoint["try"].as_str().unwrap_or_default();
+    let curl = try_line(&deploy(project.path(), &account, "dev"));
     assert!(curl.ends_with("/users"), "not the deleted user: {curl}");
 }
